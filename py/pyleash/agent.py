@@ -1,0 +1,72 @@
+"""Agent boot: read the controller's config, connect, say hello, then serve.
+
+Threads and what they own:
+- main thread: the main lane (tasks that must run where signals are delivered); idle otherwise.
+- pyleash-control: the transport's receive side and request dispatch.
+- pyleash-lifeline: waits for the controller's pipe to close, then exits the process.
+- pyleash-call-N: run calls; they only send replies (the transport's send is thread-safe).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import threading
+from typing import Any, Dict
+
+from pyleash import lifeline, protocol
+from pyleash.control import Agent
+from pyleash.transport import TransportError, open_transport
+
+CONFIG_FD = 3  # the controller's pipe: one JSON line of config, then held open as the lifeline
+EXIT_CONFIG = 64  # bad or missing config: started by something other than the controller
+EXIT_CONNECT = 69  # could not reach the controller's socket
+
+
+def main() -> None:
+    config = _read_config(CONFIG_FD)
+    lifeline.watch(CONFIG_FD, config.get("parentPid"))
+    try:
+        transport = open_transport(config["endpoint"], config.get("transport", "auto"))
+    except TransportError as exc:
+        sys.stderr.write("pyleash-agent: cannot connect to %s: %s\n" % (config["endpoint"], exc))
+        sys.exit(EXIT_CONNECT)
+    agent = Agent(transport)
+    agent.send(_hello(config["token"], transport.name))
+    control = threading.Thread(target=agent.serve, name="pyleash-control", daemon=True)
+    control.start()
+    agent.main_lane.run()
+
+
+def _hello(token: str, transport_name: str) -> Dict[str, Any]:
+    return {
+        "type": "hello",
+        "protocol": protocol.PROTOCOL_VERSION,
+        "token": token,
+        "pid": os.getpid(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "transport": transport_name,
+    }
+
+
+def _read_config(fd: int) -> Dict[str, Any]:
+    data = b""
+    try:
+        while not data.endswith(b"\n"):
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+        config = json.loads(data)
+        if not isinstance(config, dict) or "endpoint" not in config or "token" not in config:
+            raise ValueError("config lacks endpoint or token")
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(
+            "pyleash-agent: no config on fd %d (%s); the agent is started by the pyleash controller\n" % (fd, exc)
+        )
+        sys.exit(EXIT_CONFIG)
+    os.set_inheritable(fd, False)  # children of tasks must not hold the lifeline
+    return config

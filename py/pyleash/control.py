@@ -1,0 +1,111 @@
+"""The control loop: receives requests on the pyleash-control thread and dispatches them."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any, Callable, Dict
+
+from pyleash import protocol, targets
+from pyleash.main_lane import MainLane
+from pyleash.pool import CallPool
+from pyleash.transport import TransportError
+
+Handler = Callable[[Dict[str, Any]], None]
+
+
+class Agent:
+    """Owns the transport and the pool; request handlers run on the control thread unless they hand off."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.pool = CallPool()
+        self.main_lane = MainLane()
+        self.handlers: Dict[str, Handler] = {
+            "call": self._call,
+            "ping": self._ping,
+            "shutdown": self._shutdown,
+        }
+
+    def send(self, message: Dict[str, Any]) -> None:
+        """Encode and send; a reply JSON cannot carry becomes a typed error naming the Python type."""
+        try:
+            frame = protocol.encode(message)
+        except protocol.NotSerializable as exc:
+            frame = protocol.encode(protocol.error(message.get("id"), protocol.RESULT, exc, with_traceback=False))
+        self.transport.send([frame])
+
+    def serve(self) -> None:
+        """Runs on pyleash-control until the controller disconnects or asks to shut down."""
+        while True:
+            try:
+                frames = self.transport.recv(None)
+            except TransportError as exc:
+                _log("connection lost: %s" % exc)
+                os._exit(0)
+            if frames is None:
+                continue
+            self._dispatch(frames)
+
+    def _dispatch(self, frames: Any) -> None:
+        if len(frames) != 1:
+            _log("dropped a message of %d frames (expected 1)" % len(frames))
+            return
+        try:
+            request = protocol.decode(frames[0])
+        except protocol.ProtocolError as exc:
+            _log("dropped a malformed message: %s" % exc)
+            return
+        handler = self.handlers.get(request["type"])
+        if handler is None:
+            exc = protocol.ProtocolError("unknown message type %r" % request["type"])
+            self.send(protocol.error(request.get("id"), protocol.PROTOCOL, exc, with_traceback=False))
+            return
+        try:
+            handler(request)
+        except protocol.ProtocolError as exc:
+            self.send(protocol.error(request.get("id"), protocol.PROTOCOL, exc, with_traceback=False))
+
+    def _call(self, request: Dict[str, Any]) -> None:
+        args = request.get("args", [])
+        kwargs = request.get("kwargs", {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise protocol.ProtocolError("call needs 'args' as a JSON array and 'kwargs' as a JSON object")
+        self.pool.submit(self._run_call, request["id"], request.get("target"), args, kwargs)
+
+    def _run_call(self, request_id: Any, target: Any, args: list, kwargs: dict) -> None:
+        try:
+            fn = targets.resolve(target)
+        except targets.TargetError as exc:
+            self.send(protocol.error(request_id, protocol.TARGET, exc, with_traceback=False))
+            return
+        except BaseException as exc:  # an import that raised is the user's exception
+            self.send(protocol.error(request_id, protocol.EXCEPTION, exc))
+            return
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: B902 - everything the call raises goes back to the caller
+            self.send(protocol.error(request_id, protocol.EXCEPTION, exc))
+            return
+        self.send(protocol.ok(request_id, result))
+
+    def _ping(self, request: Dict[str, Any]) -> None:
+        self.send(protocol.ok(request.get("id"), {"pid": os.getpid(), "threads": threading.active_count()}))
+
+    def _shutdown(self, request: Dict[str, Any]) -> None:
+        self.send(protocol.ok(request.get("id"), None))
+        _flush_and_exit(0)
+
+
+def _flush_and_exit(status: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
+
+
+def _log(text: str) -> None:
+    sys.stderr.write("pyleash-agent: %s\n" % text)
+    sys.stderr.flush()

@@ -1,0 +1,65 @@
+"""Message transport between the agent and the controller's ZeroMQ ROUTER socket.
+
+Every transport is a ZeroMQ DEALER connected to the controller and has:
+
+- ``name``: ``"builtin"`` (stdlib ZMTP 3.1 client, pyleash.transport.zmtp) or
+  ``"pyzmq"`` (pyleash.transport.pyzmq_transport).
+- ``send(frames: list[bytes]) -> None``: send one multipart message. Thread-safe:
+  any number of threads may send while one other thread sits in ``recv()``.
+  Frames arrive at the controller exactly as sent, after the routing id the
+  ROUTER prepends; no empty delimiter frame is added or expected.
+- ``recv(timeout: float | None) -> list[bytes] | None``: the next whole message,
+  or None when ``timeout`` seconds pass first (None waits forever, 0 polls).
+  Only one thread may call it.
+- ``close() -> None``: idempotent; also wakes a thread blocked in ``recv()``.
+
+Constructors take ``(endpoint, routing_id=None, connect_timeout=10.0)`` where
+endpoint is ``ipc:///abs/path`` or ``tcp://HOST:PORT``; they return once the
+connection is up (for builtin: ZMTP handshake done) or raise TransportError.
+Every failure of the connection or the protocol (peer gone, bad greeting,
+ERROR command, oversized frame, ...) raises TransportError with the reason;
+``recv()`` first hands out messages that arrived before the failure.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Protocol
+
+from .errors import TransportError
+
+__all__ = ["Transport", "TransportError", "open_transport", "KINDS"]
+
+KINDS = ("auto", "pyzmq", "builtin")
+
+
+class Transport(Protocol):
+    """What the agent needs from a transport; see the module docstring."""
+
+    name: str
+
+    def send(self, frames: List[bytes]) -> None: ...
+
+    def recv(self, timeout: Optional[float]) -> Optional[List[bytes]]: ...
+
+    def close(self) -> None: ...
+
+
+def open_transport(
+    endpoint: str,
+    kind: str = "auto",
+    routing_id: Optional[bytes] = None,
+    connect_timeout: float = 10.0,
+) -> Transport:
+    """Connect to endpoint: kind "auto" uses pyzmq when importable, else the builtin client."""
+    if kind not in KINDS:
+        raise ValueError("unknown transport kind %r (expected one of %s)" % (kind, ", ".join(KINDS)))
+    if kind != "builtin":
+        try:
+            from .pyzmq_transport import PyzmqTransport
+        except Exception as exc:  # a broken pyzmq install counts as absent for "auto"
+            if kind == "pyzmq":
+                raise TransportError("pyzmq is not importable: %s" % exc) from None
+        else:
+            return PyzmqTransport(endpoint, routing_id=routing_id, connect_timeout=connect_timeout)
+    from .zmtp import ZmtpTransport
+
+    return ZmtpTransport(endpoint, routing_id=routing_id, connect_timeout=connect_timeout)

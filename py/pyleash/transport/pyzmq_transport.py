@@ -1,0 +1,217 @@
+"""The transport interface over a pyzmq DEALER socket, made safe for concurrent senders.
+
+pyzmq sockets are not thread-safe, so one lock guards every use of the socket.
+recv() holds it for as long as it runs (including while blocked in poll); a
+send() that finds the lock free sends straight to the socket, one that finds it
+taken (recv() is polling, or another thread is sending) appends the message to
+an outbox and writes a byte to a wake-up pipe that recv() polls together with
+the socket. Whoever holds the lock flushes the outbox before sending, recv()
+flushes it on entry and whenever the pipe wakes it, and every lock holder
+re-checks the outbox after releasing, so a queued message never waits for the
+next recv() call: it leaves as soon as the current holder is done.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from typing import Deque, List, Optional, Sequence
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from .errors import TransportError
+
+_HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+)
+_WATCHED = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED
+CLOSE_LINGER_MS = 1000  # let final replies drain on close without risking a hang
+
+
+def _event_name(event: int) -> str:
+    try:
+        return zmq.Event(event).name
+    except (AttributeError, ValueError):  # older pyzmq has no zmq.Event enum
+        return "event 0x%x" % event
+
+
+class PyzmqTransport:
+    """pyzmq DEALER; see pyleash.transport for the interface."""
+
+    name = "pyzmq"
+
+    def __init__(self, endpoint: str, routing_id: Optional[bytes] = None, connect_timeout: float = 10.0) -> None:
+        if routing_id is not None and not 0 < len(routing_id) < 256:
+            raise ValueError("routing_id must be 1..255 bytes")
+        if not endpoint.startswith(("ipc://", "tcp://")):
+            raise TransportError("unsupported endpoint %r (expected ipc:// or tcp://)" % endpoint)
+        self.endpoint = endpoint
+        self._closed = False
+        self._closing = False
+        self._error: Optional[str] = None
+        self._lock = threading.Lock()  # owns the zmq socket
+        self._outbox: Deque[List[bytes]] = deque()
+        self._wake_lock = threading.Lock()
+        self._wake_pending = False
+        self._rfd, self._wfd = os.pipe()
+        os.set_blocking(self._rfd, False)
+        os.set_blocking(self._wfd, False)
+        self._ctx = zmq.Context()
+        self._sock = self._ctx.socket(zmq.DEALER)
+        self._sock.linger = CLOSE_LINGER_MS
+        self._sock.sndhwm = 0  # no high-water mark: a full queue would block a send holding the lock
+        self._sock.rcvhwm = 0
+        if routing_id is not None:
+            self._sock.setsockopt(zmq.ROUTING_ID, routing_id)
+        self._monitor = self._sock.get_monitor_socket(_WATCHED)
+        self._poller = zmq.Poller()
+        self._poller.register(self._sock, zmq.POLLIN)
+        self._poller.register(self._rfd, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
+        try:
+            self._sock.connect(endpoint)
+            self._await_handshake(connect_timeout)
+        except zmq.ZMQError as exc:
+            self.close()
+            raise TransportError("cannot connect to %s: %s" % (endpoint, exc)) from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _await_handshake(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._monitor.poll(max(1, int(remaining * 1000))):
+                raise TransportError("could not connect to %s within %g s" % (self.endpoint, timeout))
+            event = recv_monitor_message(self._monitor)["event"]
+            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                return
+            if event & _HANDSHAKE_FAILED:
+                raise TransportError("ZMTP handshake with %s failed (%s)" % (self.endpoint, _event_name(event)))
+
+    def _check_monitor(self) -> None:
+        while True:
+            try:
+                event = recv_monitor_message(self._monitor, zmq.NOBLOCK)["event"]
+            except zmq.Again:
+                return
+            if event & (zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED) and self._error is None:
+                self._error = "peer closed the connection (%s)" % _event_name(event)
+
+    def _flush(self) -> None:
+        """Send everything queued; caller holds the socket lock."""
+        outbox = self._outbox
+        while outbox:
+            self._sock.send_multipart(outbox.popleft())
+
+    def _release(self) -> None:
+        """Release the socket lock, then flush whatever was queued while we held it."""
+        self._lock.release()
+        while self._outbox and not self._closed:
+            if not self._lock.acquire(False):
+                return  # the new holder flushes when it releases
+            try:
+                self._flush()
+            finally:
+                self._lock.release()
+
+    def _wake(self) -> None:
+        with self._wake_lock:
+            if not self._wake_pending and self._wfd >= 0:
+                self._wake_pending = True
+                try:
+                    os.write(self._wfd, b"\0")
+                except BlockingIOError:
+                    pass
+
+    def _drain_wake(self) -> None:
+        with self._wake_lock:
+            self._wake_pending = False
+            try:
+                os.read(self._rfd, 4096)
+            except BlockingIOError:
+                pass
+
+    def send(self, frames: Sequence[bytes]) -> None:
+        """Send one multipart message; safe to call from any number of threads at once."""
+        if self._closed or self._closing:
+            raise TransportError("transport is closed")
+        if not frames:
+            raise ValueError("a message needs at least one frame")
+        if self._lock.acquire(False):
+            try:
+                self._flush()  # keep this thread's earlier queued messages in order
+                self._sock.send_multipart(frames)
+            except zmq.ZMQError as exc:
+                raise TransportError("send failed: %s" % exc) from None
+            finally:
+                self._release()
+        else:
+            self._outbox.append(list(frames))
+            self._wake()
+
+    def recv(self, timeout: Optional[float] = None) -> Optional[List[bytes]]:
+        """Next whole message, or None after timeout seconds; one receiving thread only."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._lock.acquire()
+        try:
+            if self._closed or self._closing:
+                raise TransportError("transport is closed")
+            sock = self._sock
+            while True:
+                if self._outbox:
+                    self._flush()
+                try:
+                    return sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    pass
+                if self._error is not None:
+                    raise TransportError(self._error)
+                if deadline is None:
+                    events = self._poller.poll(None)
+                else:
+                    remaining = deadline - time.monotonic()
+                    events = self._poller.poll(max(0, int(remaining * 1000 + 0.999)))
+                for item, _ in events:
+                    if item == self._rfd:
+                        self._drain_wake()
+                        if self._closing:
+                            raise TransportError("transport is closed")
+                    elif item is self._monitor:
+                        self._check_monitor()
+                if not events and deadline is not None and time.monotonic() >= deadline:
+                    return None
+        except zmq.ZMQError as exc:
+            raise TransportError("receive failed: %s" % exc) from None
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        """Close socket and context; wakes a thread blocked in recv(). Idempotent."""
+        if self._closed or self._closing:
+            return
+        self._closing = True
+        self._wake()  # recv() sees _closing, raises and lets go of the lock
+        with self._lock:
+            try:
+                self._flush()
+            except zmq.ZMQError:
+                pass
+            self._closed = True
+            self._sock.disable_monitor()
+            self._monitor.close(linger=0)
+            self._sock.close()
+            self._ctx.term()
+        with self._wake_lock:
+            os.close(self._rfd)
+            os.close(self._wfd)
+            self._rfd = self._wfd = -1
+
+    def __enter__(self) -> "PyzmqTransport":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,384 @@
+"""Built-in ZMTP 3.1 DEALER client (NULL mechanism) over a plain stdlib socket."""
+from __future__ import annotations
+
+import math
+import select
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
+
+from .errors import TransportError
+
+MAX_FRAME = 256 * 1024 * 1024  # larger frames are refused as malformed rather than buffered
+READ_CHUNK = 65536  # below glibc's mmap threshold, so a recv() buffer is cheap to allocate
+MAX_READ = 4 * 1024 * 1024  # cap for one recv() while a large frame is being completed
+
+FLAG_MORE = 0x01
+FLAG_LONG = 0x02
+FLAG_COMMAND = 0x04
+
+GREETING = (
+    b"\xff" + b"\x00" * 8 + b"\x7f"  # signature; padding is ours to choose, zeros
+    + b"\x03\x01"  # version 3.1
+    + b"NULL" + b"\x00" * 16  # mechanism
+    + b"\x00"  # as-server: we are the client
+    + b"\x00" * 31  # filler
+)
+GREETING_SIZE = 64
+NULL_MECHANISM = b"NULL" + b"\x00" * 16
+COMPATIBLE_PEERS = (b"ROUTER", b"DEALER")
+
+_Q = struct.Struct(">Q")
+_I = struct.Struct(">I")
+_LONG_HEAD = struct.Struct(">BQ")
+_unpack_q = _Q.unpack_from
+# Headers of short frames, precomputed because encoding sits on every call's hot path.
+_SHORT_LAST = [bytes((0, n)) for n in range(256)]
+_SHORT_MORE = [bytes((FLAG_MORE, n)) for n in range(256)]
+
+Frames = Sequence[Union[bytes, bytearray]]
+
+
+def encode_message(frames: Frames) -> bytes:
+    """Encode one multipart message (bytes or bytearray frames) as ZMTP data frames."""
+    last = len(frames) - 1
+    if last < 0:
+        raise ValueError("a message needs at least one frame")
+    out = []
+    append = out.append
+    for i, frame in enumerate(frames):
+        n = len(frame)
+        if n < 256:
+            append((_SHORT_MORE if i < last else _SHORT_LAST)[n])
+        else:
+            append(_LONG_HEAD.pack(FLAG_LONG | FLAG_MORE if i < last else FLAG_LONG, n))
+        append(frame)
+    return b"".join(out)
+
+
+def encode_command(name: bytes, data: bytes = b"") -> bytes:
+    """Encode one command frame: name length, name, command data."""
+    if not 0 < len(name) < 256:
+        raise ValueError("command name must be 1..255 bytes")
+    body = bytes((len(name),)) + name + data
+    if len(body) < 256:
+        return bytes((FLAG_COMMAND, len(body))) + body
+    return _LONG_HEAD.pack(FLAG_COMMAND | FLAG_LONG, len(body)) + body
+
+
+def encode_properties(props: Dict[str, bytes]) -> bytes:
+    """Encode READY metadata: 1-byte name length, name, 4-byte value length, value."""
+    out = []
+    for name, value in props.items():
+        raw = name.encode("ascii")
+        if not 0 < len(raw) < 256:
+            raise ValueError("property name must be 1..255 bytes")
+        out += [bytes((len(raw),)), raw, _I.pack(len(value)), value]
+    return b"".join(out)
+
+
+def decode_properties(data: bytes) -> Dict[str, bytes]:
+    """Decode READY metadata; raises TransportError when it is truncated."""
+    props = {}
+    pos, n = 0, len(data)
+    while pos < n:
+        name_end = pos + 1 + data[pos]
+        if data[pos] == 0 or name_end + 4 > n:
+            raise TransportError("malformed READY: truncated property at byte %d" % pos)
+        name = data[pos + 1:name_end].decode("ascii", "replace")
+        value_end = name_end + 4 + _I.unpack_from(data, name_end)[0]
+        if value_end > n:
+            raise TransportError("malformed READY: value of property %r is truncated" % name)
+        props[name] = bytes(data[name_end + 4:value_end])
+        pos = value_end
+    return props
+
+
+def check_greeting(data: bytes) -> None:
+    """Validate as much of the peer's 64-byte greeting as has arrived (any prefix)."""
+    if len(data) >= 1 and data[0] != 0xFF or len(data) >= 10 and data[9] != 0x7F:
+        raise TransportError("bad ZMTP greeting signature %r: the peer is not a ZMTP 3 endpoint" % bytes(data[:10]))
+    if len(data) >= 11 and data[10] != 3:
+        raise TransportError("unsupported ZMTP major version %d (need 3)" % data[10])
+    if len(data) >= 32 and bytes(data[12:32]) != NULL_MECHANISM:
+        raise TransportError("unsupported security mechanism %r (need NULL)" % bytes(data[12:32]).rstrip(b"\x00"))
+
+
+class Decoder:
+    """Incremental frame decoder: whole messages go to .messages, commands to the callback."""
+
+    def __init__(self, on_command: Callable[[bytes, bytes], None], max_frame: int = MAX_FRAME) -> None:
+        self.messages: Deque[List[bytes]] = deque()
+        self.ready = False  # data frames before the peer's READY are a protocol error
+        self.want = 0  # bytes still missing from the frame being received
+        self.max_frame = max_frame
+        self._buf = bytearray()
+        self._parts: List[bytes] = []
+        self._on_command = on_command
+
+    def feed(self, data: bytes) -> None:
+        """Add received bytes and decode every whole frame they complete."""
+        if self._buf:
+            self._buf += data
+            with memoryview(self._buf) as view:
+                used = self._parse(view)
+            del self._buf[:used]
+        else:
+            # Fast path: parse straight from the received bytes, keep only the tail.
+            used = self._parse(data)
+            if used < len(data):
+                self._buf += memoryview(data)[used:]
+
+    def _parse(self, b: Union[bytes, memoryview]) -> int:
+        n = len(b)
+        pos = 0
+        self.want = 0
+        parts = self._parts
+        while n - pos >= 2:
+            flags = b[pos]
+            if flags & 0xF8 or flags & (FLAG_COMMAND | FLAG_MORE) == FLAG_COMMAND | FLAG_MORE:
+                raise TransportError("malformed frame: invalid flags byte 0x%02x" % flags)
+            if flags & FLAG_LONG:
+                if n - pos < 9:
+                    break
+                size = _unpack_q(b, pos + 1)[0]
+                start = pos + 9
+                if size > self.max_frame:
+                    raise TransportError("frame of %d bytes is larger than the %d byte limit" % (size, self.max_frame))
+            else:
+                size = b[pos + 1]
+                start = pos + 2
+            end = start + size
+            if end > n:
+                self.want = end - n
+                break
+            frame = bytes(b[start:end])
+            pos = end
+            if flags & FLAG_COMMAND:
+                if parts:
+                    raise TransportError("malformed stream: command frame inside a multipart message")
+                self._command(frame)
+            elif not self.ready:
+                raise TransportError("peer sent a message before its READY command")
+            else:
+                parts.append(frame)
+                if not flags & FLAG_MORE:
+                    self.messages.append(parts)
+                    parts = self._parts = []
+        return pos
+
+    def _command(self, body: bytes) -> None:
+        if not body or len(body) < 1 + body[0] or body[0] == 0:
+            raise TransportError("malformed command frame %r" % body[:32])
+        self._on_command(body[1:1 + body[0]], body[1 + body[0]:])
+
+
+def _parse_endpoint(endpoint: str) -> Tuple[int, Union[str, Tuple[str, int]]]:
+    if endpoint.startswith("ipc://"):
+        path = endpoint[6:]
+        if not path:
+            raise TransportError("empty ipc endpoint path in %r" % endpoint)
+        # libzmq spells the Linux abstract namespace with a leading '@'.
+        return socket.AF_UNIX, "\0" + path[1:] if path.startswith("@") else path
+    if endpoint.startswith("tcp://"):
+        host, sep, port = endpoint[6:].rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise TransportError("bad tcp endpoint %r (expected tcp://HOST:PORT)" % endpoint)
+        return socket.AF_INET, (host.strip("[]"), int(port))
+    raise TransportError("unsupported endpoint %r (expected ipc:// or tcp://)" % endpoint)
+
+
+def _connect(endpoint: str, deadline: float, timeout: float) -> socket.socket:
+    family, address = _parse_endpoint(endpoint)
+    last: Optional[BaseException] = None
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TransportError("could not connect to %s within %g s: %s" % (endpoint, timeout, last or "timed out"))
+        sock = None
+        try:
+            if family == socket.AF_UNIX:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(remaining)
+                sock.connect(address)
+            else:
+                sock = socket.create_connection(address, timeout=remaining)  # type: ignore[arg-type]
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(None)  # blocking for good: other threads sendall() on it concurrently
+            return sock
+        except (ConnectionRefusedError, FileNotFoundError, socket.timeout) as exc:
+            # The controller may not be listening yet; libzmq would retry too.
+            last = exc
+            if sock is not None:
+                sock.close()
+            time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
+        except OSError as exc:
+            if sock is not None:
+                sock.close()
+            raise TransportError("cannot connect to %s: %s" % (endpoint, exc)) from None
+
+
+class ZmtpTransport:
+    """ZMTP 3.1 DEALER over a stream socket; see pyleash.transport for the interface."""
+
+    name = "builtin"
+
+    def __init__(self, endpoint: str, routing_id: Optional[bytes] = None, connect_timeout: float = 10.0) -> None:
+        if routing_id is not None and not 0 < len(routing_id) < 256:
+            raise ValueError("routing_id must be 1..255 bytes")
+        self.endpoint = endpoint
+        self.peer_properties: Dict[str, bytes] = {}
+        self._closed = False
+        self._error: Optional[str] = None  # sticky: once broken, recv() keeps raising this
+        self._send_lock = threading.Lock()
+        self._decoder = Decoder(self._on_command)
+        self._messages = self._decoder.messages
+        deadline = time.monotonic() + connect_timeout
+        self._sock = _connect(endpoint, deadline, connect_timeout)
+        self._fd = self._sock.fileno()
+        self._poll = select.poll() if hasattr(select, "poll") else None
+        if self._poll is not None:
+            self._poll.register(self._fd, select.POLLIN)
+        try:
+            self._handshake(routing_id, deadline, connect_timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- handshake -------------------------------------------------------
+
+    def _handshake(self, routing_id: Optional[bytes], deadline: float, timeout: float) -> None:
+        # Whole greeting first: libzmq holds back most of its own until it has seen ours.
+        self._sendall(GREETING)
+        greeting = bytearray()
+        while len(greeting) < GREETING_SIZE:
+            greeting += self._read_before(deadline, timeout, "greeting")
+            check_greeting(greeting)
+        props = {"Socket-Type": b"DEALER"}
+        if routing_id is not None:
+            props["Identity"] = bytes(routing_id)
+        self._sendall(encode_command(b"READY", encode_properties(props)))
+        self._decoder.feed(bytes(greeting[GREETING_SIZE:]))
+        while not self._decoder.ready:
+            self._decoder.feed(self._read_before(deadline, timeout, "READY"))
+
+    def _read_before(self, deadline: float, timeout: float, what: str) -> bytes:
+        data = self._read(deadline)
+        if data is None:
+            raise TransportError("ZMTP handshake with %s timed out after %g s waiting for the peer's %s"
+                                 % (self.endpoint, timeout, what))
+        return data
+
+    def _on_command(self, name: bytes, data: bytes) -> None:
+        if name == b"ERROR":
+            reason = data[1:1 + data[0]] if data else b""
+            raise TransportError("peer sent ERROR: %s" % reason.decode("utf-8", "replace"))
+        if not self._decoder.ready:
+            if name != b"READY":
+                raise TransportError("expected READY from the peer, got %r" % name)
+            self.peer_properties = props = decode_properties(data)
+            lowered = {k.lower(): v for k, v in props.items()}
+            peer_type = lowered.get("socket-type")
+            if peer_type is None:
+                raise TransportError("peer READY has no Socket-Type property")
+            if peer_type not in COMPATIBLE_PEERS:
+                raise TransportError("peer socket type %r cannot talk to a DEALER (need ROUTER or DEALER)"
+                                     % peer_type.decode("ascii", "replace"))
+            self._decoder.ready = True
+        elif name == b"PING":
+            if len(data) < 2:
+                raise TransportError("malformed PING command: %d bytes" % len(data))
+            self._sendall(encode_command(b"PONG", data[2:]))  # echo the context, drop the TTL
+        elif name == b"READY":
+            raise TransportError("peer sent a second READY")
+        # Anything else (PONG, SUBSCRIBE, CANCEL, future commands) is ignored on purpose.
+
+    # -- I/O ---------------------------------------------------------------
+
+    def _sendall(self, data: bytes) -> None:
+        with self._send_lock:
+            if self._closed:
+                raise TransportError("transport is closed")
+            try:
+                self._sock.sendall(data)
+            except OSError as exc:
+                # A partial write has desynchronised the stream: nothing more may be sent.
+                self._fail("send failed: %s" % exc)
+                raise TransportError(self._error) from None
+
+    def _read(self, deadline: Optional[float]) -> Optional[bytes]:
+        """One recv() of whatever is there; None when the deadline passes first."""
+        if deadline is not None and not self._wait(deadline - time.monotonic()):
+            return None
+        size = min(max(READ_CHUNK, self._decoder.want), MAX_READ)
+        try:
+            data = self._sock.recv(size)
+        except OSError as exc:
+            if self._closed:
+                raise TransportError("transport is closed") from None
+            raise TransportError("connection error: %s" % exc) from None
+        if not data:
+            raise TransportError("transport is closed" if self._closed else "peer closed the connection")
+        return data
+
+    def _wait(self, remaining: float) -> bool:
+        # poll/select instead of socket timeouts: a timeout would make sendall() in other threads non-blocking.
+        if self._closed:
+            raise TransportError("transport is closed")
+        if self._poll is not None:
+            return bool(self._poll.poll(max(0, math.ceil(remaining * 1000))))
+        return bool(select.select([self._fd], [], [], max(0.0, remaining))[0])
+
+    def _fail(self, reason: str) -> None:
+        if self._error is None:
+            self._error = reason
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- public interface ------------------------------------------------
+
+    def send(self, frames: Frames) -> None:
+        """Send one multipart message; safe to call from any number of threads at once."""
+        self._sendall(encode_message(frames))
+
+    def recv(self, timeout: Optional[float] = None) -> Optional[List[bytes]]:
+        """Next whole message, or None after timeout seconds; one receiving thread only."""
+        messages = self._messages
+        if messages:
+            return messages.popleft()
+        if self._error is not None:
+            raise TransportError(self._error)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not messages:
+                data = self._read(deadline)
+                if data is None:
+                    return None
+                self._decoder.feed(data)
+        except TransportError as exc:
+            self._fail(str(exc))
+            if not messages:
+                raise
+        return messages.popleft()
+
+    def close(self) -> None:
+        """Close the connection; wakes a thread blocked in recv(). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes recv() and sendall() in other threads
+        except OSError:
+            pass
+        self._sock.close()
+
+    def __enter__(self) -> "ZmtpTransport":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

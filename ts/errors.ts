@@ -1,0 +1,143 @@
+/** Every error pyleash raises is a PyleashError with a stable `code`; subclasses carry the facts. */
+export class PyleashError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** No usable interpreter at what was asked for; `tried` lists every path or command attempted. */
+export class PythonNotFoundError extends PyleashError {
+  readonly tried: string[];
+  constructor(spec: string, tried: string[], detail?: string) {
+    super(
+      "PYTHON_NOT_FOUND",
+      `No Python interpreter found for "${spec}" (tried: ${tried.join(", ") || "nothing"})` +
+        (detail ? `: ${detail}` : ""),
+    );
+    this.tried = tried;
+  }
+}
+
+/** The interpreter exists but is older than CPython 3.8 or is not CPython. */
+export class PythonVersionError extends PyleashError {
+  readonly version: string;
+  readonly path: string;
+  constructor(path: string, version: string) {
+    super("PYTHON_UNSUPPORTED", `pyleash needs CPython >= 3.8, but ${path} is Python ${version}`);
+    this.version = version;
+    this.path = path;
+  }
+}
+
+export interface PythonErrorPayload {
+  kind: string;
+  type: string;
+  message: string;
+  traceback?: string;
+  pythonType?: string;
+}
+
+/** An exception raised by Python code: `type` is its class name, `traceback` the formatted stack. */
+export class PythonError extends PyleashError {
+  readonly type: string;
+  readonly traceback: string | undefined;
+  constructor(payload: PythonErrorPayload, code = "PYTHON_ERROR") {
+    super(code, `${payload.type}: ${payload.message}`);
+    this.type = payload.type;
+    this.traceback = payload.traceback;
+  }
+}
+
+/** The "module:function" target could not be imported or resolved. */
+export class TargetNotFoundError extends PythonError {
+  constructor(payload: PythonErrorPayload) {
+    super(payload, "TARGET_NOT_FOUND");
+  }
+}
+
+/** The Python function returned a value JSON cannot carry; `pythonType` names it. */
+export class ResultNotSerializableError extends PythonError {
+  readonly pythonType: string;
+  constructor(payload: PythonErrorPayload) {
+    super(
+      { ...payload, message: `the result contains a ${payload.pythonType}, which is not JSON-serialisable (${payload.message})` },
+      "RESULT_NOT_SERIALIZABLE",
+    );
+    this.pythonType = payload.pythonType ?? "unknown";
+  }
+}
+
+/** The agent refused a request as malformed, or sent something the controller cannot read. */
+export class ProtocolError extends PyleashError {
+  constructor(message: string) {
+    super("PROTOCOL_ERROR", message);
+  }
+}
+
+/** The agent process died; every in-flight call is rejected with this as soon as it happens. */
+export class WorkerCrashedError extends PyleashError {
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** The last lines the agent wrote to stderr, for the post-mortem. */
+  readonly stderr: string;
+  constructor(exitCode: number | null, signal: NodeJS.Signals | null, stderr: string) {
+    const how = signal ? `killed by ${signal}` : `exited with status ${exitCode}`;
+    const tail = stderr.trim() ? `\n${stderr.trim()}` : "";
+    super("WORKER_CRASHED", `The Python agent ${how}${tail}`);
+    this.exitCode = exitCode;
+    this.signal = signal;
+    this.stderr = stderr;
+  }
+}
+
+/** The agent did not say hello in time, or exited before it did. */
+export class WorkerStartError extends PyleashError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("WORKER_START_FAILED", message, options);
+  }
+}
+
+/** The worker was closed (by `close()`) while the call was pending, or before it was made. */
+export class WorkerClosedError extends PyleashError {
+  constructor() {
+    super("WORKER_CLOSED", "The worker is closed");
+  }
+}
+
+/** The worker was recycled (a blocked task forced a restart); the work it had in flight is lost. */
+export class WorkerRestartedError extends PyleashError {
+  constructor(reason: string) {
+    super("WORKER_RESTARTED", `The worker was restarted: ${reason}`);
+  }
+}
+
+/** A call or task was aborted through its AbortSignal or timed out; `cause` is the signal's reason. */
+export class AbortError extends PyleashError {
+  constructor(message: string, cause: unknown) {
+    super("ABORT_ERR", message, { cause });
+    this.name = "AbortError";
+  }
+}
+
+/** An option or argument has a value pyleash cannot use; the message names it and the bad value. */
+export class InvalidArgumentError extends PyleashError {
+  constructor(message: string) {
+    super("INVALID_ARGUMENT", message);
+  }
+}
+
+export function errorFromPayload(payload: PythonErrorPayload): PyleashError {
+  switch (payload.kind) {
+    case "target":
+      return new TargetNotFoundError(payload);
+    case "result":
+      return new ResultNotSerializableError(payload);
+    case "protocol":
+      return new ProtocolError(`${payload.type}: ${payload.message}`);
+    default:
+      return new PythonError(payload);
+  }
+}

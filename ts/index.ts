@@ -1,0 +1,20 @@
+/** pyleash: run Python work from TypeScript over ZeroMQ and stop it by every known means. */
+export { Worker } from "./worker/worker.js";
+export type { WorkerOptions, CallOptions } from "./worker/options.js";
+export {
+  PyleashError,
+  PythonNotFoundError,
+  PythonVersionError,
+  PythonError,
+  TargetNotFoundError,
+  ResultNotSerializableError,
+  ProtocolError,
+  WorkerCrashedError,
+  WorkerStartError,
+  WorkerClosedError,
+  WorkerRestartedError,
+  AbortError,
+  InvalidArgumentError,
+} from "./errors.js";
+export { findAllPythons, probePython, locatePython, resolvePythons } from "./python/discover.js";
+export type { PythonInfo } from "./python/discover.js";

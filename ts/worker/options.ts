@@ -1,0 +1,91 @@
+/** Worker and call options, their defaults, and eager validation that names the bad value. */
+import { InvalidArgumentError } from "../errors.js";
+import type { Transport } from "../protocol.js";
+import type { EndpointKind } from "./channel.js";
+
+export interface WorkerOptions {
+  /** Interpreter: a path, a version ("3.12"), or a command name. @default env PYLEASH_PYTHON, else "python3" */
+  python?: string;
+  /** Working directory of the agent. @default process.cwd() */
+  cwd?: string;
+  /** Extra environment variables for the agent, over the controller's own. @default {} */
+  env?: Record<string, string | undefined>;
+  /** Directories put on the agent's PYTHONPATH after pyleash's own, so your modules import. @default [] */
+  pythonPath?: string[];
+  /** The agent's ZeroMQ client: pyzmq when importable, else the built-in ZMTP client. @default "auto" */
+  transport?: Transport;
+  /** `ipc` (a socket in a private 0700 directory) or `tcp` (127.0.0.1, random port). @default "ipc" */
+  endpoint?: EndpointKind;
+  /** How long the agent has to connect and say hello. @default 10000 */
+  startTimeoutMs?: number;
+  /** On close: how long the agent has to exit after being asked, and again after SIGTERM. @default 2000 */
+  closeGraceMs?: number;
+  /** Where the agent's stdout and stderr go: the controller's stderr, or nowhere. @default "forward" */
+  output?: "forward" | "ignore";
+}
+
+export interface CallOptions {
+  /** Aborting stops waiting for the result (the call's Python thread runs on; use tasks to stop work). */
+  signal?: AbortSignal;
+  /** Reject with an AbortError (cause: a TimeoutError) after this long. @default no timeout */
+  timeoutMs?: number;
+}
+
+export const WORKER_DEFAULTS = {
+  transport: "auto",
+  endpoint: "ipc",
+  startTimeoutMs: 10_000,
+  closeGraceMs: 2_000,
+  output: "forward",
+} as const satisfies Partial<WorkerOptions>;
+
+export type ResolvedWorkerOptions = WorkerOptions & Required<Pick<WorkerOptions, keyof typeof WORKER_DEFAULTS>>;
+
+export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorkerOptions {
+  const resolved = { ...WORKER_DEFAULTS, ...stripUndefined(options) };
+  oneOf("transport", resolved.transport, ["auto", "pyzmq", "builtin"]);
+  oneOf("endpoint", resolved.endpoint, ["ipc", "tcp"]);
+  oneOf("output", resolved.output, ["forward", "ignore"]);
+  nonNegativeInteger("startTimeoutMs", resolved.startTimeoutMs);
+  nonNegativeInteger("closeGraceMs", resolved.closeGraceMs);
+  if (resolved.python !== undefined && (typeof resolved.python !== "string" || !resolved.python)) {
+    throw new InvalidArgumentError(`Expected "python" to be a non-empty string, got ${describe(resolved.python)}`);
+  }
+  if (resolved.pythonPath !== undefined && !isStringArray(resolved.pythonPath)) {
+    throw new InvalidArgumentError(`Expected "pythonPath" to be an array of strings, got ${describe(resolved.pythonPath)}`);
+  }
+  return resolved;
+}
+
+export function validateCallOptions(options: CallOptions): void {
+  if (options.timeoutMs !== undefined) nonNegativeInteger("timeoutMs", options.timeoutMs);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError(`Expected "signal" to be an AbortSignal, got ${describe(options.signal)}`);
+  }
+}
+
+export function nonNegativeInteger(name: string, value: unknown): void {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`Expected "${name}" to be a non-negative integer, got ${describe(value)}`);
+  }
+}
+
+export function oneOf(name: string, value: unknown, allowed: readonly string[]): void {
+  if (typeof value !== "string" || !allowed.includes(value)) {
+    const list = allowed.map((a) => `"${a}"`).join(", ");
+    throw new InvalidArgumentError(`Expected "${name}" to be one of ${list}, got ${describe(value)}`);
+  }
+}
+
+export function describe(value: unknown): string {
+  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+  return `${shown} (${value === null ? "null" : Array.isArray(value) ? "array" : typeof value})`;
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === "string");
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
