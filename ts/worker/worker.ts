@@ -281,13 +281,13 @@ async function waitForHello(
     }
     throw new WorkerStartError("The channel closed before the agent said hello");
   })();
+  hello.catch(() => {}); // after a failure wins the race, the channel's closing rejects this too
   try {
     return await Promise.race([hello, failure]);
   } finally {
     clearTimeout(timer);
     child.off("error", onError!);
     child.off("exit", onExit!);
-    hello.catch(() => {});
   }
 }
 

@@ -7,15 +7,20 @@ Every transport is a ZeroMQ DEALER connected to the controller and has:
 - ``send(frames: list[bytes]) -> None``: send one multipart message. Thread-safe:
   any number of threads may send while one other thread sits in ``recv()``.
   Frames arrive at the controller exactly as sent, after the routing id the
-  ROUTER prepends; no empty delimiter frame is added or expected.
+  ROUTER prepends; no empty delimiter frame is added or expected. builtin
+  writes each message with one locked sendall(); pyzmq hands sends that race a
+  running recv() to it through an outbox (see pyzmq_transport's docstring).
 - ``recv(timeout: float | None) -> list[bytes] | None``: the next whole message,
   or None when ``timeout`` seconds pass first (None waits forever, 0 polls).
   Only one thread may call it.
 - ``close() -> None``: idempotent; also wakes a thread blocked in ``recv()``.
 
 Constructors take ``(endpoint, routing_id=None, connect_timeout=10.0)`` where
-endpoint is ``ipc:///abs/path`` or ``tcp://HOST:PORT``; they return once the
-connection is up (for builtin: ZMTP handshake done) or raise TransportError.
+endpoint is ``ipc:///abs/path`` or ``tcp://HOST:PORT``, and routing_id (1..255
+bytes, not starting with a NUL, which libzmq reserves) becomes the ROUTER's
+routing id for us; they return once the connection is up and the ZMTP
+handshake done, retrying a refused connect until connect_timeout, or raise
+TransportError.
 Every failure of the connection or the protocol (peer gone, bad greeting,
 ERROR command, oversized frame, ...) raises TransportError with the reason;
 ``recv()`` first hands out messages that arrived before the failure.
@@ -51,7 +56,7 @@ def open_transport(
 ) -> Transport:
     """Connect to endpoint: kind "auto" uses pyzmq when importable, else the builtin client."""
     if kind not in KINDS:
-        raise ValueError("unknown transport kind %r (expected one of %s)" % (kind, ", ".join(KINDS)))
+        raise TransportError("unknown transport kind %r (expected one of %s)" % (kind, ", ".join(KINDS)))
     if kind != "builtin":
         try:
             from .pyzmq_transport import PyzmqTransport

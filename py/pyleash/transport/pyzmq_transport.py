@@ -60,17 +60,18 @@ class PyzmqTransport:
         os.set_blocking(self._wfd, False)
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.DEALER)
-        self._sock.linger = CLOSE_LINGER_MS
-        self._sock.sndhwm = 0  # no high-water mark: a full queue would block a send holding the lock
-        self._sock.rcvhwm = 0
-        if routing_id is not None:
-            self._sock.setsockopt(zmq.ROUTING_ID, routing_id)
-        self._monitor = self._sock.get_monitor_socket(_WATCHED)
-        self._poller = zmq.Poller()
-        self._poller.register(self._sock, zmq.POLLIN)
-        self._poller.register(self._rfd, zmq.POLLIN)
-        self._poller.register(self._monitor, zmq.POLLIN)
+        self._monitor: Optional[zmq.Socket] = None
         try:
+            self._sock.linger = CLOSE_LINGER_MS
+            self._sock.sndhwm = 0  # no high-water mark: a full queue would block a send holding the lock
+            self._sock.rcvhwm = 0
+            if routing_id is not None:
+                self._sock.setsockopt(zmq.ROUTING_ID, routing_id)
+            self._monitor = self._sock.get_monitor_socket(_WATCHED)
+            self._poller = zmq.Poller()
+            self._poller.register(self._sock, zmq.POLLIN)
+            self._poller.register(self._rfd, zmq.POLLIN)
+            self._poller.register(self._monitor, zmq.POLLIN)
             self._sock.connect(endpoint)
             self._await_handshake(connect_timeout)
         except zmq.ZMQError as exc:
@@ -91,6 +92,10 @@ class PyzmqTransport:
                 return
             if event & _HANDSHAKE_FAILED:
                 raise TransportError("ZMTP handshake with %s failed (%s)" % (self.endpoint, _event_name(event)))
+            if event == zmq.EVENT_DISCONNECTED:
+                # libzmq reports a refused handshake (e.g. incompatible socket type) only as this.
+                raise TransportError("%s closed the connection during the ZMTP handshake "
+                                     "(is it a ROUTER socket?)" % self.endpoint)
 
     def _check_monitor(self) -> None:
         while True:
@@ -141,16 +146,17 @@ class PyzmqTransport:
             raise TransportError("transport is closed")
         if not frames:
             raise ValueError("a message needs at least one frame")
+        # Queue first, then try the lock: a holder that releases after our failed
+        # acquire is then sure to see the message in its re-check (see _release).
+        self._outbox.append(list(frames))  # a copy: the caller may reuse its list
         if self._lock.acquire(False):
             try:
-                self._flush()  # keep this thread's earlier queued messages in order
-                self._sock.send_multipart(frames)
+                self._flush()
             except zmq.ZMQError as exc:
                 raise TransportError("send failed: %s" % exc) from None
             finally:
                 self._release()
         else:
-            self._outbox.append(list(frames))
             self._wake()
 
     def recv(self, timeout: Optional[float] = None) -> Optional[List[bytes]]:
@@ -201,8 +207,9 @@ class PyzmqTransport:
             except zmq.ZMQError:
                 pass
             self._closed = True
-            self._sock.disable_monitor()
-            self._monitor.close(linger=0)
+            if self._monitor is not None:
+                self._sock.disable_monitor()
+                self._monitor.close(linger=0)
             self._sock.close()
             self._ctx.term()
         with self._wake_lock:

@@ -8,13 +8,13 @@ import struct
 import threading
 import time
 from collections import deque
-from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Deque, Dict, List, NoReturn, Optional, Sequence, Tuple, Union
 
 from .errors import TransportError
 
 MAX_FRAME = 256 * 1024 * 1024  # larger frames are refused as malformed rather than buffered
 READ_CHUNK = 65536  # below glibc's mmap threshold, so a recv() buffer is cheap to allocate
-MAX_READ = 4 * 1024 * 1024  # cap for one recv() while a large frame is being completed
+BIG_FRAME = 128 * 1024  # frames this large skip the join on send and are recv_into()'d in place
 
 FLAG_MORE = 0x01
 FLAG_LONG = 0x02
@@ -57,6 +57,27 @@ def encode_message(frames: Frames) -> bytes:
             append(_LONG_HEAD.pack(FLAG_LONG | FLAG_MORE if i < last else FLAG_LONG, n))
         append(frame)
     return b"".join(out)
+
+
+def encode_pieces(frames: Frames, big: int = BIG_FRAME) -> List[Union[bytes, bytearray]]:
+    """Like encode_message, but frames of big bytes or more stay separate pieces (no copy)."""
+    pieces: List[Union[bytes, bytearray]] = []
+    small: List[Union[bytes, bytearray]] = []
+    last = len(frames) - 1
+    for i, frame in enumerate(frames):
+        n = len(frame)
+        if n < 256:
+            small.append((_SHORT_MORE if i < last else _SHORT_LAST)[n])
+        else:
+            small.append(_LONG_HEAD.pack(FLAG_LONG | FLAG_MORE if i < last else FLAG_LONG, n))
+        if n >= big:
+            pieces += [b"".join(small), frame]
+            small = []
+        else:
+            small.append(frame)
+    if small:
+        pieces.append(b"".join(small))
+    return pieces
 
 
 def encode_command(name: bytes, data: bytes = b"") -> bytes:
@@ -115,12 +136,37 @@ class Decoder:
         self.ready = False  # data frames before the peer's READY are a protocol error
         self.want = 0  # bytes still missing from the frame being received
         self.max_frame = max_frame
+        self.big_frame = BIG_FRAME
+        self.big: Optional[bytearray] = None  # a large frame being filled in place (see big_received)
+        self._big_have = 0
+        self._big_flags = 0
         self._buf = bytearray()
         self._parts: List[bytes] = []
         self._on_command = on_command
 
+    def big_view(self) -> memoryview:
+        """The unfilled rest of the large frame in progress, for socket.recv_into()."""
+        assert self.big is not None
+        return memoryview(self.big)[self._big_have:]
+
+    def big_received(self, n: int) -> None:
+        """n more bytes of the large frame were written through big_view()."""
+        self._big_have += n
+        self.want -= n
+        if self.want == 0:
+            frame, self.big = bytes(self.big), None  # type: ignore[arg-type]
+            self._frame(self._big_flags, frame)
+
     def feed(self, data: bytes) -> None:
         """Add received bytes and decode every whole frame they complete."""
+        if self.big is not None:
+            take = min(len(data), self.want)
+            with self.big_view() as view:
+                view[:take] = memoryview(data)[:take]
+            self.big_received(take)
+            if take == len(data):
+                return
+            data = data[take:]
         if self._buf:
             self._buf += data
             with memoryview(self._buf) as view:
@@ -136,7 +182,6 @@ class Decoder:
         n = len(b)
         pos = 0
         self.want = 0
-        parts = self._parts
         while n - pos >= 2:
             flags = b[pos]
             if flags & 0xF8 or flags & (FLAG_COMMAND | FLAG_MORE) == FLAG_COMMAND | FLAG_MORE:
@@ -153,22 +198,37 @@ class Decoder:
                 start = pos + 2
             end = start + size
             if end > n:
+                if size >= self.big_frame:
+                    # Move what we have into a buffer of the final size; the rest goes straight there.
+                    self.big = bytearray(size)
+                    self.big[:n - start] = b[start:n]
+                    self._big_have, self._big_flags, self.want = n - start, flags, end - n
+                    return n
                 self.want = end - n
                 break
-            frame = bytes(b[start:end])
             pos = end
-            if flags & FLAG_COMMAND:
-                if parts:
-                    raise TransportError("malformed stream: command frame inside a multipart message")
-                self._command(frame)
-            elif not self.ready:
-                raise TransportError("peer sent a message before its READY command")
-            else:
-                parts.append(frame)
-                if not flags & FLAG_MORE:
-                    self.messages.append(parts)
-                    parts = self._parts = []
+            if flags & (FLAG_COMMAND | FLAG_MORE) or not self.ready:
+                self._frame(flags, bytes(b[start:end]))
+            elif self._parts:  # last frame of a multipart message
+                self._parts.append(bytes(b[start:end]))
+                self.messages.append(self._parts)
+                self._parts = []
+            else:  # the common single-frame message
+                self.messages.append([bytes(b[start:end])])
         return pos
+
+    def _frame(self, flags: int, frame: bytes) -> None:
+        if flags & FLAG_COMMAND:
+            if self._parts:
+                raise TransportError("malformed stream: command frame inside a multipart message")
+            self._command(frame)
+        elif not self.ready:
+            raise TransportError("peer sent a message before its READY command")
+        else:
+            self._parts.append(frame)
+            if not flags & FLAG_MORE:
+                self.messages.append(self._parts)
+                self._parts = []
 
     def _command(self, body: bytes) -> None:
         if not body or len(body) < 1 + body[0] or body[0] == 0:
@@ -244,6 +304,9 @@ class ZmtpTransport:
             self._poll.register(self._fd, select.POLLIN)
         try:
             self._handshake(routing_id, deadline, connect_timeout)
+        except TransportError as exc:
+            self.close()
+            raise TransportError("ZMTP handshake with %s failed: %s" % (endpoint, exc)) from None
         except BaseException:
             self.close()
             raise
@@ -263,14 +326,16 @@ class ZmtpTransport:
         self._sendall(encode_command(b"READY", encode_properties(props)))
         self._decoder.feed(bytes(greeting[GREETING_SIZE:]))
         while not self._decoder.ready:
-            self._decoder.feed(self._read_before(deadline, timeout, "READY"))
+            if not self._receive(deadline):
+                self._handshake_timeout(timeout, "READY")
 
     def _read_before(self, deadline: float, timeout: float, what: str) -> bytes:
-        data = self._read(deadline)
-        if data is None:
-            raise TransportError("ZMTP handshake with %s timed out after %g s waiting for the peer's %s"
-                                 % (self.endpoint, timeout, what))
-        return data
+        if not self._wait(deadline - time.monotonic()):
+            self._handshake_timeout(timeout, what)
+        return self._recv_raw()
+
+    def _handshake_timeout(self, timeout: float, what: str) -> None:
+        raise TransportError("timed out after %g s waiting for the peer's %s" % (timeout, what))
 
     def _on_command(self, name: bytes, data: bytes) -> None:
         if name == b"ERROR":
@@ -298,31 +363,51 @@ class ZmtpTransport:
 
     # -- I/O ---------------------------------------------------------------
 
-    def _sendall(self, data: bytes) -> None:
+    def _sendall(self, *pieces: Union[bytes, bytearray]) -> None:
         with self._send_lock:
             if self._closed:
                 raise TransportError("transport is closed")
             try:
-                self._sock.sendall(data)
+                for piece in pieces:
+                    self._sock.sendall(piece)
             except OSError as exc:
                 # A partial write has desynchronised the stream: nothing more may be sent.
                 self._fail("send failed: %s" % exc)
                 raise TransportError(self._error) from None
 
-    def _read(self, deadline: Optional[float]) -> Optional[bytes]:
-        """One recv() of whatever is there; None when the deadline passes first."""
+    def _receive(self, deadline: Optional[float]) -> bool:
+        """Read once from the socket into the decoder; False when the deadline passes first."""
         if deadline is not None and not self._wait(deadline - time.monotonic()):
-            return None
-        size = min(max(READ_CHUNK, self._decoder.want), MAX_READ)
+            return False
+        dec = self._decoder
+        if dec.big is None:
+            dec.feed(self._recv_raw())
+            return True
+        with dec.big_view() as view:
+            try:
+                n = self._sock.recv_into(view)
+            except OSError as exc:
+                self._raise_recv_error(exc)
+        if not n:
+            self._raise_recv_error(None)
+        dec.big_received(n)
+        return True
+
+    def _recv_raw(self) -> bytes:
         try:
-            data = self._sock.recv(size)
+            data = self._sock.recv(READ_CHUNK)
         except OSError as exc:
-            if self._closed:
-                raise TransportError("transport is closed") from None
-            raise TransportError("connection error: %s" % exc) from None
+            self._raise_recv_error(exc)
         if not data:
-            raise TransportError("transport is closed" if self._closed else "peer closed the connection")
+            self._raise_recv_error(None)
         return data
+
+    def _raise_recv_error(self, exc: Optional[OSError]) -> NoReturn:
+        if self._closed:
+            raise TransportError("transport is closed") from None
+        if exc is None:
+            raise TransportError("peer closed the connection")
+        raise TransportError("connection error: %s" % exc) from None
 
     def _wait(self, remaining: float) -> bool:
         # poll/select instead of socket timeouts: a timeout would make sendall() in other threads non-blocking.
@@ -344,7 +429,10 @@ class ZmtpTransport:
 
     def send(self, frames: Frames) -> None:
         """Send one multipart message; safe to call from any number of threads at once."""
-        self._sendall(encode_message(frames))
+        if sum(map(len, frames)) < BIG_FRAME:
+            self._sendall(encode_message(frames))
+        else:
+            self._sendall(*encode_pieces(frames))
 
     def recv(self, timeout: Optional[float] = None) -> Optional[List[bytes]]:
         """Next whole message, or None after timeout seconds; one receiving thread only."""
@@ -356,10 +444,8 @@ class ZmtpTransport:
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while not messages:
-                data = self._read(deadline)
-                if data is None:
+                if not self._receive(deadline):
                     return None
-                self._decoder.feed(data)
         except TransportError as exc:
             self._fail(str(exc))
             if not messages:

@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { PythonError, ResultNotSerializableError, TargetNotFoundError } from "../ts/index.js";
+import { startWorker } from "./support/cleanup.js";
+import { testPythons } from "./support/pythons.js";
+
+const pythons = await testPythons();
+
+describe.each(pythons)("the call path on Python $label", ({ python, transport }) => {
+  it("returns the JSON-decoded result of a call with positional and keyword arguments", async () => {
+    const worker = await startWorker({ python, transport });
+    expect(worker.transport).toBe(transport);
+    expect(await worker.call("calls:echo", [1, "two", [3]], { four: { five: null } })).toEqual({
+      args: [1, "two", [3]],
+      kwargs: { four: { five: null } },
+    });
+    expect(await worker.call("math:floor", [2.7])).toBe(2);
+  });
+
+  it("rejects with a PythonError carrying the exception type and traceback", async () => {
+    const worker = await startWorker({ python, transport });
+    const error = await worker.call("calls:raise_value_error", ["bad value"]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PythonError);
+    expect(error).toMatchObject({ type: "ValueError", code: "PYTHON_ERROR" });
+    expect((error as PythonError).message).toContain("bad value");
+    expect((error as PythonError).traceback).toContain("raise_value_error");
+  });
+
+  it("rejects an unknown module or attribute with a TargetNotFoundError and keeps serving", async () => {
+    const worker = await startWorker({ python, transport });
+    await expect(worker.call("no_such_module_xyz:f")).rejects.toBeInstanceOf(TargetNotFoundError);
+    await expect(worker.call("calls:no_such_function")).rejects.toThrow(/no attribute 'no_such_function'/);
+    expect(await worker.call("calls:add", [2, 3])).toBe(5);
+  });
+
+  it("reports a module whose own import fails as the user's exception, not a missing target", async () => {
+    const worker = await startWorker({ python, transport });
+    const error = await worker.call("broken_import:f").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PythonError);
+    expect(error).not.toBeInstanceOf(TargetNotFoundError);
+    expect(error).toMatchObject({ type: "ModuleNotFoundError" });
+  });
+
+  it("names the Python type of a result that JSON cannot carry", async () => {
+    const worker = await startWorker({ python, transport });
+    await expect(worker.call("calls:returns_set")).rejects.toMatchObject({
+      constructor: ResultNotSerializableError,
+      pythonType: "set",
+    });
+    await expect(worker.call("calls:returns_nan")).rejects.toMatchObject({ pythonType: "float (nan)" });
+    await expect(worker.call("calls:returns_nested_object")).rejects.toMatchObject({ pythonType: "object" });
+  });
+
+  it("carries payloads larger than a socket buffer both ways", async () => {
+    const worker = await startWorker({ python, transport });
+    const big = "y".repeat(3_000_000);
+    expect(((await worker.call("calls:echo", [big])) as { args: string[] }).args[0]).toHaveLength(big.length);
+    expect(await worker.call("calls:blob", [70_000])).toHaveLength(70_000);
+  });
+
+  it("runs calls concurrently on a thread pool, off the main thread", async () => {
+    const worker = await startWorker({ python, transport });
+    const started = Date.now();
+    const results = await Promise.all(Array.from({ length: 8 }, () => worker.call("calls:sleep", [0.5])));
+    expect(results).toEqual(Array(8).fill(0.5));
+    expect(Date.now() - started).toBeLessThan(8 * 500); // serial would take 4 s
+    expect(await worker.call("calls:thread_name")).toMatch(/^pyleash-call-\d+$/);
+  });
+
+  it("keeps hundreds of calls in flight and answers each with its own result", async () => {
+    const worker = await startWorker({ python, transport });
+    const results = await Promise.all(Array.from({ length: 500 }, (_, i) => worker.call("calls:add", [i, 1])));
+    expect(results).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+  });
+});
