@@ -141,3 +141,16 @@ export function errorFromPayload(payload: PythonErrorPayload): PyleashError {
       return new PythonError(payload);
   }
 }
+
+/** The task was stopped before it returned; `how` names what ended it, `value` is a cooperative return. */
+export class TaskStoppedError extends PyleashError {
+  readonly task: string;
+  readonly how: string | undefined;
+  readonly value: unknown;
+  constructor(task: string, how: string | undefined, value: unknown) {
+    super("TASK_STOPPED", `Task ${task} was stopped${how ? ` (${how})` : ""}`);
+    this.task = task;
+    this.how = how;
+    this.value = value;
+  }
+}

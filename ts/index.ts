@@ -1,6 +1,9 @@
 /** pyleash: run Python work from TypeScript over ZeroMQ and stop it by every known means. */
 export { Worker } from "./worker/worker.js";
 export type { WorkerOptions, CallOptions } from "./worker/options.js";
+export { Task, type TaskStatus } from "./task/task.js";
+export type { StartOptions, StopOptions, Strategy, TaskKind } from "./task/options.js";
+export type { StopReport, StopOutcome, StopStep, Frame, ThreadInfo } from "./task/report.js";
 export {
   PyleashError,
   PythonNotFoundError,
@@ -15,6 +18,7 @@ export {
   WorkerRestartedError,
   AbortError,
   InvalidArgumentError,
+  TaskStoppedError,
 } from "./errors.js";
 export { findAllPythons, probePython, locatePython, resolvePythons } from "./python/discover.js";
 export type { PythonInfo } from "./python/discover.js";

@@ -34,7 +34,7 @@ export type Reply =
   | { id: number; status: "ok"; result: unknown }
   | { id: number | null; status: "error"; error: PythonErrorPayload };
 
-/** Unsolicited news from the agent (task progress); carries `type` and no `status`. */
+/** Unsolicited news from the agent (task progress); carries `type` and no request `id`. */
 export interface AgentEvent {
   type: string;
   [key: string]: unknown;
@@ -54,6 +54,7 @@ export function decode(frame: Buffer): Incoming {
   return message as Incoming;
 }
 
+/** Replies carry no `type`; hello and events always do (task events also carry a `status`). */
 export function isReply(message: Incoming): message is Reply {
-  return "status" in message;
+  return !("type" in message);
 }

@@ -8,18 +8,23 @@ Threads and what they own:
 """
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import platform
+import signal
 import sys
 import threading
 from typing import Any, Dict
 
 from pyleash import lifeline, protocol
 from pyleash.control import Agent
+from pyleash.tasks import main_kind
 from pyleash.transport import TransportError, open_transport
 
 CONFIG_FD = 3  # the controller's pipe: one JSON line of config, then held open as the lifeline
+DUMP_FD = 4  # faulthandler writes every thread's stack here on DUMP_SIGNAL, even while C code holds the GIL
+DUMP_SIGNAL = signal.SIGUSR1  # ts/worker/agent-process.ts DUMP_SIGNAL
 EXIT_CONFIG = 64  # bad or missing config: started by something other than the controller
 EXIT_CONNECT = 69  # could not reach the controller's socket
 
@@ -27,6 +32,8 @@ EXIT_CONNECT = 69  # could not reach the controller's socket
 def main() -> None:
     config = _read_config(CONFIG_FD)
     lifeline.watch(CONFIG_FD, config.get("parentPid"))
+    _register_dumps()
+    main_kind.install()  # signal handlers can only be set from the main thread
     try:
         transport = open_transport(config["endpoint"], config.get("transport", "auto"))
     except TransportError as exc:
@@ -37,6 +44,14 @@ def main() -> None:
     control = threading.Thread(target=agent.serve, name="pyleash-control", daemon=True)
     control.start()
     agent.main_lane.run()
+
+
+def _register_dumps() -> None:
+    try:
+        os.set_inheritable(DUMP_FD, False)
+        faulthandler.register(DUMP_SIGNAL, file=DUMP_FD, all_threads=True, chain=False)
+    except (OSError, ValueError, RuntimeError) as exc:
+        sys.stderr.write("pyleash-agent: no thread dumps for frozen-agent reports (%s)\n" % exc)
 
 
 def _hello(token: str, transport_name: str) -> Dict[str, Any]:

@@ -26,6 +26,9 @@ class Agent:
             "ping": self._ping,
             "shutdown": self._shutdown,
         }
+        from pyleash.tasks.service import TaskService  # registers start, stop, stack, threads
+
+        self.tasks = TaskService(self)
 
     def send(self, message: Dict[str, Any]) -> None:
         """Encode and send; a reply JSON cannot carry becomes a typed error naming the Python type."""

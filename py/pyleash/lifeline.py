@@ -14,7 +14,7 @@ EXIT_PARENT_GONE = 0  # the controller is gone: nobody is left to read an error 
 
 def watch(fd: int, parent_pid: Optional[int]) -> None:
     """Exit when `fd` (the read end of a pipe whose write end only the controller holds) reaches EOF."""
-    _ask_kernel_for_sigkill_on_parent_death(parent_pid)
+    die_with_parent(parent_pid)
     thread = threading.Thread(target=_wait_for_eof, args=(fd,), name="pyleash-lifeline", daemon=True)
     thread.start()
 
@@ -31,8 +31,8 @@ def _wait_for_eof(fd: int) -> None:
     os._exit(EXIT_PARENT_GONE)
 
 
-def _ask_kernel_for_sigkill_on_parent_death(parent_pid: Optional[int]) -> None:
-    # The EOF watcher needs the GIL; C code that holds it forever would keep an orphan alive without this.
+def die_with_parent(parent_pid: Optional[int]) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies: works even while C code holds the GIL."""
     if not sys.platform.startswith("linux"):
         return
     try:

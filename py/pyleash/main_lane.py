@@ -18,8 +18,8 @@ class MainLane:
 
     def run(self) -> None:
         while True:
-            fn, args = self._jobs.get()
             try:
+                fn, args = self._jobs.get()
                 fn(*args)
-            except BaseException:  # noqa: B902 - a job reports its own errors; the lane must survive
+            except BaseException:  # noqa: B902 - jobs report their own errors; a late stop signal lands here
                 pass

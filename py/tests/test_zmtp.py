@@ -461,17 +461,16 @@ class TransportTest(unittest.TestCase):
         pongs: List[bytes] = []
 
         def peer_reader() -> None:
+            frames: List[bytes] = []
             while len(received) < n_threads * per_thread or len(pongs) < pings:
-                frames = []
-                while True:
-                    flags, body = read_frame(conn)
-                    if flags & 0x04:
-                        pongs.append(body)
-                        continue
-                    frames.append(body)
-                    if not flags & 0x01:
-                        break
-                received.append(frames)
+                flags, body = read_frame(conn)
+                if flags & 0x04:
+                    pongs.append(body)
+                    continue
+                frames.append(body)
+                if not flags & 0x01:
+                    received.append(frames)
+                    frames = []
 
         def sender(tid: int) -> None:
             for seq in range(per_thread):

@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { delimiter } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type { AgentConfig } from "../protocol.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 
@@ -11,15 +11,21 @@ export const AGENT_PYTHONPATH = fileURLToPath(new URL("../../py", import.meta.ur
 
 const STDERR_TAIL_BYTES = 8192;
 
+/** The agent registers faulthandler on this signal (py/pyleash/agent.py DUMP_SIGNAL). */
+export const DUMP_SIGNAL: NodeJS.Signals = "SIGUSR1";
+
 export interface AgentProcess {
   child: ChildProcess;
+  /** Signal the agent's faulthandler and collect the dump of every thread's stack it writes to fd 4. */
+  dumpThreads(timeoutMs: number): Promise<string>;
   /** The last few KB the agent wrote to stderr, kept for error reports. */
   stderrTail(): string;
 }
 
 /**
  * Start `python -m pyleash` in its own process group (a terminal's Ctrl-C must not reach it),
- * with the config written to fd 3, which then stays open as the agent's lifeline.
+ * with the config written to fd 3, which then stays open as the agent's lifeline; fd 4 carries
+ * faulthandler's thread dumps, readable even when the agent is frozen.
  */
 export function spawnAgent(python: string, options: ResolvedWorkerOptions, config: AgentConfig): AgentProcess {
   const pythonPath = [AGENT_PYTHONPATH, ...(options.pythonPath ?? [])];
@@ -28,7 +34,7 @@ export function spawnAgent(python: string, options: ResolvedWorkerOptions, confi
   const child = spawn(python, ["-m", "pyleash"], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env, PYTHONPATH: pythonPath.join(delimiter), PYTHONUNBUFFERED: "1" },
-    stdio: ["ignore", "pipe", "pipe", "pipe"],
+    stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
     detached: true,
   });
   let tail = "";
@@ -44,7 +50,45 @@ export function spawnAgent(python: string, options: ResolvedWorkerOptions, confi
   const lifeline = child.stdio[3] as Writable | null;
   lifeline?.on("error", () => {}); // EPIPE when the agent is gone: its exit is reported elsewhere
   lifeline?.write(JSON.stringify(config) + "\n");
-  return { child, stderrTail: () => tail };
+  return { child, dumpThreads: dumper(child), stderrTail: () => tail };
+}
+
+/** Thread dumps arrive on fd 4 from faulthandler's C handler, which works even while C code holds the GIL. */
+function dumper(child: ChildProcess): (timeoutMs: number) => Promise<string> {
+  const stream = child.stdio[4] as Readable | null;
+  let text = "";
+  let onData: (() => void) | undefined;
+  stream?.on("data", (chunk: Buffer) => {
+    text += chunk.toString("utf8");
+    onData?.();
+  });
+  stream?.on("error", () => {});
+  return (timeoutMs) =>
+    new Promise((resolve) => {
+      text = "";
+      let quiet: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        clearTimeout(quiet);
+        clearTimeout(limit);
+        onData = undefined;
+        resolve(text);
+      };
+      const limit = setTimeout(done, timeoutMs);
+      onData = () => {
+        clearTimeout(quiet);
+        quiet = setTimeout(done, 30); // faulthandler writes the whole dump at once; a pause ends it
+      };
+      if (!stream || !signalProcess(child, DUMP_SIGNAL)) done();
+    });
+}
+
+/** Signal the agent process alone; false when it is gone. */
+export function signalProcess(child: ChildProcess, signal: NodeJS.Signals): boolean {
+  try {
+    return child.kill(signal);
+  } catch {
+    return false;
+  }
 }
 
 /** Signal the agent and everything it started (tasks' child processes); false if none was left. */

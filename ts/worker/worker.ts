@@ -1,94 +1,57 @@
-/** Worker: one Python agent process and the ZeroMQ channel to it. */
-import type { ChildProcess } from "node:child_process";
-import { randomBytes, timingSafeEqual } from "node:crypto";
+/** Worker: the public face of one Python agent; survives a restart by opening a new connection. */
+import { InvalidArgumentError, WorkerClosedError, WorkerRestartedError } from "../errors.js";
+import { Task } from "../task/task.js";
+import { type StartOptions, resolveStartOptions } from "../task/options.js";
+import type { ThreadInfo } from "../task/report.js";
+import { Connection } from "./connection.js";
 import {
-  AbortError,
-  InvalidArgumentError,
-  PyleashError,
-  PythonNotFoundError,
-  PythonVersionError,
-  WorkerClosedError,
-  WorkerCrashedError,
-  WorkerStartError,
-  errorFromPayload,
-} from "../errors.js";
-import { type Hello, type Incoming, PROTOCOL_VERSION, type Reply, type Request, decode, encode, isReply } from "../protocol.js";
-import { defaultPythonSpec, locatePython } from "../python/discover.js";
-import { type AgentProcess, exited, killGroup, spawnAgent } from "./agent-process.js";
-import { Channel } from "./channel.js";
-import { type CallOptions, type ResolvedWorkerOptions, type WorkerOptions, resolveWorkerOptions, validateCallOptions } from "./options.js";
+  type CallOptions,
+  type ResolvedWorkerOptions,
+  type WorkerOptions,
+  resolveWorkerOptions,
+  validateCallOptions,
+} from "./options.js";
 
-const UNSUPPORTED_EXIT = 78; // py/pyleash/__init__.py: interpreter too old
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-}
-
-type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
-
-const live = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of live) killGroup(child, "SIGKILL");
-});
+const TARGET = /^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$/;
 
 export class Worker implements AsyncDisposable {
-  /** The agent's process id. */
-  readonly pid: number;
-  /** The agent's Python version, e.g. "3.11.7". */
-  readonly python: string;
-  /** The interpreter that runs the agent. */
-  readonly executable: string;
-  /** The ZeroMQ client the agent chose. */
-  readonly transport: "pyzmq" | "builtin";
-
-  readonly #agent: AgentProcess;
-  readonly #channel: Channel;
-  readonly #peer: Buffer;
   readonly #options: ResolvedWorkerOptions;
-  readonly #pending = new Map<number, Pending>();
-  readonly #eventListeners = new Set<(event: Incoming) => void>();
-  #nextId = 0;
-  #dead: PyleashError | undefined;
+  #connection: Connection;
+  #restarting: Promise<Connection> | undefined;
   #closing: Promise<void> | undefined;
+  readonly #tasks = new Map<string, Task>();
+  #nextTask = 0;
 
-  private constructor(agent: AgentProcess, channel: Channel, peer: Buffer, hello: Hello, options: ResolvedWorkerOptions) {
-    this.#agent = agent;
-    this.#channel = channel;
-    this.#peer = peer;
+  private constructor(options: ResolvedWorkerOptions, connection: Connection) {
     this.#options = options;
-    this.pid = hello.pid;
-    this.python = hello.python;
-    this.executable = hello.executable;
-    this.transport = hello.transport;
+    this.#connection = connection;
+    this.#route(connection);
   }
 
   /** Spawn an agent and wait until it has connected and proved it is ours. */
   static async start(options: WorkerOptions = {}): Promise<Worker> {
     const resolved = resolveWorkerOptions(options);
-    const spec = resolved.python ?? defaultPythonSpec();
-    const python = await locatePython(spec);
-    const channel = await Channel.bind(resolved.endpoint);
-    const token = randomBytes(24).toString("hex");
-    const agent = spawnAgent(python, resolved, {
-      endpoint: channel.endpoint,
-      token,
-      transport: resolved.transport,
-      parentPid: process.pid,
-    });
-    live.add(agent.child);
-    const messages = channel.messages();
-    try {
-      const { peer, hello } = await waitForHello(agent, messages, token, resolved.startTimeoutMs, spec, python);
-      const worker = new Worker(agent, channel, peer, hello, resolved);
-      worker.#watch(messages);
-      return worker;
-    } catch (error) {
-      killGroup(agent.child, "SIGKILL");
-      live.delete(agent.child);
-      await channel.close();
-      throw error;
-    }
+    return new Worker(resolved, await Connection.open(resolved));
+  }
+
+  /** The agent's process id (a new one after a restart). */
+  get pid(): number {
+    return this.#connection.pid;
+  }
+
+  /** The agent's Python version, e.g. "3.11.7". */
+  get python(): string {
+    return this.#connection.python;
+  }
+
+  /** The interpreter that runs the agent. */
+  get executable(): string {
+    return this.#connection.executable;
+  }
+
+  /** The ZeroMQ client the agent chose: "pyzmq" or "builtin". */
+  get transport(): "pyzmq" | "builtin" {
+    return this.#connection.transport;
   }
 
   /** Call `"package.module:function"` with JSON arguments; resolves to its JSON-decoded return value. */
@@ -98,71 +61,82 @@ export class Worker implements AsyncDisposable {
     kwargs: Record<string, unknown> = {},
     options: CallOptions = {},
   ): Promise<T> {
-    if (typeof target !== "string" || !/^[\w.]+:[\w.]+$/.test(target)) {
-      return Promise.reject(
-        new InvalidArgumentError(`Expected a target like "package.module:function", got ${JSON.stringify(target)}`),
-      );
+    try {
+      checkTarget(target, args, kwargs);
+      validateCallOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (!Array.isArray(args)) {
-      return Promise.reject(new InvalidArgumentError(`Expected "args" to be an array, got ${typeof args}`));
+    return this.#connection.request({ type: "call", target, args, kwargs }, options) as Promise<T>;
+  }
+
+  /**
+   * Start `"package.module:function"` as a task (a thread by default) and return at once;
+   * `task.result` settles when it ends, `task.stop()` stops it.
+   */
+  start<T = unknown>(target: string, options: StartOptions = {}): Promise<Task<T>> {
+    let resolved: ReturnType<typeof resolveStartOptions>;
+    try {
+      resolved = resolveStartOptions(options);
+      checkTarget(target, resolved.args, resolved.kwargs);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    validateCallOptions(options);
-    return this.request({ type: "call", target, args, kwargs }, options) as Promise<T>;
+    const id = `t${++this.#nextTask}`;
+    const task = new Task<T>(id, target, resolved, this.#connection, this);
+    this.#tasks.set(id, task);
+    void task.result.then(
+      () => this.#tasks.delete(id),
+      () => this.#tasks.delete(id),
+    );
+    return task.begin();
+  }
+
+  /** Every Python thread of the agent, with the task it runs and its top frames. */
+  threads(options: CallOptions = {}): Promise<ThreadInfo[]> {
+    return this.#connection.request({ type: "threads" }, options) as Promise<ThreadInfo[]>;
   }
 
   /** Ask the agent to answer; proves its control loop is responsive. */
   ping(options: CallOptions = {}): Promise<{ pid: number; threads: number }> {
-    return this.request({ type: "ping" }, options) as Promise<{ pid: number; threads: number }>;
+    return this.#connection.request({ type: "ping" }, options) as Promise<{ pid: number; threads: number }>;
   }
 
-  /** Send one request and settle with its reply; the low-level door the task API builds on. */
-  request(body: RequestBody | ({ type: string } & Record<string, unknown>), options: CallOptions = {}): Promise<unknown> {
-    if (this.#dead) return Promise.reject(this.#dead);
-    const { signal, timeoutMs } = options;
-    if (signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", signal.reason));
-    let frame: Buffer;
-    const id = ++this.#nextId;
-    try {
-      frame = encode({ ...body, id });
-    } catch (error) {
-      return Promise.reject(new InvalidArgumentError(`Arguments are not JSON-serialisable: ${(error as Error).message}`));
-    }
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = (): void => settle(new AbortError("The call was aborted", signal?.reason));
-      const settle = (error: Error | undefined, value?: unknown): void => {
-        this.#pending.delete(id);
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        if (error) reject(error);
-        else resolve(value);
-      };
-      this.#pending.set(id, { resolve: (value) => settle(undefined, value), reject: (error) => settle(error) });
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          const reason = new DOMException(`The call timed out after ${timeoutMs} ms`, "TimeoutError");
-          settle(new AbortError(reason.message, reason));
-        }, timeoutMs);
-      }
-      this.#channel.send(this.#peer, frame);
-    });
+  /** Send a raw protocol request (docs/protocol.md); for tools and tests that speak the protocol. */
+  request(body: { type: string } & Record<string, unknown>, options: CallOptions = {}): Promise<unknown> {
+    return this.#connection.request(body, options);
   }
 
-  /** Subscribe to the agent's unsolicited events (task progress); returns the unsubscribe function. */
-  onEvent(listener: (event: Incoming) => void): () => void {
-    this.#eventListeners.add(listener);
-    return () => this.#eventListeners.delete(listener);
+  /**
+   * Replace the agent with a fresh one: the old process group is killed (SIGTERM, then SIGKILL) and
+   * everything it had in flight is rejected with a WorkerRestartedError.
+   */
+  restart(reason = "restart requested"): Promise<void> {
+    if (this.#closing) return Promise.reject(new WorkerClosedError());
+    this.#restarting ??= (async () => {
+      const old = this.#connection;
+      const error = new WorkerRestartedError(reason);
+      for (const task of this.#tasks.values()) if (task.connection === old) task.abandon(error);
+      await old.abandon(error);
+      const fresh = await Connection.open(this.#options);
+      this.#connection = fresh;
+      this.#route(fresh);
+      return fresh;
+    })().finally(() => (this.#restarting = undefined));
+    return this.#restarting.then(() => undefined);
   }
 
-  /** True once the agent is gone or closing; calls then reject at once. */
+  /** True once closed (or the agent died); calls then reject at once. */
   get closed(): boolean {
-    return this.#dead !== undefined;
+    return this.#closing !== undefined || this.#connection.closed;
   }
 
   /** Ask the agent to exit; SIGTERM its process group after `closeGraceMs`, then SIGKILL. */
   close(): Promise<void> {
-    this.#closing ??= this.#shutDown();
+    this.#closing ??= (async () => {
+      await this.#restarting?.catch(() => {});
+      await this.#connection.close();
+    })();
     return this.#closing;
   }
 
@@ -170,147 +144,28 @@ export class Worker implements AsyncDisposable {
     await this.close();
   }
 
-  /** Kill the agent's process group now, without asking (used to recycle a worker). */
-  kill(): void {
-    killGroup(this.#agent.child, "SIGKILL");
+  /** The connection a task of this worker should use now; internal to Task. */
+  get connection(): Connection {
+    return this.#connection;
   }
 
-  async #shutDown(): Promise<void> {
-    const child = this.#agent.child;
-    const gone = exited(child);
-    if (!this.#dead) {
-      this.#channel.send(this.#peer, encode({ type: "shutdown", id: ++this.#nextId }));
-      this.#fail(new WorkerClosedError());
-    }
-    const grace = this.#options.closeGraceMs;
-    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-      if (await settlesWithin(gone, grace)) break;
-      killGroup(child, signal);
-    }
-    await gone;
-    killGroup(child, "SIGKILL"); // whatever the tasks left in the group
-    live.delete(child);
-    await this.#channel.close();
-  }
-
-  #watch(messages: AsyncGenerator<Buffer[]>): void {
-    const child = this.#agent.child;
-    child.once("exit", (code, signal) => {
-      live.delete(child);
-      // Give stderr a moment to deliver the agent's last words, without waiting on a timeout.
-      const drained = child.stderr ? new Promise((r) => child.stderr!.once("close", r)) : Promise.resolve();
-      void settlesWithin(drained, 50).then(() => {
-        this.#fail(new WorkerCrashedError(code, signal, this.#agent.stderrTail()));
-        killGroup(child, "SIGKILL");
-        void this.#channel.close();
-      });
+  #route(connection: Connection): void {
+    connection.onEvent((event) => {
+      const task = typeof event.task === "string" ? this.#tasks.get(event.task) : undefined;
+      if (task?.connection === connection) task.handle(event);
     });
-    void (async () => {
-      for await (const [peer, frame, ...rest] of messages) {
-        if (!peer?.equals(this.#peer) || frame === undefined || rest.length) continue;
-        this.#receive(frame);
-      }
-    })();
-  }
-
-  #receive(frame: Buffer): void {
-    const message = tryDecode(frame);
-    if (!message) {
-      process.emitWarning("pyleash: dropped an unreadable message from the agent");
-      return;
-    }
-    if (!isReply(message)) {
-      for (const listener of this.#eventListeners) listener(message);
-      return;
-    }
-    const pending = typeof message.id === "number" ? this.#pending.get(message.id) : undefined;
-    if (!pending) return; // aborted or timed out: its late answer has nobody to go to
-    settleReply(pending, message);
-  }
-
-  #fail(error: PyleashError): void {
-    if (this.#dead) return;
-    this.#dead = error;
-    for (const pending of [...this.#pending.values()]) pending.reject(error);
-    this.#pending.clear();
-  }
-}
-
-function settleReply(pending: Pending, reply: Reply): void {
-  if (reply.status === "ok") pending.resolve(reply.result);
-  else pending.reject(errorFromPayload(reply.error));
-}
-
-async function waitForHello(
-  agent: AgentProcess,
-  messages: AsyncGenerator<Buffer[]>,
-  token: string,
-  timeoutMs: number,
-  spec: string,
-  python: string,
-): Promise<{ peer: Buffer; hello: Hello }> {
-  const expected = Buffer.from(token);
-  const child = agent.child;
-  let onError: ((error: NodeJS.ErrnoException) => void) | undefined;
-  let onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const failure = new Promise<never>((_, reject) => {
-    onError = (error) =>
-      reject(error.code === "ENOENT" ? new PythonNotFoundError(spec, [python]) : new WorkerStartError(error.message, { cause: error }));
-    onExit = (code, signal) => reject(startFailure(python, code, signal, agent.stderrTail()));
-    child.once("error", onError);
-    child.once("exit", onExit);
-    timer = setTimeout(() => {
-      const stderr = agent.stderrTail().trim();
-      reject(new WorkerStartError(`The Python agent (${python}) did not connect within ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-  });
-  const hello = (async () => {
-    // Pulled by hand: a for-await loop would close the generator the worker goes on reading.
-    for (let next = await messages.next(); !next.done; next = await messages.next()) {
-      const [peer, frame] = next.value;
-      const message = (peer && frame ? tryDecode(frame) : undefined) as Partial<Hello> | undefined;
-      if (message?.type !== "hello" || typeof message.token !== "string") continue;
-      const given = Buffer.from(message.token);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) continue; // not our agent
-      const ours = message as Hello;
-      if (ours.protocol !== PROTOCOL_VERSION) {
-        throw new WorkerStartError(`The agent speaks protocol ${ours.protocol}, the controller ${PROTOCOL_VERSION}`);
-      }
-      return { peer: peer!, hello: ours };
-    }
-    throw new WorkerStartError("The channel closed before the agent said hello");
-  })();
-  hello.catch(() => {}); // after a failure wins the race, the channel's closing rejects this too
-  try {
-    return await Promise.race([hello, failure]);
-  } finally {
-    clearTimeout(timer);
-    child.off("error", onError!);
-    child.off("exit", onExit!);
-  }
-}
-
-function startFailure(python: string, code: number | null, signal: NodeJS.Signals | null, stderr: string): PyleashError {
-  if (code === UNSUPPORTED_EXIT) return new PythonVersionError(python, /this is (\S+)/.exec(stderr)?.[1] ?? "unknown");
-  const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-  return new WorkerStartError(`The Python agent (${python}) ${how} before connecting\n${stderr.trim()}`);
-}
-
-function tryDecode(frame: Buffer): Incoming | undefined {
-  try {
-    return decode(frame);
-  } catch {
-    return undefined;
-  }
-}
-
-function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    promise.then(() => {
-      clearTimeout(timer);
-      resolve(true);
+    connection.onExit((error) => {
+      for (const task of this.#tasks.values()) if (task.connection === connection) task.abandon(error);
     });
-  });
+  }
+}
+
+function checkTarget(target: unknown, args: unknown, kwargs: unknown): void {
+  if (typeof target !== "string" || !TARGET.test(target)) {
+    throw new InvalidArgumentError(`Expected a target like "package.module:function", got ${JSON.stringify(target)}`);
+  }
+  if (!Array.isArray(args)) throw new InvalidArgumentError(`Expected "args" to be an array, got ${typeof args}`);
+  if (kwargs === null || typeof kwargs !== "object" || Array.isArray(kwargs)) {
+    throw new InvalidArgumentError(`Expected "kwargs" to be a plain object, got ${JSON.stringify(kwargs)}`);
+  }
 }

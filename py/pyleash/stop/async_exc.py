@@ -43,13 +43,22 @@ def stop_thread(
     exc_type: type = TaskStopped,
     grace_s: float = GRACE_S,
     switch_s: Optional[float] = FAST_SWITCH_S,
+    revoke_pending: bool = False,
 ) -> Dict[str, Any]:
     """Raise `exc_type` in `thread`, again after each swallowed delivery, until it dies or the deadline.
 
-    The result is pyleash.stop.run_stop's. A thread in a C call (time.sleep, a blocking read) takes the
-    exception only when the call returns: "pending". If the thread finishes on its own just as the
-    exception is armed, the exception may still fire in threading's bootstrap code after the task
-    returned (its stderr then shows "Exception in thread"); it is reported as stopped either way.
+    The result is pyleash.stop.run_stop's plus "revoked". A thread in a C call (time.sleep, a blocking
+    read) takes the exception only when the call returns: "pending"; a pending exception stays armed
+    after the deadline and fires when the call returns, unless `revoke_pending` withdraws it (then
+    "revoked" is True; it may have been delivered in that instant).
+
+    If the thread finishes on its own just as the exception is armed, the exception may still fire in
+    threading's bootstrap code after the task returned (stderr then shows "Exception in thread" or
+    "Exception ignored"); it is reported as stopped either way. A loop that catches everything and
+    retries forever cannot be stopped this way: each new exception lands in its try body again.
+    On 3.11 and 3.12 an exception delivered at the back-edge of a `while` loop that is the first
+    statement of a try body is attributed to the instruction before the loop, outside the try: that
+    try's except and finally do not run (3.8-3.10 and 3.13 are right).
     """
     if not (isinstance(exc_type, type) and issubclass(exc_type, TaskStopped)):
         raise TypeError("stop_thread counts deliveries of TaskStopped; use async_raise for %r" % (exc_type,))
@@ -64,4 +73,8 @@ def stop_thread(
             return False
         return True
 
-    return run_stop(ident, inject, thread.is_alive, thread.join, deadline_s, grace_s, switch_s)
+    result = run_stop(ident, inject, thread.is_alive, thread.join, deadline_s, grace_s, switch_s)
+    result["revoked"] = False
+    if revoke_pending and result["pending"] and thread.is_alive():
+        result["revoked"] = _clear_async_exc(ident, None) == 1
+    return result

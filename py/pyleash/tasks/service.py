@@ -1,0 +1,100 @@
+"""The task requests: start, stop, stack and threads (registered on the agent's control loop)."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict
+
+from pyleash import protocol
+from pyleash.stop import ladder
+from pyleash.stop.stacks import thread_stack
+from pyleash.tasks import asyncio_kind, main_kind, process_kind, thread_kind
+from pyleash.tasks.task import Task
+
+KINDS = ("thread", "main", "process", "asyncio")
+STRATEGIES = ("auto", "flag", "async-exc", "trace", "monitor", "signal", "terminate", "cancel")
+
+
+class TaskService:
+    """Owns the task table; it is written on the control thread and read by stop threads."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+        self.tasks: Dict[str, Task] = {}
+        agent.handlers.update(start=self.start, stop=self.stop, stack=self.stack, threads=self.threads)
+
+    def emit(self, event: Dict[str, Any]) -> None:
+        self.agent.send(event)  # an ended task's record stays, so a later stop can answer finished-first
+
+    def start(self, request: Dict[str, Any]) -> None:
+        task_id, kind, target = request.get("task"), request.get("kind", "thread"), request.get("target")
+        if not isinstance(task_id, str) or task_id in self.tasks:
+            raise protocol.ProtocolError("start needs a new string 'task' id, got %r" % (task_id,))
+        if kind not in KINDS:
+            raise protocol.ProtocolError("unknown task kind %r (expected one of %s)" % (kind, ", ".join(KINDS)))
+        args, kwargs = request.get("args", []), request.get("kwargs", {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict) or not isinstance(target, str):
+            raise protocol.ProtocolError("start needs a string 'target', 'args' as an array and 'kwargs' as an object")
+        task = Task(task_id, kind, target, args, kwargs, str(request.get("name") or target), bool(request.get("trace")))
+        self.tasks[task_id] = task
+        if kind == "thread":
+            thread_kind.start(task, self.emit)
+        elif kind == "main":
+            main_kind.start(task, self.emit, self.agent.main_lane)
+        elif kind == "process":
+            process_kind.start(task, self.emit)
+        else:
+            asyncio_kind.start(task, self.emit)
+        self.agent.send(protocol.ok(request.get("id"), task.describe()))
+
+    def stop(self, request: Dict[str, Any]) -> None:
+        task = self._task(request)
+        strategy = request.get("strategy", "auto")
+        if strategy not in STRATEGIES:
+            raise protocol.ProtocolError("unknown strategy %r (expected one of %s)" % (strategy, ", ".join(STRATEGIES)))
+        grace_s = _seconds(request, "graceMs", 250)
+        deadline_s = _seconds(request, "deadlineMs", 3000)
+
+        def run() -> None:
+            try:
+                report = ladder.stop(task, strategy, grace_s, deadline_s)
+            except BaseException as exc:  # noqa: B902 - the controller must get an answer
+                self.agent.send(protocol.error(request.get("id"), protocol.EXCEPTION, exc))
+                return
+            self.agent.send(protocol.ok(request.get("id"), report))
+
+        threading.Thread(target=run, name="pyleash-stop-%s" % task.id, daemon=True).start()
+
+    def stack(self, request: Dict[str, Any]) -> None:
+        task = self._task(request)
+        frames = thread_stack(task.ident) if task.ident is not None and task.kind != "process" else []
+        self.agent.send(protocol.ok(request.get("id"), frames))
+
+    def threads(self, request: Dict[str, Any]) -> None:
+        by_ident = {t.ident: t.id for t in self.tasks.values() if not t.ended.is_set() and t.kind != "process"}
+        listing = []
+        for thread in threading.enumerate():
+            name = thread.name
+            listing.append({
+                "name": name,
+                "ident": thread.ident,
+                "nativeId": getattr(thread, "native_id", None),
+                "daemon": thread.daemon,
+                "alive": thread.is_alive(),
+                "task": by_ident.get(thread.ident),
+                "agent": thread is threading.main_thread() or (name.startswith("pyleash-") and not name.startswith("pyleash-task-")),
+                "frames": thread_stack(thread.ident, limit=5) if thread.ident else [],
+            })
+        self.agent.send(protocol.ok(request.get("id"), listing))
+
+    def _task(self, request: Dict[str, Any]) -> Task:
+        task = self.tasks.get(request.get("task"))  # type: ignore[arg-type]
+        if task is None:
+            raise protocol.ProtocolError("no task %r in this agent" % (request.get("task"),))
+        return task
+
+
+def _seconds(request: Dict[str, Any], key: str, default_ms: float) -> float:
+    value = request.get(key, default_ms)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise protocol.ProtocolError("%r must be a non-negative number of milliseconds, got %r" % (key, value))
+    return value / 1000.0

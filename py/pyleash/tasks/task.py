@@ -1,0 +1,153 @@
+"""One task's record and the wrapper that runs its function and reports how it ended."""
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from typing import Any, Callable, Dict, Optional
+
+from pyleash import current, protocol, targets
+from pyleash.errors import TaskStopped
+
+Emit = Callable[[Dict[str, Any]], None]
+
+
+class Task:
+    """State shared by the task's own thread (writes the outcome) and stoppers (read it, set stop_event).
+
+    `ended` is set last, after the outcome fields are written, so a reader that sees it set sees them.
+    """
+
+    def __init__(self, task_id: str, kind: str, target: str, args: list, kwargs: dict, name: str, trace: bool) -> None:
+        self.id = task_id
+        self.kind = kind
+        self.target = target
+        self.args = args
+        self.kwargs = kwargs
+        self.name = name
+        self.trace = trace
+        self.stop_event: Any = threading.Event()
+        self.started = threading.Event()
+        self.ended = threading.Event()
+        self.thread: Optional[threading.Thread] = None  # the thread that runs the function (loop thread for asyncio)
+        self.ident: Optional[int] = None
+        self.stop_asked_at: Optional[float] = None  # time.perf_counter() of the first stop request
+        self.unwinding = False  # the wrapper has caught the outcome: stoppers must not inject any more
+        self.status: Optional[str] = None  # finished | failed | stopped
+        self.how: Optional[str] = None  # what ended a stopped task: "TaskStopped", "returned", "cancelled", ...
+        self.unwound: Optional[bool] = None  # its stack unwound normally (finally blocks ran)
+        self.killer: Any = None  # kind-specific handle a strategy needs (TraceKill, Process, asyncio.Task)
+        self.ended_at: Optional[float] = None
+
+    @property
+    def stop_asked(self) -> bool:
+        return self.stop_asked_at is not None
+
+    def describe(self) -> Dict[str, Any]:
+        return {"task": self.id, "kind": self.kind, "name": self.name, "ident": self.ident}
+
+
+def call_target(task: Task) -> Any:
+    """Call the task's function, handing it the stop Event when it declares a `stop_event` parameter."""
+    fn = targets.resolve(task.target)
+    kwargs = task.kwargs
+    if wants_stop_event(fn) and "stop_event" not in kwargs:
+        kwargs = dict(kwargs, stop_event=task.stop_event)
+    return fn(*task.args, **kwargs)
+
+
+def body(task: Task) -> Any:
+    """The task's function, under article 003's trace kill when the task was started with `trace`."""
+    if not task.trace:
+        return call_target(task)
+    from pyleash.stop.trace import TraceKill
+
+    task.killer = TraceKill()
+    task.killer.install()  # a trace on every line, installed before the function starts
+    try:
+        return call_target(task)
+    finally:
+        task.killer.uninstall()
+
+
+def wants_stop_event(fn: Callable[..., Any]) -> bool:
+    try:
+        return "stop_event" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
+    """Run `body` as the task on the current thread: announce the start, report the end, never raise."""
+    task.ident = threading.get_ident()
+    token = current.bind(task)
+    result: Any = None
+    error: Optional[BaseException] = None
+    outcome = "failed"
+    try:
+        try:
+            emit(started_event(task))
+            task.started.set()
+            result = body()
+            outcome = "finished"
+        except TaskStopped as exc:
+            outcome, error = "stopped", exc
+        except BaseException as exc:  # noqa: B902 - everything the task raises is reported
+            error = exc
+        task.unwinding = True
+    except TaskStopped as exc:  # a second delivery landed in the bookkeeping above
+        task.unwinding = True
+        if error is None and outcome != "finished":
+            outcome, error = "stopped", exc
+    finally:
+        current.unbind(token)
+    finish(task, emit, outcome, result, error)
+
+
+def started_event(task: Task, **extra: Any) -> Dict[str, Any]:
+    event = {"type": "task-started", "task": task.id, "ident": task.ident}
+    event.update(extra)
+    return event
+
+
+def finish(
+    task: Task,
+    emit: Emit,
+    outcome: str,
+    result: Any = None,
+    error: Optional[BaseException] = None,
+    how: Optional[str] = None,
+    unwound: bool = True,
+) -> None:
+    """Record the outcome (finished | failed | stopped), tell the controller, then set `ended`.
+
+    A task that ends after a stop was asked counts as stopped, however it ended, unless it failed.
+    """
+    event: Dict[str, Any] = {"type": "task-ended", "task": task.id}
+    if outcome == "stopped" or (task.stop_asked and outcome == "finished"):
+        task.status = "stopped"
+        task.how = how or ("returned" if outcome == "finished" else type(error).__name__ if error else "stopped")
+        task.unwound = unwound
+        event.update(status="stopped", how=task.how)
+        if outcome == "finished":
+            event["result"] = result
+    elif outcome == "finished":
+        task.status = "finished"
+        event.update(status="finished", result=result)
+    else:
+        task.status = "failed"
+        payload = getattr(error, "payload", None)  # an exception carried back from a child process
+        if payload is None:
+            payload = protocol.error(None, protocol.EXCEPTION, error or RuntimeError("the task failed"))["error"]
+        event.update(status="failed", error=payload)
+    try:
+        protocol.encode(event)
+    except protocol.NotSerializable as exc:  # the controller must hear of the end, so say why instead
+        task.status = "failed"
+        event = {"type": "task-ended", "task": task.id, "status": "failed"}
+        event["error"] = protocol.error(None, protocol.RESULT, exc, with_traceback=False)["error"]
+    task.ended_at = time.perf_counter()
+    try:
+        emit(event)
+    finally:
+        task.ended.set()

@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * pyleash benchmark: `node scripts/bench.mjs [--quick] [--json] [--out DIR]` (after `npx tsc -p .`), or
+ * `npm run -s bench -- [--quick] [--json]` (-s keeps npm's own banner off stdout).
+ * Compares pyleash (each transport) with pythonia and with the physical floor of a round trip, writes
+ * report/bench.json and report/BENCH.md, and prints a summary (with --json: exactly bench.json) to stdout;
+ * progress goes to stderr. Every figure is measured on this run; goals are judged from them.
+ * Each measurement is a section module under scripts/bench/ ({ key, title, run(ctx) }); see SECTIONS.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { pipelined, callRtt } from "./bench/calls.mjs";
+import { coldStart } from "./bench/coldstart.mjs";
+import { DIST } from "./bench/contenders.mjs";
+import { evaluateGoals } from "./bench/goals.mjs";
+import { memory } from "./bench/memory.mjs";
+import { openHost } from "./bench/procs.mjs";
+import { renderMarkdown, renderText } from "./bench/report.mjs";
+import { stopLatency } from "./bench/stop-latency.mjs";
+import { killableOverhead } from "./bench/killable-overhead.mjs";
+import { blockedStop } from "./bench/blocked-stop.mjs";
+
+/** In report order. A new measurement is one more module here. */
+const SECTIONS = [callRtt, pipelined, coldStart, memory, stopLatency, killableOverhead, blockedStop];
+
+const CONFIGS = {
+  quick: {
+    rounds: 5, rttCalls: 2000, rttWarm: 100, hostWarm: 5000, pipelinedCalls: 2000, window: 256,
+    coldRounds: 5, memoryRounds: 3, settleMs: 300, heapCalls: 20_000, heapWarm: 2000,
+  },
+  full: {
+    rounds: 15, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,
+    coldRounds: 15, memoryRounds: 7, settleMs: 500, heapCalls: 100_000, heapWarm: 5000,
+  },
+};
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const USAGE = "usage: node scripts/bench.mjs [--quick] [--json] [--out DIR (default: report/)]";
+const { json, quick, out: reportDir } = parseArgs(process.argv.slice(2));
+const config = CONFIGS[quick ? "quick" : "full"];
+const log = (text) => process.stderr.write(`[bench] ${text}\n`);
+process.once("SIGINT", () => process.exit(130)); // run the exit hooks that kill our children
+process.once("SIGTERM", () => process.exit(143));
+
+const t0 = performance.now();
+if (!existsSync(new URL(DIST))) {
+  process.stderr.write("dist/ is missing: build first (npx tsc -p .)\n");
+  process.exit(2);
+}
+const { probePython } = await import(DIST);
+const machine = await describeMachine();
+const contenders = [
+  { name: "pyleash-builtin", python: machine.python.path },
+  ...(machine.pyzmqPython ? [{ name: "pyleash-pyzmq", python: machine.pyzmqPython.path }] : []),
+  { name: "pythonia", python: machine.python.path },
+  { name: "floor", python: machine.python.path },
+];
+const env = { PYTHON_BIN: machine.python.path }; // pythonia's interpreter: the same as everyone else's
+log(`${quick ? "quick" : "full"} run: ${contenders.map((c) => c.name).join(", ")} on Python ${machine.python.version}`);
+
+const hosts = [];
+const figures = {};
+const detail = {};
+const methods = {};
+const pending = {};
+try {
+  for (const c of contenders) {
+    log(`starting host for ${c.name}`);
+    hosts.push(await openHost(c.name, { python: c.python, warm: config.hostWarm, window: config.window }, env));
+  }
+  const ctx = { contenders, hosts, config, env, log, quick };
+  for (const section of SECTIONS) {
+    if (!section.pending) log(`${section.key}: ${section.title}`);
+    const out = await section.run(ctx);
+    figures[section.key] = out.value;
+    if (out.detail !== undefined) detail[section.key] = out.detail;
+    if (out.method) methods[section.key] = out.method;
+    if (out.pending) pending[section.key] = out.pending;
+  }
+} finally {
+  await Promise.all(hosts.map((h) => h.close()));
+}
+if (figures.memoryMb?.notes?.agentWith1000TasksMb) pending["memoryMb.agentWith1000TasksMb"] = figures.memoryMb.notes.agentWith1000TasksMb;
+machine.loadavgEnd = os.loadavg().map((v) => Number(v.toFixed(2)));
+
+const report = {
+  generatedAt: new Date().toISOString(),
+  quick,
+  rounds: config.rounds,
+  machine,
+  ...figures,
+  goals: evaluateGoals(figures),
+  pending,
+  methods,
+  config,
+  detail,
+  elapsedS: Math.round((performance.now() - t0) / 100) / 10,
+};
+const text = JSON.stringify(report, null, 2) + "\n";
+mkdirSync(reportDir, { recursive: true });
+writeFileSync(join(reportDir, "bench.json"), text);
+writeFileSync(join(reportDir, "BENCH.md"), renderMarkdown(report));
+log(`wrote ${join(reportDir, "bench.json")} and ${join(reportDir, "BENCH.md")} in ${report.elapsedS} s`);
+process.stdout.write(json ? text : renderText(report) + "\n");
+
+function parseArgs(args) {
+  const parsed = { json: false, quick: false, out: join(ROOT, "report") };
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--json") parsed.json = true;
+    else if (args[i] === "--quick") parsed.quick = true;
+    else if (args[i] === "--out" && args[i + 1]) parsed.out = resolve(args[++i]);
+    else {
+      process.stderr.write(`${USAGE}\nunexpected argument: ${args[i]}\n`);
+      process.exit(2);
+    }
+  }
+  return parsed;
+}
+
+async function describeMachine() {
+  const info = await probePython();
+  const cpus = os.cpus();
+  const venv = join(ROOT, ".cache", `venv-pyzmq-${info.version}`, "bin", "python");
+  let pyzmqPython = null;
+  if (existsSync(venv)) {
+    try {
+      const out = execFileSync(venv, ["-c", "import zmq, platform; print(zmq.__version__, zmq.zmq_version(), platform.python_version())"], { encoding: "utf8", timeout: 30_000 });
+      const [pyzmq, libzmq, version] = out.trim().split(" ");
+      pyzmqPython = { path: venv, version, pyzmq, libzmq };
+    } catch {
+      log(`${venv} does not import zmq: pyleash-pyzmq is not measured`);
+    }
+  } else {
+    log(`no pyzmq venv at ${venv} (npm test makes it): pyleash-pyzmq is not measured`);
+  }
+  const pkg = (name) => JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")).version;
+  return {
+    cores: cpus.length,
+    cpuModel: cpus[0]?.model ?? "unknown",
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    python: { version: info.version, path: info.path, implementation: info.implementation },
+    pyzmqPython,
+    zeromq: pkg("zeromq"),
+    pythonia: pkg("pythonia"),
+    // Set here, it makes every interpreter start compile its modules afresh (no __pycache__): slower, bigger.
+    PYTHONDONTWRITEBYTECODE: process.env.PYTHONDONTWRITEBYTECODE ?? null,
+    loadavgStart: os.loadavg().map((v) => Number(v.toFixed(2))),
+    loadavgEnd: null,
+  };
+}

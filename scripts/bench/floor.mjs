@@ -1,0 +1,95 @@
+/**
+ * The physical floor of a cross-process round trip: Node and the same Python over a plain AF_UNIX
+ * stream socket, 4-byte big-endian length framing, Python echoing each message back from one thread.
+ * No JSON, no threads, no ZeroMQ: whatever a bridge costs above this is its own.
+ */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** The echo server, run with `python -c`; argv[1] is the socket path. Prints "ready" once listening. */
+export const ECHO_SERVER = `
+import socket, sys
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[1])
+srv.listen(1)
+sys.stdout.write("ready\\n")
+sys.stdout.flush()
+conn, _ = srv.accept()
+srv.close()
+buf = bytearray()
+while True:
+    data = conn.recv(65536)
+    if not data:
+        break
+    buf += data
+    end = 0
+    while len(buf) - end >= 4:
+        n = int.from_bytes(buf[end:end + 4], "big")
+        if len(buf) - end - 4 < n:
+            break
+        end += 4 + n
+    if end:
+        conn.sendall(bytes(buf[:end]))
+        del buf[:end]
+`;
+
+/** The same bytes a pyleash call of math:floor(7) puts on the wire as JSON. */
+export const FLOOR_PAYLOAD = Buffer.from(JSON.stringify({ type: "call", target: "math:floor", args: [7], kwargs: {}, id: 1 }));
+
+/** Start the echo server on `python` and connect; `call()` resolves when the echo comes back. */
+export async function openFloor(python) {
+  const dir = mkdtempSync(join(tmpdir(), "pyleash-bench-floor-"));
+  const path = join(dir, "echo.sock");
+  const child = spawn(python, ["-c", ECHO_SERVER, path], { stdio: ["ignore", "pipe", "inherit"] });
+  const exited = once(child, "exit");
+  let ready = "";
+  let early;
+  await new Promise((resolve, reject) => {
+    early = (code) => reject(new Error(`floor echo server exited (${code}) before it was ready`));
+    child.once("error", reject);
+    child.once("exit", early);
+    child.stdout.on("data", (chunk) => {
+      ready += chunk;
+      if (ready.includes("ready")) resolve();
+    });
+  });
+  child.off("exit", early);
+  const socket = createConnection(path);
+  await once(socket, "connect");
+  const waiting = []; // FIFO: the server answers in order
+  let buf = Buffer.alloc(0);
+  socket.on("data", (chunk) => {
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    while (buf.length >= 4) {
+      const n = buf.readUInt32BE(0);
+      if (buf.length < 4 + n) break;
+      const message = buf.subarray(4, 4 + n);
+      buf = buf.subarray(4 + n);
+      waiting.shift()?.(message);
+    }
+  });
+  const frame = Buffer.alloc(4 + FLOOR_PAYLOAD.length);
+  frame.writeUInt32BE(FLOOR_PAYLOAD.length, 0);
+  FLOOR_PAYLOAD.copy(frame, 4);
+  return {
+    pid: child.pid,
+    call() {
+      return new Promise((resolve) => {
+        waiting.push(resolve);
+        socket.write(frame);
+      });
+    },
+    async close() {
+      socket.end();
+      socket.destroy();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 2000);
+      await exited;
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/** The performance goals, judged from the measured figures (reported, never asserted). */
+import { round } from "./stats.mjs";
+
+const pyleashKeys = (object) => Object.keys(object ?? {}).filter((k) => k.startsWith("pyleash-"));
+
+/** The pyleash contender with the best (lowest, or highest when `higher`) figure, or undefined. */
+function best(object, pick = (v) => v, higher = false) {
+  let out;
+  for (const key of pyleashKeys(object)) {
+    const v = pick(object[key]);
+    if (typeof v !== "number") continue;
+    if (out === undefined || (higher ? v > out.value : v < out.value)) out = { key, value: v };
+  }
+  return out;
+}
+
+function judge(goal, actual, target, holds, contender) {
+  const known = typeof actual === "number" && typeof target === "number";
+  return { goal, contender: contender ?? null, actual: known ? actual : null, target: known ? round(target, 1) : null, met: known ? holds(actual, target) : null };
+}
+
+export function evaluateGoals(report) {
+  const rtt = report.callRttUs ?? {};
+  const rttBest = best(rtt, (s) => s?.p50);
+  const rate = report.pipelinedCallsPerS ?? {};
+  const rateBest = best(rate, (v) => v, true);
+  const cold = report.coldStartMs ?? {};
+  const coldBest = best(cold);
+  const idle = report.memoryMb?.idleAgent ?? {};
+  const pythoniaRss = report.memoryMb?.pythonia;
+  const idleKeys = pyleashKeys(idle).filter((k) => typeof idle[k] === "number");
+  const idleWorst = idleKeys.length ? idleKeys.reduce((a, b) => (idle[b] > idle[a] ? b : a)) : undefined;
+  const le = (a, t) => a <= t;
+  return {
+    rttVsPythonia: judge(
+      "callRttUs p50 of the best pyleash transport ≤ 0.4 × pythonia's",
+      rttBest?.value, rtt.pythonia?.p50 * 0.4, le, rttBest?.key,
+    ),
+    rttVsFloor: judge(
+      "callRttUs p50 of the best pyleash transport ≤ 1.5 × the floor's",
+      rttBest?.value, rtt.floor?.p50 * 1.5, le, rttBest?.key,
+    ),
+    pipelinedVsPythonia: judge(
+      "pipelinedCallsPerS of the best pyleash transport ≥ 6 × pythonia's",
+      rateBest?.value, rate.pythonia * 6, (a, t) => a >= t, rateBest?.key,
+    ),
+    coldStart: judge("coldStartMs of the best pyleash transport ≤ 100 ms", coldBest?.value, 100, le, coldBest?.key),
+    idleAgentRss: judge(
+      "idle agent RSS of every pyleash transport ≤ pythonia's Python process",
+      idleWorst === undefined ? undefined : idle[idleWorst], pythoniaRss, le, idleWorst,
+    ),
+  };
+}

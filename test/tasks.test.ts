@@ -1,0 +1,216 @@
+import { describe, expect, it } from "vitest";
+import { AbortError, PythonError, TaskStoppedError, WorkerRestartedError } from "../ts/index.js";
+import { startWorker } from "./support/cleanup.js";
+import { isAlive } from "./support/orphans.js";
+import { testPythons } from "./support/pythons.js";
+import { reached } from "./support/tasks.js";
+
+const pythons = (await testPythons()).filter((p) => p.transport === "builtin");
+
+describe.each(pythons)("stopping tasks on Python $label", ({ label, python }) => {
+  const version = label.split(" ")[0]!.split(".").map(Number);
+  const hasMonitoring = version[0]! > 3 || (version[0] === 3 && version[1]! >= 12);
+
+  it("stops a pure-Python loop with async-exc and observes the thread dead", async () => {
+    const worker = await startWorker({ python });
+    const task = await worker.start("blocking:busy_loop");
+    await reached(task, "busy_loop");
+    const report = await task.stop({ strategy: "async-exc" });
+    expect(report).toMatchObject({ outcome: "stopped", strategy: "async-exc", finallyRan: true, agentResponsive: true });
+    expect(report.latencyMs).toBeGreaterThanOrEqual(0);
+    await expect(task.result).rejects.toBeInstanceOf(TaskStoppedError);
+    expect(task.status).toBe("stopped");
+  });
+
+  it("reports time.sleep(100) as blocked at the deadline under async-exc, naming where it sits", async () => {
+    const worker = await startWorker({ python });
+    const task = await worker.start("blocking:sleep_long");
+    await reached(task, "sleep_long");
+    const started = Date.now();
+    const report = await task.stop({ strategy: "async-exc", deadlineMs: 500 });
+    expect(report.outcome).toBe("blocked");
+    expect(report.blockedIn).toMatchObject({ function: "sleep_long", code: "time.sleep(100)" });
+    expect(Date.now() - started).toBeLessThan(20_000); // about the deadline, not 100 s
+    expect(task.status).toBe("blocked");
+  });
+
+  it("re-raises into a loop that swallows the exception with a bare except until it dies", async () => {
+    const worker = await startWorker({ python });
+    const task = await worker.start("blocking:swallows_once");
+    await reached(task, "swallows_once");
+    const report = await task.stop({ strategy: "async-exc", deadlineMs: 10_000 });
+    expect(report.outcome).toBe("stopped");
+    expect(report.swallowed).toBeGreaterThanOrEqual(1);
+  });
+
+  it("stops a cooperative loop with the flag, and the function's return value travels with the stop", async () => {
+    const worker = await startWorker({ python });
+    const task = await worker.start("blocking:cooperative");
+    await reached(task, "cooperative");
+    const report = await task.stop({ strategy: "flag" });
+    expect(report).toMatchObject({ outcome: "stopped", swallowed: 0 });
+    const error = await task.result.catch((e: unknown) => e);
+    expect(error).toMatchObject({ constructor: TaskStoppedError, how: "returned", value: "stopped cleanly" });
+  });
+
+  it("lets a task read pyleash.should_stop() and current_task()", async () => {
+    const worker = await startWorker({ python });
+    const task = await worker.start("blocking:asks_should_stop");
+    await reached(task, "asks_should_stop");
+    await task.stop({ strategy: "flag" });
+    await expect(task.result).rejects.toMatchObject({ value: task.id });
+  });
+
+  it("reports a loop that ignores the flag as blocked", async () => {
+    const worker = await startWorker({ python });
+    const task = await worker.start("blocking:busy_loop");
+    await reached(task, "busy_loop");
+    expect(await task.stop({ strategy: "flag", deadlineMs: 300 })).toMatchObject({ outcome: "blocked" });
+    expect(await task.stop({ strategy: "async-exc" })).toMatchObject({ outcome: "stopped" });
+  });
+
+  it("stops a traced task with the settrace kill, and refuses it for a task started without the trace", async () => {
+    const worker = await startWorker({ python });
+    const traced = await worker.start("blocking:busy_loop", { trace: true });
+    const plain = await worker.start("blocking:busy_loop");
+    await reached(traced, "busy_loop");
+    await reached(plain, "busy_loop");
+    const report = await traced.stop({ strategy: "trace", deadlineMs: 10_000 });
+    // 3.10 and 3.11 emit no line event for a one-instruction loop body; busy_loop's body has two lines.
+    expect(report.outcome).toBe("stopped");
+    expect(await plain.stop({ strategy: "trace" })).toMatchObject({ outcome: "unavailable" });
+    await plain.stop({ strategy: "async-exc" });
+  });
+
+  it(`stops a loop with sys.monitoring on 3.12+, and says unavailable below`, async () => {
+    const worker = await startWorker({ python });
+    const task = await worker.start("blocking:busy_loop");
+    await reached(task, "busy_loop");
+    const report = await task.stop({ strategy: "monitor", deadlineMs: 10_000 });
+    if (hasMonitoring) {
+      expect(report.outcome).toBe("stopped");
+    } else {
+      expect(report.outcome).toBe("unavailable");
+      expect(report.reason).toMatch(/3\.12/);
+      await task.stop({ strategy: "async-exc" });
+    }
+  });
+
+  for (const fixture of ["sleep_long", "lock_wait", "queue_wait", "socket_recv", "subprocess_wait"]) {
+    it(`stops ${fixture} on the main lane with a signal`, async () => {
+      const worker = await startWorker({ python });
+      const task = await worker.start(`blocking:${fixture}`, { kind: "main" });
+      await reached(task, fixture);
+      const report = await task.stop({ strategy: "signal", deadlineMs: 10_000 });
+      expect(report).toMatchObject({ outcome: "stopped", finallyRan: true });
+      expect(task.status).toBe("stopped");
+      const next = await worker.start("blocking:returns_soon", { kind: "main", args: [7] });
+      expect(await next.result).toBe(7); // the main lane serves the next task
+    });
+  }
+
+  it("stops a child process with terminate, and its finally runs on SIGTERM", async () => {
+    const worker = await startWorker({ python });
+    const task = await worker.start("blocking:sleep_long", { kind: "process" });
+    await reached(task, "sleep_long");
+    const pid = task.pid!;
+    expect(await isAlive(pid)).toBe(true);
+    const report = await task.stop({ strategy: "terminate" });
+    expect(report).toMatchObject({ outcome: "stopped", finallyRan: true });
+    expect(await isAlive(pid)).toBe(false);
+  });
+
+  it("cancels an asyncio task at its await, and reports a coroutine stuck in time.sleep as blocked", async () => {
+    const worker = await startWorker({ python });
+    const awaiting = await worker.start("blocking:async_sleep_forever", { kind: "asyncio" });
+    await awaiting.started;
+    expect(await awaiting.stop({ strategy: "cancel" })).toMatchObject({ outcome: "stopped" });
+    const stuck = await worker.start("blocking:async_blocked_in_c", { kind: "asyncio" });
+    await reached(stuck, "async_blocked_in_c");
+    const report = await stuck.stop({ strategy: "cancel", deadlineMs: 500 });
+    expect(report.outcome).toBe("blocked");
+    expect(report.blockedIn?.function).toBe("async_blocked_in_c");
+  });
+
+  it("escalates with auto from the flag to async-exc, recording each step", async () => {
+    const worker = await startWorker({ python });
+    const task = await worker.start("blocking:busy_loop");
+    await reached(task, "busy_loop");
+    const report = await task.stop({ graceMs: 100 });
+    expect(report.outcome).toBe("stopped");
+    expect(report.steps.map((s) => s.strategy)).toEqual(["flag", "async-exc"]);
+    expect(report.steps[1]!.atMs).toBeGreaterThanOrEqual(100);
+  });
+
+  it("answers finished-first for a task that already ended, and a second stop is safe", async () => {
+    const worker = await startWorker({ python });
+    const done = await worker.start("blocking:returns_soon", { args: [5] });
+    expect(await done.result).toBe(5);
+    expect(await done.stop()).toMatchObject({ outcome: "finished-first" });
+    const task = await worker.start("blocking:busy_loop");
+    await reached(task, "busy_loop");
+    const [first, second] = await Promise.all([task.stop({ strategy: "async-exc" }), task.stop({ strategy: "async-exc" })]);
+    expect(first.outcome).toBe("stopped");
+    expect(second.outcome).toBe("finished-first");
+  });
+
+  it("rejects the result of a task that raises with a PythonError", async () => {
+    const worker = await startWorker({ python });
+    for (const kind of ["thread", "main", "process", "asyncio"] as const) {
+      const target = kind === "asyncio" ? "blocking:async_returns" : "blocking:raises";
+      const task = await worker.start(target, { kind, args: kind === "asyncio" ? [1] : [] });
+      if (kind === "asyncio") expect(await task.result).toBe(1);
+      else await expect(task.result).rejects.toMatchObject({ constructor: PythonError, type: "KeyError" });
+    }
+  });
+});
+
+describe("tasks and the worker", () => {
+  it("rejects the result with an AbortError whose cause is the signal's reason", async () => {
+    const worker = await startWorker();
+    const controller = new AbortController();
+    const task = await worker.start("blocking:busy_loop", { signal: controller.signal });
+    await reached(task, "busy_loop");
+    const reason = new Error("enough");
+    controller.abort(reason);
+    const error = await task.result.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortError);
+    expect((error as AbortError).cause).toBe(reason);
+  });
+
+  it("lists every thread of the agent, its own marked, with the task a thread runs", async () => {
+    const worker = await startWorker();
+    const task = await worker.start("blocking:sleep_long", { name: "sleeper" });
+    await reached(task, "sleep_long");
+    const threads = await worker.threads();
+    const mine = threads.find((t) => t.task === task.id);
+    expect(mine).toMatchObject({ agent: false, alive: true, daemon: true });
+    expect(mine!.frames.at(-1)?.function).toBe("sleep_long");
+    expect(threads.filter((t) => t.agent).map((t) => t.name)).toEqual(expect.arrayContaining(["pyleash-control", "MainThread"]));
+  });
+
+  it("reports an agent frozen by C code holding the GIL as blocked, from faulthandler's dump", async () => {
+    const worker = await startWorker();
+    const task = await worker.start("blocking:regex_freeze");
+    await task.started;
+    const report = await task.stop({ deadlineMs: 500 });
+    expect(report).toMatchObject({ outcome: "blocked", agentResponsive: false });
+    expect(report.blockedIn?.function).toBe("regex_freeze");
+  });
+
+  it("recycles a worker whose task is blocked, rejecting its other work with WorkerRestartedError", async () => {
+    const worker = await startWorker();
+    const oldPid = worker.pid;
+    const task = await worker.start("blocking:regex_freeze");
+    await task.started;
+    const bystander = worker.call("calls:sleep", [30]).catch((e: unknown) => e);
+    const report = await task.stop({ deadlineMs: 500, restartWorkerIfBlocked: true });
+    expect(report.outcome).toBe("worker-restarted");
+    expect(report.steps.at(-1)?.strategy).toBe("restart-worker");
+    expect(await bystander).toBeInstanceOf(WorkerRestartedError);
+    await expect(task.result).rejects.toBeInstanceOf(WorkerRestartedError);
+    expect(worker.pid).not.toBe(oldPid);
+    expect(await isAlive(oldPid)).toBe(false);
+    expect(await worker.call("calls:add", [1, 2])).toBe(3);
+  });
+});

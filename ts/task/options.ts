@@ -1,0 +1,70 @@
+/** Options of `worker.start()` and `task.stop()`, their defaults, and eager validation. */
+import { InvalidArgumentError } from "../errors.js";
+import { describe, nonNegativeInteger, oneOf } from "../worker/options.js";
+
+export const KINDS = ["thread", "main", "process", "asyncio"] as const;
+export type TaskKind = (typeof KINDS)[number];
+
+export const STRATEGIES = ["auto", "flag", "async-exc", "trace", "monitor", "signal", "terminate", "cancel"] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+export interface StartOptions {
+  /** Positional arguments, JSON. @default [] */
+  args?: unknown[];
+  /** Keyword arguments, JSON. @default {} */
+  kwargs?: Record<string, unknown>;
+  /**
+   * Where the work runs: a new `thread`; the agent's `main` thread (one at a time, where signals land);
+   * a child `process`; or an `asyncio` task on the agent's event-loop thread. @default "thread"
+   */
+  kind?: TaskKind;
+  /** A name shown in thread lists and reports. @default the target */
+  name?: string;
+  /** Aborting stops the task with the `auto` ladder and rejects `result` with an AbortError. */
+  signal?: AbortSignal;
+  /** Install the `sys.settrace` kill when the task starts (needed by the `trace` strategy; slows the task). @default false */
+  trace?: boolean;
+}
+
+export interface StopOptions {
+  /** How to stop; `auto` escalates from the gentle step to the forceful one. @default "auto" */
+  strategy?: Strategy;
+  /** How long each step of `auto` waits before the next one. @default 250 */
+  graceMs?: number;
+  /** When a still-running task is reported `blocked`. @default 3000 */
+  deadlineMs?: number;
+  /** Recycle the worker when the task is blocked (every other call and task then rejects). @default false */
+  restartWorkerIfBlocked?: boolean;
+}
+
+export const STOP_DEFAULTS = { strategy: "auto", graceMs: 250, deadlineMs: 3_000, restartWorkerIfBlocked: false } as const;
+
+export type ResolvedStart = Required<Omit<StartOptions, "signal" | "name">> & Pick<StartOptions, "signal" | "name">;
+
+export function resolveStartOptions(options: StartOptions): ResolvedStart {
+  const resolved = { args: [], kwargs: {}, kind: "thread" as TaskKind, trace: false, ...defined(options) };
+  oneOf("kind", resolved.kind, KINDS);
+  if (typeof resolved.trace !== "boolean") throw new InvalidArgumentError(`Expected "trace" to be a boolean, got ${describe(resolved.trace)}`);
+  if (resolved.name !== undefined && typeof resolved.name !== "string") {
+    throw new InvalidArgumentError(`Expected "name" to be a string, got ${describe(resolved.name)}`);
+  }
+  if (resolved.signal !== undefined && !(resolved.signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError(`Expected "signal" to be an AbortSignal, got ${describe(resolved.signal)}`);
+  }
+  return resolved;
+}
+
+export function resolveStopOptions(options: StopOptions): Required<StopOptions> {
+  const resolved = { ...STOP_DEFAULTS, ...defined(options) };
+  oneOf("strategy", resolved.strategy, STRATEGIES);
+  nonNegativeInteger("graceMs", resolved.graceMs);
+  nonNegativeInteger("deadlineMs", resolved.deadlineMs);
+  if (typeof resolved.restartWorkerIfBlocked !== "boolean") {
+    throw new InvalidArgumentError(`Expected "restartWorkerIfBlocked" to be a boolean, got ${describe(resolved.restartWorkerIfBlocked)}`);
+  }
+  return resolved;
+}
+
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

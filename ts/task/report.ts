@@ -1,0 +1,54 @@
+/** What a stop reports, and what the agent says about its threads. */
+import type { Strategy } from "./options.js";
+
+export type StopOutcome = "stopped" | "finished-first" | "blocked" | "worker-restarted" | "unavailable";
+
+/** One frame of a Python stack: innermost last in lists, or alone as `blockedIn`. */
+export interface Frame {
+  file: string;
+  line: number;
+  function: string;
+  /** The source line, when the file could be read. */
+  code: string | null;
+}
+
+export interface StopStep {
+  /** The strategy applied at this step (or "restart-worker"). */
+  strategy: Strategy | "restart-worker";
+  /** When the step began, in ms since the stop was asked. */
+  atMs: number;
+}
+
+export interface StopReport {
+  /** The strategy asked for. */
+  strategy: Strategy;
+  /** Every step taken, in order; `auto` shows its escalation here. */
+  steps: StopStep[];
+  outcome: StopOutcome;
+  /** From the stop request to the thread (or process) observed gone, by the agent's monotonic clock; null if it never went. */
+  latencyMs: number | null;
+  /** How many TaskStopped deliveries the task caught and carried on after (bare `except:`). */
+  swallowed: number;
+  /** Whether the task's stack unwound (its `finally` blocks ran); null when it did not end. */
+  finallyRan: boolean | null;
+  /** Where the task sits when it could not be stopped (innermost frame); null otherwise. */
+  blockedIn: Frame | null;
+  /** Why the outcome is `unavailable`, or other facts about how the stop went. */
+  reason?: string;
+  /** False when the agent itself stopped answering (C code holding the GIL); the report then comes from the controller. */
+  agentResponsive: boolean;
+}
+
+export interface ThreadInfo {
+  name: string;
+  ident: number;
+  nativeId: number | null;
+  daemon: boolean;
+  alive: boolean;
+  /** The task this thread runs, if any. */
+  task: string | null;
+  /** True for pyleash's own threads (control loop, call pool, lifeline). */
+  agent: boolean;
+  /** Innermost last. */
+  frames: Frame[];
+}
