@@ -6,6 +6,7 @@
  * report/bench.json and report/BENCH.md, and prints a summary (with --json: exactly bench.json) to stdout;
  * progress goes to stderr. Every figure is measured on this run; goals are judged from them.
  * Each measurement is a section module under scripts/bench/ ({ key, title, run(ctx) }); see SECTIONS.
+ * The interpreter is env PYLEASH_PYTHON, else python3 (resolved to its real path); pythonia gets the same one.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -69,7 +70,7 @@ const pending = {};
 try {
   for (const c of contenders) {
     log(`starting host for ${c.name}`);
-    hosts.push(await openHost(c.name, { python: c.python, warm: config.hostWarm, window: config.window }, env));
+    hosts.push(await openHost(c.name, { python: c.python, warm: config.hostWarm }, env));
   }
   const ctx = { contenders, hosts, config, env, log, quick };
   for (const section of SECTIONS) {

@@ -9,6 +9,8 @@ export interface AgentConfig {
   token: string;
   transport: Transport;
   parentPid: number;
+  /** sys.setswitchinterval for the agent, in ms; null keeps Python's default. */
+  switchIntervalMs: number | null;
 }
 
 export type Transport = "auto" | "pyzmq" | "builtin";

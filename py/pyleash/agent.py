@@ -11,7 +11,6 @@ from __future__ import annotations
 import faulthandler
 import json
 import os
-import platform
 import signal
 import sys
 import threading
@@ -32,6 +31,9 @@ EXIT_CONNECT = 69  # could not reach the controller's socket
 def main() -> None:
     config = _read_config(CONFIG_FD)
     lifeline.watch(CONFIG_FD, config.get("parentPid"))
+    if config.get("switchIntervalMs"):
+        # Busy task threads keep the GIL this long while the control loop waits: it bounds stop latency.
+        sys.setswitchinterval(config["switchIntervalMs"] / 1000.0)
     _register_dumps()
     main_kind.install()  # signal handlers can only be set from the main thread
     try:
@@ -60,8 +62,8 @@ def _hello(token: str, transport_name: str) -> Dict[str, Any]:
         "protocol": protocol.PROTOCOL_VERSION,
         "token": token,
         "pid": os.getpid(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "implementation": sys.implementation.name.replace("cpython", "CPython"),
         "executable": sys.executable,
         "transport": transport_name,
     }

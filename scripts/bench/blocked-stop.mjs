@@ -4,5 +4,5 @@ import { pendingSection } from "./pending.mjs";
 export const blockedStop = pendingSection(
   "blockedStop",
   "Stopping blocked work",
-  "pending: needs the tasks API (tasks blocked in C or a syscall, stopped; how long, and by which means)",
+  "needs the tasks API (tasks blocked in C or a syscall, stopped; how long, and by which means)",
 );

@@ -84,7 +84,11 @@ async function host() {
     return;
   }
   let closing;
-  const close = () => (closing ??= contender.close().then(() => process.disconnect()));
+  const close = () =>
+    (closing ??= contender.close().then(() => {
+      if (process.connected) process.disconnect();
+      setTimeout(() => process.exit(0), 1000).unref(); // should something still hold the event loop
+    }));
   process.on("disconnect", () => void close()); // the harness went away: leave nothing behind
   process.on("message", async ({ id, cmd, args }) => {
     try {

@@ -4,5 +4,5 @@ import { pendingSection } from "./pending.mjs";
 export const killableOverhead = pendingSection(
   "killableOverhead",
   "Killable task overhead",
-  "pending: needs the tasks API (the same workload as a plain call and as a stoppable task, compared)",
+  "needs the tasks API (the same workload as a plain call and as a stoppable task, compared)",
 );

@@ -37,7 +37,7 @@ function tables(report) {
     rows: [
       ...Object.entries(mem.idleAgent ?? {}).map(([k, v]) => [`idle agent RSS, ${k}`, fmt(v), fmt(rssDetail[k]?.min), fmt(rssDetail[k]?.max)]),
       ["pythonia's Python RSS", fmt(mem.pythonia), fmt(rssDetail.pythonia?.min), fmt(rssDetail.pythonia?.max)],
-      ["agent RSS with 1 000 sleeping tasks", fmt(mem.agentWith1000TasksMb), "", mem.notes?.agentWith1000TasksMb ?? ""],
+      [`agent RSS with 1 000 sleeping tasks${mem.notes?.agentWith1000TasksMb ? ` (${mem.notes.agentWith1000TasksMb})` : ""}`, fmt(mem.agentWith1000TasksMb), "", ""],
       [`controller heap growth after ${report.config.heapCalls} calls`, fmt(mem.controllerHeapGrowthMb, 2), "", ""],
     ],
   });

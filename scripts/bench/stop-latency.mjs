@@ -4,5 +4,5 @@ import { pendingSection } from "./pending.mjs";
 export const stopLatency = pendingSection(
   "stopLatencyMs",
   "Stop latency (ms)",
-  "pending: needs the tasks API (start a task, ask it to stop, time until the controller reports how it stopped)",
+  "needs the tasks API (start a task, ask it to stop, time until the controller reports how it stopped)",
 );

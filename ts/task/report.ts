@@ -33,6 +33,8 @@ export interface StopReport {
   finallyRan: boolean | null;
   /** Where the task sits when it could not be stopped (innermost frame); null otherwise. */
   blockedIn: Frame | null;
+  /** The whole stack of a blocked task, innermost last. */
+  stack?: Frame[];
   /** Why the outcome is `unavailable`, or other facts about how the stop went. */
   reason?: string;
   /** False when the agent itself stopped answering (C code holding the GIL); the report then comes from the controller. */

@@ -11,6 +11,8 @@ import type { Task } from "./task.js";
 
 /** How long past the deadline the agent has to deliver its report before it counts as frozen. */
 const ANSWER_SLACK_MS = 1_000;
+/** The task's end event leaves the agent beside the report; wait this long for it so `status` is current. */
+const SETTLE_WAIT_MS = 2_000;
 
 export async function stopTask(task: Task, worker: Worker, options: StopOptions): Promise<StopReport> {
   const resolved = resolveStopOptions(options);
@@ -28,6 +30,7 @@ export async function stopTask(task: Task, worker: Worker, options: StopOptions)
     report = await frozenAgentReport(task, strategy, performance.now() - asked);
   }
   if (report.outcome === "blocked") task.markBlocked();
+  if (report.outcome === "stopped" || report.outcome === "finished-first") await task.settled(SETTLE_WAIT_MS);
   if (report.outcome === "blocked" && restartWorkerIfBlocked && task.connection === worker.connection) {
     const atMs = performance.now() - asked;
     const where = report.blockedIn ? ` in ${report.blockedIn.function} (${report.blockedIn.file}:${report.blockedIn.line})` : "";
@@ -48,7 +51,8 @@ async function frozenAgentReport(task: Task, strategy: StopReport["strategy"], e
   const dump = await task.connection.dumpThreads();
   const threads = parseDump(dump);
   const mine = task.ident === null ? undefined : threads.find((t) => t.ident === BigInt(task.ident!));
-  const blockedIn: Frame | null = (mine ?? threads.find((t) => t.current))?.frames[0] ?? null;
+  const stack = [...((mine ?? threads.find((t) => t.current))?.frames ?? [])].reverse();
+  const blockedIn: Frame | null = stack.at(-1) ?? null;
   return {
     strategy,
     steps: [{ strategy, atMs: 0 }],
@@ -57,6 +61,7 @@ async function frozenAgentReport(task: Task, strategy: StopReport["strategy"], e
     swallowed: 0,
     finallyRan: null,
     blockedIn,
+    stack,
     reason:
       `the agent did not answer within ${Math.round(elapsedMs)} ms: C code holding the GIL has frozen every ` +
       `thread of the process; the stack comes from faulthandler` + (dump ? "" : " (which wrote nothing)"),

@@ -97,6 +97,18 @@ export class Task<T = unknown> {
     return next;
   }
 
+  /** Resolves once `result` has settled, or after `timeoutMs`; internal. */
+  settled(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.result.then(done, done);
+    });
+  }
+
   /** The task's current Python stack, innermost last. */
   stack(): Promise<Frame[]> {
     return this.connection.request({ type: "stack", task: this.id }) as Promise<Frame[]>;

@@ -75,6 +75,7 @@ export class Connection {
       token,
       transport: resolved.transport,
       parentPid: process.pid,
+      switchIntervalMs: resolved.switchIntervalMs,
     });
     live.add(agent.child);
     const messages = channel.messages();

@@ -47,7 +47,8 @@ def stop(task: Task, strategy: str, grace_s: float, deadline_s: float) -> Dict[s
         STEPS[step](task, step_end, grace_s, report)
     if _wait_gone(task, end):
         return _done(report, "stopped", _ms(time.perf_counter() - t0), task.unwound)
-    report["blockedIn"] = _blocked_in(task)
+    report["stack"] = _stack(task)
+    report["blockedIn"] = report["stack"][-1] if report["stack"] else None
     return _done(report, "blocked", None, None, "still running %d ms after the stop was asked" % (deadline_s * 1000))
 
 
@@ -167,12 +168,12 @@ def _wait_gone(task: Task, until: float) -> bool:
     return _gone(task)
 
 
-def _blocked_in(task: Task) -> Optional[Dict[str, Any]]:
-    from pyleash.stop.stacks import blocked_in
+def _stack(task: Task) -> List[Dict[str, Any]]:
+    from pyleash.stop.stacks import thread_stack
 
     if task.kind == "process" or task.ident is None:
-        return None
-    return blocked_in(task.ident)
+        return []
+    return thread_stack(task.ident)
 
 
 def _done(report: Dict[str, Any], outcome: str, latency: Optional[float], finally_ran: Optional[bool], reason: Optional[str] = None) -> Dict[str, Any]:

@@ -7,8 +7,8 @@ from typing import Any, Dict
 from pyleash import protocol
 from pyleash.stop import ladder
 from pyleash.stop.stacks import thread_stack
-from pyleash.tasks import asyncio_kind, main_kind, process_kind, thread_kind
-from pyleash.tasks.task import Task
+from pyleash.tasks import main_kind, thread_kind
+from pyleash.tasks.task import Task, finish
 
 KINDS = ("thread", "main", "process", "asyncio")
 STRATEGIES = ("auto", "flag", "async-exc", "trace", "monitor", "signal", "terminate", "cancel")
@@ -36,15 +36,23 @@ class TaskService:
             raise protocol.ProtocolError("start needs a string 'target', 'args' as an array and 'kwargs' as an object")
         task = Task(task_id, kind, target, args, kwargs, str(request.get("name") or target), bool(request.get("trace")))
         self.tasks[task_id] = task
-        if kind == "thread":
-            thread_kind.start(task, self.emit)
-        elif kind == "main":
-            main_kind.start(task, self.emit, self.agent.main_lane)
-        elif kind == "process":
-            process_kind.start(task, self.emit)
-        else:
-            asyncio_kind.start(task, self.emit)
+        # Reply before the task runs: a task that grabs the GIL for good (C code) would otherwise hold the reply.
         self.agent.send(protocol.ok(request.get("id"), task.describe()))
+        try:
+            if kind == "thread":
+                thread_kind.start(task, self.emit)
+            elif kind == "main":
+                main_kind.start(task, self.emit, self.agent.main_lane)
+            elif kind == "process":
+                from pyleash.tasks import process_kind  # multiprocessing: imported on first use
+
+                process_kind.start(task, self.emit)
+            else:
+                from pyleash.tasks import asyncio_kind  # asyncio pulls in ssl: +8 MB, +20 ms at start
+
+                asyncio_kind.start(task, self.emit)
+        except Exception as exc:  # e.g. no more threads: the task fails, the agent goes on
+            finish(task, self.emit, "failed", error=exc)
 
     def stop(self, request: Dict[str, Any]) -> None:
         task = self._task(request)

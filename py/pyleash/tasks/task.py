@@ -15,7 +15,7 @@ Emit = Callable[[Dict[str, Any]], None]
 class Task:
     """State shared by the task's own thread (writes the outcome) and stoppers (read it, set stop_event).
 
-    `ended` is set last, after the outcome fields are written, so a reader that sees it set sees them.
+    `ended` is set after the outcome fields are written, so a reader that sees it set sees them.
     """
 
     def __init__(self, task_id: str, kind: str, target: str, args: list, kwargs: dict, name: str, trace: bool) -> None:
@@ -119,7 +119,7 @@ def finish(
     how: Optional[str] = None,
     unwound: bool = True,
 ) -> None:
-    """Record the outcome (finished | failed | stopped), tell the controller, then set `ended`.
+    """Record the outcome (finished | failed | stopped), set `ended`, then tell the controller.
 
     A task that ends after a stop was asked counts as stopped, however it ended, unless it failed.
     """
@@ -147,7 +147,5 @@ def finish(
         event = {"type": "task-ended", "task": task.id, "status": "failed"}
         event["error"] = protocol.error(None, protocol.RESULT, exc, with_traceback=False)["error"]
     task.ended_at = time.perf_counter()
-    try:
-        emit(event)
-    finally:
-        task.ended.set()
+    task.ended.set()  # before the news leaves: a stop that follows it must see the task ended
+    emit(event)
