@@ -33,6 +33,11 @@ process.once("exit", () => {
 });
 
 export class Connection {
+  /** Where the channel is bound. */
+  get endpoint(): string {
+    return this.#channel.endpoint;
+  }
+
   /** The agent's process id. */
   readonly pid: number;
   /** The agent's Python version, e.g. "3.11.7". */

@@ -49,6 +49,11 @@ export class Worker implements AsyncDisposable {
     return this.#connection.executable;
   }
 
+  /** The controller's ROUTER endpoint the agent connected to (ipc://… or tcp://127.0.0.1:…). */
+  get endpoint(): string {
+    return this.#connection.endpoint;
+  }
+
   /** The ZeroMQ client the agent chose: "pyzmq" or "builtin". */
   get transport(): "pyzmq" | "builtin" {
     return this.#connection.transport;
