@@ -51,22 +51,20 @@ export class PythonError extends PyleashError {
   }
 }
 
-/** The "module:function" target could not be imported or resolved. */
-export class TargetNotFoundError extends PythonError {
+/** The "module:function" target could not be imported or has no such attribute. */
+export class TargetNotFoundError extends PyleashError {
   constructor(payload: PythonErrorPayload) {
-    super(payload, "TARGET_NOT_FOUND");
+    super("TARGET_NOT_FOUND", payload.message);
   }
 }
 
 /** The Python function returned a value JSON cannot carry; `pythonType` names it. */
-export class ResultNotSerializableError extends PythonError {
+export class ResultNotSerializableError extends PyleashError {
   readonly pythonType: string;
   constructor(payload: PythonErrorPayload) {
-    super(
-      { ...payload, message: `the result contains a ${payload.pythonType}, which is not JSON-serialisable (${payload.message})` },
-      "RESULT_NOT_SERIALIZABLE",
-    );
-    this.pythonType = payload.pythonType ?? "unknown";
+    const pythonType = payload.pythonType ?? "unknown";
+    super("RESULT_NOT_SERIALIZABLE", `The result contains a ${pythonType}, which JSON cannot carry (${payload.message})`);
+    this.pythonType = pythonType;
   }
 }
 
@@ -84,7 +82,7 @@ export class WorkerCrashedError extends PyleashError {
   /** The last lines the agent wrote to stderr, for the post-mortem. */
   readonly stderr: string;
   constructor(exitCode: number | null, signal: NodeJS.Signals | null, stderr: string) {
-    const how = signal ? `killed by ${signal}` : `exited with status ${exitCode}`;
+    const how = signal ? `was killed by ${signal}` : `exited with status ${exitCode}`;
     const tail = stderr.trim() ? `\n${stderr.trim()}` : "";
     super("WORKER_CRASHED", `The Python agent ${how}${tail}`);
     this.exitCode = exitCode;

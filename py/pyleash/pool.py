@@ -1,44 +1,168 @@
-"""A small thread pool for calls: grows when every thread is busy, so the control loop never waits."""
+"""The call pool: a call goes to the most recently idle thread; the pool grows only when its calls stall."""
 from __future__ import annotations
 
-import queue
+import itertools
+import sys
 import threading
-from typing import Any, Callable, Tuple
+import time
+from collections import deque
+from typing import Any, Callable, Deque, List, Optional, Tuple
 
 Job = Tuple[Callable[..., Any], Tuple[Any, ...]]
 
+GROW_AFTER_S = 0.002  # no call began for this long while calls wait: every thread is stuck, so add one
+# ... or for two GIL switch intervals, if longer: a thread that only waits for the GIL is not stuck.
+RETIRE_AFTER_S = 30.0  # a thread idle this long exits
+
+
+class _Worker:
+    """One pool thread's parking spot: `wake` is held while it waits; releasing it hands over `job`."""
+
+    __slots__ = ("wake", "job")
+
+    def __init__(self, job: Optional[Job]) -> None:
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.job = job
+
 
 class CallPool:
-    """Threads named pyleash-call-N; daemons, so a stuck call never holds the agent's exit."""
+    """Threads named pyleash-call-N; daemons, so a stuck call never holds the agent's exit.
 
-    def __init__(self, max_threads: int = 64) -> None:
-        self._jobs: "queue.SimpleQueue[Job]" = queue.SimpleQueue()
-        self._lock = threading.Lock()  # guards _idle and _threads
-        self._idle = 0
-        self._threads = 0
+    Why LIFO and slow growth: under the GIL, more threads never run pure-Python calls faster; a hot thread
+    (its stack and caches warm) answers sooner than a cold one, and a pool that spawned a thread per
+    queued call would cost a thread start per call and grow to the cap under any burst. Calls that
+    block (sleep, I/O, waiting on each other) still overlap: when no call has begun for GROW_AFTER_S
+    while some wait, a thread is added, again every GROW_AFTER_S until the backlog drains or the cap.
+    """
+
+    def __init__(
+        self, max_threads: int = 64, grow_after_s: float = GROW_AFTER_S, retire_after_s: float = RETIRE_AFTER_S
+    ) -> None:
+        # Everything below is guarded by _lock; workers, submitters (the control thread) and the watcher share it.
+        self._lock = threading.Lock()
+        self._idle: List[_Worker] = []  # parked workers, the most recently parked last
+        self._backlog: Deque[Job] = deque()  # calls no thread could take yet, oldest first
+        self._threads = 0  # started and not retired, idle or busy
+        self._last_start = time.perf_counter()  # when a thread last began a call
+        self._watching = False  # the watcher is ticking (there is a backlog)
+        self._watch_wake = threading.Lock()  # released to start the watcher's ticks
+        self._watch_wake.acquire()
+        self._watcher: Optional[threading.Thread] = None
+        self._closed = False
         self._max = max_threads
+        self._grow_after = grow_after_s
+        self._retire_after = retire_after_s
+        self._names = itertools.count(1)
+
+    @property
+    def threads(self) -> int:
+        """Pool threads alive now (idle or busy)."""
+        return self._threads
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run fn(*args) on a pool thread, never on the caller's; errors are fn's to report."""
+        job = (fn, args)
+        grown = None
         with self._lock:
-            grow = self._idle <= 0 and self._threads < self._max
-            if grow:
-                self._threads += 1
+            now = time.perf_counter()
+            if self._idle:
+                worker = self._idle.pop()
+                worker.job = job
+                self._last_start = now
+                worker.wake.release()
+                return
+            if self._threads < self._max and (self._threads == 0 or now - self._last_start > self._stall_s()):
+                # Every thread has been in its call for a while: they are blocked, not about to be free.
+                if self._backlog:  # the oldest waiting call goes first
+                    self._backlog.append(job)
+                    job = self._backlog.popleft()
+                grown = self._reserve_locked(job, now)
             else:
-                self._idle -= 1  # claim an idle thread now, so two quick submits do not count it twice
-        if grow:
-            name = "pyleash-call-%d" % self._threads
-            threading.Thread(target=self._run, args=((fn, args),), name=name, daemon=True).start()
-        else:
-            self._jobs.put((fn, args))
+                self._backlog.append(job)
+            self._watch_locked()
+        if grown is not None:
+            self._start(grown)
 
-    def _run(self, job: Job) -> None:
+    def close(self) -> None:
+        """Idle threads exit now, busy ones after their call; queued calls still run. For tests and benches."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._threads -= len(idle)
+        for worker in idle:
+            worker.job = None
+            worker.wake.release()
+
+    def _stall_s(self) -> float:
+        return max(self._grow_after, 2 * sys.getswitchinterval())
+
+    def _reserve_locked(self, job: Job, now: float) -> _Worker:
+        self._threads += 1
+        self._last_start = now
+        return _Worker(job)
+
+    def _start(self, worker: _Worker) -> None:
+        name = "pyleash-call-%d" % next(self._names)
+        try:
+            threading.Thread(target=self._run, args=(worker,), name=name, daemon=True).start()
+        except RuntimeError:  # can't start new thread: the call waits for a free one instead
+            with self._lock:
+                self._threads -= 1
+                if worker.job is not None:
+                    self._backlog.appendleft(worker.job)
+                self._watch_locked()
+
+    def _watch_locked(self) -> None:
+        if self._watching or not self._backlog:
+            return
+        self._watching = True
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name="pyleash-call-watch", daemon=True)
+            self._watcher.start()
+        self._watch_wake.release()
+
+    def _watch(self) -> None:
+        """Runs on pyleash-call-watch: while calls wait, adds a thread whenever none began for GROW_AFTER_S."""
         while True:
+            self._watch_wake.acquire()
+            while True:
+                time.sleep(self._stall_s())
+                grown = None
+                with self._lock:
+                    if not self._backlog:
+                        self._watching = False
+                        break
+                    now = time.perf_counter()
+                    if self._threads < self._max and now - self._last_start > self._stall_s():
+                        grown = self._reserve_locked(self._backlog.popleft(), now)
+                if grown is not None:
+                    self._start(grown)
+
+    def _run(self, worker: _Worker) -> None:
+        job = worker.job
+        while job is not None:
             fn, args = job
             try:
                 fn(*args)
             except BaseException:  # noqa: B902 - a job reports its own errors; the thread must survive
                 pass
-            job = None  # type: ignore[assignment]  (drop references before idling)
+            job = fn = args = None  # type: ignore[assignment]  (drop references before idling)
             with self._lock:
-                self._idle += 1
-            job = self._jobs.get()
+                if self._backlog:
+                    job = self._backlog.popleft()
+                    self._last_start = time.perf_counter()
+                    continue
+                if self._closed:
+                    self._threads -= 1
+                    return
+                worker.job = None
+                self._idle.append(worker)
+            if not worker.wake.acquire(timeout=self._retire_after):
+                with self._lock:
+                    if worker in self._idle:  # identity: _Worker has no __eq__
+                        self._idle.remove(worker)
+                        self._threads -= 1
+                        return
+                worker.wake.acquire()  # a submit claimed this thread between the timeout and the lock
+            job = worker.job

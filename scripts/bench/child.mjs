@@ -3,6 +3,7 @@
  *   host  — opens one contender, warms it up and serves commands (rtt, pipelined, reopen, close) until closed.
  *   fresh — from nothing to the first call's result in this fresh process, then optionally the agent's RSS.
  *   heap  — the controller's heap growth over many calls (needs node --expose-gc).
+ *   run   — `config.export` of the section module `config.module` called with `config.args`; its result.
  */
 import { performance } from "node:perf_hooks";
 
@@ -61,6 +62,13 @@ async function heap() {
   }
 }
 
+/** A section's measurement in this fresh process, away from the orchestrator's event loop. */
+async function runExport() {
+  const mod = await import(new URL(config.module, import.meta.url).href);
+  if (typeof mod[config.export] !== "function") throw new Error(`${config.module} has no export ${config.export}`);
+  return mod[config.export](config.args ?? {});
+}
+
 /** A second contender of the same kind in this already-warm process: start + first call, in ms. */
 async function reopen() {
   const t0 = performance.now();
@@ -110,7 +118,7 @@ if (mode === "host") {
   await host();
 } else {
   try {
-    const result = mode === "fresh" ? await fresh() : mode === "heap" ? await heap() : undefined;
+    const result = mode === "fresh" ? await fresh() : mode === "heap" ? await heap() : mode === "run" ? await runExport() : undefined;
     if (result === undefined) throw new Error(`unknown mode ${mode}`);
     process.send({ result }, () => process.exit(0));
   } catch (error) {

@@ -85,3 +85,8 @@ export async function openHost(name, config, env = {}) {
     },
   };
 }
+
+/** Call `exportName(args)` of the section module `module` (a path relative to scripts/bench/) in a fresh child. */
+export function runInChild(module, exportName, args, options = {}) {
+  return runOnce("run", { module, export: exportName, args }, options);
+}

@@ -1,8 +1,135 @@
-/** stopLatencyMs: from asking a running task to stop to the controller seeing it stopped, per stop method. */
-import { pendingSection } from "./pending.mjs";
+/**
+ * stopLatencyMs: from task.stop() being called to its report arriving at the controller (end to end), per
+ * strategy, on a pure-Python loop, with 0 and 8 other CPU-bound thread tasks in the same agent. The agent's
+ * own figure (report.latencyMs: stop request received → thread seen dead) is kept beside it.
+ */
+import { performance } from "node:perf_hooks";
+import { runInChild } from "./procs.mjs";
+import { round, summarize, median } from "./stats.mjs";
+import { openWorker, sleep, startBusy, stopAll } from "./tasks.mjs";
 
-export const stopLatency = pendingSection(
-  "stopLatencyMs",
-  "Stop latency (ms)",
-  "needs the tasks API (start a task, ask it to stop, time until the controller reports how it stopped)",
-);
+/** What each strategy stops: the same loop (pyleash.demo:spin) where the strategy allows it. */
+export const STOP_TARGETS = {
+  "async-exc": { target: "pyleash.demo:spin", kind: "thread" },
+  monitor: { target: "pyleash.demo:spin", kind: "thread" },
+  trace: { target: "pyleash.demo:spin", kind: "thread", trace: true },
+  flag: { target: "workloads:flag_loop", kind: "thread" }, // checks its stop_event on every iteration
+  signal: { target: "pyleash.demo:spin", kind: "main" },
+  terminate: { target: "pyleash.demo:spin", kind: "process" },
+};
+export const BUSY_LEVELS = [0, 8];
+
+// ---- child side -----------------------------------------------------------------------------------
+
+/**
+ * One worker, `busy` spinning thread tasks, then `samples[strategy]` stops of each strategy, strategies
+ * interleaved. Returns per strategy the end-to-end ms, the agent's latencyMs and the outcomes seen.
+ */
+export async function stopSamples({ python, busy, samples, switchIntervalMs }) {
+  const worker = await openWorker(python, switchIntervalMs === undefined ? {} : { switchIntervalMs });
+  const strategies = Object.keys(samples);
+  const out = Object.fromEntries(strategies.map((s) => [s, { e2eMs: [], agentMs: [], outcomes: {}, steps: {} }]));
+  try {
+    const others = await startBusy(worker, busy);
+    const most = Math.max(...Object.values(samples));
+    for (let i = 0; i < most; i++) {
+      for (const strategy of strategies) {
+        if (i >= samples[strategy]) continue;
+        const { target, ...options } = STOP_TARGETS[strategy];
+        const task = await worker.start(target, options);
+        await task.started;
+        await sleep(1); // the loop is past its first lines
+        const o = out[strategy];
+        const t0 = performance.now();
+        let report;
+        try {
+          report = await task.stop({ strategy, graceMs: 250, deadlineMs: 3_000 });
+        } catch (error) {
+          // Counted, not timed; the task is stopped again (untimed) so it does not spin on.
+          o.errors = (o.errors ?? 0) + 1;
+          o.firstError ??= String(error?.message ?? error).split("\n")[0];
+          await sleep(20);
+          await task.stop({ strategy: "async-exc", deadlineMs: 3_000 });
+          continue;
+        }
+        const ms = performance.now() - t0;
+        o.outcomes[report.outcome] = (o.outcomes[report.outcome] ?? 0) + 1;
+        const path = report.steps.map((s) => s.strategy).join(">");
+        o.steps[path] = (o.steps[path] ?? 0) + 1;
+        if (report.outcome === "unavailable") {
+          o.reason = report.reason;
+          break;
+        }
+        if (report.outcome !== "stopped") continue;
+        o.e2eMs.push(ms);
+        if (typeof report.latencyMs === "number") o.agentMs.push(report.latencyMs);
+      }
+    }
+    await stopAll(others);
+  } finally {
+    await worker.close();
+  }
+  return out;
+}
+
+// ---- orchestrator side ----------------------------------------------------------------------------
+
+export const stopLatency = {
+  key: "stopLatencyMs",
+  title: "Stop latency (ms)",
+  async run({ contenders, config, env, log, machine }) {
+    const pythonVersion = machine.python.version;
+    const python = contenders.find((c) => c.name === "pyleash-builtin").python;
+    const monitorOk = versionAtLeast(pythonVersion, 3, 12);
+    const counts = (busy) =>
+      Object.fromEntries(
+        Object.keys(STOP_TARGETS)
+          .filter((s) => s !== "monitor" || monitorOk)
+          .map((s) => [s, s === "terminate" ? config.stopSamplesSpawn : busy ? config.stopSamplesBusy : config.stopSamples]),
+      );
+    const value = {};
+    const detail = {};
+    for (const strategy of Object.keys(STOP_TARGETS)) {
+      value[strategy] = {};
+      detail[strategy] = {};
+    }
+    for (const busy of BUSY_LEVELS) {
+      const got = await runInChild("stop-latency.mjs", "stopSamples", { python, busy, samples: counts(busy) }, { env, timeoutMs: 600_000 });
+      for (const strategy of Object.keys(STOP_TARGETS)) {
+        const g = got[strategy];
+        if (!g || g.e2eMs.length === 0) {
+          value[strategy][busy] = null;
+          detail[strategy][busy] = g ? { outcomes: g.outcomes, reason: g.reason ?? null } : { reason: `needs CPython ≥ 3.12 (this run: ${pythonVersion})` };
+          continue;
+        }
+        const s = summarize(g.e2eMs, 2);
+        value[strategy][busy] = { p50: s.p50, p99: s.p99 };
+        detail[strategy][busy] = {
+          ...s, n: g.e2eMs.length, agentLatencyMsP50: round(median(g.agentMs), 3), outcomes: g.outcomes, steps: g.steps,
+          ...(g.errors ? { errors: g.errors, firstError: g.firstError } : {}),
+        };
+      }
+      log(`stopLatencyMs busy ${busy}: ${Object.keys(STOP_TARGETS).map((s) => `${s} ${value[s][busy]?.p50 ?? "—"}`).join(", ")}`);
+    }
+    if (!monitorOk) value.monitor = null;
+    return {
+      value,
+      detail,
+      notes: monitorOk ? undefined : { monitor: `sys.monitoring needs CPython ≥ 3.12; this run's Python is ${pythonVersion}` },
+      method:
+        `a fresh worker (builtin transport, switchIntervalMs default 0.2) per busy level; busy = that many ` +
+        `pyleash.demo:spin thread tasks running throughout. Per sample: start the target task, await started, 1 ms, then ` +
+        `time task.stop({strategy, graceMs: 250, deadlineMs: 3000}) from the call to the resolved report (which includes ` +
+        `the task's end event); ${config.stopSamples} samples per strategy idle, ${config.stopSamplesBusy} with 8 busy, ` +
+        `${config.stopSamplesSpawn} for terminate (a process spawn each), strategies interleaved. Targets: spin ` +
+        "(a pure-Python loop) as a thread (async-exc, monitor; trace with trace: true), on the main lane (signal), " +
+        "as a process (terminate); flag stops workloads.flag_loop, which checks stop_event every iteration. " +
+        "Only stopped outcomes are timed; detail has the outcomes and the agent's own latencyMs median.",
+    };
+  },
+};
+
+export function versionAtLeast(version, major, minor) {
+  const [a, b] = String(version).split(".").map(Number);
+  return a > major || (a === major && b >= minor);
+}
