@@ -1,8 +1,8 @@
 /** `pyleash call <mod:func>`: one call in a fresh agent, result on stdout. */
 import { parseArgs } from "node:util";
-import { InvalidArgumentError } from "../errors.js";
 import { Worker } from "../worker/worker.js";
 import { errorJson, printJson } from "./output.js";
+import { TARGET_OPTIONS, onlyTarget, parseJson } from "./target-options.js";
 
 export const usage = `pyleash call <module:function> [--args JSON-array] [--kwargs JSON-object]
               [--python P] [--pythonpath DIR]... [--transport auto|pyzmq|builtin] [--json]`;
@@ -11,20 +11,12 @@ export async function call(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      args: { type: "string", default: "[]" },
-      kwargs: { type: "string", default: "{}" },
-      python: { type: "string" },
-      pythonpath: { type: "string", multiple: true, default: [] },
-      transport: { type: "string" },
-      json: { type: "boolean", default: false },
-    },
+    options: TARGET_OPTIONS,
   });
   const json = values.json;
   let worker: Worker | undefined;
   try {
-    const [target, ...extra] = positionals;
-    if (!target || extra.length) throw new InvalidArgumentError(`Expected exactly one target, usage:\n${usage}`);
+    const target = onlyTarget(positionals, usage);
     const args = parseJson("--args", values.args, "array");
     const kwargs = parseJson("--kwargs", values.kwargs, "object");
     worker = await Worker.start({
@@ -44,18 +36,6 @@ export async function call(argv: string[]): Promise<number> {
   } finally {
     await worker?.close();
   }
-}
-
-export function parseJson(flag: string, text: string, shape: "array" | "object"): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new InvalidArgumentError(`${flag} is not valid JSON (${(error as Error).message}): ${text}`);
-  }
-  const ok = shape === "array" ? Array.isArray(value) : value !== null && typeof value === "object" && !Array.isArray(value);
-  if (!ok) throw new InvalidArgumentError(`${flag} must be a JSON ${shape}, got ${text}`);
-  return value;
 }
 
 export function errorText(error: unknown): string {

@@ -4,20 +4,19 @@ import { InvalidArgumentError } from "../errors.js";
 import { KINDS, STRATEGIES, type Strategy, type TaskKind } from "../task/options.js";
 import type { StopReport } from "../task/report.js";
 import { Worker } from "../worker/worker.js";
-import { parseJson } from "./call.js";
+import { TARGET_OPTIONS, onlyTarget, parseJson } from "./target-options.js";
 import { errorJson, printJson } from "./output.js";
 
 export const usage = `pyleash run <module:function> [--args J] [--kwargs J] [--kind ${KINDS.join("|")}]
              [--stop-after MS] [--strategy ${STRATEGIES.join("|")}] [--grace MS] [--deadline MS]
-             [--restart-worker-if-blocked] [--trace] [--python P] [--pythonpath DIR]... [--json]`;
+             [--restart-worker-if-blocked] [--trace] [--python P] [--pythonpath DIR]... [--transport T] [--json]`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
-      args: { type: "string", default: "[]" },
-      kwargs: { type: "string", default: "{}" },
+      ...TARGET_OPTIONS,
       kind: { type: "string", default: "thread" },
       "stop-after": { type: "string" },
       strategy: { type: "string", default: "auto" },
@@ -25,18 +24,19 @@ export async function run(argv: string[]): Promise<number> {
       deadline: { type: "string" },
       "restart-worker-if-blocked": { type: "boolean", default: false },
       trace: { type: "boolean", default: false },
-      python: { type: "string" },
-      pythonpath: { type: "string", multiple: true, default: [] },
-      json: { type: "boolean", default: false },
     },
   });
   let worker: Worker | undefined;
   const out: { status?: string; result?: unknown; error?: Record<string, unknown>; stop?: StopReport } = {};
   try {
-    const [target, ...extra] = positionals;
-    if (!target || extra.length) throw new InvalidArgumentError(`Expected exactly one target, usage:\n${usage}`);
+    const target = onlyTarget(positionals, usage);
     const stopAfter = values["stop-after"] === undefined ? undefined : milliseconds("--stop-after", values["stop-after"]);
-    worker = await Worker.start({ python: values.python, pythonPath: values.pythonpath, output: "forward" });
+    worker = await Worker.start({
+      python: values.python,
+      pythonPath: values.pythonpath,
+      transport: values.transport as "auto" | "pyzmq" | "builtin" | undefined,
+      output: "forward",
+    });
     const task = await worker.start(target, {
       args: parseJson("--args", values.args, "array") as unknown[],
       kwargs: parseJson("--kwargs", values.kwargs, "object") as Record<string, unknown>,
