@@ -25,7 +25,7 @@ describe.each(pythons)("stopping tasks on Python $label", ({ label, python }) =>
   it("reports time.sleep(100) as blocked at the deadline under async-exc, naming where it sits", async () => {
     const worker = await startWorker({ python });
     const task = await worker.start("blocking:sleep_long");
-    await reached(task, "sleep_long");
+    await reached(task, "sleep_long", "sleep_long");
     const started = Date.now();
     const report = await task.stop({ strategy: "async-exc", deadlineMs: 500 });
     expect(report.outcome).toBe("blocked");
@@ -33,6 +33,24 @@ describe.each(pythons)("stopping tasks on Python $label", ({ label, python }) =>
     expect(Date.now() - started).toBeLessThan(20_000); // about the deadline, not 100 s
     expect(task.status).toBe("blocked");
   });
+
+  // The innermost Python frame once each fixture sits in its blocking C call.
+  const blockedAt: Record<string, string> = {
+    lock_wait: "lock_wait",
+    queue_wait: "wait",
+    socket_recv: "socket_recv",
+    subprocess_wait: "_try_wait",
+  };
+  for (const [fixture, innermost] of Object.entries(blockedAt)) {
+    it(`reports ${fixture} on a thread as blocked under async-exc: the exception waits for the C call`, async () => {
+      const worker = await startWorker({ python });
+      const task = await worker.start(`blocking:${fixture}`);
+      await reached(task, fixture, innermost);
+      const report = await task.stop({ strategy: "async-exc", deadlineMs: 300 });
+      expect(report.outcome).toBe("blocked");
+      expect(report.stack?.map((f) => f.function)).toContain(fixture);
+    });
+  }
 
   it("re-raises into a loop that swallows the exception with a bare except until it dies", async () => {
     const worker = await startWorker({ python });
@@ -195,6 +213,7 @@ describe("tasks and the worker", () => {
     await task.started;
     const report = await task.stop({ deadlineMs: 500 });
     expect(report).toMatchObject({ outcome: "blocked", agentResponsive: false });
+    expect(await worker.health(300)).toMatchObject({ alive: true, responsive: false });
     expect(report.stack?.map((f) => f.function)).toContain("regex_freeze");
     expect(report.blockedIn).toBe(report.stack?.at(-1));
   });

@@ -148,6 +148,12 @@ export class Connection {
     return this.#dead !== undefined;
   }
 
+  /** The agent process has not exited (it may still be frozen). */
+  get alive(): boolean {
+    const child = this.#agent.child;
+    return child.exitCode === null && child.signalCode === null;
+  }
+
   /** Resolves when the agent process has exited. */
   exited(): Promise<void> {
     return exited(this.#agent.child);

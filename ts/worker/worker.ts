@@ -102,6 +102,19 @@ export class Worker implements AsyncDisposable {
     return this.#connection.request({ type: "threads" }, options) as Promise<ThreadInfo[]>;
   }
 
+  /**
+   * Two liveness signals kept apart: `alive` — the agent process exists; `responsive` — its interpreter
+   * answered a ping within `timeoutMs` (false while C code holds the GIL, or when it is gone).
+   */
+  async health(timeoutMs = 1_000): Promise<{ pid: number; alive: boolean; responsive: boolean }> {
+    const connection = this.#connection;
+    const responsive = await connection.request({ type: "ping" }, { timeoutMs }).then(
+      () => true,
+      () => false,
+    );
+    return { pid: connection.pid, alive: connection.alive, responsive };
+  }
+
   /** Ask the agent to answer; proves its control loop is responsive. */
   ping(options: CallOptions = {}): Promise<{ pid: number; threads: number }> {
     return this.#connection.request({ type: "ping" }, options) as Promise<{ pid: number; threads: number }>;
