@@ -1,6 +1,6 @@
 /** Makes (once, cached under .cache/) a venv with pyzmq for each interpreter where pip can install it. */
 import { execFile } from "node:child_process";
-import { access } from "node:fs/promises";
+import { access, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { findAllPythons } from "../../ts/python/discover.js";
@@ -21,10 +21,15 @@ export async function pyzmqVenvs(): Promise<Venv[] & { notes: string[] }> {
       const dir = join(CACHE, `venv-pyzmq-${info.version}`);
       const python = join(dir, "bin", "python");
       if (await importsZmq(python)) return { base: info.path, python };
+      // Built aside and renamed into place, so two test runs sharing .cache never see a half-made venv.
+      const scratch = `${dir}.tmp-${process.pid}`;
       try {
-        await run(info.path, ["-m", "venv", "--clear", dir], { timeout: 120_000 });
-        await run(python, ["-m", "pip", "install", "--quiet", "pyzmq"], { timeout: 300_000 });
+        await run(info.path, ["-m", "venv", "--clear", scratch], { timeout: 120_000 });
+        await run(join(scratch, "bin", "python"), ["-m", "pip", "install", "--quiet", "pyzmq"], { timeout: 300_000 });
+        await rm(dir, { recursive: true, force: true });
+        await rename(scratch, dir); // bin/python finds its site-packages through pyvenv.cfg beside it, wherever it is
       } catch (error) {
+        await rm(scratch, { recursive: true, force: true });
         const why = String((error as { stderr?: string }).stderr ?? error).trim().split("\n").pop();
         notes.push(`no pyzmq venv for Python ${info.version}: pip could not install pyzmq (${why}); its pyzmq tests are skipped`);
         return undefined;

@@ -2,12 +2,14 @@
 /** The `pyleash` command: dispatches to one subcommand per file. */
 import { call, usage as callUsage } from "./call.js";
 import { doctor, usage as doctorUsage } from "./doctor.js";
+import { experiments, usage as experimentsUsage } from "./experiments.js";
 import { run, usage as runUsage } from "./run.js";
 
 const commands: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
   call: { run: call, usage: callUsage },
   run: { run, usage: runUsage },
   doctor: { run: doctor, usage: doctorUsage },
+  experiments: { run: experiments, usage: experimentsUsage },
 };
 
 function help(): string {

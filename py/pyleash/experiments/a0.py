@@ -170,7 +170,6 @@ while True:
         "processStopped": stopped,
         "stateAfter": state_after,
         "linesWhileStopped": lines_while_stopped,
-        "mainAliveAfterSignal": count(r, "@@main alive") > 0,
         "observeS": observe,
         "error": r["error"],
     }

@@ -11,22 +11,29 @@ import time
 # for the snippet's module so identical lines are counted instead of flooding the pipe, and marks
 # sys.exit() so the harness knows when the main thread asked to leave.
 PRELUDE = r'''
-import builtins as _pl_builtins, os as _pl_os, sys as _pl_sys
-_pl_last = [None, 0]
+import builtins as _pl_builtins, os as _pl_os, sys as _pl_sys, time as _pl_time
+_pl_state = {'last': None, 'run': 0, 'folded': 0, 'at': 0.0}
 def print(*args, sep=' ', end='\n', file=None, flush=False):
     if file is not None and file is not _pl_sys.stdout:
         return _pl_builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
     text = sep.join(str(a) for a in args)
-    if text == _pl_last[0]:
-        _pl_last[1] += 1
-        if _pl_last[1] > 3:
+    now = _pl_time.monotonic()
+    st = _pl_state
+    if text == st['last']:
+        st['run'] += 1
+        # A tight loop repeating itself is folded; a line repeated at a human pace is still written.
+        if st['run'] > 3 and now - st['at'] < 0.02:
+            st['folded'] += 1
             return
     else:
-        if _pl_last[1] > 3:
-            _pl_os.write(1, ('@@repeated %d\n' % (_pl_last[1] - 3)).encode())
-        _pl_last[0] = text
-        _pl_last[1] = 1
-    _pl_os.write(1, (text + end).encode('utf-8', 'replace'))
+        st['last'] = text
+        st['run'] = 1
+    head = ''
+    if st['folded']:
+        head = '@@repeated %d\n' % st['folded']
+        st['folded'] = 0
+    st['at'] = now
+    _pl_os.write(1, (head + text + end).encode('utf-8', 'replace'))
 _pl_exit = _pl_sys.exit
 def _pl_sys_exit(*a):
     _pl_os.write(1, b'@@sys.exit\n')

@@ -1,0 +1,99 @@
+"""pyleash's own findings: task bodies the controller starts and stops, and one in-process observation."""
+import ctypes
+import queue
+import re
+import subprocess
+import threading
+import time
+
+# Written by counting_spin's thread, read by read_counter on a call thread; an int store is atomic under the GIL.
+_progress = {"n": 0}
+
+
+def swallow_once():
+    """A bare except swallows the first stop; the loop after it is outside any try."""
+    n = 0
+    try:
+        while True:
+            n += 1
+    except:  # noqa: E722 - the point: a bare except swallows the stop
+        pass
+    while True:
+        n += 1
+
+
+def single_delivery_swallowed(wait_s=0.2):
+    """One PyThreadState_SetAsyncExc into swallow_once's loop: is the thread still alive afterwards?"""
+    swallowed = threading.Event()
+
+    def body():
+        try:
+            n = 0
+            while not swallowed.is_set():
+                n += 1
+        except:  # noqa: E722
+            swallowed.set()
+        while not done.is_set():
+            pass
+
+    done = threading.Event()
+    t = threading.Thread(target=body, daemon=True)
+    t.start()
+    time.sleep(0.02)
+    res = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(t.ident), ctypes.py_object(SystemExit))
+    swallowed.wait(2)
+    time.sleep(wait_s)
+    alive = t.is_alive()
+    done.set()
+    t.join(2)
+    return {"delivered": res, "swallowed": swallowed.is_set(), "aliveAfterMs": round(wait_s * 1000), "threadAlive": alive}
+
+
+def counting_spin():
+    """A pure-Python loop that publishes its count, so the controller can measure its speed while it runs."""
+    _progress["n"] = 0
+    n = 0
+    while True:
+        n += 1
+        if not n & 0x3FF:
+            _progress["n"] = n
+
+
+def read_counter():
+    return {"n": _progress["n"], "t": time.monotonic()}
+
+
+def plain_rate(seconds=0.3):
+    """Iterations per second of counting_spin's loop, run to a deadline on a call thread."""
+    n = 0
+    end = time.monotonic() + seconds
+    while True:
+        n += 1
+        if not n & 0x3FF:
+            _progress["n"] = n
+            if time.monotonic() >= end:
+                break
+    return n / seconds
+
+
+def sleep_long():
+    time.sleep(100)
+
+
+def lock_wait():
+    lock = threading.Lock()
+    lock.acquire()
+    lock.acquire()
+
+
+def queue_wait():
+    queue.Queue().get()
+
+
+def subprocess_wait():
+    subprocess.run(["sleep", "100"])
+
+
+def regex_freeze():
+    """Catastrophic backtracking: the regex engine holds the GIL and does not return for ages."""
+    return bool(re.match(r"(a+)+$", "a" * 64 + "b"))

@@ -1,0 +1,58 @@
+/** `pyleash experiments`: every claim of the four articles, measured on each interpreter; writes JSON, Markdown and HTML. */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { type PythonInfo, resolvePythons } from "../python/discover.js";
+import { progressPrinter } from "../experiments/progress.js";
+import { selectExperiments } from "../experiments/registry.js";
+import { reportHtml } from "../experiments/report-html.js";
+import { reportJson } from "../experiments/report-json.js";
+import { reportMarkdown } from "../experiments/report-md.js";
+import { runExperiments } from "../experiments/runner.js";
+import { grid } from "../experiments/summary.js";
+import type { Experiment } from "../experiments/types.js";
+import { errorText } from "./call.js";
+import { errorJson, printJson, table } from "./output.js";
+
+export const usage = "pyleash experiments [--python P|all]... [--only ID,…] [--quick] [--out DIR] [--json]";
+
+export async function experiments(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      python: { type: "string", multiple: true, default: [] },
+      only: { type: "string", multiple: true, default: [] },
+      quick: { type: "boolean", default: false },
+      out: { type: "string", default: "report" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  let pythons: PythonInfo[];
+  let chosen: Experiment[];
+  try {
+    chosen = selectExperiments(values.only.flatMap((o) => o.split(",")).map((s) => s.trim()).filter(Boolean));
+    pythons = await resolvePythons(values.python);
+  } catch (error) {
+    if (values.json) printJson({ pythons: [], experiments: [], error: errorJson(error) });
+    else process.stderr.write(`${errorText(error)}\n`);
+    return 1;
+  }
+  // With --json, stdout carries only the JSON; progress goes to stderr either way.
+  const report = await runExperiments({ pythons, experiments: chosen, quick: values.quick, onProgress: progressPrinter(process.stderr) });
+  const dir = resolve(values.out);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "experiments.json"), reportJson(report));
+  await writeFile(join(dir, "EXPERIMENTS.md"), reportMarkdown(report));
+  await writeFile(join(dir, "index.html"), reportHtml(report));
+  if (values.json) {
+    printJson(report);
+  } else {
+    const { versions, rows } = grid(report);
+    const body = rows.map((r) => [r.id, ...r.cells.map((c) => (c ? `${c.verdict} ${c.key}` : "–"))]);
+    process.stdout.write(table(["experiment", ...versions], body) + "\n");
+    process.stdout.write(`\n${(report.durationMs / 1000).toFixed(1)} s; wrote ${join(dir, "experiments.json")}, EXPERIMENTS.md, index.html\n`);
+  }
+  // Verdicts are findings, not failures: only a run that could not measure anything is an error.
+  const measured = report.experiments.some((e) => e.results.some((r) => !("measureError" in r.figures)));
+  return measured ? 0 : 1;
+}

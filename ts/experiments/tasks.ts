@@ -1,0 +1,30 @@
+/** Helpers for experiments that go through the task API: wait for a line, then stop and time it end to end. */
+import type { Task } from "../task/task.js";
+
+/** Resolves once a frame of `fn` is on the task's stack (polling its stack, never a blind sleep). */
+export async function reached(task: Task, fn: string, timeoutMs = 20_000): Promise<void> {
+  await task.started;
+  if (task.kind === "process") return;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const frames = await task.stack();
+    if (frames.some((f) => f.function === fn)) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`task ${task.id} never reached ${fn}`);
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function median(values: number[]): number | null {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
+}
+
+export function round(value: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

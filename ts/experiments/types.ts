@@ -1,0 +1,88 @@
+/** What an experiment is, what it gets to run with, and what it yields. */
+import type { PythonInfo } from "../python/discover.js";
+import type { WorkerOptions } from "../worker/options.js";
+import type { Worker } from "../worker/worker.js";
+
+export type Verdict = "holds" | "fails" | "n/a";
+
+/** Raw observations, JSON; a verdict is re-derivable from them alone. */
+export type Figures = Record<string, unknown>;
+
+export interface Judgement {
+  verdict: Verdict;
+  /** One or two sentences of what was seen, with the numbers. */
+  evidence: string;
+}
+
+export interface Context {
+  python: PythonInfo;
+  quick: boolean;
+  /** A fresh agent on this interpreter; the runner closes it when the experiment ends. */
+  worker(options?: Omit<WorkerOptions, "python">): Promise<Worker>;
+  /** Call a `pyleash.experiments` function on a fresh agent (one per experiment, made on first use). */
+  call<T = Figures>(target: string, kwargs?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+}
+
+export interface Experiment<F extends object = Figures, P = Record<string, unknown>> {
+  /** Stable, part of the interface: `a0-…` for article 000, `x-…` for pyleash's own findings. */
+  id: string;
+  article: "000" | "001" | "002" | "003" | "x";
+  /** The article's sentence (Chinese, as printed) and an English gloss of the claim tested. */
+  claim: { quote: string; gloss: string };
+  /** How it is measured, including any mending of the article's code. */
+  method: string;
+  params: { quick: P; full: P };
+  /** Measure; resolves to the figures. */
+  run(ctx: Context, params: P): Promise<F>;
+  /** Pure: the verdict and its evidence, from the figures alone. */
+  judge(figures: F): Judgement;
+  /** The key figure, short, for a table cell. */
+  key(figures: F): string;
+  /** Upper bound for one run. @default 60000 (quick) or 300000 (full) */
+  timeoutMs?: { quick: number; full: number };
+}
+
+/** Erases an experiment's own figure and parameter types so that all of them fit one list. */
+export function define<F extends object, P>(experiment: Experiment<F, P>): Experiment {
+  return experiment as unknown as Experiment;
+}
+
+export interface ExperimentResult {
+  /** The interpreter's version, e.g. "3.11.7". */
+  python: string;
+  verdict: Verdict;
+  figures: Figures;
+  evidence: string;
+  /** The table cell's figure. */
+  key: string;
+  durationMs: number;
+}
+
+export interface ExperimentRecord {
+  id: string;
+  article: Experiment["article"];
+  /** The quote and its gloss, as one line. */
+  claim: string;
+  claimQuote: string;
+  claimGloss: string;
+  method: string;
+  results: ExperimentResult[];
+}
+
+export interface ExperimentsReport {
+  pythons: { path: string; version: string }[];
+  quick: boolean;
+  startedAt: string;
+  durationMs: number;
+  experiments: ExperimentRecord[];
+}
+
+/** Formatting shared by the key figures and the evidence. */
+export function ms(value: number | null | undefined): string {
+  if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(value < 10 ? 1 : 0)} ms`;
+}
+
+export function yesNo(value: unknown): string {
+  return value ? "yes" : "no";
+}
