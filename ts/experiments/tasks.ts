@@ -1,14 +1,19 @@
 /** Helpers for experiments that go through the task API: wait for a line, then stop and time it end to end. */
 import type { Task } from "../task/task.js";
 
-/** Resolves once a frame of `fn` is on the task's stack (polling its stack, never a blind sleep). */
-export async function reached(task: Task, fn: string, timeoutMs = 20_000): Promise<void> {
+/**
+ * Resolves once a frame of `fn` is on the task's stack and, when `innermost` is given, the innermost
+ * frame is that function (the blocking call has begun); polls the stack, never a blind sleep.
+ * Process tasks resolve when started.
+ */
+export async function reached(task: Task, fn: string, innermost?: string, timeoutMs = 20_000): Promise<void> {
   await task.started;
   if (task.kind === "process") return;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const frames = await task.stack();
-    if (frames.some((f) => f.function === fn)) return;
+    const inside = frames.some((f) => f.function === fn);
+    if (inside && (innermost === undefined || frames.at(-1)?.function === innermost)) return;
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error(`task ${task.id} never reached ${fn}`);

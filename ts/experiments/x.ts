@@ -117,7 +117,8 @@ export const monitorKill = define<MonitorKill, { sample_ms: number }>({
   key: (f) => (f.monitor.outcome === "unavailable" ? "unavailable" : `${ms(f.monitor.latencyMs)}, ${f.monitor.ratio}× speed`),
 });
 
-const BLOCKERS = ["sleep_long", "lock_wait", "queue_wait", "subprocess_wait"] as const;
+/** Each blocker, and its innermost Python frame once it sits in the blocking C call. */
+const BLOCKERS = { sleep_long: "sleep_long", lock_wait: "lock_wait", queue_wait: "wait", subprocess_wait: "_try_wait" } as const;
 
 interface MainLane {
   main: Record<string, StopFigures>;
@@ -139,9 +140,9 @@ export const mainLaneSignal = define<MainLane, { thread_deadline_ms: number }>({
     const out: MainLane = { main: {}, thread: {} };
     for (const side of ["main", "thread"] as const) {
       const worker = await ctx.worker();
-      for (const fn of BLOCKERS) {
+      for (const [fn, innermost] of Object.entries(BLOCKERS)) {
         const task = await worker.start(`${MOD}:${fn}`, { kind: side });
-        await reached(task, fn);
+        await reached(task, fn, innermost);
         const report =
           side === "main"
             ? await task.stop({ strategy: "signal", deadlineMs: 5_000 })
@@ -191,7 +192,7 @@ export const switchInterval = define<SwitchInterval, { busy: number[]; reps: num
     "Through the controller: agents with Python's switch interval (5 ms) and with 0.2 ms (pyleash's default); with 0, 1 and " +
     "8 busy pure-Python thread tasks running, a spinning target is stopped with async-exc. e2eMs is the controller's time " +
     "for task.stop() to resolve, latencyMs the agent's. Holds when, at the most busy threads, the 5 ms agent's median e2e is the larger.",
-  params: { quick: { busy: [0, 1, 8], reps: 1 }, full: { busy: [0, 1, 8], reps: 5 } },
+  params: { quick: { busy: [0, 8], reps: 5 }, full: { busy: [0, 1, 8], reps: 15 } },
   async run(ctx, p) {
     const rows: SwitchRow[] = [];
     for (const interval of [5, 0.2]) {
