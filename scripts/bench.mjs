@@ -23,18 +23,26 @@ import { renderMarkdown, renderText } from "./bench/report.mjs";
 import { stopLatency } from "./bench/stop-latency.mjs";
 import { killableOverhead } from "./bench/killable-overhead.mjs";
 import { blockedStop } from "./bench/blocked-stop.mjs";
+import { switchInterval } from "./bench/switch-interval.mjs";
+import { poolBeforeAfter } from "./bench/pool.mjs";
 
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, pipelined, coldStart, memory, stopLatency, killableOverhead, blockedStop];
+const SECTIONS = [callRtt, pipelined, coldStart, memory, stopLatency, killableOverhead, blockedStop, switchInterval, poolBeforeAfter];
 
 const CONFIGS = {
   quick: {
     rounds: 5, rttCalls: 2000, rttWarm: 100, hostWarm: 5000, pipelinedCalls: 2000, window: 256,
     coldRounds: 5, memoryRounds: 3, settleMs: 300, heapCalls: 20_000, heapWarm: 2000,
+    stopSamples: 20, stopSamplesBusy: 15, stopSamplesSpawn: 5, overheadRounds: 3, overheadSeconds: 0.25,
+    blockedSamples: 5, blockedSamplesDeadline: 2, switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
+    poolRounds: 2, poolRttCalls: 1000,
   },
   full: {
     rounds: 15, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,
     coldRounds: 15, memoryRounds: 7, settleMs: 500, heapCalls: 100_000, heapWarm: 5000,
+    stopSamples: 200, stopSamplesBusy: 150, stopSamplesSpawn: 40, overheadRounds: 9, overheadSeconds: 0.5,
+    blockedSamples: 20, blockedSamplesDeadline: 5, switchRounds: 3, switchSeconds: 0.5, switchStops: 60,
+    poolRounds: 6, poolRttCalls: 5000,
   },
 };
 
@@ -67,12 +75,13 @@ const figures = {};
 const detail = {};
 const methods = {};
 const pending = {};
+const notes = {};
 try {
   for (const c of contenders) {
     log(`starting host for ${c.name}`);
     hosts.push(await openHost(c.name, { python: c.python, warm: config.hostWarm }, env));
   }
-  const ctx = { contenders, hosts, config, env, log, quick };
+  const ctx = { contenders, hosts, config, env, log, quick, machine };
   for (const section of SECTIONS) {
     if (!section.pending) log(`${section.key}: ${section.title}`);
     const out = await section.run(ctx);
@@ -80,11 +89,11 @@ try {
     if (out.detail !== undefined) detail[section.key] = out.detail;
     if (out.method) methods[section.key] = out.method;
     if (out.pending) pending[section.key] = out.pending;
+    if (out.notes) notes[section.key] = out.notes;
   }
 } finally {
   await Promise.all(hosts.map((h) => h.close()));
 }
-if (figures.memoryMb?.notes?.agentWith1000TasksMb) pending["memoryMb.agentWith1000TasksMb"] = figures.memoryMb.notes.agentWith1000TasksMb;
 machine.loadavgEnd = os.loadavg().map((v) => Number(v.toFixed(2)));
 
 const report = {
@@ -95,6 +104,7 @@ const report = {
   ...figures,
   goals: evaluateGoals(figures),
   pending,
+  notes,
   methods,
   config,
   detail,

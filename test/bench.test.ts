@@ -25,7 +25,23 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     for (const key of ["generatedAt", "quick", "rounds", "machine", "goals", "callRttUs", "pipelinedCallsPerS", "coldStartMs", "memoryMb"]) {
       expect(report).toHaveProperty([key]);
     }
-    for (const key of ["stopLatencyMs", "killableOverhead", "blockedStop"]) expect(report).toHaveProperty([key], null);
+    for (const strategy of ["async-exc", "monitor", "trace", "flag", "signal", "terminate"]) {
+      expect(report.stopLatencyMs).toHaveProperty([strategy]);
+      if (report.stopLatencyMs[strategy] === null) continue; // monitor below CPython 3.12, with a note
+      for (const busy of ["0", "8"]) for (const stat of ["p50", "p99"]) expect(report.stopLatencyMs).toHaveProperty([strategy, busy, stat]);
+    }
+    if (report.stopLatencyMs.monitor === null) expect(report.notes).toHaveProperty(["stopLatencyMs", "monitor"]);
+    for (const prep of ["thread", "async-exc", "monitor", "trace", "process"]) expect(report.killableOverhead).toHaveProperty([prep]);
+    for (const strategy of ["signal", "terminate", "async-exc"]) expect(report.blockedStop).toHaveProperty([strategy]);
+    expect(report.switchInterval.map((r: { switchIntervalMs: number | null }) => r.switchIntervalMs)).toEqual([null, 1, 0.2, 0.05]);
+    for (const row of report.switchInterval) {
+      for (const key of ["asyncExcStopMs", "busy8ItersPerS", "throughputVsDefault"]) expect(row).toHaveProperty([key]);
+    }
+    for (const pool of ["before", "after"]) {
+      for (const key of ["serialRttUs", "pipelinedCallsPerS", "serialRttAfterBurstUs", "threadsAfterBurst"]) {
+        expect(report.poolBeforeAfter).toHaveProperty([pool, key]);
+      }
+    }
     for (const key of ["cores", "node", "python.version", "python.path"]) expect(report.machine).toHaveProperty(key.split("."));
 
     const bridges = ["pyleash-builtin", ...(report.machine.pyzmqPython ? ["pyleash-pyzmq"] : []), "pythonia"];
@@ -38,9 +54,12 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     }
     for (const name of bridges.filter((b) => b.startsWith("pyleash-"))) expect(report.memoryMb.idleAgent).toHaveProperty([name]);
     expect(report.memoryMb).toHaveProperty(["pythonia"]);
-    expect(report.memoryMb).toHaveProperty(["agentWith1000TasksMb"], null);
+    expect(report.memoryMb).toHaveProperty(["agentWith1000TasksMb"]);
+    expect(report.memoryMb).toHaveProperty(["agentWith1000TasksRssMb"]);
     expect(report.memoryMb).toHaveProperty(["controllerHeapGrowthMb"]);
-    for (const goal of ["rttVsPythonia", "rttVsFloor", "pipelinedVsPythonia", "coldStart", "idleAgentRss"]) {
+    const goals = ["rttVsPythonia", "rttVsFloor", "pipelinedVsPythonia", "coldStart", "idleAgentRss", "stopAsyncExcP50", "stopAsyncExcP99",
+      "overheadAsyncExc", "overheadMonitor", "blockedSignal", "blockedTerminate", "tasksRss", "controllerHeapFlat"];
+    for (const goal of goals) {
       expect(report.goals).toHaveProperty([goal, "met"]);
     }
   } finally {

@@ -4,7 +4,9 @@ Threads and what they own:
 - main thread: the main lane (tasks that must run where signals are delivered); idle otherwise.
 - pyleash-control: the transport's receive side and request dispatch.
 - pyleash-lifeline: waits for the controller's pipe to close, then exits the process.
-- pyleash-call-N: run calls; they only send replies (the transport's send is thread-safe).
+- pyleash-call-N: run calls (LIFO pool, grows on a 2 ms backlog); they send replies (send is thread-safe).
+- pyleash-call-watch: adds call threads while a backlog waits.
+- pyleash-task-<id>, pyleash-stop-<id>, pyleash-asyncio: tasks, stops and the event loop (docs/protocol.md).
 """
 from __future__ import annotations
 

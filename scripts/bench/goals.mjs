@@ -16,7 +16,7 @@ function best(object, pick = (v) => v, higher = false) {
 
 function judge(goal, actual, target, holds, contender) {
   const known = typeof actual === "number" && typeof target === "number";
-  return { goal, contender: contender ?? null, actual: known ? actual : null, target: known ? round(target, 1) : null, met: known ? holds(actual, target) : null };
+  return { goal, contender: contender ?? null, actual: known ? actual : null, target: known ? round(target, 2) : null, met: known ? holds(actual, target) : null };
 }
 
 export function evaluateGoals(report) {
@@ -31,6 +31,9 @@ export function evaluateGoals(report) {
   const idleKeys = pyleashKeys(idle).filter((k) => typeof idle[k] === "number");
   const idleWorst = idleKeys.length ? idleKeys.reduce((a, b) => (idle[b] > idle[a] ? b : a)) : undefined;
   const le = (a, t) => a <= t;
+  const stop8 = report.stopLatencyMs?.["async-exc"]?.["8"];
+  const overhead = report.killableOverhead ?? {};
+  const blocked = report.blockedStop ?? {};
   return {
     rttVsPythonia: judge(
       "callRttUs p50 of the best pyleash transport ≤ 0.4 × pythonia's",
@@ -45,6 +48,16 @@ export function evaluateGoals(report) {
       rateBest?.value, rate.pythonia * 6, (a, t) => a >= t, rateBest?.key,
     ),
     coldStart: judge("coldStartMs of the best pyleash transport ≤ 100 ms", coldBest?.value, 100, le, coldBest?.key),
+    stopAsyncExcP50: judge("stopLatencyMs async-exc with 8 busy threads: p50 ≤ 1 ms", stop8?.p50, 1, le),
+    stopAsyncExcP99: judge("stopLatencyMs async-exc with 8 busy threads: p99 ≤ 6 ms", stop8?.p99, 6, le),
+    overheadAsyncExc: judge("killableOverhead async-exc ≤ 1.02", overhead["async-exc"], 1.02, le),
+    overheadMonitor: judge("killableOverhead monitor ≤ 1.02", overhead.monitor, 1.02, le),
+    blockedSignal: judge("blockedStop signal ≤ 2 ms", blocked.signal, 2, le),
+    blockedTerminate: judge("blockedStop terminate ≤ 50 ms", blocked.terminate, 50, le),
+    tasksRss: judge("agent RSS growth with 1 000 sleeping thread tasks ≤ 120 MB", report.memoryMb?.agentWith1000TasksMb, 120, le),
+    controllerHeapFlat: judge(
+      "controller heap flat over the heap run's calls (growth ≤ 1 MB)", report.memoryMb?.controllerHeapGrowthMb, 1, le,
+    ),
     idleAgentRss: judge(
       "idle agent RSS of every pyleash transport ≤ pythonia's Python process",
       idleWorst === undefined ? undefined : idle[idleWorst], pythoniaRss, le, idleWorst,

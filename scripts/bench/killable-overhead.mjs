@@ -1,8 +1,70 @@
-/** killableOverhead: what running work as a stoppable task costs over a plain call. */
-import { pendingSection } from "./pending.mjs";
+/**
+ * killableOverhead: how much slower a CPU-bound pure-Python function runs as a task under each stop
+ * strategy's preparation than as a plain thread task. The function (workloads.count_for) runs for a fixed
+ * time and returns its iteration count; ratio = plain iterations/s ÷ prepared iterations/s (1.10 = 10 % slower).
+ */
+import { runInChild } from "./procs.mjs";
+import { median, round } from "./stats.mjs";
+import { openWorker } from "./tasks.mjs";
 
-export const killableOverhead = pendingSection(
-  "killableOverhead",
-  "Killable task overhead",
-  "needs the tasks API (the same workload as a plain call and as a stoppable task, compared)",
-);
+/**
+ * Preparations. async-exc and monitor install nothing while the task runs (monitor switches sys.monitoring
+ * on only at stop time), so theirs is the plain thread; each is still its own, separately timed series, so
+ * its ratio shows what two runs of the same work differ by here.
+ */
+export const PREPARATIONS = {
+  thread: { kind: "thread" },
+  "async-exc": { kind: "thread" },
+  monitor: { kind: "thread" },
+  trace: { kind: "thread", trace: true },
+  process: { kind: "process" },
+};
+
+// ---- child side -----------------------------------------------------------------------------------
+
+/** `rounds` rounds, each running count_for(seconds) once per preparation (rotated); iterations/s per run. */
+export async function overheadRuns({ python, rounds, seconds }) {
+  const worker = await openWorker(python);
+  const names = Object.keys(PREPARATIONS);
+  const rates = Object.fromEntries(names.map((n) => [n, []]));
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(i + r) % names.length];
+        const task = await worker.start("workloads:count_for", { args: [seconds], ...PREPARATIONS[name] });
+        rates[name].push((await task.result) / seconds);
+      }
+    }
+  } finally {
+    await worker.close();
+  }
+  return rates;
+}
+
+// ---- orchestrator side ----------------------------------------------------------------------------
+
+export const killableOverhead = {
+  key: "killableOverhead",
+  title: "Killable task overhead (slowdown vs a plain thread task)",
+  async run({ contenders, config, env, log }) {
+    const python = contenders.find((c) => c.name === "pyleash-builtin").python;
+    const rates = await runInChild("killable-overhead.mjs", "overheadRuns", { python, rounds: config.overheadRounds, seconds: config.overheadSeconds }, { env });
+    const value = {};
+    for (const name of Object.keys(PREPARATIONS)) {
+      // Per round: the plain thread's rate over this preparation's; the median over rounds.
+      value[name] = name === "thread" ? 1 : round(median(rates.thread.map((t, r) => t / rates[name][r])), 3);
+    }
+    log(`killableOverhead: ${Object.entries(value).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+    return {
+      value,
+      detail: { itersPerSMedian: Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, Math.round(median(v))])), rounds: rates },
+      method:
+        `one worker; ${config.overheadRounds} rounds, each running workloads.count_for(${config.overheadSeconds}) (pure-Python ` +
+        "arithmetic for a fixed time, returns its iterations) once per preparation, one task at a time, order rotated each round. " +
+        "ratio = plain thread task's iterations/s ÷ the preparation's, per round, median. async-exc and monitor add nothing " +
+        "while the task runs (pyleash arms sys.monitoring only when a stop fires), so they are the plain thread run again " +
+        "as separate series; trace = started with trace: true (sys.settrace on every line); process = kind process " +
+        "(the function's own timing, so the spawn is not counted).",
+    };
+  },
+};

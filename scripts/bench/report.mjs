@@ -2,7 +2,7 @@
 
 const fmt = (v, digits = 1) => (v === null || v === undefined ? "—" : typeof v === "number" ? v.toFixed(digits) : String(v));
 const int = (v) => (typeof v === "number" ? Math.round(v).toLocaleString("en-US") : "—");
-const num = (v) => (typeof v === "number" && Math.abs(v) >= 1000 ? int(v) : fmt(v));
+const num = (v) => (typeof v === "number" && Math.abs(v) >= 1000 ? int(v) : typeof v === "number" && Math.abs(v) < 10 ? fmt(v, 2) : fmt(v));
 const metText = (m) => (m === true ? "met" : m === false ? "NOT met" : "n/a");
 
 /** Rows of [cells] per table, shared by both renderings. */
@@ -37,10 +37,63 @@ function tables(report) {
     rows: [
       ...Object.entries(mem.idleAgent ?? {}).map(([k, v]) => [`idle agent RSS, ${k}`, fmt(v), fmt(rssDetail[k]?.min), fmt(rssDetail[k]?.max)]),
       ["pythonia's Python RSS", fmt(mem.pythonia), fmt(rssDetail.pythonia?.min), fmt(rssDetail.pythonia?.max)],
-      [`agent RSS with 1 000 sleeping tasks${mem.notes?.agentWith1000TasksMb ? ` (${mem.notes.agentWith1000TasksMb})` : ""}`, fmt(mem.agentWith1000TasksMb), "", ""],
+      ["agent RSS growth with 1 000 sleeping thread tasks", fmt(mem.agentWith1000TasksMb), "", ""],
+      ["agent RSS with 1 000 sleeping thread tasks (absolute)", fmt(mem.agentWith1000TasksRssMb), "", ""],
       [`controller heap growth after ${report.config.heapCalls} calls`, fmt(mem.controllerHeapGrowthMb, 2), "", ""],
     ],
   });
+  const stop = report.stopLatencyMs;
+  if (stop) {
+    const d = report.detail?.stopLatencyMs ?? {};
+    const cell = (k, b) => {
+      const c = d[k]?.[b];
+      const failed = Object.entries(c?.outcomes ?? {}).filter(([o]) => o !== "stopped").map(([o, n]) => `${n} ${o}`);
+      if (c?.errors) failed.push(`${c.errors} errors`);
+      if (c?.notStarted) failed.push(`${c.notStarted} not started`);
+      if (c?.startLost) failed.push(`${c.startLost} start unanswered`);
+      const note = failed.length ? ` (n=${c.n}; ${failed.join(", ")})` : "";
+      return stop[k]?.[b] ? `${fmt(stop[k][b].p50, 2)} / ${fmt(stop[k][b].p99, 2)}${note}` : "—";
+    };
+    out.push({
+      title: "stopLatencyMs — stop() called → report at the controller, ms (p50 / p99); agent-side latencyMs p50 beside",
+      head: ["strategy", "0 busy threads", "agent p50", "8 busy threads", "agent p50"],
+      rows: Object.keys(stop).map((k) => [k, cell(k, "0"), fmt(d[k]?.["0"]?.agentLatencyMsP50, 2), cell(k, "8"), fmt(d[k]?.["8"]?.agentLatencyMsP50, 2)]),
+    });
+  }
+  const sw = report.switchInterval;
+  if (sw) {
+    out.push({
+      title: "switchInterval — 8 busy thread tasks: async-exc stop (ms) vs their summed throughput",
+      head: ["switchIntervalMs", "stop p50", "stop p99", "8 threads it/s", "vs 5 ms"],
+      rows: sw.map((r) => [r.switchIntervalMs === null ? "null (Python's 5)" : r.switchIntervalMs === 0.2 ? "0.2 (default)" : String(r.switchIntervalMs), fmt(r.asyncExcStopMs.p50, 2), fmt(r.asyncExcStopMs.p99, 2), int(r.busy8ItersPerS), fmt(r.throughputVsDefault, 3)]),
+    });
+  }
+  const ko = report.killableOverhead;
+  if (ko) {
+    const its = report.detail?.killableOverhead?.itersPerSMedian ?? {};
+    out.push({
+      title: "killableOverhead — slowdown vs a plain thread task (1.00 = same speed)",
+      head: ["preparation", "ratio", "iterations/s (median)"],
+      rows: Object.entries(ko).map(([k, v]) => [k, fmt(v, 3), int(its[k])]),
+    });
+  }
+  const bs = report.blockedStop;
+  if (bs) {
+    const d = report.detail?.blockedStop ?? {};
+    out.push({
+      title: "blockedStop — task in time.sleep(100), ms to the report",
+      head: ["strategy", "outcome", "p50", "p99", "n"],
+      rows: Object.entries(bs).map(([k, v]) => [k, d[k]?.expected ?? "", fmt(v, 2), fmt(d[k]?.p99, 2), d[k]?.n ?? ""]),
+    });
+  }
+  const pool = report.poolBeforeAfter;
+  if (pool) {
+    out.push({
+      title: "poolBeforeAfter — the agent's call pool, old vs new, one run",
+      head: ["pool", "serial RTT p50 µs", "p99", "pipelined calls/s", "threads after burst", "RTT after burst p50", "p99"],
+      rows: Object.entries(pool).map(([k, v]) => [k, fmt(v.serialRttUs.p50), fmt(v.serialRttUs.p99), int(v.pipelinedCallsPerS), v.threadsAfterBurst, fmt(v.serialRttAfterBurstUs.p50), fmt(v.serialRttAfterBurstUs.p99)]),
+    });
+  }
   out.push({
     title: "Goals (reported, not asserted)",
     head: ["goal", "contender", "actual", "target", "result"],
@@ -66,8 +119,9 @@ export function renderMarkdown(report) {
     for (const row of t.rows) lines.push(`| ${row.join(" | ")} |`);
     lines.push("");
   }
-  lines.push("## Pending", "");
+  lines.push("## Notes", "");
   for (const [k, note] of Object.entries(report.pending)) lines.push(`- \`${k}\`: ${note}`);
+  for (const [k, n] of Object.entries(report.notes ?? {})) for (const [f, note] of Object.entries(n)) lines.push(`- \`${k}.${f}\`: ${note}`);
   lines.push("", "## Method", "");
   for (const [k, m] of Object.entries(report.methods)) lines.push(`- \`${k}\`: ${m}`);
   lines.push("");
@@ -82,6 +136,8 @@ export function renderText(report) {
     const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  ");
     lines.push(t.title, `  ${line(t.head)}`, ...t.rows.map((r) => `  ${line(r)}`), "");
   }
-  lines.push(`pending: ${Object.keys(report.pending).join(", ")}`);
+  const pending = Object.keys(report.pending);
+  if (pending.length) lines.push(`pending: ${pending.join(", ")}`);
+  for (const [k, n] of Object.entries(report.notes ?? {})) for (const [f, note] of Object.entries(n)) lines.push(`note ${k}.${f}: ${note}`);
   return lines.join("\n");
 }

@@ -27,6 +27,7 @@ export const BUSY_LEVELS = [0, 8];
  */
 export async function stopSamples({ python, busy, samples, switchIntervalMs }) {
   const worker = await openWorker(python, switchIntervalMs === undefined ? {} : { switchIntervalMs });
+  samples = { ...samples };
   const strategies = Object.keys(samples);
   const out = Object.fromEntries(strategies.map((s) => [s, { e2eMs: [], agentMs: [], outcomes: {}, steps: {} }]));
   try {
@@ -36,10 +37,29 @@ export async function stopSamples({ python, busy, samples, switchIntervalMs }) {
       for (const strategy of strategies) {
         if (i >= samples[strategy]) continue;
         const { target, ...options } = STOP_TARGETS[strategy];
-        const task = await worker.start(target, options);
-        await task.started;
-        await sleep(1); // the loop is past its first lines
+        if (process.env.BENCH_DEBUG) process.stderr.write(`[stop-latency] busy ${busy} ${strategy} #${i}\n`);
         const o = out[strategy];
+        const starting = worker.start(target, options);
+        if (!(await within(starting, 10_000))) {
+          // Counted and reported: the start request got no reply (seen rarely with 8 busy threads).
+          o.startLost = (o.startLost ?? 0) + 1;
+          o.startLostPing ??= await worker.ping({ timeoutMs: 2_000 }).then((p) => `ping ok, ${p.threads} threads`, (e) => `ping failed: ${e?.message ?? e}`);
+          o.startLostThreads ??= await threadSummary(worker);
+          if (process.env.BENCH_DEBUG) process.stderr.write(`[stop-latency]   start lost: ${o.startLostPing}\n`);
+          continue;
+        }
+        const task = await starting;
+        if (!(await within(task.started, 10_000))) {
+          // Counted and reported: a task that never announced its start (seen once, rarely, on the main lane).
+          o.notStarted = (o.notStarted ?? 0) + 1;
+          o.notStartedThreads ??= await threadSummary(worker);
+          if (process.env.BENCH_DEBUG) process.stderr.write(`[stop-latency]   not started: ${o.notStartedThreads.join("; ")}\n`);
+          samples[strategy] = 0; // its lane has stopped taking tasks: further samples would only wait
+          await task.stop({ strategy: "auto", deadlineMs: 3_000 }).catch(() => {});
+          continue;
+        }
+        if (options.trace) await inFunction(task, "spin"); // the kill is installed only once body() runs: see the note in detail
+        await sleep(1); // the loop is past its first lines
         const t0 = performance.now();
         let report;
         try {
@@ -47,18 +67,22 @@ export async function stopSamples({ python, busy, samples, switchIntervalMs }) {
         } catch (error) {
           // Counted, not timed; the task is stopped again (untimed) so it does not spin on.
           o.errors = (o.errors ?? 0) + 1;
+          if (process.env.BENCH_DEBUG) process.stderr.write(`[stop-latency]   error ${error}\n`);
           o.firstError ??= String(error?.message ?? error).split("\n")[0];
           await sleep(20);
           await task.stop({ strategy: "async-exc", deadlineMs: 3_000 });
           continue;
         }
         const ms = performance.now() - t0;
+        if (process.env.BENCH_DEBUG) process.stderr.write(`[stop-latency]   ${report.outcome} ${ms.toFixed(2)} ms\n`);
         o.outcomes[report.outcome] = (o.outcomes[report.outcome] ?? 0) + 1;
         const path = report.steps.map((s) => s.strategy).join(">");
         o.steps[path] = (o.steps[path] ?? 0) + 1;
         if (report.outcome === "unavailable") {
           o.reason = report.reason;
-          break;
+          samples[strategy] = 0; // no point asking again; the task still runs
+          await task.stop({ strategy: "async-exc", deadlineMs: 3_000 });
+          continue;
         }
         if (report.outcome !== "stopped") continue;
         o.e2eMs.push(ms);
@@ -70,6 +94,34 @@ export async function stopSamples({ python, busy, samples, switchIntervalMs }) {
     await worker.close();
   }
   return out;
+}
+
+/** Wait (up to 2 s) until the task's innermost frame is `fn`. */
+async function inFunction(task, fn) {
+  for (let i = 0; i < 200; i++) {
+    const frames = await task.stack().catch(() => []);
+    if (frames.some((f) => f.function === fn)) return;
+    await sleep(10);
+  }
+}
+
+/** Whether `promise` settled within `ms`. */
+async function within(promise, ms) {
+  let timer;
+  const late = new Promise((resolve) => (timer = setTimeout(resolve, ms, false)));
+  const ok = await Promise.race([promise.then(() => true, () => true), late]);
+  clearTimeout(timer);
+  return ok;
+}
+
+/** The agent's threads with the innermost frame of each, for a report on what was stuck. */
+async function threadSummary(worker) {
+  try {
+    const threads = await worker.connection.request({ type: "threads" }, { timeoutMs: 2_000 });
+    return threads.map((t) => `${t.name}: ${t.frames?.at?.(-1)?.function ?? "?"}:${t.frames?.at?.(-1)?.line ?? "?"}`);
+  } catch (error) {
+    return [`threads: ${error?.message ?? error}`];
+  }
 }
 
 // ---- orchestrator side ----------------------------------------------------------------------------
@@ -107,6 +159,8 @@ export const stopLatency = {
         detail[strategy][busy] = {
           ...s, n: g.e2eMs.length, agentLatencyMsP50: round(median(g.agentMs), 3), outcomes: g.outcomes, steps: g.steps,
           ...(g.errors ? { errors: g.errors, firstError: g.firstError } : {}),
+          ...(g.notStarted ? { notStarted: g.notStarted, notStartedThreads: g.notStartedThreads } : {}),
+          ...(g.startLost ? { startLost: g.startLost, startLostPing: g.startLostPing, startLostThreads: g.startLostThreads } : {}),
         };
       }
       log(`stopLatencyMs busy ${busy}: ${Object.keys(STOP_TARGETS).map((s) => `${s} ${value[s][busy]?.p50 ?? "—"}`).join(", ")}`);

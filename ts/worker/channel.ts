@@ -22,7 +22,8 @@ export class Channel {
 
   /** ipc: a socket in a fresh 0700 directory, so only this user can connect; tcp: loopback, random port. */
   static async bind(kind: EndpointKind): Promise<Channel> {
-    const router = new Router({ linger: 0, mandatory: false });
+    // No send high-water mark: past libzmq's default 1 000 queued messages a ROUTER drops silently.
+    const router = new Router({ linger: 0, mandatory: false, sendHighWaterMark: 0 });
     if (kind === "tcp") {
       await router.bind("tcp://127.0.0.1:*");
       return new Channel(router, router.lastEndpoint ?? "", undefined);

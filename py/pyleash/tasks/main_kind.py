@@ -18,11 +18,13 @@ def install() -> None:
 
 def start(task: Task, emit: Emit, lane: MainLane) -> None:
     task.thread = threading.main_thread()
-    lane.submit(run, task, emit, lambda: _signalled_body(task))
+    lane.submit(_signalled_run, task, emit)
 
 
-def _signalled_body(task: Task) -> object:
+def _signalled_run(task: Task, emit: Emit) -> None:
     if MAIN_SIGNAL is None:
-        return body(task)
+        run(task, emit, lambda: body(task))
+        return
+    # The handler is armed before the started event leaves, so a stop that follows it always lands.
     with MAIN_SIGNAL.running():
-        return body(task)
+        run(task, emit, lambda: body(task))

@@ -37,6 +37,10 @@ class Task:
         self.how: Optional[str] = None  # what ended a stopped task: "TaskStopped", "returned", "cancelled", ...
         self.unwound: Optional[bool] = None  # its stack unwound normally (finally blocks ran)
         self.killer: Any = None  # kind-specific handle a strategy needs (TraceKill, Process, asyncio.Task)
+        if trace:  # made now, so a stop that follows the started event finds it; installed in the task's thread
+            from pyleash.stop.trace import TraceKill
+
+            self.killer = TraceKill()
         self.ended_at: Optional[float] = None
 
     @property
@@ -60,9 +64,6 @@ def body(task: Task) -> Any:
     """The task's function, under article 003's trace kill when the task was started with `trace`."""
     if not task.trace:
         return call_target(task)
-    from pyleash.stop.trace import TraceKill
-
-    task.killer = TraceKill()
     task.killer.install()  # a trace on every line, installed before the function starts
     try:
         return call_target(task)
