@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { EXPERIMENTS } from "../ts/experiments/registry.js";
 import { runOne } from "../ts/experiments/runner.js";
 import { probePython } from "../ts/index.js";
-import { DEFAULT_PYTHON } from "./support/pythons.js";
+import { defaultPythonSpec } from "../ts/python/discover.js";
 
 // The top-level figures each experiment must report; nested shapes are exercised by its judge.
 const SHAPES: Record<string, string[]> = {
@@ -38,7 +38,7 @@ const SHAPES: Record<string, string[]> = {
   "x-gil-freeze": ["agentResponsive", "outcome", "stackFunctions", "threadsCallTimedOut"],
 };
 
-const python = await probePython(DEFAULT_PYTHON);
+const python = await probePython(defaultPythonSpec());
 
 describe(`each experiment on the default interpreter (${python.version})`, () => {
   it("lists every experiment id once, each with a shape to check", () => {

@@ -20,6 +20,3 @@ export async function testPythons(): Promise<TestPython[]> {
   }
   return out;
 }
-
-/** Only the default interpreter, for tests of controller behaviour that does not vary by version. */
-export const DEFAULT_PYTHON = process.env.PYLEASH_PYTHON || "python3";

@@ -1,6 +1,6 @@
 /** Options of `worker.start()` and `task.stop()`, their defaults, and eager validation. */
 import { InvalidArgumentError } from "../errors.js";
-import { describe, nonNegativeInteger, oneOf } from "../worker/options.js";
+import { describe, nonNegativeInteger, oneOf, stripUndefined } from "../worker/options.js";
 
 export const KINDS = ["thread", "main", "process", "asyncio"] as const;
 export type TaskKind = (typeof KINDS)[number];
@@ -42,7 +42,7 @@ export const STOP_DEFAULTS = { strategy: "auto", graceMs: 250, deadlineMs: 3_000
 export type ResolvedStart = Required<Omit<StartOptions, "signal" | "name">> & Pick<StartOptions, "signal" | "name">;
 
 export function resolveStartOptions(options: StartOptions): ResolvedStart {
-  const resolved = { args: [], kwargs: {}, kind: "thread" as TaskKind, trace: false, ...defined(options) };
+  const resolved = { args: [], kwargs: {}, kind: "thread" as TaskKind, trace: false, ...stripUndefined(options) };
   oneOf("kind", resolved.kind, KINDS);
   if (typeof resolved.trace !== "boolean") throw new InvalidArgumentError(`Expected "trace" to be a boolean, got ${describe(resolved.trace)}`);
   if (resolved.name !== undefined && typeof resolved.name !== "string") {
@@ -55,7 +55,7 @@ export function resolveStartOptions(options: StartOptions): ResolvedStart {
 }
 
 export function resolveStopOptions(options: StopOptions): Required<StopOptions> {
-  const resolved = { ...STOP_DEFAULTS, ...defined(options) };
+  const resolved = { ...STOP_DEFAULTS, ...stripUndefined(options) };
   oneOf("strategy", resolved.strategy, STRATEGIES);
   nonNegativeInteger("graceMs", resolved.graceMs);
   nonNegativeInteger("deadlineMs", resolved.deadlineMs);
@@ -63,8 +63,4 @@ export function resolveStopOptions(options: StopOptions): Required<StopOptions> 
     throw new InvalidArgumentError(`Expected "restartWorkerIfBlocked" to be a boolean, got ${describe(resolved.restartWorkerIfBlocked)}`);
   }
   return resolved;
-}
-
-function defined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }

@@ -98,6 +98,7 @@ function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === "string");
 }
 
-function stripUndefined<T extends object>(value: T): T {
+/** The options actually given: an explicit `undefined` must not override a default. */
+export function stripUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
