@@ -24,10 +24,10 @@ class _ChildTask:
 
 def main(task_id: str, target: str, args: list, kwargs: dict, conn: Any, stop_event: Any, agent_pid: int) -> None:
     lifeline.die_with_parent(agent_pid)  # the agent may be SIGKILLed; its children must not outlive it
-    signal.signal(signal.SIGTERM, _raise_task_stopped)
     current.bind(_ChildTask(task_id, stop_event))
-    conn.send_bytes(RUNNING)  # the agent announces the task as started only now, with the handler in place
-    try:
+    try:  # a SIGTERM before the handler is in kills the child outright; after, it unwinds through here
+        signal.signal(signal.SIGTERM, _raise_task_stopped)
+        conn.send_bytes(RUNNING)  # the agent announces the task as started only now, with the handler in place
         fn = targets.resolve(target)
         if wants_stop_event(fn) and "stop_event" not in kwargs:
             kwargs = dict(kwargs, stop_event=stop_event)

@@ -38,10 +38,12 @@ def _watch(task: Task, emit: Emit, process: Any, receiver: Any, sender: Any) -> 
     sender.close()  # so that recv() sees EOF when the child dies without answering
     message: Optional[Dict[str, Any]] = None
     try:
-        if receiver.recv_bytes() == process_child.RUNNING:
+        frame = receiver.recv_bytes()
+        if frame == process_child.RUNNING:
             emit(started_event(task, pid=process.pid))
             task.started.set()
-        message = process_child.decode(receiver.recv_bytes())
+            frame = receiver.recv_bytes()
+        message = process_child.decode(frame)  # the outcome, which may come first: stopped while announcing
     except (EOFError, OSError, ValueError):
         pass
     process.join()
