@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
 from pyleash import protocol, targets
 from pyleash.main_lane import MainLane
@@ -32,11 +32,11 @@ class Agent:
 
     def send(self, message: Dict[str, Any]) -> None:
         """Encode and send; a reply JSON cannot carry becomes a typed error naming the Python type."""
-        try:
-            frame = protocol.encode(message)
-        except protocol.NotSerializable as exc:
-            frame = protocol.encode(protocol.error(message.get("id"), protocol.RESULT, exc, with_traceback=False))
-        self.transport.send([frame])
+        self.transport.send([_encode(message)])
+
+    def send_many(self, messages: List[Dict[str, Any]]) -> None:
+        """send() each, in order, in as few writes as the transport allows."""
+        self.transport.send_many([[_encode(message)] for message in messages])
 
     def serve(self) -> None:
         """Runs on pyleash-control until the controller disconnects or asks to shut down."""
@@ -98,6 +98,13 @@ class Agent:
     def _shutdown(self, request: Dict[str, Any]) -> None:
         self.send(protocol.ok(request.get("id"), None))
         _flush_and_exit(0)
+
+
+def _encode(message: Dict[str, Any]) -> bytes:
+    try:
+        return protocol.encode(message)
+    except protocol.NotSerializable as exc:
+        return protocol.encode(protocol.error(message.get("id"), protocol.RESULT, exc, with_traceback=False))
 
 
 def _flush_and_exit(status: int) -> None:

@@ -1,6 +1,7 @@
 """The control loop's dispatch: malformed input is answered or dropped, and the agent keeps serving."""
 import json
 import threading
+import time
 import unittest
 
 from pyleash.control import Agent
@@ -13,11 +14,17 @@ class _Recorder:
 
     def __init__(self):
         self.sent = []
+        self.writes = []  # messages per send_many call
         self.arrived = threading.Event()
 
     def send(self, frames):
         self.sent.append(json.loads(frames[0]))
         self.arrived.set()
+
+    def send_many(self, messages):
+        self.writes.append(len(messages))
+        for frames in messages:
+            self.send(frames)
 
 
 class DispatchTest(unittest.TestCase):
@@ -60,6 +67,42 @@ class DispatchTest(unittest.TestCase):
         self.assertTrue(self.transport.arrived.wait(10))
         self.assertEqual(self.transport.sent[0]["error"]["kind"], "result")
         self.assertEqual(self.transport.sent[0]["error"]["pythonType"], "set")
+
+
+
+class StopAnswerTest(unittest.TestCase):
+    """The stop of a running task is answered by the task's own thread, with its end, in one write."""
+
+    def setUp(self):
+        self.transport = _Recorder()
+        self.agent = Agent(self.transport)
+
+    def wait_for(self, predicate):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if any(predicate(m) for m in list(self.transport.sent)):
+                return
+            time.sleep(0.005)
+        self.fail("no such message in %r" % (self.transport.sent,))
+
+    def test_the_stop_report_leaves_with_the_end_event(self):
+        self.agent._dispatch([b'{"type": "start", "id": 1, "task": "t1", "target": "pyleash.demo:spin"}'])
+        self.wait_for(lambda m: m.get("type") == "task-started")
+        self.agent._dispatch([b'{"type": "stop", "id": 2, "task": "t1", "strategy": "async-exc"}'])
+        self.wait_for(lambda m: m.get("id") == 2)
+        ended = [i for i, m in enumerate(self.transport.sent) if m.get("type") == "task-ended"]
+        answer = [i for i, m in enumerate(self.transport.sent) if m.get("id") == 2]
+        self.assertEqual(answer, [ended[0] + 1])  # right after the end event...
+        self.assertEqual(self.transport.writes[-1], 2)  # ...in the same write
+        report = self.transport.sent[answer[0]]["result"]
+        self.assertEqual((report["outcome"], report["finallyRan"], report["swallowed"]), ("stopped", True, 0))
+
+    def test_a_stop_of_an_ended_task_is_answered_at_once(self):
+        self.agent._dispatch([b'{"type": "start", "id": 1, "task": "t1", "target": "math:floor", "args": [1.5]}'])
+        self.wait_for(lambda m: m.get("type") == "task-ended")
+        self.agent._dispatch([b'{"type": "stop", "id": 2, "task": "t1"}'])
+        self.wait_for(lambda m: m.get("id") == 2)
+        self.assertEqual(self.transport.sent[-1]["result"]["outcome"], "finished-first")
 
 
 if __name__ == "__main__":

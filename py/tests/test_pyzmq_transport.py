@@ -63,6 +63,13 @@ class RouterCase(unittest.TestCase):
         self.assertEqual(t.recv(10), msg)
         self.assertIsNone(t.recv(0.05))
 
+    def test_send_many_arrives_as_separate_messages_in_order(self) -> None:
+        t = self.connect(routing_id=b"many")
+        t.send_many([[b"one"], [b"two", b"parts"], [b"x" * 70000]])  # the big one takes the long path
+        t.send_many([[b"small"], [b"after"]])
+        got = [self.router.recv_multipart()[1:] for _ in range(5)]
+        self.assertEqual(got, [[b"one"], [b"two", b"parts"], [b"x" * 70000], [b"small"], [b"after"]])
+
     def test_concurrent_senders_while_receiving(self) -> None:
         t = self.connect(routing_id=b"A")
         n_threads, per_thread = 8, 200

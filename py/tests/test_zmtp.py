@@ -297,6 +297,11 @@ class TransportTest(unittest.TestCase):
         self.assertEqual(read_frame(conn), (0x03, b"y" * 70000))
         self.assertEqual(read_frame(conn), (0x00, b""))
 
+    def test_send_many_small_messages_in_one_write(self) -> None:
+        c, conn = self.pair()
+        c.send_many([[b"a"], [b"b", b"c"]])
+        self.assertEqual(conn.recv(64), b"\x00\x01a\x01\x01b\x00\x01c")  # both, in order
+
     def test_recv_short_long_multipart_batched_and_split(self) -> None:
         c, conn = self.pair()
         msgs = [[b"one"], [b"a" * 300, b"b"], [b"", b"c" * 70000, b"d" * 255], [b"e" * 256]]

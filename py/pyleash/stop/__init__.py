@@ -44,6 +44,14 @@ def fast_switching(interval: Optional[float] = FAST_SWITCH_S) -> Iterator[None]:
                 sys.setswitchinterval(_switch_saved)
 
 
+def prime(ident: int, inject: Callable[[], bool]) -> Optional[int]:
+    """Make run_stop's first injection now (on the thread that got the request, sparing a thread start
+    under GIL contention); pass the result as run_stop(primed=...). None if inject() found nothing to arm."""
+    errors.delivery_event(ident).clear()
+    base = errors.deliveries(ident)
+    return base if inject() else None
+
+
 def run_stop(
     ident: int,
     inject: Callable[[], bool],
@@ -52,6 +60,7 @@ def run_stop(
     deadline_s: float,
     grace_s: float = GRACE_S,
     switch_s: Optional[float] = FAST_SWITCH_S,
+    primed: Optional[int] = None,
 ) -> Dict[str, Any]:
     """Deliver TaskStopped to thread `ident` via `inject` until `alive()` is False or the deadline passes.
 
@@ -63,13 +72,14 @@ def run_stop(
     the call to the observed end (to the give-up time if not stopped); pending means the latest injection
     was never delivered (the target sits outside the interpreter, e.g. in time.sleep). stopped with
     delivered == 0 means the target ended without receiving anything (it finished on its own).
+    `primed` is what prime() returned for a first injection made earlier: it is waited on, not repeated.
     """
     t0 = time.perf_counter()
     end = t0 + deadline_s
     event = errors.delivery_event(ident)
-    first = errors.deliveries(ident)
-    injections = 0
-    base: Optional[int] = None  # delivery count when the latest injection was armed; None: none waiting
+    first = errors.deliveries(ident) if primed is None else primed
+    injections = 0 if primed is None else 1
+    base = primed  # delivery count when the latest injection was armed; None: none waiting
     nap = 0.001
     with fast_switching(switch_s):
         while alive():

@@ -22,8 +22,8 @@ class TaskService:
         self.tasks: Dict[str, Task] = {}
         agent.handlers.update(start=self.start, stop=self.stop, stack=self.stack, threads=self.threads)
 
-    def emit(self, event: Dict[str, Any]) -> None:
-        self.agent.send(event)  # an ended task's record stays, so a later stop can answer finished-first
+    def emit(self, *events: Dict[str, Any]) -> None:
+        self.agent.send_many(list(events))  # an ended task's record stays, so a later stop can answer finished-first
 
     def start(self, request: Dict[str, Any]) -> None:
         task_id, kind, target = request.get("task"), request.get("kind", "thread"), request.get("target")
@@ -61,16 +61,9 @@ class TaskService:
             raise protocol.ProtocolError("unknown strategy %r (expected one of %s)" % (strategy, ", ".join(STRATEGIES)))
         grace_s = _seconds(request, "graceMs", 250)
         deadline_s = _seconds(request, "deadlineMs", 3000)
-
-        def run() -> None:
-            try:
-                report = ladder.stop(task, strategy, grace_s, deadline_s)
-            except BaseException as exc:  # noqa: B902 - the controller must get an answer
-                self.agent.send(protocol.error(request.get("id"), protocol.EXCEPTION, exc))
-                return
-            self.agent.send(protocol.ok(request.get("id"), report))
-
-        threading.Thread(target=run, name="pyleash-stop-%s" % task.id, daemon=True).start()
+        run = ladder.StopRun(task, strategy, grace_s, deadline_s, request.get("id"), self.agent.send)
+        if run.begin():  # the first delivery is made here; the rest runs on a thread of its own
+            threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True).start()
 
     def stack(self, request: Dict[str, Any]) -> None:
         task = self._task(request)

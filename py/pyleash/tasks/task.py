@@ -4,12 +4,12 @@ from __future__ import annotations
 import inspect
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
-from pyleash import current, protocol, targets
+from pyleash import current, errors, protocol, targets
 from pyleash.errors import TaskStopped
 
-Emit = Callable[[Dict[str, Any]], None]
+Emit = Callable[..., None]  # emit(message, ...): send these messages, in order
 
 
 class Task:
@@ -42,6 +42,8 @@ class Task:
 
             self.killer = TraceKill()
         self.ended_at: Optional[float] = None
+        self.delivered = 0  # TaskStopped instances its thread had made when it ended (see pyleash.errors)
+        self.stop_runs: List[Any] = []  # pyleash.stop.ladder.StopRun under way; asked for answers when it ends
 
     @property
     def stop_asked(self) -> bool:
@@ -147,6 +149,10 @@ def finish(
         task.status = "failed"
         event = {"type": "task-ended", "task": task.id, "status": "failed"}
         event["error"] = protocol.error(None, protocol.RESULT, exc, with_traceback=False)["error"]
+    task.delivered = errors.deliveries(task.ident) if task.ident is not None else 0
     task.ended_at = time.perf_counter()
     task.ended.set()  # before the news leaves: a stop that follows it must see the task ended
-    emit(event)
+    # A stop under way is answered from here, in the same write: waking its stop thread, or writing
+    # twice, would each mean one more wait for the GIL while other threads are busy.
+    answers = [answer for answer in (run.answer_on_end() for run in task.stop_runs) if answer is not None]
+    emit(event, *answers)

@@ -142,13 +142,17 @@ class PyzmqTransport:
 
     def send(self, frames: Sequence[bytes]) -> None:
         """Send one multipart message; safe to call from any number of threads at once."""
+        self.send_many([frames])
+
+    def send_many(self, messages: Sequence[Sequence[bytes]]) -> None:
+        """Send several messages in order, as send() would one after the other."""
         if self._closed or self._closing:
             raise TransportError("transport is closed")
-        if not frames:
+        if not all(messages):
             raise ValueError("a message needs at least one frame")
         # Queue first, then try the lock: a holder that releases after our failed
         # acquire is then sure to see the message in its re-check (see _release).
-        self._outbox.append(list(frames))  # a copy: the caller may reuse its list
+        self._outbox.extend(list(frames) for frames in messages)  # copies: the caller may reuse its lists
         if self._lock.acquire(False):
             try:
                 self._flush()

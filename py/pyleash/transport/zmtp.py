@@ -434,6 +434,15 @@ class ZmtpTransport:
         else:
             self._sendall(*encode_pieces(frames))
 
+    def send_many(self, messages: Sequence[Frames]) -> None:
+        """Send several messages, small ones in one write: a thread that must wait for the GIL after
+        each write (other threads busy) would otherwise wait once per message."""
+        if sum(len(frame) for frames in messages for frame in frames) >= BIG_FRAME:
+            for frames in messages:
+                self.send(frames)
+            return
+        self._sendall(b"".join(encode_message(frames) for frames in messages))
+
     def recv(self, timeout: Optional[float] = None) -> Optional[List[bytes]]:
         """Next whole message, or None after timeout seconds; one receiving thread only."""
         messages = self._messages
