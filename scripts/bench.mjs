@@ -24,10 +24,9 @@ import { stopLatency } from "./bench/stop-latency.mjs";
 import { killableOverhead } from "./bench/killable-overhead.mjs";
 import { blockedStop } from "./bench/blocked-stop.mjs";
 import { switchInterval } from "./bench/switch-interval.mjs";
-import { poolBeforeAfter } from "./bench/pool.mjs";
 
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, pipelined, coldStart, memory, stopLatency, killableOverhead, blockedStop, switchInterval, poolBeforeAfter];
+const SECTIONS = [callRtt, pipelined, coldStart, memory, stopLatency, killableOverhead, blockedStop, switchInterval];
 
 const CONFIGS = {
   quick: {
@@ -35,14 +34,12 @@ const CONFIGS = {
     coldRounds: 5, memoryRounds: 3, settleMs: 300, heapCalls: 20_000, heapWarm: 2000,
     stopSamples: 20, stopSamplesBusy: 15, stopSamplesSpawn: 5, overheadRounds: 3, overheadSeconds: 0.25,
     blockedSamples: 5, blockedSamplesDeadline: 2, switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
-    poolRounds: 2, poolRttCalls: 1000,
   },
   full: {
     rounds: 15, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,
     coldRounds: 15, memoryRounds: 7, settleMs: 500, heapCalls: 100_000, heapWarm: 5000,
     stopSamples: 200, stopSamplesBusy: 150, stopSamplesSpawn: 40, overheadRounds: 9, overheadSeconds: 0.5,
     blockedSamples: 20, blockedSamplesDeadline: 5, switchRounds: 3, switchSeconds: 0.5, switchStops: 60,
-    poolRounds: 6, poolRttCalls: 5000,
   },
 };
 

@@ -1,7 +1,7 @@
 /** The wire protocol, controller side (mirrors py/pyleash/protocol.py; described in docs/protocol.md). */
 import type { PythonErrorPayload } from "./errors.js";
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Written as one JSON line to the agent's fd 3, which then stays open as its lifeline. */
 export interface AgentConfig {

@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List
 
 from pyleash import protocol, targets
 from pyleash.main_lane import MainLane
+from pyleash.outbox import Outbox
 from pyleash.pool import CallPool
 from pyleash.transport import TransportError
 
@@ -19,7 +20,9 @@ class Agent:
 
     def __init__(self, transport: Any) -> None:
         self.transport = transport
-        self.pool = CallPool()
+        self.outbox = Outbox(transport)
+        self.pool = CallPool(on_drain=self.outbox.flush)
+        self._calls: List[Any] = []  # calls of the message being dispatched, for the pool (control thread only)
         self.main_lane = MainLane()
         self.handlers: Dict[str, Handler] = {
             "call": self._call,
@@ -51,11 +54,17 @@ class Agent:
             self._dispatch(frames)
 
     def _dispatch(self, frames: Any) -> None:
-        if len(frames) != 1:
-            _log("dropped a message of %d frames (expected 1)" % len(frames))
-            return
+        """Each frame is one request (the controller sends several per message when they queue up);
+        the calls among them go to the pool together."""
+        for frame in frames:
+            self._handle(frame)
+        if self._calls:
+            calls, self._calls = self._calls, []
+            self.pool.submit_many(calls)
+
+    def _handle(self, frame: bytes) -> None:
         try:
-            request = protocol.decode(frames[0])
+            request = protocol.decode(frame)
         except protocol.ProtocolError as exc:
             _log("dropped a malformed message: %s" % exc)
             return
@@ -74,23 +83,21 @@ class Agent:
         kwargs = request.get("kwargs", {})
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise protocol.ProtocolError("call needs 'args' as a JSON array and 'kwargs' as a JSON object")
-        self.pool.submit(self._run_call, request["id"], request.get("target"), args, kwargs)
+        self._calls.append((self._run_call, (request["id"], request.get("target"), args, kwargs)))
 
     def _run_call(self, request_id: Any, target: Any, args: list, kwargs: dict) -> None:
         try:
             fn = targets.resolve(target)
         except targets.TargetError as exc:
-            self.send(protocol.error(request_id, protocol.TARGET, exc, with_traceback=False))
-            return
+            reply = protocol.error(request_id, protocol.TARGET, exc, with_traceback=False)
         except BaseException as exc:  # an import that raised is the user's exception
-            self.send(protocol.error(request_id, protocol.EXCEPTION, exc))
-            return
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: B902 - everything the call raises goes back to the caller
-            self.send(protocol.error(request_id, protocol.EXCEPTION, exc))
-            return
-        self.send(protocol.ok(request_id, result))
+            reply = protocol.error(request_id, protocol.EXCEPTION, exc)
+        else:
+            try:
+                reply = protocol.ok(request_id, fn(*args, **kwargs))
+            except BaseException as exc:  # noqa: B902 - everything the call raises goes back to the caller
+                reply = protocol.error(request_id, protocol.EXCEPTION, exc)
+        self.outbox.add(_encode(reply), hold=self.pool.queued())
 
     def _ping(self, request: Dict[str, Any]) -> None:
         self.send(protocol.ok(request.get("id"), {"pid": os.getpid(), "threads": threading.active_count()}))

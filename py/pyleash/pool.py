@@ -37,8 +37,14 @@ class CallPool:
     """
 
     def __init__(
-        self, max_threads: int = 64, grow_after_s: float = GROW_AFTER_S, retire_after_s: float = RETIRE_AFTER_S
+        self,
+        max_threads: int = 64,
+        grow_after_s: float = GROW_AFTER_S,
+        retire_after_s: float = RETIRE_AFTER_S,
+        on_drain: Optional[Callable[[], None]] = None,
     ) -> None:
+        """`on_drain()` is called when a thread takes the last queued call, and at every watcher tick
+        while calls are queued: the moments to send what jobs held back while more work was waiting."""
         # Everything below is guarded by _lock; workers, submitters (the control thread) and the watcher share it.
         self._lock = threading.Lock()
         self._idle: List[_Worker] = []  # parked workers, the most recently parked last
@@ -54,32 +60,44 @@ class CallPool:
         self._grow_after = grow_after_s
         self._retire_after = retire_after_s
         self._names = itertools.count(1)
+        self._on_drain = on_drain or (lambda: None)
 
     @property
     def threads(self) -> int:
         """Pool threads alive now (idle or busy)."""
         return self._threads
 
+    def queued(self) -> bool:
+        """Calls are waiting for a thread (a lock-free peek: a hint, not a promise)."""
+        return bool(self._backlog)
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run fn(*args) on a pool thread, never on the caller's; errors are fn's to report."""
-        job = (fn, args)
+        self.submit_many([(fn, args)])
+
+    def submit_many(self, jobs: List[Job]) -> None:
+        """submit() each (fn, args), taking the pool's lock once: threads that wait for the GIL while
+        holding that lock make every acquisition a possible pair of context switches."""
         grown = None
         with self._lock:
             now = time.perf_counter()
-            if self._idle:
-                worker = self._idle.pop()
-                worker.job = job
-                self._last_start = now
-                worker.wake.release()
-                return
-            if self._threads < self._max and (self._threads == 0 or now - self._last_start > self._stall_s()):
-                # Every thread has been in its call for a while: they are blocked, not about to be free.
-                if self._backlog:  # the oldest waiting call goes first
-                    self._backlog.append(job)
-                    job = self._backlog.popleft()
-                grown = self._reserve_locked(job, now)
-            else:
-                self._backlog.append(job)
+            backlog = self._backlog
+            for job in jobs:
+                if self._idle:
+                    worker = self._idle.pop()
+                    worker.job = job
+                    self._last_start = now
+                    worker.wake.release()
+                elif grown is None and self._threads < self._max and (
+                    self._threads == 0 or now - self._last_start > self._stall_s()
+                ):
+                    # Every thread has been in its call for a while: they are blocked, not about to be free.
+                    if backlog:  # the oldest waiting call goes first
+                        backlog.append(job)
+                        job = backlog.popleft()
+                    grown = self._reserve_locked(job, now)
+                else:
+                    backlog.append(job)
             self._watch_locked()
         if grown is not None:
             self._start(grown)
@@ -128,6 +146,7 @@ class CallPool:
             self._watch_wake.acquire()
             while True:
                 time.sleep(self._stall_s())
+                self._on_drain()  # a call that blocks must not hold back the answers of those before it
                 grown = None
                 with self._lock:
                     if not self._backlog:
@@ -148,16 +167,22 @@ class CallPool:
             except BaseException:  # noqa: B902 - a job reports its own errors; the thread must survive
                 pass
             job = fn = args = None  # type: ignore[assignment]  (drop references before idling)
+            drained = False
             with self._lock:
                 if self._backlog:
                     job = self._backlog.popleft()
                     self._last_start = time.perf_counter()
-                    continue
-                if self._closed:
+                    drained = not self._backlog
+                elif self._closed:
                     self._threads -= 1
                     return
-                worker.job = None
-                self._idle.append(worker)
+                else:
+                    worker.job = None
+                    self._idle.append(worker)
+            if drained:
+                self._on_drain()
+            if job is not None:
+                continue
             if not worker.wake.acquire(timeout=self._retire_after):
                 with self._lock:
                     if worker in self._idle:  # identity: _Worker has no __eq__

@@ -5,7 +5,7 @@ import json
 import traceback
 from typing import Any, Dict, Optional
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 # Error kinds: which part of a request went wrong (the controller maps each to an error class).
 EXCEPTION = "exception"  # the Python code raised
@@ -14,6 +14,7 @@ RESULT = "result"  # the return value is not JSON-serialisable
 PROTOCOL = "protocol"  # the request itself was malformed
 
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
+_loads = json.JSONDecoder().decode
 
 
 class ProtocolError(Exception):
@@ -39,7 +40,7 @@ def encode(message: Dict[str, Any]) -> bytes:
 def decode(frame: bytes) -> Dict[str, Any]:
     """Decode one request frame; raises ProtocolError when it is not a JSON object with a type."""
     try:
-        message = json.loads(frame)
+        message = _loads(frame.decode("utf-8"))  # the wire is UTF-8 (RFC 8259); json.loads(bytes) would guess
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError("frame is not JSON: %s" % exc) from None
     if not isinstance(message, dict):

@@ -18,7 +18,7 @@ class _Recorder:
         self.arrived = threading.Event()
 
     def send(self, frames):
-        self.sent.append(json.loads(frames[0]))
+        self.sent.extend(json.loads(frame) for frame in frames)
         self.arrived.set()
 
     def send_many(self, messages):
@@ -41,9 +41,9 @@ class DispatchTest(unittest.TestCase):
         self.dispatch(b'{"no": "type"}')
         self.assertEqual(self.transport.sent, [])
 
-    def test_a_message_of_several_frames_is_dropped(self):
-        self.dispatch(b'{"type": "ping", "id": 1}', b"extra")
-        self.assertEqual(self.transport.sent, [])
+    def test_each_frame_of_a_message_is_a_request_of_its_own(self):
+        self.dispatch(b'{"type": "ping", "id": 1}', b"not json", b'{"type": "teleport", "id": 2}')
+        self.assertEqual([(m["id"], m["status"]) for m in self.transport.sent], [(1, "ok"), (2, "error")])
 
     def test_an_unknown_type_is_answered_with_a_protocol_error(self):
         self.dispatch(b'{"type": "teleport", "id": 7}')

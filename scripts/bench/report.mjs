@@ -86,14 +86,6 @@ function tables(report) {
       rows: Object.entries(bs).map(([k, v]) => [k, d[k]?.expected ?? "", fmt(v, 2), fmt(d[k]?.p99, 2), d[k]?.n ?? ""]),
     });
   }
-  const pool = report.poolBeforeAfter;
-  if (pool) {
-    out.push({
-      title: "poolBeforeAfter — the agent's call pool, old vs new, one run",
-      head: ["pool", "serial RTT p50 µs", "p99", "pipelined calls/s", "threads after burst", "RTT after burst p50", "p99"],
-      rows: Object.entries(pool).map(([k, v]) => [k, fmt(v.serialRttUs.p50), fmt(v.serialRttUs.p99), int(v.pipelinedCallsPerS), v.threadsAfterBurst, fmt(v.serialRttAfterBurstUs.p50), fmt(v.serialRttAfterBurstUs.p99)]),
-    });
-  }
   out.push({
     title: "Goals (reported, not asserted)",
     head: ["goal", "contender", "actual", "target", "result"],

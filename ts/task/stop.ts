@@ -17,6 +17,7 @@ const SETTLE_WAIT_MS = 2_000;
 export async function stopTask(task: Task, worker: Worker, options: StopOptions): Promise<StopReport> {
   const resolved = resolveStopOptions(options);
   const { strategy, graceMs, deadlineMs, restartWorkerIfBlocked } = resolved;
+  if (task.endReported) return endedFirst(task, strategy); // the agent keeps only its latest ended tasks
   const asked = performance.now();
   let report: StopReport;
   try {
@@ -44,6 +45,21 @@ export async function stopTask(task: Task, worker: Worker, options: StopOptions)
     };
   }
   return report;
+}
+
+/** What the agent answers for a task that had ended before the stop: told here, without asking it. */
+function endedFirst(task: Task, strategy: StopReport["strategy"]): StopReport {
+  return {
+    strategy,
+    steps: [],
+    outcome: "finished-first",
+    latencyMs: null,
+    swallowed: 0,
+    finallyRan: null,
+    blockedIn: null,
+    reason: `the task had already ended (${task.status})`,
+    agentResponsive: true,
+  };
 }
 
 /** The agent did not answer in time: take its stacks from faulthandler, which runs without the GIL. */

@@ -35,6 +35,8 @@ export class Task<T = unknown> {
   readonly #result: Settle<T>;
   readonly #started: Settle<void>;
   #stopping: Promise<StopReport> | undefined;
+  /** The agent reported the task's end: it may forget the task, so stop and stack are answered here. */
+  #endReported = false;
   #abortReason: { reason: unknown } | undefined;
   #removeAbortListener: (() => void) | undefined;
 
@@ -109,9 +111,15 @@ export class Task<T = unknown> {
     });
   }
 
-  /** The task's current Python stack, innermost last. */
+  /** The task's current Python stack, innermost last; empty once it has ended. */
   stack(): Promise<Frame[]> {
+    if (this.#endReported) return Promise.resolve([]);
     return this.connection.request({ type: "stack", task: this.id }) as Promise<Frame[]>;
+  }
+
+  /** The agent has reported the task's end (not merely lost its connection); internal. */
+  get endReported(): boolean {
+    return this.#endReported;
   }
 
   /** Agent news about this task; internal. */
@@ -140,6 +148,7 @@ export class Task<T = unknown> {
 
   #end(status: "finished" | "failed" | "stopped", event: Record<string, unknown>): void {
     if (this.#settled()) return;
+    this.#endReported = true;
     this.#status = status;
     if (status === "finished") this.#finish(undefined, event.result as T);
     else if (status === "failed") this.#finish(errorFromPayload(event.error as PythonErrorPayload));

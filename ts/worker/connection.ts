@@ -209,9 +209,9 @@ export class Connection {
       });
     });
     void (async () => {
-      for await (const [peer, frame, ...rest] of messages) {
-        if (!peer?.equals(this.#peer) || frame === undefined || rest.length) continue;
-        this.#receive(frame);
+      for await (const [peer, ...frames] of messages) {
+        if (!peer?.equals(this.#peer)) continue;
+        for (const frame of frames) this.#receive(frame); // the agent sends queued replies together
       }
     })();
   }

@@ -7,7 +7,7 @@ import signal
 import threading
 from typing import Any, Dict, Optional
 
-from pyleash.tasks import process_child
+from pyleash.tasks import process_child, process_flag
 from pyleash.tasks.task import Emit, Task, finish, started_event
 
 # spawn, not fork: forking a process that runs threads can copy a lock held by another thread.
@@ -16,26 +16,31 @@ _context = multiprocessing.get_context("spawn")
 
 def start(task: Task, emit: Emit) -> None:
     receiver, sender = _context.Pipe(duplex=False)
-    task.stop_event = _context.Event()
+    child_flag, task.stop_event = process_flag.make(_context)
     process = _context.Process(
         target=process_child.main,
-        args=(task.id, task.target, task.args, task.kwargs, sender, task.stop_event, os.getpid()),
+        args=(task.id, task.target, task.args, task.kwargs, sender, child_flag, os.getpid()),
         name="pyleash-task-%s" % task.id,
         daemon=True,
     )
     task.killer = process
-    task.thread = threading.Thread(target=_watch, args=(task, emit, process, receiver, sender), name=process.name, daemon=True)
+    task.thread = threading.Thread(
+        target=_watch, args=(task, emit, process, receiver, (sender, child_flag)), name=process.name, daemon=True
+    )
     task.thread.start()
 
 
-def _watch(task: Task, emit: Emit, process: Any, receiver: Any, sender: Any) -> None:
+def _watch(task: Task, emit: Emit, process: Any, receiver: Any, child_ends: Any) -> None:
     task.ident = threading.get_ident()
     try:
         process.start()
     except BaseException as exc:  # noqa: B902 - a failed spawn is the task's failure
+        for end in (receiver, task.stop_event) + child_ends:
+            end.close()
         finish(task, emit, "failed", None, exc)
         return
-    sender.close()  # so that recv() sees EOF when the child dies without answering
+    for end in child_ends:  # the child has its copies; so recv() sees EOF when the child dies without answering
+        end.close()
     message: Optional[Dict[str, Any]] = None
     try:
         frame = receiver.recv_bytes()
@@ -48,6 +53,7 @@ def _watch(task: Task, emit: Emit, process: Any, receiver: Any, sender: Any) -> 
         pass
     process.join()
     receiver.close()
+    task.stop_event.close()
     _report(task, emit, process.exitcode, message)
 
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict
+from collections import deque
+from typing import Any, Deque, Dict
 
 from pyleash import protocol
 from pyleash.stop import ladder
@@ -11,6 +12,7 @@ from pyleash.tasks import main_kind, thread_kind
 from pyleash.tasks.task import Task, finish
 
 KINDS = ("thread", "main", "process", "asyncio")
+ENDED_KEPT = 1024  # ended tasks remembered, for a stop or stack that crosses the end on the wire
 STRATEGIES = ("auto", "flag", "async-exc", "trace", "monitor", "signal", "terminate", "cancel")
 
 
@@ -20,10 +22,14 @@ class TaskService:
     def __init__(self, agent: Any) -> None:
         self.agent = agent
         self.tasks: Dict[str, Task] = {}
+        self._ended: Deque[str] = deque()  # ids of ended tasks, oldest first (appended by any thread)
         agent.handlers.update(start=self.start, stop=self.stop, stack=self.stack, threads=self.threads)
 
     def emit(self, *events: Dict[str, Any]) -> None:
-        self.agent.send_many(list(events))  # an ended task's record stays, so a later stop can answer finished-first
+        for event in events:
+            if event.get("type") == "task-ended":
+                self._ended.append(event["task"])
+        self.agent.send_many(list(events))
 
     def start(self, request: Dict[str, Any]) -> None:
         task_id, kind, target = request.get("task"), request.get("kind", "thread"), request.get("target")
@@ -35,6 +41,8 @@ class TaskService:
         if not isinstance(args, list) or not isinstance(kwargs, dict) or not isinstance(target, str):
             raise protocol.ProtocolError("start needs a string 'target', 'args' as an array and 'kwargs' as an object")
         task = Task(task_id, kind, target, args, kwargs, str(request.get("name") or target), bool(request.get("trace")))
+        while len(self._ended) > ENDED_KEPT:  # the controller answers for tasks it knows have ended
+            self.tasks.pop(self._ended.popleft(), None)
         self.tasks[task_id] = task
         # Reply before the task runs: a task that grabs the GIL for good (C code) would otherwise hold the reply.
         self.agent.send(protocol.ok(request.get("id"), task.describe()))

@@ -1,0 +1,34 @@
+"""Call replies that wait briefly to leave together, as one message of several frames."""
+from __future__ import annotations
+
+import threading
+from typing import Any, List
+
+MAX_FRAMES = 64  # a fuller outbox leaves at once: a bound on how long the first answer in it waits
+
+
+class Outbox:
+    """Holds a reply only while its thread has more calls queued (see CallPool.queued): a burst of pipelined
+    calls is answered in a few writes instead of one per call, and a lone call is answered at once.
+    What is held leaves at the latest when the pool drains or its watcher ticks (CallPool on_drain).
+    """
+
+    def __init__(self, transport: Any, max_frames: int = MAX_FRAMES) -> None:
+        self._transport = transport
+        self._max = max_frames
+        self._frames: List[bytes] = []
+        self._lock = threading.Lock()
+
+    def add(self, frame: bytes, hold: bool) -> None:
+        with self._lock:
+            self._frames.append(frame)
+            if hold and len(self._frames) < self._max:
+                return
+            frames, self._frames = self._frames, []
+        self._transport.send(frames)
+
+    def flush(self) -> None:
+        with self._lock:
+            frames, self._frames = self._frames, []
+        if frames:
+            self._transport.send(frames)
