@@ -127,6 +127,17 @@ describe.each(pythons)("stopping tasks on Python $label", ({ label, python }) =>
     });
   }
 
+  it("shows a process task's stack from the child, even while it sits in time.sleep", async () => {
+    const worker = await startWorker({ python });
+    const task = await worker.start("blocking:sleep_long", { kind: "process" });
+    await reached(task, "sleep_long");
+    const frames = await task.stack();
+    expect(frames.at(-1)).toMatchObject({ function: "sleep_long", code: "time.sleep(100)" });
+    expect(await task.stack()).toEqual(frames); // asking again does not disturb the sleep
+    await task.stop({ strategy: "terminate" });
+    expect(await task.stack()).toEqual([]);
+  });
+
   it("stops a child process with terminate, and its finally runs on SIGTERM", async () => {
     const worker = await startWorker({ python });
     const task = await worker.start("blocking:sleep_long", { kind: "process" });

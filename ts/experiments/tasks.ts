@@ -3,12 +3,11 @@ import type { Task } from "../task/task.js";
 
 /**
  * Resolves once a frame of `fn` is on the task's stack and, when `innermost` is given, the innermost
- * frame is that function (the blocking call has begun); polls the stack, never a blind sleep.
- * Process tasks resolve when started.
+ * frame is that function (the blocking call has begun); polls the stack, never a blind sleep. For process
+ * tasks each poll is a faulthandler dump of the child (about 20 ms).
  */
 export async function reached(task: Task, fn: string, innermost?: string, timeoutMs = 20_000): Promise<void> {
   await task.started;
-  if (task.kind === "process") return;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const frames = await task.stack();

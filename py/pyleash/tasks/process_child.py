@@ -8,6 +8,7 @@ from typing import Any
 
 from pyleash import current, lifeline, protocol, targets
 from pyleash.errors import TaskStopped
+from pyleash.stop.stacks import register_dump
 from pyleash.tasks.task import wants_stop_event
 
 
@@ -22,8 +23,9 @@ class _ChildTask:
         self.stop_event = stop_event
 
 
-def main(task_id: str, target: str, args: list, kwargs: dict, conn: Any, stop_event: Any, agent_pid: int) -> None:
+def main(task_id: str, target: str, args: list, kwargs: dict, conn: Any, stop_event: Any, dump: Any, agent_pid: int) -> None:
     lifeline.die_with_parent(agent_pid)  # the agent may be SIGKILLed; its children must not outlive it
+    register_dump(dump.fileno())  # before RUNNING: the agent asks for stacks only once the task has started
     current.bind(_ChildTask(task_id, stop_event))
     try:  # a SIGTERM before the handler is in kills the child outright; after, it unwinds through here
         signal.signal(signal.SIGTERM, _raise_task_stopped)

@@ -5,9 +5,10 @@ import multiprocessing
 import os
 import signal
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from pyleash.tasks import process_child, process_flag
+from pyleash.tasks.process_stack import DumpReader
 from pyleash.tasks.task import Emit, Task, finish, started_event
 
 # spawn, not fork: forking a process that runs threads can copy a lock held by another thread.
@@ -17,15 +18,17 @@ _context = multiprocessing.get_context("spawn")
 def start(task: Task, emit: Emit) -> None:
     receiver, sender = _context.Pipe(duplex=False)
     child_flag, task.stop_event = process_flag.make(_context)
+    dump_reader, dump_writer = _context.Pipe(duplex=False)
+    task.dumps = DumpReader(dump_reader)
     process = _context.Process(
         target=process_child.main,
-        args=(task.id, task.target, task.args, task.kwargs, sender, child_flag, os.getpid()),
+        args=(task.id, task.target, task.args, task.kwargs, sender, child_flag, dump_writer, os.getpid()),
         name="pyleash-task-%s" % task.id,
         daemon=True,
     )
     task.killer = process
     task.thread = threading.Thread(
-        target=_watch, args=(task, emit, process, receiver, (sender, child_flag)), name=process.name, daemon=True
+        target=_watch, args=(task, emit, process, receiver, (sender, child_flag, dump_writer)), name=process.name, daemon=True
     )
     task.thread.start()
 
@@ -35,7 +38,7 @@ def _watch(task: Task, emit: Emit, process: Any, receiver: Any, child_ends: Any)
     try:
         process.start()
     except BaseException as exc:  # noqa: B902 - a failed spawn is the task's failure
-        for end in (receiver, task.stop_event) + child_ends:
+        for end in (receiver, task.stop_event, task.dumps) + child_ends:
             end.close()
         finish(task, emit, "failed", None, exc)
         return
@@ -54,7 +57,15 @@ def _watch(task: Task, emit: Emit, process: Any, receiver: Any, child_ends: Any)
     process.join()
     receiver.close()
     task.stop_event.close()
+    task.dumps.close()
     _report(task, emit, process.exitcode, message)
+
+
+def stack(task: Task) -> List[Dict[str, Any]]:
+    """The child's stack, innermost last; [] before it has started or once it has ended."""
+    if not task.started.is_set() or task.ended.is_set():
+        return []
+    return task.dumps.stack(task.killer.pid)
 
 
 def _report(task: Task, emit: Emit, exitcode: Optional[int], message: Optional[Dict[str, Any]]) -> None:

@@ -75,7 +75,15 @@ class TaskService:
 
     def stack(self, request: Dict[str, Any]) -> None:
         task = self._task(request)
-        frames = thread_stack(task.ident) if task.ident is not None and task.kind != "process" else []
+        if task.kind == "process":  # the child dumps it: waiting for that must not hold the control loop
+            from pyleash.tasks import process_kind
+
+            def dump() -> None:
+                self.agent.send(protocol.ok(request.get("id"), process_kind.stack(task)))
+
+            threading.Thread(target=dump, name="pyleash-stack-%s" % task.id, daemon=True).start()
+            return
+        frames = thread_stack(task.ident) if task.ident is not None else []
         self.agent.send(protocol.ok(request.get("id"), frames))
 
     def threads(self, request: Dict[str, Any]) -> None:

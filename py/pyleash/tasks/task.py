@@ -36,6 +36,7 @@ class Task:
         self.how: Optional[str] = None  # what ended a stopped task: "TaskStopped", "returned", "cancelled", ...
         self.unwound: Optional[bool] = None  # its stack unwound normally (finally blocks ran)
         self.killer: Any = None  # kind-specific handle a strategy needs (TraceKill, Process, asyncio.Task)
+        self.dumps: Any = None  # process tasks: the child's stack dumps (pyleash.tasks.process_stack)
         if trace:  # made now, so a stop that follows the started event finds it; installed in the task's thread
             from pyleash.stop.trace import TraceKill
 
