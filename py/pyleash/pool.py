@@ -43,8 +43,9 @@ class CallPool:
         retire_after_s: float = RETIRE_AFTER_S,
         on_drain: Optional[Callable[[], None]] = None,
     ) -> None:
-        """`on_drain()` is called when a thread takes the last queued call, and at every watcher tick
-        while calls are queued: the moments to send what jobs held back while more work was waiting."""
+        """`on_drain()` is called when a thread takes the last queued call, when it finds none to take, and
+        at every watcher tick while calls are queued: the moments to send what jobs held back while more
+        work was waiting (a job's view of the queue is stale by the time it ends)."""
         # Everything below is guarded by _lock; workers, submitters (the control thread) and the watcher share it.
         self._lock = threading.Lock()
         self._idle: List[_Worker] = []  # parked workers, the most recently parked last
@@ -167,7 +168,7 @@ class CallPool:
             except BaseException:  # noqa: B902 - a job reports its own errors; the thread must survive
                 pass
             job = fn = args = None  # type: ignore[assignment]  (drop references before idling)
-            drained = False
+            drained = retire = False
             with self._lock:
                 if self._backlog:
                     job = self._backlog.popleft()
@@ -175,12 +176,14 @@ class CallPool:
                     drained = not self._backlog
                 elif self._closed:
                     self._threads -= 1
-                    return
+                    retire = True
                 else:
                     worker.job = None
                     self._idle.append(worker)
-            if drained:
+            if drained or job is None:  # held answers leave before the last call runs, or before idling
                 self._on_drain()
+            if retire:
+                return
             if job is not None:
                 continue
             if not worker.wake.acquire(timeout=self._retire_after):

@@ -72,6 +72,15 @@ class OutboxTest(unittest.TestCase):
         GATE.set()
         self.assertEqual(len(self.wait_replies(5)), 5)
 
+    def test_an_answer_held_on_a_stale_view_of_the_queue_still_leaves(self):
+        # A thread decides to hold its answer because calls are queued; by the time it adds the answer
+        # another thread may have taken them all, run them, and gone idle. Simulated: the queue always
+        # looks busy, so every answer is held and only the pool's hooks let it go.
+        self.agent.pool.queued = lambda: True
+        self.agent._dispatch([call(1)])
+        self.assertEqual(len(self.wait_replies(1)), 1)
+        self.agent._dispatch([call(2), call(3, "time:sleep", (0.05,)), call(4)])
+        self.assertEqual(len(self.wait_replies(4)), 4)
 
 if __name__ == "__main__":
     unittest.main()
