@@ -6,7 +6,6 @@ from collections import deque
 from typing import Any, Deque, Dict
 
 from pyleash import protocol
-from pyleash.stop import ladder
 from pyleash.stop.stacks import thread_stack
 from pyleash.tasks import main_kind, thread_kind
 from pyleash.tasks.task import Task, finish
@@ -69,6 +68,8 @@ class TaskService:
             raise protocol.ProtocolError("unknown strategy %r (expected one of %s)" % (strategy, ", ".join(STRATEGIES)))
         grace_s = _seconds(request, "graceMs", 250)
         deadline_s = _seconds(request, "deadlineMs", 3000)
+        from pyleash.stop import ladder  # on first stop: the idle agent need not carry it
+
         run = ladder.StopRun(task, strategy, grace_s, deadline_s, request.get("id"), self.agent.send)
         if run.begin():  # the first delivery is made here; the rest runs on a thread of its own
             threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True).start()
