@@ -63,6 +63,7 @@ const contenders = [
   ...(machine.pyzmqPython ? [{ name: "pyleash-pyzmq", python: machine.pyzmqPython.path }] : []),
   { name: "pythonia", python: machine.python.path },
   { name: "floor", python: machine.python.path },
+  { name: "floor-zeromq", python: machine.python.path },
 ];
 const env = { PYTHON_BIN: machine.python.path }; // pythonia's interpreter: the same as everyone else's
 log(`${quick ? "quick" : "full"} run: ${contenders.map((c) => c.name).join(", ")} on Python ${machine.python.version}`);

@@ -40,7 +40,7 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     for (const key of ["cores", "node", "python.version", "python.path"]) expect(report.machine).toHaveProperty(key.split("."));
 
     const bridges = ["pyleash-builtin", ...(report.machine.pyzmqPython ? ["pyleash-pyzmq"] : []), "pythonia"];
-    for (const name of [...bridges, "floor"]) {
+    for (const name of [...bridges, "floor", "floor-zeromq"]) {
       for (const stat of STATS) expect(report.callRttUs).toHaveProperty([name, stat]);
     }
     for (const name of bridges) {

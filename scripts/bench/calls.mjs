@@ -56,7 +56,9 @@ export const callRtt = {
         `each contender in its own node process, warmed up by ${config.hostWarm} serial calls; ${config.rounds} rounds × ` +
         `${config.rttCalls} serial calls of math.floor(7) per contender (after ${config.rttWarm} untimed), contenders ` +
         "interleaved in rotating order; p50/p99/min/max over all samples pooled. floor = raw " +
-        "AF_UNIX length-framed echo between Node and the same Python (no JSON, no threads, no ZeroMQ).",
+        "AF_UNIX length-framed echo between Node and the same Python (no JSON, no threads, no ZeroMQ); " +
+        "floor-zeromq = the same bytes echoed between a zeromq.js ROUTER and the agent's built-in ZMTP client " +
+        "on one Python thread (pyleash's transports without JSON, pool or request bookkeeping).",
     };
   },
 };
@@ -65,7 +67,7 @@ export const pipelined = {
   key: "pipelinedCallsPerS",
   title: "Pipelined calls per second",
   async run({ hosts, config, log }) {
-    const bridges = hosts.filter((h) => h.name !== "floor");
+    const bridges = hosts.filter((h) => !h.name.startsWith("floor"));
     const rates = Object.fromEntries(bridges.map((h) => [h.name, []]));
     for (const host of bridges) await host.run("pipelined", { total: 2 * config.pipelinedCalls, window: config.window }); // untimed: JIT, pool
     for (let r = 0; r < config.rounds; r++) {

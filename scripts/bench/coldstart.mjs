@@ -11,7 +11,7 @@ export const coldStart = {
   key: "coldStartMs",
   title: "Cold start to first result (ms)",
   async run({ contenders, hosts, config, env, log }) {
-    const names = contenders.filter((c) => c.name !== "floor");
+    const names = contenders.filter((c) => !c.name.startsWith("floor"));
     const times = Object.fromEntries(names.map((c) => [c.name, []]));
     const boot = [];
     for (let r = 0; r < config.coldRounds; r++) {

@@ -4,7 +4,7 @@
  */
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
-import { openFloor } from "./floor.mjs";
+import { openFloor, openZeromqFloor } from "./floor.mjs";
 
 export const DIST = new URL("../../dist/index.js", import.meta.url).href;
 
@@ -30,6 +30,10 @@ export async function openContender(name, python) {
   if (name === "pythonia") return openPythonia(python);
   if (name === "floor") {
     const floor = await openFloor(python);
+    return { agentPid: floor.pid, call: floor.call, close: floor.close };
+  }
+  if (name === "floor-zeromq") {
+    const floor = await openZeromqFloor(python);
     return { agentPid: floor.pid, call: floor.call, close: floor.close };
   }
   throw new Error(`unknown contender ${name}`);

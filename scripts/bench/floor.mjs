@@ -2,6 +2,8 @@
  * The physical floor of a cross-process round trip: Node and the same Python over a plain AF_UNIX
  * stream socket, 4-byte big-endian length framing, Python echoing each message back from one thread.
  * No JSON, no threads, no ZeroMQ: whatever a bridge costs above this is its own.
+ * And pyleash's own floor (`floor-zeromq`): the same echo between a zeromq.js ROUTER, as the controller
+ * uses, and the agent's built-in ZMTP client on one Python thread; no JSON, no pool, no request bookkeeping.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -9,6 +11,56 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Router } from "zeromq";
+
+const AGENT_DIR = fileURLToPath(new URL("../../py", import.meta.url));
+
+/** The echo for floor-zeromq, run with `python -c`: argv[1] the agent's py/ dir, argv[2] the endpoint. */
+const ZMQ_ECHO = `
+import sys
+sys.path.insert(0, sys.argv[1])
+from pyleash.transport import open_transport
+t = open_transport(sys.argv[2], "builtin")
+t.send([b"ready"])
+while True:
+    frames = t.recv(None)
+    if frames == [b"quit"]:
+        break
+    t.send(frames)
+`;
+
+/** Start the ZMTP echo on `python` behind a zeromq.js ROUTER; `call()` resolves when the echo comes back. */
+export async function openZeromqFloor(python) {
+  const dir = mkdtempSync(join(tmpdir(), "pyleash-bench-zfloor-"));
+  const endpoint = `ipc://${join(dir, "echo.sock")}`;
+  const router = new Router({ linger: 0 });
+  await router.bind(endpoint);
+  const child = spawn(python, ["-c", ZMQ_ECHO, AGENT_DIR, endpoint], { stdio: ["ignore", "ignore", "inherit"] });
+  const exited = once(child, "exit");
+  const incoming = router[Symbol.asyncIterator]();
+  const died = exited.then(([code]) => {
+    throw new Error(`floor-zeromq echo exited (${code}) before it was ready`);
+  });
+  died.catch(() => {}); // it exits at close() too, long after it was ready
+  const first = await Promise.race([incoming.next(), died]);
+  const [peer] = first.value;
+  return {
+    pid: child.pid,
+    async call() {
+      await router.send([peer, FLOOR_PAYLOAD]);
+      return (await incoming.next()).value[1];
+    },
+    async close() {
+      await router.send([peer, Buffer.from("quit")]).catch(() => {});
+      const timer = setTimeout(() => child.kill("SIGKILL"), 2000);
+      await exited;
+      clearTimeout(timer);
+      router.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 /** The echo server, run with `python -c`; argv[1] is the socket path. Prints "ready" once listening. */
 export const ECHO_SERVER = `

@@ -36,7 +36,7 @@ export const memory = {
   key: "memoryMb",
   title: "Memory (MiB)",
   async run({ contenders, config, env, log }) {
-    const names = contenders.filter((c) => c.name !== "floor");
+    const names = contenders.filter((c) => !c.name.startsWith("floor"));
     const rss = Object.fromEntries(names.map((c) => [c.name, []]));
     for (let r = 0; r < config.memoryRounds; r++) {
       for (const c of rotation(names, r)) {
