@@ -115,6 +115,16 @@ writeFileSync(join(reportDir, "BENCH.md"), renderMarkdown(report));
 log(`wrote ${join(reportDir, "bench.json")} and ${join(reportDir, "BENCH.md")} in ${report.elapsedS} s`);
 process.stdout.write(json ? text : renderText(report) + "\n");
 
+/** Whether py/pyleash holds bytecode for this interpreter (made at npm install), so the agent starts from it. */
+function agentBytecode(python) {
+  try {
+    const tag = execFileSync(python, ["-c", "import sys; print(sys.implementation.cache_tag)"], { encoding: "utf8" }).trim();
+    return existsSync(join(ROOT, "py", "pyleash", "__pycache__", `agent.${tag}.pyc`));
+  } catch {
+    return false;
+  }
+}
+
 function parseArgs(args) {
   const parsed = { json: false, quick: false, out: join(ROOT, "report") };
   for (let i = 0; i < args.length; i++) {
@@ -155,8 +165,10 @@ async function describeMachine() {
     pyzmqPython,
     zeromq: pkg("zeromq"),
     pythonia: pkg("pythonia"),
-    // Set here, it makes every interpreter start compile its modules afresh (no __pycache__): slower, bigger.
+    // Set, Python writes no __pycache__: what was not compiled ahead (npm install compiles the agent for
+    // python3, see scripts/compile-agent.mjs) compiles at every start: slower, bigger.
     PYTHONDONTWRITEBYTECODE: process.env.PYTHONDONTWRITEBYTECODE ?? null,
+    agentBytecode: agentBytecode(info.path),
     loadavgStart: os.loadavg().map((v) => Number(v.toFixed(2))),
     loadavgEnd: null,
   };

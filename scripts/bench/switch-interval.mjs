@@ -1,6 +1,6 @@
 /**
  * switchInterval: the trade-off behind WorkerOptions.switchIntervalMs. For each interval, a fresh worker with
- * 8 CPU-bound thread tasks: their summed throughput (workloads.count_for, iterations/s), and the end-to-end
+ * 8 CPU-bound thread tasks: their summed throughput (workloads.count_between, iterations/s), and the end-to-end
  * async-exc stop latency of a ninth spinning task while the 8 run.
  */
 import { runInChild } from "./procs.mjs";
@@ -12,12 +12,19 @@ export const INTERVALS = [null, 1, 0.2, 0.05]; // null: Python's own 5 ms
 
 // ---- child side -----------------------------------------------------------------------------------
 
-/** Summed iterations/s of `threads` count_for(seconds) thread tasks run together, in a fresh worker. */
+/**
+ * Summed iterations/s of `threads` thread tasks counting over the same `seconds` (workloads.count_between),
+ * in a fresh worker. A shared window, not count_for each: tasks start one after another, and how staggered they
+ * are depends on the interval itself (each start waits for the GIL), which would inflate the sum for long ones.
+ */
 export async function busyThroughput({ python, switchIntervalMs, threads, seconds }) {
   const worker = await openWorker(python, { switchIntervalMs });
   try {
+    const start = (await worker.call("time:perf_counter")) + 0.3; // the tasks sleep until then: starts are cheap
     const tasks = [];
-    for (let i = 0; i < threads; i++) tasks.push(await worker.start("workloads:count_for", { args: [seconds], name: `count-${i}` }));
+    for (let i = 0; i < threads; i++) {
+      tasks.push(await worker.start("workloads:count_between", { args: [start, start + seconds], name: `count-${i}` }));
+    }
     const counts = await Promise.all(tasks.map((t) => t.result));
     return counts.reduce((a, b) => a + b, 0) / seconds;
   } finally {
@@ -59,7 +66,7 @@ export const switchInterval = {
       value: rows,
       method:
         `an array, one row per switchIntervalMs (null = Python's 5 ms; pyleash's default is 0.2). Per interval ${config.switchRounds} fresh workers each running 8 ` +
-        `workloads.count_for(${config.switchSeconds}) thread tasks together, iterations summed per second (median); then ` +
+        `workloads.count_between thread tasks counting over the same ${config.switchSeconds} s window of the agent's clock, iterations summed per second (median); then ` +
         `${config.switchStops} async-exc stops of a spinning task with 8 pyleash.demo:spin tasks running, end to end as in stopLatencyMs.`,
     };
   },
