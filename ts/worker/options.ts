@@ -24,8 +24,9 @@ export interface WorkerOptions {
   output?: "forward" | "ignore";
   /**
    * The agent's `sys.setswitchinterval`, in ms: how long a busy Python thread may keep the GIL while the
-   * control loop waits for it. Python's own 5 ms makes a stop wait ~100 ms behind 8 CPU-bound threads;
-   * `null` keeps Python's. @default 0.2
+   * control loop waits for it. Behind 8 CPU-bound threads a stop takes ~60 ms (p50) at Python's own 5 ms and
+   * ~5 ms at 0.2 ms, which costs those threads ~8% of their throughput (none with a single busy thread);
+   * see docs/performance.md. `null` keeps Python's. @default 0.2
    */
   switchIntervalMs?: number | null;
 }
