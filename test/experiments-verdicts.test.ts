@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pthreadKillMissing, sleepCaveat, daemonDies, signalsMainThread } from "../ts/experiments/a0.js";
+import { pthreadKillMissing, pthreadKillSigtstp, sleepCaveat, daemonDies, signalsMainThread } from "../ts/experiments/a0.js";
 import { ctypesIdent, lockNotReleased } from "../ts/experiments/a2.js";
 import { hiddenStop } from "../ts/experiments/a3.js";
 import { monitorKill, switchInterval } from "../ts/experiments/x.js";
@@ -9,6 +9,15 @@ describe("verdicts computed from figures", () => {
   it("says a0-pthread-kill-missing fails when pthread_kill is present and holds when it is missing", () => {
     expect(pthreadKillMissing.judge({ hasPthreadKill: true, hasSIGTSTP: true }).verdict).toBe("fails");
     expect(pthreadKillMissing.judge({ hasPthreadKill: false, hasSIGTSTP: true }).verdict).toBe("holds");
+  });
+
+  it("says pthread_kill(SIGTSTP) acts on one thread only when the main thread went on and the target did not", () => {
+    const base = { asWritten: { error: null, ran: true }, stateAfter: "T", linesWhileStopped: 0, observeS: 0.3, error: null };
+    const whole = { ...base, processStopped: true, mainLinesWhileStopped: 0, targetLinesWhileStopped: 0 };
+    const alone = { ...base, stateAfter: "S", processStopped: false, mainLinesWhileStopped: 6, targetLinesWhileStopped: 0 };
+    expect(pthreadKillSigtstp.judge(whole).verdict).toBe("fails");
+    expect(pthreadKillSigtstp.judge(alone).verdict).toBe("holds");
+    expect(pthreadKillSigtstp.judge({ ...alone, targetLinesWhileStopped: 3 }).verdict).toBe("n/a");
   });
 
   it("says the sleep caveat holds only when async-exc waited out the time left", () => {

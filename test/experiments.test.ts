@@ -11,7 +11,7 @@ const SHAPES: Record<string, string[]> = {
   "a0-setdaemon": ["daemon", "warnings", "works"],
   "a0-async-exc-sleep-caveat": ["points"],
   "a0-pthread-kill-missing": ["hasPthreadKill"],
-  "a0-pthread-kill-sigtstp": ["asWritten", "linesWhileStopped", "processStopped", "stateAfter"],
+  "a0-pthread-kill-sigtstp": ["asWritten", "linesWhileStopped", "mainLinesWhileStopped", "targetLinesWhileStopped", "processStopped", "stateAfter"],
   "a0-terminate": ["begun", "childExitcode", "finallyRan", "latencyMs", "stopped"],
   "a0-asyncio-cancel": ["asWritten", "atAwait", "inTimeSleep"],
   "a0-signals-main-thread": ["handlerDelaysMs", "handlerThreads", "targets"],

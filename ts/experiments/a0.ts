@@ -209,6 +209,8 @@ interface Sigtstp {
   processStopped: boolean;
   stateAfter: string | null;
   linesWhileStopped: number;
+  mainLinesWhileStopped: number;
+  targetLinesWhileStopped: number;
   observeS: number;
   error: string | null;
 }
@@ -223,21 +225,26 @@ export const pthreadKillSigtstp = define<Sigtstp, { wait: number; period: number
   method:
     "Runs the article's snippet in a sacrificial child (own process group, so SIGTSTP is not discarded as for an orphaned " +
     "group): first as printed (it calls `signal.pthread_kill` after importing only `pthread_kill`), then with the call mended " +
-    "to the imported name and a main-thread heartbeat appended. Reads the child's state from /proc and counts output lines " +
-    "while stopped, then SIGCONT + SIGKILL. Quick runs shorten its sleep(5) and 1 s period.",
+    "to the imported name and a main-thread heartbeat appended. Reads the child's state from /proc and counts, while it " +
+    "should be stopped, the main thread's heartbeat lines and the target's counts apart; then SIGCONT + SIGKILL. Quick " +
+    "runs shorten its sleep(5) and 1 s period.",
   params: { quick: { wait: 0.3, period: 0.05, observe: 0.3 }, full: { wait: 5, period: 1, observe: 1 } },
   run: (ctx, p) => ctx.call(`${MOD}:pthread_kill_sigtstp`, p),
   judge(f) {
     const written = f.asWritten.ran ? "As printed it ran." : `As printed it fails with ${f.asWritten.error}.`;
-    if (f.processStopped) {
-      return {
-        verdict: "fails",
-        evidence: `${written} Mended, SIGTSTP stopped the whole process (state ${f.stateAfter}): no thread printed for ${f.observeS} s.`,
-      };
+    const seen =
+      `in ${f.observeS} s the main thread printed ${f.mainLinesWhileStopped} heartbeat line(s), ` +
+      `the target thread ${f.targetLinesWhileStopped} count(s)`;
+    if (f.processStopped && f.mainLinesWhileStopped === 0) {
+      return { verdict: "fails", evidence: `${written} Mended, SIGTSTP stopped the whole process (state ${f.stateAfter}): ${seen}.` };
     }
-    return { verdict: "n/a", evidence: `${written} Mended, the process was not seen stopped (state ${f.stateAfter}).` };
+    if (!f.processStopped && f.mainLinesWhileStopped > 0 && f.targetLinesWhileStopped === 0) {
+      return { verdict: "holds", evidence: `${written} Mended, only the target thread stopped (state ${f.stateAfter}): ${seen}.` };
+    }
+    return { verdict: "n/a", evidence: `${written} Mended, neither the whole process nor the thread alone was seen stopped (state ${f.stateAfter}): ${seen}.` };
   },
-  key: (f) => (f.processStopped ? "whole process stopped" : "not stopped"),
+  key: (f) =>
+    f.processStopped && f.mainLinesWhileStopped === 0 ? "whole process stopped" : f.targetLinesWhileStopped === 0 ? "thread stopped" : "not stopped",
 });
 
 interface Terminate {

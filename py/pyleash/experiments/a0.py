@@ -162,14 +162,17 @@ while True:
         stopped = child.wait_for(lambda lines: False, 0) or _wait_state(child, "T", wait + 5)
         stopped_at = child.now()
         time.sleep(observe)
-        lines_while_stopped = sum(1 for stamp, s, _ in child.lines if s == "out" and stamp > stopped_at + 0.05)
+        after = [t for stamp, s, t in child.lines if s == "out" and stamp > stopped_at + 0.05]
         state_after = child.state()
         r = child.result(False)
     return {
         "asWritten": as_written,
         "processStopped": stopped,
         "stateAfter": state_after,
-        "linesWhileStopped": lines_while_stopped,
+        "linesWhileStopped": len(after),
+        # Who printed while the target was meant to be stopped: the main thread's heartbeat, the target's count.
+        "mainLinesWhileStopped": sum(1 for t in after if t.startswith("@@main")),
+        "targetLinesWhileStopped": sum(1 for t in after if t.strip().isdigit()),
         "observeS": observe,
         "error": r["error"],
     }
