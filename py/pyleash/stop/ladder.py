@@ -32,7 +32,7 @@ class StopRun:
     begin() runs on the control thread and makes the first delivery at once; carry_on() runs on a
     pyleash-stop-<id> thread for the rest: re-deliveries, escalation, the deadline. The report leaves
     through `send` from whichever sees the end first: that thread, or the task's own thread as it
-    finishes (task_ended). Under GIL contention every thread that has to wake adds a wait for the GIL,
+    finishes (answer_on_end). Under GIL contention every thread that has to wake adds a wait for the GIL,
     so the usual path is: control thread -> target thread, which unwinds and reports.
     """
 
