@@ -16,6 +16,8 @@ export interface PythonInfo {
   implementation: string;
   /** Whether `import zmq` works in this interpreter. */
   pyzmq: boolean;
+  /** A free-threaded build (`Py_GIL_DISABLED`, 3.13t and later): experiments that hinge on the GIL do not apply. */
+  freeThreaded: boolean;
 }
 
 export const MIN_VERSION: readonly [number, number] = [3, 8];
@@ -115,10 +117,11 @@ function isSupported(info: PythonInfo): boolean {
 
 // Prints JSON on any Python 2.7+ so that old interpreters are reported, not crashed on.
 const PROBE = [
-  "import json, os, platform, sys",
+  "import json, os, platform, sys, sysconfig",
   "try:\n import zmq\n z = True\nexcept Exception:\n z = False",
   "print(json.dumps({'path': os.path.realpath(sys.executable), 'version': platform.python_version(),",
-  " 'implementation': platform.python_implementation(), 'pyzmq': z}))",
+  " 'implementation': platform.python_implementation(), 'pyzmq': z,",
+  " 'freeThreaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED'))}))",
 ].join("\n");
 
 async function probe(path: string): Promise<PythonInfo | undefined> {
