@@ -1,0 +1,85 @@
+"""The controller-agent contract, loaded from contract.json (ts/contract.ts is generated from the same file)."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Tuple
+
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "contract.json"), encoding="utf-8") as _file:
+    CONTRACT: Dict[str, Any] = json.load(_file)
+
+PROTOCOL_VERSION: int = CONTRACT["protocol"]
+KINDS: Tuple[str, ...] = tuple(CONTRACT["kinds"])
+STRATEGIES: Tuple[str, ...] = tuple(CONTRACT["strategies"])
+LADDERS: Dict[str, Tuple[str, ...]] = {kind: tuple(spec["ladder"]) for kind, spec in CONTRACT["kinds"].items()}
+SUPPORTED: Dict[str, Tuple[str, ...]] = {kind: tuple(spec["strategies"]) for kind, spec in CONTRACT["kinds"].items()}
+STOP_DEFAULTS: Dict[str, Any] = CONTRACT["stopDefaults"]
+EXIT_CODES: Dict[str, int] = CONTRACT["exitCodes"]
+SIGNALS: Dict[str, str] = CONTRACT["signals"]  # names; signal.Signals[name] where the platform has them
+FDS: Dict[str, int] = CONTRACT["fds"]
+ERROR_KINDS: Tuple[str, ...] = tuple(CONTRACT["errorKinds"])
+REQUESTS: Dict[str, Dict[str, Any]] = CONTRACT["requests"]
+
+_LISTS = {"kinds": KINDS, "strategies": STRATEGIES, "transports": tuple(CONTRACT["transports"]),
+          "taskEndStatuses": tuple(CONTRACT["taskEndStatuses"])}
+
+
+class ContractError(ValueError):
+    """A message that breaks the contract; the text names the field and what was wrong with it."""
+
+
+def check_request(message: Dict[str, Any]) -> Dict[str, Any]:
+    """Check a decoded request against its spec and fill in the defaults of absent optional fields.
+
+    Raises ContractError naming the first bad field. The type must be known (look it up in REQUESTS first).
+    """
+    kind = message["type"]
+    request_id = message.get("id")
+    if not _is_integer(request_id):
+        raise ContractError("%r request needs an integer 'id', got %s" % (kind, _show(request_id)))
+    for name, spec in REQUESTS[kind]["fields"].items():
+        if name not in message:
+            if not spec.get("optional"):
+                raise ContractError("%r request needs field %r" % (kind, name))
+            default = spec.get("default", STOP_DEFAULTS.get(name) if kind == "stop" else None)
+            if default is not None:
+                message[name] = json.loads(json.dumps(default))  # a fresh copy: callers may mutate it
+            continue
+        value = message[name]
+        if value is None and spec.get("nullable"):
+            continue
+        problem = _type_problem(spec["type"], value, name)
+        if problem:
+            raise ContractError("%r request field %r %s, got %s" % (kind, name, problem, _show(value)))
+    return message
+
+
+def _type_problem(expected: str, value: Any, name: str) -> str:
+    """What is wrong with `value` for type `expected`, or ''."""
+    if expected in _LISTS:
+        return "" if isinstance(value, str) and value in _LISTS[expected] else "must be one of %s" % ", ".join(_LISTS[expected])
+    ok = {
+        "string": lambda: isinstance(value, str),
+        "integer": lambda: _is_integer(value),
+        "number": lambda: _is_number(value) and (not name.endswith("Ms") or value >= 0),
+        "boolean": lambda: isinstance(value, bool),
+        "array": lambda: isinstance(value, list),
+        "object": lambda: isinstance(value, dict),
+        "any": lambda: True,
+    }[expected]()
+    if ok:
+        return ""
+    return "must be a non-negative number of milliseconds" if name.endswith("Ms") else "must be a JSON %s" % expected
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return "%s (%s)" % (text if len(text) <= 60 else text[:57] + "...", type(value).__name__)
