@@ -127,6 +127,7 @@ export class InvalidArgumentError extends PyleashError {
   }
 }
 
+/** @internal */
 export function errorFromPayload(payload: PythonErrorPayload): PyleashError {
   switch (payload.kind) {
     case "target":

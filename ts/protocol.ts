@@ -1,62 +1,64 @@
-/** The wire protocol, controller side (mirrors py/pyleash/protocol.py; described in docs/protocol.md). */
+/**
+ * The wire protocol, controller side: the types of every message, derived from the contract that the agent
+ * loads too (py/pyleash/contract.json → ts/contract.ts), and the JSON framing. Described in docs/protocol.md.
+ */
+import { CONTRACT } from "./contract.js";
 import type { PythonErrorPayload } from "./errors.js";
 
-export const PROTOCOL_VERSION = 2;
+export { CONTRACT };
+type Contract = typeof CONTRACT;
+
+export const PROTOCOL_VERSION: Contract["protocol"] = CONTRACT.protocol;
+
+export type TaskKind = keyof Contract["kinds"];
+export type Strategy = keyof Contract["strategies"];
+export type StopOutcome = Contract["stopOutcomes"][number];
+export type Transport = Contract["transports"][number];
+export type TaskEndStatus = Contract["taskEndStatuses"][number];
+
+export const KINDS = Object.keys(CONTRACT.kinds) as TaskKind[];
+export const STRATEGIES = Object.keys(CONTRACT.strategies) as Strategy[];
+export const TRANSPORTS: readonly Transport[] = CONTRACT.transports;
+
+/** The field types of the contract, as TypeScript types. */
+interface FieldTypes {
+  string: string;
+  integer: number;
+  number: number;
+  boolean: boolean;
+  array: unknown[];
+  object: Record<string, unknown>;
+  any: unknown;
+  kinds: TaskKind;
+  strategies: Strategy;
+  transports: Transport;
+  taskEndStatuses: TaskEndStatus;
+}
+type FieldSpec = { readonly type: keyof FieldTypes; readonly optional?: boolean; readonly nullable?: boolean };
+type ValueOf<S extends FieldSpec> = FieldTypes[S["type"]] | (S extends { nullable: true } ? null : never);
+type Fields<F> = { -readonly [K in keyof F as F[K] extends { optional: true } ? never : K]: F[K] extends FieldSpec ? ValueOf<F[K]> : never } & {
+  -readonly [K in keyof F as F[K] extends { optional: true } ? K : never]?: F[K] extends FieldSpec ? ValueOf<F[K]> : never;
+};
 
 /** Written as one JSON line to the agent's fd 3, which then stays open as its lifeline. */
-export interface AgentConfig {
-  endpoint: string;
-  token: string;
-  transport: Transport;
-  parentPid: number;
-  /** sys.setswitchinterval for the agent, in ms; null keeps Python's default. */
-  switchIntervalMs: number | null;
-}
+export type AgentConfig = Fields<Contract["config"]>;
 
-export type Transport = "auto" | "pyzmq" | "builtin";
+export type RequestType = keyof Contract["requests"];
+/** A request of `type` as it goes on the wire, `id` included. */
+export type RequestOf<T extends RequestType> = { type: T; id: number } & Fields<Contract["requests"][T]["fields"]>;
+export type Request = { [T in RequestType]: RequestOf<T> }[RequestType];
+/** A request before the connection numbers it. */
+export type RequestBody = { [T in RequestType]: Omit<RequestOf<T>, "id"> }[RequestType];
 
+export type EventType = keyof Contract["events"];
+export type EventOf<T extends EventType> = { type: T } & Fields<Contract["events"][T]["fields"]>;
 /** The agent's first message: proves it was started by us and says what it is. */
-export interface Hello {
-  type: "hello";
-  protocol: number;
-  token: string;
-  pid: number;
-  python: string;
-  implementation: string;
-  executable: string;
-  transport: "pyzmq" | "builtin";
-}
-
-export type Request =
-  | { type: "call"; id: number; target: string; args: unknown[]; kwargs: Record<string, unknown> }
-  | { type: "ping"; id: number }
-  | { type: "shutdown"; id: number };
+export type Hello = EventOf<"hello">;
+/** Unsolicited news about a task. */
+export type TaskEvent = EventOf<"task-started"> | EventOf<"task-ended">;
 
 export type Reply =
   | { id: number; status: "ok"; result: unknown }
   | { id: number | null; status: "error"; error: PythonErrorPayload };
 
-/** Unsolicited news from the agent (task progress); carries `type` and no request `id`. */
-export interface AgentEvent {
-  type: string;
-  [key: string]: unknown;
-}
-
-export type Incoming = Hello | Reply | AgentEvent;
-
-export function encode(message: Request | Record<string, unknown>): Buffer {
-  return Buffer.from(JSON.stringify(message));
-}
-
-export function decode(frame: Buffer): Incoming {
-  const message: unknown = JSON.parse(frame.toString("utf8"));
-  if (message === null || typeof message !== "object" || Array.isArray(message)) {
-    throw new TypeError(`expected a JSON object, got ${JSON.stringify(message)?.slice(0, 80)}`);
-  }
-  return message as Incoming;
-}
-
-/** Replies carry no `type`; hello and events always do (task events also carry a `status`). */
-export function isReply(message: Incoming): message is Reply {
-  return !("type" in message);
-}
+export type Incoming = Hello | TaskEvent | Reply;

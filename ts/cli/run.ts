@@ -1,7 +1,7 @@
 /** `pyleash run <mod:func>`: start a task, stop it after --stop-after ms if still running, print the outcome. */
 import { parseArgs } from "node:util";
 import { InvalidArgumentError } from "../errors.js";
-import { KINDS, STRATEGIES, type Strategy, type TaskKind } from "../task/options.js";
+import { KINDS, STRATEGIES, type Strategy, type TaskKind } from "../protocol.js";
 import type { StopReport } from "../task/report.js";
 import { Worker } from "../worker/worker.js";
 import { TARGET_OPTIONS, onlyTarget, parseJson } from "./target-options.js";

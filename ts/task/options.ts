@@ -1,12 +1,9 @@
 /** Options of `worker.start()` and `task.stop()`, their defaults, and eager validation. */
 import { InvalidArgumentError } from "../errors.js";
-import { describe, nonNegativeInteger, oneOf, stripUndefined } from "../worker/options.js";
+import { CONTRACT, KINDS, STRATEGIES, type Strategy, type TaskKind } from "../protocol.js";
+import { describe, nonNegativeInteger, oneOf, stripUndefined } from "../util/validate.js";
 
-export const KINDS = ["thread", "main", "process", "asyncio"] as const;
-export type TaskKind = (typeof KINDS)[number];
-
-export const STRATEGIES = ["auto", "flag", "async-exc", "trace", "monitor", "signal", "terminate", "cancel"] as const;
-export type Strategy = (typeof STRATEGIES)[number];
+export type { Strategy, TaskKind };
 
 export interface StartOptions {
   /** Positional arguments, JSON. @default [] */
@@ -37,12 +34,15 @@ export interface StopOptions {
   restartWorkerIfBlocked?: boolean;
 }
 
-export const STOP_DEFAULTS = { strategy: "auto", graceMs: 250, deadlineMs: 3_000, restartWorkerIfBlocked: false } as const;
+/** @internal */
+export const STOP_DEFAULTS = CONTRACT.stopDefaults;
 
+/** @internal */
 export type ResolvedStart = Required<Omit<StartOptions, "signal" | "name">> & Pick<StartOptions, "signal" | "name">;
 
+/** @internal */
 export function resolveStartOptions(options: StartOptions): ResolvedStart {
-  const resolved = { args: [], kwargs: {}, kind: "thread" as TaskKind, trace: false, ...stripUndefined(options) };
+  const resolved = { args: [], kwargs: {}, kind: CONTRACT.requests.start.fields.kind.default as TaskKind, trace: false, ...stripUndefined(options) };
   oneOf("kind", resolved.kind, KINDS);
   if (typeof resolved.trace !== "boolean") throw new InvalidArgumentError(`Expected "trace" to be a boolean, got ${describe(resolved.trace)}`);
   if (resolved.name !== undefined && typeof resolved.name !== "string") {
@@ -54,9 +54,19 @@ export function resolveStartOptions(options: StartOptions): ResolvedStart {
   return resolved;
 }
 
-export function resolveStopOptions(options: StopOptions): Required<StopOptions> {
-  const resolved = { ...STOP_DEFAULTS, ...stripUndefined(options) };
+/** Checks the options, and that the strategy fits the task's kind (the contract lists each kind's). */
+/** @internal */
+export function resolveStopOptions(options: StopOptions, kind: TaskKind): Required<StopOptions> {
+  const resolved: Required<StopOptions> = { ...STOP_DEFAULTS, ...stripUndefined(options) };
   oneOf("strategy", resolved.strategy, STRATEGIES);
+  const fits: readonly string[] = CONTRACT.kinds[kind].strategies;
+  if (resolved.strategy !== "auto" && !fits.includes(resolved.strategy)) {
+    const kinds = KINDS.filter((k) => (CONTRACT.kinds[k].strategies as readonly string[]).includes(resolved.strategy));
+    throw new InvalidArgumentError(
+      `Strategy "${resolved.strategy}" does not fit a "${kind}" task: it stops ${kinds.map((k) => `"${k}"`).join(" or ")} tasks; ` +
+        `a "${kind}" task takes ${["auto", ...fits].map((s) => `"${s}"`).join(", ")}`,
+    );
+  }
   nonNegativeInteger("graceMs", resolved.graceMs);
   nonNegativeInteger("deadlineMs", resolved.deadlineMs);
   if (typeof resolved.restartWorkerIfBlocked !== "boolean") {

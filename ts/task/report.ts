@@ -1,12 +1,13 @@
 /** What a stop reports, and what the agent says about its threads. */
-import type { Strategy } from "./options.js";
+import type { StopOutcome, Strategy } from "../protocol.js";
 
-export type StopOutcome = "stopped" | "finished-first" | "blocked" | "worker-restarted" | "unavailable";
+export type { StopOutcome };
 
 /** One frame of a Python stack: innermost last in lists, or alone as `blockedIn`. */
 export interface Frame {
   file: string;
-  line: number;
+  /** null where the interpreter could not tell (faulthandler prints ???). */
+  line: number | null;
   function: string;
   /** The source line, when the file could be read. */
   code: string | null;

@@ -1,74 +1,91 @@
 /**
- * Stopping a task: the agent runs the strategy or the escalation ladder and reports; the controller
- * watches the deadline itself, because C code holding the GIL freezes the agent's control loop too.
+ * Stopping a task: the agent runs the strategy or the escalation ladder and builds the report; the controller
+ * only passes it on. It watches the deadline itself, because C code holding the GIL freezes the agent's control
+ * loop too: then, and only then, the controller builds the report from faulthandler's dump and says so.
  */
 import { AbortError } from "../errors.js";
-import type { Worker } from "../worker/worker.js";
+import { CONTRACT, type Strategy, type TaskKind } from "../protocol.js";
+import { roundMs, settlesWithin } from "../util/time.js";
 import { parseDump } from "./faulthandler.js";
+import type { TaskHost } from "./host.js";
 import { type StopOptions, resolveStopOptions } from "./options.js";
 import type { Frame, StopReport } from "./report.js";
-import type { Task } from "./task.js";
 
 /** How long past the deadline the agent has to deliver its report before it counts as frozen. */
 const ANSWER_SLACK_MS = 1_000;
-/** The task's end event leaves the agent beside the report; wait this long for it so `status` is current. */
-const SETTLE_WAIT_MS = 2_000;
+/**
+ * The agent sends a task's end event before (or in the same message as) a report that says it ended, so this
+ * wait normally returns at once; it only bounds the wait should the agent break that promise.
+ */
+const END_EVENT_SLACK_MS = 5_000;
 
-export async function stopTask(task: Task, worker: Worker, options: StopOptions): Promise<StopReport> {
-  const resolved = resolveStopOptions(options);
-  const { strategy, graceMs, deadlineMs, restartWorkerIfBlocked } = resolved;
-  if (task.endReported) return endedFirst(task, strategy); // the agent keeps only its latest ended tasks
+/** The task as the stop sees it. */
+export interface StopSubject {
+  readonly id: string;
+  readonly kind: TaskKind;
+  readonly target: string;
+  readonly ident: number | null;
+  readonly status: string;
+  /** The agent has reported the task's end (it may since have forgotten the task). */
+  readonly endReported: boolean;
+  /** Settles when the task's result does. */
+  readonly result: Promise<unknown>;
+  markBlocked(): void;
+}
+
+export async function stopTask(task: StopSubject, host: TaskHost, options: StopOptions): Promise<StopReport> {
+  const { strategy, graceMs, deadlineMs, restartWorkerIfBlocked } = resolveStopOptions(options, task.kind);
+  if (task.endReported) return localReport(strategy, "finished-first", `the task had already ended (${task.status})`);
+  if (strategy !== "auto" && !host.strategies.includes(strategy)) {
+    return localReport(strategy, "unavailable", unsupportedReason(strategy, host.python));
+  }
   const asked = performance.now();
   let report: StopReport;
   try {
-    const reply = (await task.connection.request(
+    const reply = (await host.request(
       { type: "stop", task: task.id, strategy, graceMs, deadlineMs },
       { timeoutMs: deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs) },
     )) as Omit<StopReport, "agentResponsive">;
     report = { ...reply, agentResponsive: true };
   } catch (error) {
     if (!(error instanceof AbortError)) throw error;
-    report = await frozenAgentReport(task, strategy, performance.now() - asked);
+    report = frozenAgentReport(task, strategy, performance.now() - asked, await host.dumpThreads());
   }
   if (report.outcome === "blocked") task.markBlocked();
-  if (report.outcome === "stopped" || report.outcome === "finished-first") await task.settled(SETTLE_WAIT_MS);
-  if (report.outcome === "blocked" && restartWorkerIfBlocked && task.connection === worker.connection) {
+  if (report.outcome === "stopped" || report.outcome === "finished-first") await settlesWithin(task.result, END_EVENT_SLACK_MS);
+  if (report.outcome === "blocked" && restartWorkerIfBlocked) {
     const atMs = performance.now() - asked;
     const where = report.blockedIn ? ` in ${report.blockedIn.function} (${report.blockedIn.file}:${report.blockedIn.line})` : "";
-    await worker.restart(`task ${task.id} (${task.target}) could not be stopped: blocked${where}`);
-    report = {
-      ...report,
-      outcome: "worker-restarted",
-      steps: [...report.steps, { strategy: "restart-worker", atMs: round(atMs) }],
-      latencyMs: round(performance.now() - asked),
-      finallyRan: false,
-    };
+    if (await host.restartBlocked(`task ${task.id} (${task.target}) could not be stopped: blocked${where}`)) {
+      report = {
+        ...report,
+        outcome: "worker-restarted",
+        steps: [...report.steps, { strategy: "restart-worker", atMs: roundMs(atMs) }],
+        latencyMs: roundMs(performance.now() - asked),
+        finallyRan: false,
+      };
+    }
   }
   return report;
 }
 
-/** What the agent answers for a task that had ended before the stop: told here, without asking it. */
-function endedFirst(task: Task, strategy: StopReport["strategy"]): StopReport {
-  return {
-    strategy,
-    steps: [],
-    outcome: "finished-first",
-    latencyMs: null,
-    swallowed: 0,
-    finallyRan: null,
-    blockedIn: null,
-    reason: `the task had already ended (${task.status})`,
-    agentResponsive: true,
-  };
+/** A report the controller can give without asking the agent. */
+function localReport(strategy: Strategy, outcome: "finished-first" | "unavailable", reason: string): StopReport {
+  return { strategy, steps: [], outcome, latencyMs: null, swallowed: 0, finallyRan: null, blockedIn: null, reason, agentResponsive: true };
 }
 
-/** The agent did not answer in time: take its stacks from faulthandler, which runs without the GIL. */
-async function frozenAgentReport(task: Task, strategy: StopReport["strategy"], elapsedMs: number): Promise<StopReport> {
-  const dump = await task.connection.dumpThreads();
+function unsupportedReason(strategy: Strategy, python: string): string {
+  const spec = CONTRACT.strategies[strategy] as { minPython?: readonly number[]; posixOnly?: boolean };
+  if (spec.minPython) return `strategy "${strategy}" needs CPython >= ${spec.minPython.join(".")}; this agent runs ${python}`;
+  if (spec.posixOnly) return `strategy "${strategy}" needs POSIX signals, which this platform lacks`;
+  return `strategy "${strategy}" is not supported by this agent's interpreter (${python})`;
+}
+
+/** The agent did not answer in time: its stacks come from faulthandler, which runs without the GIL. */
+function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: number, dump: string): StopReport {
   const threads = parseDump(dump);
   const mine = task.ident === null ? undefined : threads.find((t) => t.ident === BigInt(task.ident!));
-  const stack = [...((mine ?? threads.find((t) => t.current))?.frames ?? [])].reverse();
-  const blockedIn: Frame | null = stack.at(-1) ?? null;
+  const stack = (mine ?? threads.find((t) => t.current))?.frames ?? [];
   return {
     strategy,
     steps: [{ strategy, atMs: 0 }],
@@ -76,15 +93,11 @@ async function frozenAgentReport(task: Task, strategy: StopReport["strategy"], e
     latencyMs: null,
     swallowed: 0,
     finallyRan: null,
-    blockedIn,
+    blockedIn: stack.at(-1) ?? null,
     stack,
     reason:
       `the agent did not answer within ${Math.round(elapsedMs)} ms: C code holding the GIL has frozen every ` +
-      `thread of the process; the stack comes from faulthandler` + (dump ? "" : " (which wrote nothing)"),
+      `thread of the process; the controller made this report from faulthandler's dump` + (dump ? "" : " (which wrote nothing)"),
     agentResponsive: false,
   };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }

@@ -1,10 +1,10 @@
 /** Task: Python work started in the agent, with its result, its stack, and its stop. */
-import { AbortError, PyleashError, PythonError, TaskStoppedError, errorFromPayload, type PythonErrorPayload } from "../errors.js";
-import type { Connection } from "../worker/connection.js";
-import type { Worker } from "../worker/worker.js";
-import type { ResolvedStart, StopOptions, TaskKind } from "./options.js";
+import { AbortError, PyleashError, PythonError, TaskStoppedError, errorFromPayload } from "../errors.js";
+import type { EventOf, TaskEvent, TaskKind } from "../protocol.js";
+import type { TaskHost } from "./host.js";
+import type { ResolvedStart, StopOptions } from "./options.js";
 import type { Frame, StopReport } from "./report.js";
-import { stopTask } from "./stop.js";
+import { type StopSubject, stopTask } from "./stop.js";
 
 export type TaskStatus = "starting" | "running" | "finished" | "failed" | "stopped" | "blocked";
 
@@ -22,16 +22,12 @@ export class Task<T = unknown> {
   readonly result: Promise<T>;
   /** Resolves once the function has begun running in the agent (main-lane tasks may queue first). */
   readonly started: Promise<void>;
-  /** The connection to the agent that runs this task; internal. */
-  readonly connection: Connection;
-  /** The Python thread ident running the task, once started (the loop thread for asyncio, null for process). */
-  ident: number | null = null;
-  /** The child's pid for `process` tasks, once started. */
-  pid: number | null = null;
 
   #status: TaskStatus = "starting";
+  #ident: number | null = null;
+  #pid: number | null = null;
   readonly #options: ResolvedStart;
-  readonly #worker: Worker;
+  readonly #host: TaskHost;
   readonly #result: Settle<T>;
   readonly #started: Settle<void>;
   #stopping: Promise<StopReport> | undefined;
@@ -40,14 +36,13 @@ export class Task<T = unknown> {
   #abortReason: { reason: unknown } | undefined;
   #removeAbortListener: (() => void) | undefined;
 
-  constructor(id: string, target: string, options: ResolvedStart, connection: Connection, worker: Worker) {
+  private constructor(id: string, target: string, options: ResolvedStart, host: TaskHost) {
     this.id = id;
     this.target = target;
     this.kind = options.kind;
     this.name = options.name ?? target;
-    this.connection = connection;
     this.#options = options;
-    this.#worker = worker;
+    this.#host = host;
     let result!: Settle<T>;
     this.result = new Promise<T>((resolve, reject) => (result = { resolve, reject }));
     this.#result = result;
@@ -58,16 +53,31 @@ export class Task<T = unknown> {
     this.started.catch(() => {});
   }
 
+  /** @internal Made by Worker.start, which routes the agent's news about the task to `handle`. */
+  static create<T>(id: string, target: string, options: ResolvedStart, host: TaskHost): Task<T> {
+    return new Task<T>(id, target, options, host);
+  }
+
   /** running | finished | failed | stopped | blocked ("starting" until the agent accepts it). */
   get status(): TaskStatus {
     return this.#status;
   }
 
-  /** Send the start request; resolves with this task once the agent has accepted it. */
+  /** The Python thread ident running the task, once started (the loop thread for asyncio, null for process). */
+  get ident(): number | null {
+    return this.#ident;
+  }
+
+  /** The child's pid for `process` tasks, once started. */
+  get pid(): number | null {
+    return this.#pid;
+  }
+
+  /** @internal Send the start request; resolves with this task once the agent has accepted it. */
   async begin(): Promise<this> {
     const { signal } = this.#options;
     if (signal?.aborted) throw new AbortError("The task was aborted before it started", signal.reason);
-    await this.connection.request({
+    await this.#host.request({
       type: "start",
       task: this.id,
       target: this.target,
@@ -91,71 +101,61 @@ export class Task<T = unknown> {
 
   /** Stop the task and report how it went; safe to call again (a second call waits for the first). */
   stop(options: StopOptions = {}): Promise<StopReport> {
-    const previous = this.#stopping ?? Promise.resolve(undefined);
-    const next = previous
+    const next = (this.#stopping ?? Promise.resolve(undefined))
       .catch(() => undefined)
-      .then(() => stopTask(this, this.#worker, options));
+      .then(() => stopTask(this.#subject(), this.#host, options));
     this.#stopping = next;
     return next;
   }
 
-  /** Resolves once `result` has settled, or after `timeoutMs`; internal. */
-  settled(timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.result.then(done, done);
-    });
+  /** What the stop needs to know of this task now. */
+  #subject(): StopSubject {
+    return {
+      id: this.id,
+      kind: this.kind,
+      target: this.target,
+      ident: this.#ident,
+      status: this.#status,
+      endReported: this.#endReported,
+      result: this.result,
+      markBlocked: () => {
+        if (this.#status === "running") this.#status = "blocked";
+      },
+    };
   }
 
   /** The task's current Python stack, innermost last; empty once it has ended. */
   stack(): Promise<Frame[]> {
     if (this.#endReported) return Promise.resolve([]);
-    return this.connection.request({ type: "stack", task: this.id }) as Promise<Frame[]>;
+    return this.#host.request({ type: "stack", task: this.id }) as Promise<Frame[]>;
   }
 
-  /** The agent has reported the task's end (not merely lost its connection); internal. */
-  get endReported(): boolean {
-    return this.#endReported;
-  }
-
-  /** Agent news about this task; internal. */
-  handle(event: Record<string, unknown>): void {
+  /** @internal The agent's news about this task. */
+  handle(event: TaskEvent): void {
     if (event.type === "task-started") {
-      this.ident = typeof event.ident === "number" ? event.ident : null;
-      this.pid = typeof event.pid === "number" ? event.pid : null;
+      this.#ident = event.ident ?? null;
+      this.#pid = event.pid ?? null;
       if (this.#status === "starting") this.#status = "running";
       this.#started.resolve();
-    } else if (event.type === "task-ended") {
-      this.#end(event.status as "finished" | "failed" | "stopped", event);
+    } else {
+      this.#end(event);
     }
   }
 
-  /** Mark the stop's verdict on the status; internal. */
-  markBlocked(): void {
-    if (this.#status === "running") this.#status = "blocked";
-  }
-
-  /** The agent is gone (crash, close, restart): the task ends with that error; internal. */
+  /** @internal The agent is gone (crash, close, restart): the task ends with that error. */
   abandon(error: PyleashError): void {
     if (this.#settled()) return;
     this.#status = this.#status === "blocked" ? "stopped" : "failed";
     this.#finish(error);
   }
 
-  #end(status: "finished" | "failed" | "stopped", event: Record<string, unknown>): void {
+  #end(event: EventOf<"task-ended">): void {
     if (this.#settled()) return;
     this.#endReported = true;
-    this.#status = status;
-    if (status === "finished") this.#finish(undefined, event.result as T);
-    else if (status === "failed") this.#finish(errorFromPayload(event.error as PythonErrorPayload));
-    else {
-      const value = "result" in event ? event.result : undefined;
-      this.#finish(new TaskStoppedError(this.id, event.how as string | undefined, value));
-    }
+    this.#status = event.status;
+    if (event.status === "finished") this.#finish(undefined, event.result as T);
+    else if (event.status === "failed") this.#finish(errorFromPayload(event.error as never));
+    else this.#finish(new TaskStoppedError(this.id, event.how, "result" in event ? event.result : undefined));
   }
 
   #settled(): boolean {

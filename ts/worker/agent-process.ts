@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { delimiter } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Readable, Writable } from "node:stream";
-import type { AgentConfig } from "../protocol.js";
+import { type AgentConfig, CONTRACT } from "../protocol.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 
 /** The directory holding the `pyleash` Python package (shipped inside the npm package). */
@@ -11,8 +11,9 @@ export const AGENT_PYTHONPATH = fileURLToPath(new URL("../../py", import.meta.ur
 
 const STDERR_TAIL_BYTES = 8192;
 
-/** The agent registers faulthandler on this signal (py/pyleash/agent.py DUMP_SIGNAL). */
-export const DUMP_SIGNAL: NodeJS.Signals = "SIGUSR1";
+/** The agent registers faulthandler on this signal. */
+const DUMP_SIGNAL = CONTRACT.signals.threadDump satisfies NodeJS.Signals;
+const { config: CONFIG_FD, threadDump: DUMP_FD } = CONTRACT.fds;
 
 export interface AgentProcess {
   child: ChildProcess;
@@ -31,10 +32,12 @@ export function spawnAgent(python: string, options: ResolvedWorkerOptions, confi
   const pythonPath = [AGENT_PYTHONPATH, ...(options.pythonPath ?? [])];
   const inherited = options.env?.PYTHONPATH ?? process.env.PYTHONPATH;
   if (inherited) pythonPath.push(inherited);
+  const stdio: ("ignore" | "pipe")[] = ["ignore", "pipe", "pipe"];
+  for (let fd = stdio.length; fd <= Math.max(CONFIG_FD, DUMP_FD); fd++) stdio.push("pipe");
   const child = spawn(python, ["-m", "pyleash"], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env, PYTHONPATH: pythonPath.join(delimiter), PYTHONUNBUFFERED: "1" },
-    stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"],
+    stdio,
     detached: true,
   });
   let tail = "";
@@ -47,7 +50,7 @@ export function spawnAgent(python: string, options: ResolvedWorkerOptions, confi
   } else {
     child.stdout?.resume();
   }
-  const lifeline = child.stdio[3] as Writable | null;
+  const lifeline = child.stdio[CONFIG_FD] as Writable | null;
   lifeline?.on("error", () => {}); // EPIPE when the agent is gone: its exit is reported elsewhere
   lifeline?.write(JSON.stringify(config) + "\n");
   return { child, dumpThreads: dumper(child), stderrTail: () => tail };
@@ -55,7 +58,7 @@ export function spawnAgent(python: string, options: ResolvedWorkerOptions, confi
 
 /** Thread dumps arrive on fd 4 from faulthandler's C handler, which works even while C code holds the GIL. */
 function dumper(child: ChildProcess): (timeoutMs: number) => Promise<string> {
-  const stream = child.stdio[4] as Readable | null;
+  const stream = child.stdio[DUMP_FD] as Readable | null;
   let text = "";
   let onData: (() => void) | undefined;
   stream?.on("data", (chunk: Buffer) => {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Router } from "zeromq";
 
-export type EndpointKind = "ipc" | "tcp";
+import type { EndpointKind } from "./options.js";
 
 /** Bounds on one message of queued frames: the agent handles its frames one after another. */
 const MAX_FRAMES = 256;

@@ -1,7 +1,10 @@
 /** Worker and call options, their defaults, and eager validation that names the bad value. */
 import { InvalidArgumentError } from "../errors.js";
+import { describe, isStringArray, nonNegativeInteger, oneOf, stripUndefined } from "../util/validate.js";
 import type { Transport } from "../protocol.js";
-import type { EndpointKind } from "./channel.js";
+
+/** Where the controller binds: `ipc` (a socket in a private 0700 directory) or `tcp` (127.0.0.1). */
+export type EndpointKind = "ipc" | "tcp";
 
 export interface WorkerOptions {
   /** Interpreter: a path, a version ("3.12"), or a command name. @default env PYLEASH_PYTHON, else "python3" */
@@ -38,6 +41,7 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** @internal */
 export const WORKER_DEFAULTS = {
   transport: "auto",
   endpoint: "ipc",
@@ -47,9 +51,11 @@ export const WORKER_DEFAULTS = {
   switchIntervalMs: 0.2,
 } as const satisfies Partial<WorkerOptions>;
 
+/** @internal */
 export type ResolvedWorkerOptions = WorkerOptions &
   Required<Pick<WorkerOptions, Exclude<keyof typeof WORKER_DEFAULTS, "switchIntervalMs">>> & { switchIntervalMs: number | null };
 
+/** @internal */
 export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorkerOptions {
   const resolved = { ...WORKER_DEFAULTS, ...stripUndefined(options) };
   oneOf("transport", resolved.transport, ["auto", "pyzmq", "builtin"]);
@@ -70,36 +76,10 @@ export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorke
   return resolved;
 }
 
+/** @internal */
 export function validateCallOptions(options: CallOptions): void {
   if (options.timeoutMs !== undefined) nonNegativeInteger("timeoutMs", options.timeoutMs);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new InvalidArgumentError(`Expected "signal" to be an AbortSignal, got ${describe(options.signal)}`);
   }
-}
-
-export function nonNegativeInteger(name: string, value: unknown): void {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new InvalidArgumentError(`Expected "${name}" to be a non-negative integer, got ${describe(value)}`);
-  }
-}
-
-export function oneOf(name: string, value: unknown, allowed: readonly string[]): void {
-  if (typeof value !== "string" || !allowed.includes(value)) {
-    const list = allowed.map((a) => `"${a}"`).join(", ");
-    throw new InvalidArgumentError(`Expected "${name}" to be one of ${list}, got ${describe(value)}`);
-  }
-}
-
-export function describe(value: unknown): string {
-  const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
-  return `${shown} (${value === null ? "null" : Array.isArray(value) ? "array" : typeof value})`;
-}
-
-function isStringArray(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((v) => typeof v === "string");
-}
-
-/** The options actually given: an explicit `undefined` must not override a default. */
-export function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }

@@ -1,5 +1,7 @@
 /** Worker: the public face of one Python agent; survives a restart by opening a new connection. */
-import { InvalidArgumentError, WorkerClosedError, WorkerRestartedError } from "../errors.js";
+import { InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerRestartedError } from "../errors.js";
+import type { RequestBody } from "../protocol.js";
+import type { TaskHost } from "../task/host.js";
 import { Task } from "../task/task.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
 import type { ThreadInfo } from "../task/report.js";
@@ -14,18 +16,27 @@ import {
 
 const TARGET = /^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$/;
 
+/** One agent and what runs on it: the tasks of a connection die with it, and a restart opens a new one. */
+interface Live {
+  connection: Connection;
+  host: TaskHost;
+  tasks: Map<string, Task>;
+}
+
 export class Worker implements AsyncDisposable {
   readonly #options: ResolvedWorkerOptions;
-  #connection: Connection;
-  #restarting: Promise<Connection> | undefined;
+  #live: Live;
+  #restarting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  readonly #tasks = new Map<string, Task>();
   #nextTask = 0;
 
   private constructor(options: ResolvedWorkerOptions, connection: Connection) {
     this.#options = options;
-    this.#connection = connection;
-    this.#route(connection);
+    this.#live = this.#adopt(connection);
+  }
+
+  get #connection(): Connection {
+    return this.#live.connection;
   }
 
   /** Spawn an agent and wait until it has connected and proved it is ours. */
@@ -88,12 +99,11 @@ export class Worker implements AsyncDisposable {
       return Promise.reject(error);
     }
     const id = `t${++this.#nextTask}`;
-    const task = new Task<T>(id, target, resolved, this.#connection, this);
-    this.#tasks.set(id, task);
-    void task.result.then(
-      () => this.#tasks.delete(id),
-      () => this.#tasks.delete(id),
-    );
+    const { host, tasks } = this.#live;
+    const task = Task.create<T>(id, target, resolved, host);
+    tasks.set(id, task as Task);
+    const forget = (): boolean => tasks.delete(id);
+    void task.result.then(forget, forget);
     return task.begin();
   }
 
@@ -120,9 +130,9 @@ export class Worker implements AsyncDisposable {
     return this.#connection.request({ type: "ping" }, options) as Promise<{ pid: number; threads: number }>;
   }
 
-  /** Send a raw protocol request (docs/protocol.md); for tools and tests that speak the protocol. */
-  request(body: { type: string } & Record<string, unknown>, options: CallOptions = {}): Promise<unknown> {
-    return this.#connection.request(body, options);
+  /** @internal A raw protocol request (docs/protocol.md), for tests that speak the protocol. */
+  request(body: RequestBody | ({ type: string } & Record<string, unknown>), options: CallOptions = {}): Promise<unknown> {
+    return this.#connection.request(body as RequestBody, options);
   }
 
   /**
@@ -132,16 +142,13 @@ export class Worker implements AsyncDisposable {
   restart(reason = "restart requested"): Promise<void> {
     if (this.#closing) return Promise.reject(new WorkerClosedError());
     this.#restarting ??= (async () => {
-      const old = this.#connection;
+      const old = this.#live;
       const error = new WorkerRestartedError(reason);
-      for (const task of this.#tasks.values()) if (task.connection === old) task.abandon(error);
-      await old.abandon(error);
-      const fresh = await Connection.open(this.#options);
-      this.#connection = fresh;
-      this.#route(fresh);
-      return fresh;
+      abandonAll(old, error);
+      await old.connection.abandon(error);
+      this.#live = this.#adopt(await Connection.open(this.#options));
     })().finally(() => (this.#restarting = undefined));
-    return this.#restarting.then(() => undefined);
+    return this.#restarting;
   }
 
   /** True once closed (or the agent died); calls then reject at once. */
@@ -162,20 +169,32 @@ export class Worker implements AsyncDisposable {
     await this.close();
   }
 
-  /** The connection a task of this worker should use now; internal to Task. */
-  get connection(): Connection {
-    return this.#connection;
+  /** Route a fresh connection's task events to its tasks, and give them a host bound to it. */
+  #adopt(connection: Connection): Live {
+    const live: Live = {
+      connection,
+      tasks: new Map(),
+      host: {
+        request: (body, options) => connection.request(body, options),
+        dumpThreads: () => connection.dumpThreads(),
+        python: connection.python,
+        strategies: connection.strategies,
+        // A task of an agent already replaced has nothing left to restart.
+        restartBlocked: async (reason) => {
+          if (this.#live !== live) return false;
+          await this.restart(reason);
+          return true;
+        },
+      },
+    };
+    connection.onEvent((event) => live.tasks.get(event.task)?.handle(event));
+    connection.onExit((error) => abandonAll(live, error));
+    return live;
   }
+}
 
-  #route(connection: Connection): void {
-    connection.onEvent((event) => {
-      const task = typeof event.task === "string" ? this.#tasks.get(event.task) : undefined;
-      if (task?.connection === connection) task.handle(event);
-    });
-    connection.onExit((error) => {
-      for (const task of this.#tasks.values()) if (task.connection === connection) task.abandon(error);
-    });
-  }
+function abandonAll(live: Live, error: PyleashError): void {
+  for (const task of live.tasks.values()) task.abandon(error);
 }
 
 function checkTarget(target: unknown, args: unknown, kwargs: unknown): void {

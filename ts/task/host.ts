@@ -1,0 +1,16 @@
+/** What a Task needs from the worker that started it: a narrow seam, so the task never holds the Worker. */
+import type { RequestBody, Strategy } from "../protocol.js";
+import type { RequestOptions } from "../worker/pending.js";
+
+export interface TaskHost {
+  /** Send a request to the agent that runs the task (the one it started on, even after a restart). */
+  request(body: RequestBody, options?: RequestOptions): Promise<unknown>;
+  /** Every thread's stack from the agent's faulthandler; answers while C code holds the GIL. */
+  dumpThreads(): Promise<string>;
+  /** The agent's Python version. */
+  readonly python: string;
+  /** The strategies the agent's interpreter supports. */
+  readonly strategies: readonly Strategy[];
+  /** The task could not be stopped and its caller wants the worker recycled: true once a fresh agent is up. */
+  restartBlocked(reason: string): Promise<boolean>;
+}

@@ -1,0 +1,60 @@
+/** The requests in flight on one connection: ids, timeouts, abort signals, and settling each exactly once. */
+import { AbortError, errorFromPayload, type PyleashError } from "../errors.js";
+import type { Reply } from "../protocol.js";
+
+export interface RequestOptions {
+  /** Aborting stops waiting for the reply. */
+  signal?: AbortSignal | undefined;
+  /** Reject with an AbortError (cause: a TimeoutError) after this long. */
+  timeoutMs?: number | undefined;
+}
+
+interface Entry {
+  settle(error: Error | undefined, value?: unknown): void;
+}
+
+export class PendingRequests {
+  readonly #entries = new Map<number, Entry>();
+  #nextId = 0;
+
+  /** A fresh request id. */
+  nextId(): number {
+    return ++this.#nextId;
+  }
+
+  /** Wait for the reply to request `id`; the timer and the abort listener go when it settles. */
+  wait(id: number, { signal, timeoutMs }: RequestOptions): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => settle(new AbortError("The call was aborted", signal?.reason));
+      const settle = (error: Error | undefined, value?: unknown): void => {
+        if (!this.#entries.delete(id)) return;
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (error) reject(error);
+        else resolve(value);
+      };
+      this.#entries.set(id, { settle });
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          const reason = new DOMException(`The call timed out after ${timeoutMs} ms`, "TimeoutError");
+          settle(new AbortError(reason.message, reason));
+        }, timeoutMs);
+      }
+    });
+  }
+
+  /** Settle the request a reply answers; a reply nobody waits for (aborted, timed out) is dropped. */
+  answer(reply: Reply): void {
+    const entry = typeof reply.id === "number" ? this.#entries.get(reply.id) : undefined;
+    if (!entry) return;
+    if (reply.status === "ok") entry.settle(undefined, reply.result);
+    else entry.settle(errorFromPayload(reply.error));
+  }
+
+  /** Reject every request in flight with `error`. */
+  failAll(error: PyleashError): void {
+    for (const entry of [...this.#entries.values()]) entry.settle(error);
+  }
+}
