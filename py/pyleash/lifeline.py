@@ -1,7 +1,6 @@
 """Parent watcher: the agent exits as soon as its controller dies, even under SIGKILL."""
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
@@ -32,13 +31,18 @@ def _wait_for_eof(fd: int) -> None:
 
 
 def die_with_parent(parent_pid: Optional[int]) -> None:
-    """Ask Linux to SIGKILL this process when its parent dies: works even while C code holds the GIL."""
+    """Ask Linux to SIGKILL this process when its parent dies: works even while C code holds the GIL.
+
+    Linux only (prctl); elsewhere (macOS) this does nothing and the lifeline pipe alone ends the agent.
+    """
     if not sys.platform.startswith("linux"):
         return
     try:
+        import ctypes  # here, not at the top: a Python built without ctypes still gets the pipe
+
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):
         return
     if parent_pid is not None and os.getppid() != parent_pid:  # it died before prctl took effect
         os._exit(EXIT_PARENT_GONE)

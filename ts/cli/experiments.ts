@@ -1,7 +1,6 @@
 /** `pyleash experiments`: every claim of the four articles, measured on each interpreter; writes JSON, Markdown and HTML. */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { type PythonInfo, resolvePythons } from "../python/discover.js";
 import { progressPrinter } from "../experiments/progress.js";
 import { selectExperiments } from "../experiments/registry.js";
@@ -14,37 +13,34 @@ import type { Experiment } from "../experiments/types.js";
 import { errorText } from "./call.js";
 import { errorJson, printJson, table } from "./output.js";
 
-export const usage = "pyleash experiments [--python P|all]... [--only ID,…] [--quick] [--out DIR] [--json]";
+/** What `experiments` accepts, after parsing. */
+export interface ExperimentsOptions {
+  python?: string[];
+  only?: string[];
+  quick?: boolean;
+  out: string;
+  json?: boolean;
+}
 
-export async function experiments(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      python: { type: "string", multiple: true, default: [] },
-      only: { type: "string", multiple: true, default: [] },
-      quick: { type: "boolean", default: false },
-      out: { type: "string", default: "report" },
-      json: { type: "boolean", default: false },
-    },
-  });
+export async function experiments(options: ExperimentsOptions): Promise<number> {
   let pythons: PythonInfo[];
   let chosen: Experiment[];
   try {
-    chosen = selectExperiments(values.only.flatMap((o) => o.split(",")).map((s) => s.trim()).filter(Boolean));
-    pythons = await resolvePythons(values.python);
+    chosen = selectExperiments((options.only ?? []).flatMap((o) => o.split(",")).map((s) => s.trim()).filter(Boolean));
+    pythons = await resolvePythons(options.python ?? []);
   } catch (error) {
-    if (values.json) printJson({ pythons: [], experiments: [], error: errorJson(error) });
+    if (options.json) printJson({ pythons: [], experiments: [], error: errorJson(error) });
     else process.stderr.write(`${errorText(error)}\n`);
     return 1;
   }
   // With --json, stdout carries only the JSON; progress goes to stderr either way.
-  const report = await runExperiments({ pythons, experiments: chosen, quick: values.quick, onProgress: progressPrinter(process.stderr) });
-  const dir = resolve(values.out);
+  const report = await runExperiments({ pythons, experiments: chosen, quick: options.quick, onProgress: progressPrinter(process.stderr) });
+  const dir = resolve(options.out);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "experiments.json"), reportJson(report));
   await writeFile(join(dir, "EXPERIMENTS.md"), reportMarkdown(report));
   await writeFile(join(dir, "index.html"), reportHtml(report));
-  if (values.json) {
+  if (options.json) {
     printJson(report);
   } else {
     const { versions, rows } = grid(report);

@@ -1,39 +1,36 @@
 #!/usr/bin/env node
-/** The `pyleash` command: dispatches to one subcommand per file. */
-import { call, usage as callUsage } from "./call.js";
-import { doctor, usage as doctorUsage } from "./doctor.js";
-import { experiments, usage as experimentsUsage } from "./experiments.js";
-import { run, usage as runUsage } from "./run.js";
+/** The `pyleash` command: parse with commander, run one command, exit 0 (success), 1 (failure) or 2 (usage error). */
+import { CommanderError } from "commander";
+import { errorText } from "./call.js";
+import { errorJson, printJson } from "./output.js";
+import { createProgram } from "./program.js";
 
-const commands: Record<string, { run: (argv: string[]) => Promise<number>; usage: string }> = {
-  call: { run: call, usage: callUsage },
-  run: { run, usage: runUsage },
-  doctor: { run: doctor, usage: doctorUsage },
-  experiments: { run: experiments, usage: experimentsUsage },
-};
-
-function help(): string {
-  return ["Usage:", ...Object.values(commands).map((c) => `  ${c.usage}`)].join("\n");
-}
+const EXIT_USAGE = 2;
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
-    process.stdout.write(help() + "\n");
-    return name ? 0 : 2;
-  }
-  const command = commands[name];
-  if (!command) {
-    process.stderr.write(`pyleash: unknown command "${name}"\n${help()}\n`);
-    return 2;
-  }
+  const json = argv.includes("--json");
   try {
-    return await command.run(rest);
+    await createProgram().parseAsync(argv, { from: "user" });
+    return Number(process.exitCode ?? 0);
   } catch (error) {
-    // parseArgs rejects unknown flags with a TypeError whose message names the flag.
-    process.stderr.write(`pyleash ${name}: ${(error as Error).message}\nUsage: ${command.usage}\n`);
-    return 2;
+    if (error instanceof CommanderError) {
+      // --help and --version end here with 0; every usage error (commander says 1) becomes 2.
+      if (error.exitCode === 0) return 0;
+      // Commander has already written the message (and its "Did you mean ...?") to stderr; with --json,
+      // stdout still carries exactly one JSON object.
+      if (json) printJson({ ok: false, error: { type: "UsageError", code: "USAGE_ERROR", reason: error.code, message: error.message.replace(/^error: /, "") } });
+      return EXIT_USAGE;
+    }
+    // A failure no command turned into its own output (say, the report directory cannot be written).
+    if (json) printJson({ ok: false, error: errorJson(error) });
+    else process.stderr.write(`pyleash: ${errorText(error)}\n`);
+    return 1;
   }
 }
+
+// `pyleash run --help | head` closes our stdout early: that is the reader's choice, not a failure to report.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+});
 
 process.exitCode = await main(process.argv.slice(2));

@@ -1,60 +1,52 @@
 /** `pyleash run <mod:func>`: start a task, stop it after --stop-after ms if still running, print the outcome. */
-import { parseArgs } from "node:util";
-import { InvalidArgumentError } from "../errors.js";
-import { KINDS, STRATEGIES, type Strategy, type TaskKind } from "../protocol.js";
+import type { Strategy, TaskKind } from "../protocol.js";
 import type { StopReport } from "../task/report.js";
 import { Worker } from "../worker/worker.js";
-import { TARGET_OPTIONS, onlyTarget, parseJson } from "./target-options.js";
+import type { TargetOptions } from "./target-options.js";
 import { errorJson, printJson } from "./output.js";
 
-export const usage = `pyleash run <module:function> [--args J] [--kwargs J] [--kind ${KINDS.join("|")}]
-             [--stop-after MS] [--strategy ${STRATEGIES.join("|")}] [--grace MS] [--deadline MS]
-             [--restart-worker-if-blocked] [--trace] [--python P] [--pythonpath DIR]... [--transport T] [--json]`;
+/** What `run` accepts, after parsing. */
+export interface RunOptions extends TargetOptions {
+  kind: TaskKind;
+  stopAfter?: number;
+  strategy: Strategy;
+  grace?: number;
+  deadline?: number;
+  restartWorkerIfBlocked?: boolean;
+  trace?: boolean;
+}
 
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...TARGET_OPTIONS,
-      kind: { type: "string", default: "thread" },
-      "stop-after": { type: "string" },
-      strategy: { type: "string", default: "auto" },
-      grace: { type: "string" },
-      deadline: { type: "string" },
-      "restart-worker-if-blocked": { type: "boolean", default: false },
-      trace: { type: "boolean", default: false },
-    },
-  });
+export async function run(target: string, options: RunOptions): Promise<number> {
   let worker: Worker | undefined;
   const out: { status?: string; result?: unknown; error?: Record<string, unknown>; stop?: StopReport } = {};
   try {
-    const target = onlyTarget(positionals, usage);
-    const stopAfter = values["stop-after"] === undefined ? undefined : milliseconds("--stop-after", values["stop-after"]);
+    const stopAfter = options.stopAfter;
     worker = await Worker.start({
-      python: values.python,
-      pythonPath: values.pythonpath,
-      transport: values.transport as "auto" | "pyzmq" | "builtin" | undefined,
+      python: options.python,
+      pythonPath: options.pythonpath,
+      transport: options.transport,
       output: "forward",
     });
     const task = await worker.start(target, {
-      args: parseJson("--args", values.args, "array") as unknown[],
-      kwargs: parseJson("--kwargs", values.kwargs, "object") as Record<string, unknown>,
-      kind: values.kind as TaskKind,
-      trace: values.trace,
+      args: options.args,
+      kwargs: options.kwargs,
+      kind: options.kind,
+      trace: options.trace,
     });
     if (stopAfter !== undefined) {
       await task.started;
+      let timer: NodeJS.Timeout | undefined;
       const ended = await Promise.race([
         task.result.then(() => true, () => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), stopAfter)),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), stopAfter))),
       ]);
+      clearTimeout(timer); // a task that ended first must not keep the process alive until --stop-after
       if (!ended) {
         out.stop = await task.stop({
-          strategy: values.strategy as Strategy,
-          graceMs: values.grace === undefined ? undefined : milliseconds("--grace", values.grace),
-          deadlineMs: values.deadline === undefined ? undefined : milliseconds("--deadline", values.deadline),
-          restartWorkerIfBlocked: values["restart-worker-if-blocked"],
+          strategy: options.strategy,
+          graceMs: options.grace,
+          deadlineMs: options.deadline,
+          restartWorkerIfBlocked: options.restartWorkerIfBlocked,
         });
       }
     }
@@ -72,7 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     await worker?.close();
   }
-  if (values.json) printJson(out);
+  if (options.json) printJson(out);
   else process.stdout.write(describeRun(out) + "\n");
   return out.status === "finished" || out.stop?.outcome === "stopped" || out.stop?.outcome === "finished-first" ? 0 : 1;
 }
@@ -89,11 +81,5 @@ function describeRun(out: { status?: string; result?: unknown; error?: Record<st
   }
   if (out.error && out.status !== "stopped") lines.push(`error: ${String(out.error.message)}`);
   return lines.join("\n");
-}
-
-function milliseconds(flag: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError(`${flag} must be a non-negative integer of ms, got ${text}`);
-  return value;
 }
 

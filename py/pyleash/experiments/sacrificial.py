@@ -110,6 +110,13 @@ class Child(object):
 
     def state(self):
         """The kernel's state letter for the child (R, S, T for stopped...), or None once reaped."""
+        if not sys.platform.startswith("linux"):  # no /proc (macOS): ask ps, whose STAT starts with the same letters
+            try:
+                out = subprocess.run(["ps", "-o", "stat=", "-p", str(self.proc.pid)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, universal_newlines=True, timeout=5).stdout.strip()
+            except (OSError, subprocess.SubprocessError):
+                return None
+            return out[:1] or None
         try:
             with open("/proc/%d/stat" % self.proc.pid) as f:
                 return f.read().rsplit(")", 1)[1].split()[0]

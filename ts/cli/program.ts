@@ -1,0 +1,144 @@
+/** The `pyleash` command tree: every command, option, description and example, in one place. */
+import { readFileSync } from "node:fs";
+import { Argument, Command, Option } from "commander";
+import { KINDS, STRATEGIES } from "../protocol.js";
+import { STOP_DEFAULTS } from "../task/options.js";
+import { call } from "./call.js";
+import { bashCompletion } from "./completion.js";
+import { doctor, type DoctorOptions } from "./doctor.js";
+// Type only: the experiments code (and everything under ts/experiments/) loads when that command runs.
+import type { ExperimentsOptions } from "./experiments.js";
+import { run, type RunOptions } from "./run.js";
+import { JSON_HELP, addTargetOptions, collect, milliseconds, type TargetOptions } from "./target-options.js";
+
+/** The version in package.json, read where this module sits (dist/cli/ or ts/cli/, two levels below the root). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+const PYTHONS_HELP = "interpreter: a path, a version such as 3.12, a command name, or all (repeatable; default: $PYLEASH_PYTHON, else python3)";
+
+/** Build the program; each action sets `process.exitCode` (0 success, 1 failure; commander's usage errors are mapped to 2 by main). */
+export function createProgram(): Command {
+  const program = new Command("pyleash")
+    .description("Run Python work from TypeScript over ZeroMQ and stop it by every known means, with an honest report of how it stopped.")
+    .version(packageVersion(), "-V, --version", "print pyleash's version")
+    .helpOption("-h, --help", "show this help")
+    .exitOverride()
+    .showSuggestionAfterError()
+    .showHelpAfterError("(run 'pyleash --help' for usage)");
+  program.addHelpText(
+    "after",
+    `
+Exit status: 0 success, 1 failure, 2 usage error. With --json, stdout is exactly one JSON object.
+
+Examples:
+  $ pyleash call math:floor --args '[2.7]'
+  $ pyleash run --help`,
+  );
+  program.helpCommand("help [command]", "show help for a command");
+
+  addTargetOptions(
+    subcommand(program, "call", "Call a Python function once in a fresh agent and print its JSON result.").argument(
+      "<module:function>",
+      "the function to call, e.g. math:floor or mypkg.mod:func",
+    ),
+  )
+    .option("--json", JSON_HELP)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ pyleash call math:floor --args '[2.7]' --json
+  $ pyleash call mymodule:main --pythonpath ./src --kwargs '{"n": 3}'`,
+    )
+    .action(async (target: string, options: TargetOptions) => {
+      process.exitCode = await call(target, options);
+    });
+
+  addTargetOptions(
+    subcommand(program, "run", "Start a Python function as a task, stop it after --stop-after ms if it still runs, and print how it ended.").argument(
+      "<module:function>",
+      "the function to run, e.g. pyleash.demo:spin",
+    ),
+  )
+    .addOption(new Option("--kind <kind>", "where the task runs: a new thread, the agent's main thread, a child process or an asyncio task").choices(KINDS).default("thread"))
+    .option("--stop-after <ms>", "stop the task if it still runs this many ms after it started (default: let it finish)", milliseconds("--stop-after"))
+    .addOption(new Option("--strategy <strategy>", "how to stop it; auto escalates from the gentlest step to the most forceful").choices(STRATEGIES).default(STOP_DEFAULTS.strategy))
+    .option("--grace <ms>", `how long each step of auto waits before the next one (default: ${STOP_DEFAULTS.graceMs})`, milliseconds("--grace"))
+    .option("--deadline <ms>", `when a task that still runs is reported blocked (default: ${STOP_DEFAULTS.deadlineMs})`, milliseconds("--deadline"))
+    .option("--restart-worker-if-blocked", "recycle the agent when the task is blocked")
+    .option("--trace", "install the sys.settrace kill when the task starts (needed by --strategy trace; slows the task)")
+    .option("--json", JSON_HELP)
+    .addHelpText(
+      "after",
+      `
+Exit status: 0 when the task finished or was stopped, 1 otherwise (blocked, failed, not stopped).
+
+Examples:
+  $ pyleash run pyleash.demo:spin --stop-after 500 --strategy auto --deadline 2000 --json
+  $ pyleash run pyleash.demo:sleep --stop-after 100 --strategy async-exc`,
+    )
+    .action(async (target: string, options: RunOptions) => {
+      process.exitCode = await run(target, options);
+    });
+
+  subcommand(program, "doctor", "List the interpreters found, whether each is free-threaded and has pyzmq, and time calls through a real agent on each.")
+    .option("--python <python>", PYTHONS_HELP, collect)
+    .option("--json", JSON_HELP)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ pyleash doctor --python all
+  $ pyleash doctor --python 3.12 --python 3.13 --json`,
+    )
+    .action(async (options: DoctorOptions) => {
+      process.exitCode = await doctor(options);
+    });
+
+  subcommand(program, "experiments", "Measure every claim of the four articles on each interpreter; write JSON, Markdown and HTML reports.")
+    .option("--python <python>", PYTHONS_HELP, collect)
+    .option("--only <ids>", "run only these experiments: comma-separated ids (repeatable; default: all)", collect)
+    .option("--quick", "fewer repetitions: a rough answer in under a minute")
+    .option("--out <dir>", "where to write experiments.json, EXPERIMENTS.md and index.html", "report")
+    .option("--json", "print the whole report as exactly one JSON object on stdout (progress goes to stderr)")
+    .addHelpText(
+      "after",
+      `
+Exit status: 0 when something was measured (verdicts are findings, not failures), 1 otherwise.
+
+Examples:
+  $ pyleash experiments --quick
+  $ pyleash experiments --python all --out report
+  $ pyleash experiments --only a0-async-exc-sleep-caveat,a3-hidden-stop --json`,
+    )
+    .action(async (options: ExperimentsOptions) => {
+      // Loaded on demand, so that `pyleash call` does not load the experiments.
+      const { experiments } = await import("./experiments.js");
+      process.exitCode = await experiments(options);
+    });
+
+  subcommand(program, "completion", "Print a shell completion script.")
+    .addArgument(new Argument("<shell>", "the shell").choices(["bash"]))
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ eval "$(pyleash completion bash)"          # in ~/.bashrc`,
+    )
+    .action(() => {
+      process.stdout.write(bashCompletion(program));
+    });
+
+  return program;
+}
+
+/** A subcommand whose usage errors end with a pointer to its own --help. */
+function subcommand(program: Command, name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .showHelpAfterError(`(run 'pyleash ${name} --help' for usage)`);
+}
