@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import {
@@ -162,6 +164,32 @@ describe("when the controller dies", () => {
       expect(await isAlive(pid)).toBe(false);
     });
   }
+});
+
+describe("after a controller was SIGKILLed", () => {
+  it("the next controller removes the private ipc directory the dead one left behind", async () => {
+    const dist = JSON.stringify(new URL("../dist/index.js", import.meta.url).pathname);
+    const first = spawn(process.execPath, ["--input-type=module", "-e", `
+      import { Worker } from ${dist};
+      const w = await Worker.start();
+      console.log(JSON.stringify({ pid: w.pid, endpoint: w.endpoint }));
+      setInterval(() => {}, 1000);`], { stdio: ["ignore", "pipe", "inherit"] });
+    const { pid, endpoint } = await new Promise<{ pid: number; endpoint: string }>((resolve, reject) => {
+      first.stdout.on("data", (d: Buffer) => resolve(JSON.parse(d.toString())));
+      first.once("exit", (code) => reject(new Error(`controller exited early (${code})`)));
+    });
+    const dir = dirname(endpoint.replace(/^ipc:\/\//, ""));
+    first.kill("SIGKILL");
+    const deadline = Date.now() + 5_000;
+    while ((await isAlive(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(dir)).toBe(true); // nobody could clean up: SIGKILL, and the agent died by PR_SET_PDEATHSIG
+    const second = spawn(process.execPath, ["--input-type=module", "-e", `
+      import { Worker } from ${dist};
+      const w = await Worker.start();
+      await w.close();`], { stdio: ["ignore", "inherit", "inherit"] });
+    expect(await new Promise((resolve) => second.once("exit", resolve))).toBe(0);
+    expect(existsSync(dir)).toBe(false);
+  });
 });
 
 async function oldPython(): Promise<string | undefined> {

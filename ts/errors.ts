@@ -38,6 +38,8 @@ export interface PythonErrorPayload {
   message: string;
   traceback?: string;
   pythonType?: string;
+  /** Where in the value the offender sits, e.g. `result[2].a`. */
+  path?: string;
 }
 
 /** An exception raised by Python code: `type` is its class name, `traceback` the formatted stack. */
@@ -58,13 +60,16 @@ export class TargetNotFoundError extends PyleashError {
   }
 }
 
-/** The Python function returned a value JSON cannot carry; `pythonType` names it. */
+/** The Python function returned a value that cannot cross exactly; `pythonType` names it, `path` says where. */
 export class ResultNotSerializableError extends PyleashError {
   readonly pythonType: string;
+  readonly path: string | undefined;
   constructor(payload: PythonErrorPayload) {
     const pythonType = payload.pythonType ?? "unknown";
-    super("RESULT_NOT_SERIALIZABLE", `The result contains a ${pythonType}, which JSON cannot carry (${payload.message})`);
+    const where = payload.path ? ` at ${payload.path}` : "";
+    super("RESULT_NOT_SERIALIZABLE", `The result contains a ${pythonType}${where}, which cannot cross to TypeScript (${payload.message})`);
     this.pythonType = pythonType;
+    this.path = payload.path;
   }
 }
 
@@ -122,8 +127,22 @@ export class AbortError extends PyleashError {
 
 /** An option or argument has a value pyleash cannot use; the message names it and the bad value. */
 export class InvalidArgumentError extends PyleashError {
-  constructor(message: string) {
-    super("INVALID_ARGUMENT", message);
+  constructor(message: string, code = "INVALID_ARGUMENT") {
+    super(code, message);
+  }
+}
+
+/**
+ * A value in a call's or task's arguments that cannot cross to Python exactly (a Map, NaN, a function...):
+ * refused before anything is sent. `path` names it (`args[0].b`), `valueType` says what it is.
+ */
+export class UnsupportedValueError extends InvalidArgumentError {
+  readonly path: string;
+  readonly valueType: string;
+  constructor(path: string, valueType: string, why: string) {
+    super(`Cannot send ${path} to Python: ${valueType} ${why} (docs/values.md)`, "UNSUPPORTED_VALUE");
+    this.path = path;
+    this.valueType = valueType;
   }
 }
 

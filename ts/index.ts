@@ -18,6 +18,7 @@ export {
   WorkerRestartedError,
   AbortError,
   InvalidArgumentError,
+  UnsupportedValueError,
   TaskStoppedError,
 } from "./errors.js";
 export { findAllPythons, probePython, locatePython, resolvePythons } from "./python/discover.js";

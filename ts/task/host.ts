@@ -7,6 +7,8 @@ export interface TaskHost {
   request(body: RequestBody, options?: RequestOptions): Promise<unknown>;
   /** Every thread's stack from the agent's faulthandler; answers while C code holds the GIL. */
   dumpThreads(): Promise<string>;
+  /** Whether the agent's control loop answers within `timeoutMs` (false while C code holds the GIL). */
+  ping(timeoutMs: number): Promise<boolean>;
   /** The agent's Python version. */
   readonly python: string;
   /** The strategies the agent's interpreter supports. */

@@ -3,7 +3,6 @@
  * only passes it on. It watches the deadline itself, because C code holding the GIL freezes the agent's control
  * loop too: then, and only then, the controller builds the report from faulthandler's dump and says so.
  */
-import { AbortError } from "../errors.js";
 import { CONTRACT, type Strategy, type TaskKind } from "../protocol.js";
 import { roundMs, settlesWithin } from "../util/time.js";
 import { parseDump } from "./faulthandler.js";
@@ -11,8 +10,12 @@ import type { TaskHost } from "./host.js";
 import { type StopOptions, resolveStopOptions } from "./options.js";
 import type { Frame, StopReport } from "./report.js";
 
-/** How long past the deadline the agent has to deliver its report before it counts as frozen. */
+/** How long past the deadline the agent has to deliver its report before the controller checks on it. */
 const ANSWER_SLACK_MS = 1_000;
+/** How long a ping may take before the agent counts as frozen, and how often a slow agent is checked on. */
+const PING_MS = 1_000;
+/** How long a slow but responsive agent's report is awaited in all. */
+const MAX_PATIENCE_MS = 60_000;
 /**
  * The agent sends a task's end event before (or in the same message as) a report that says it ended, so this
  * wait normally returns at once; it only bounds the wait should the agent break that promise.
@@ -40,17 +43,9 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
     return localReport(strategy, "unavailable", unsupportedReason(strategy, host.python));
   }
   const asked = performance.now();
-  let report: StopReport;
-  try {
-    const reply = (await host.request(
-      { type: "stop", task: task.id, strategy, graceMs, deadlineMs },
-      { timeoutMs: deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs) },
-    )) as Omit<StopReport, "agentResponsive">;
-    report = { ...reply, agentResponsive: true };
-  } catch (error) {
-    if (!(error instanceof AbortError)) throw error;
-    report = frozenAgentReport(task, strategy, performance.now() - asked, await host.dumpThreads());
-  }
+  const answer = host.request({ type: "stop", task: task.id, strategy, graceMs, deadlineMs }) as Promise<Omit<StopReport, "agentResponsive">>;
+  let report = await answerOrFrozen(answer, host, deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs), asked);
+  if (!report) report = frozenAgentReport(task, strategy, performance.now() - asked, await host.dumpThreads());
   if (report.outcome === "blocked") task.markBlocked();
   if (report.outcome === "stopped" || report.outcome === "finished-first") await settlesWithin(task.result, END_EVENT_SLACK_MS);
   if (report.outcome === "blocked" && restartWorkerIfBlocked) {
@@ -67,6 +62,35 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
     }
   }
   return report;
+}
+
+/**
+ * The agent's report, or undefined once the agent has stopped answering. Past `patienceMs` the agent is pinged:
+ * one that answers is only slow (busy threads compete for the GIL), so its report is awaited, up to
+ * MAX_PATIENCE_MS in all; only an agent that does not answer a ping counts as frozen.
+ */
+async function answerOrFrozen(
+  answer: Promise<Omit<StopReport, "agentResponsive">>,
+  host: TaskHost,
+  patienceMs: number,
+  asked: number,
+): Promise<StopReport | undefined> {
+  const settled = answer.then(
+    (reply) => ({ reply }),
+    (error: unknown) => ({ error }),
+  );
+  for (let wait = patienceMs; ; wait = PING_MS) {
+    const outcome = await Promise.race([settled, delay(wait)]);
+    if (outcome) {
+      if ("error" in outcome) throw outcome.error;
+      return { ...outcome.reply, agentResponsive: true };
+    }
+    if (performance.now() - asked > MAX_PATIENCE_MS || !(await host.ping(PING_MS))) return undefined;
+  }
+}
+
+function delay(ms: number): Promise<undefined> {
+  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
 }
 
 /** A report the controller can give without asking the agent. */
@@ -96,8 +120,8 @@ function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: num
     blockedIn: stack.at(-1) ?? null,
     stack,
     reason:
-      `the agent did not answer within ${Math.round(elapsedMs)} ms: C code holding the GIL has frozen every ` +
-      `thread of the process; the controller made this report from faulthandler's dump` + (dump ? "" : " (which wrote nothing)"),
+      `the agent did not answer the stop within ${Math.round(elapsedMs)} ms nor a ping within ${PING_MS} ms: C code ` +
+      `holding the GIL has frozen its threads; the controller made this report from faulthandler's dump` + (dump ? "" : " (which wrote nothing)"),
     agentResponsive: false,
   };
 }

@@ -3,7 +3,7 @@
  * queue up behind a send leave together, as one message of several frames (each still one request): a
  * burst of calls costs a few socket sends instead of one each, while a lone request leaves at once.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Router } from "zeromq";
@@ -13,6 +13,37 @@ import type { EndpointKind } from "./options.js";
 /** Bounds on one message of queued frames: the agent handles its frames one after another. */
 const MAX_FRAMES = 256;
 const MAX_BYTES = 1 << 20;
+
+/** ipc directories are named for the controller's pid, so a later controller can tell whose are orphans. */
+const DIR_PREFIX = "pyleash-";
+let sweeping: Promise<void> | undefined;
+
+/**
+ * Remove the ipc directories of controllers that died without closing (SIGKILL leaves them: the agent dies by
+ * PR_SET_PDEATHSIG at once, so neither side could clean up). Only this user's, only those of dead pids.
+ */
+async function sweepStaleDirs(): Promise<void> {
+  const root = tmpdir();
+  const names = await readdir(root).catch(() => [] as string[]);
+  await Promise.all(
+    names.map(async (name) => {
+      const pid = Number(new RegExp(`^${DIR_PREFIX}(\\d+)-`).exec(name)?.[1]);
+      if (!pid || pid === process.pid || isRunning(pid)) return;
+      const path = join(root, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info?.isDirectory() && info.uid === process.getuid?.()) await rm(path, { recursive: true, force: true }).catch(() => {});
+    }),
+  );
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"; // alive, someone else's
+  }
+}
 
 export class Channel {
   readonly endpoint: string;
@@ -36,7 +67,9 @@ export class Channel {
       await router.bind("tcp://127.0.0.1:*");
       return new Channel(router, router.lastEndpoint ?? "", undefined);
     }
-    const dir = await mkdtemp(join(tmpdir(), "pyleash-")); // mkdtemp makes it 0700
+    sweeping ??= sweepStaleDirs();
+    await sweeping;
+    const dir = await mkdtemp(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`)); // mkdtemp makes it 0700
     const endpoint = `ipc://${join(dir, "agent.sock")}`;
     try {
       await router.bind(endpoint);

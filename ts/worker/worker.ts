@@ -6,6 +6,7 @@ import { Task } from "../task/task.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
 import type { ThreadInfo } from "../task/report.js";
 import { Connection } from "./connection.js";
+import { toWire } from "./values.js";
 import {
   type CallOptions,
   type ResolvedWorkerOptions,
@@ -70,20 +71,24 @@ export class Worker implements AsyncDisposable {
     return this.#connection.transport;
   }
 
-  /** Call `"package.module:function"` with JSON arguments; resolves to its JSON-decoded return value. */
+  /**
+   * Call `"package.module:function"`; resolves to its return value. Arguments and result cross exactly or are
+   * refused with an error naming where the offending value sits (docs/values.md).
+   */
   call<T = unknown>(
     target: string,
     args: unknown[] = [],
     kwargs: Record<string, unknown> = {},
     options: CallOptions = {},
   ): Promise<T> {
+    let wire: WireArgs;
     try {
-      checkTarget(target, args, kwargs);
+      wire = wireArgs(target, args, kwargs);
       validateCallOptions(options);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#connection.request({ type: "call", target, args, kwargs }, options) as Promise<T>;
+    return this.#connection.request({ type: "call", target, ...wire }, options) as Promise<T>;
   }
 
   /**
@@ -94,7 +99,7 @@ export class Worker implements AsyncDisposable {
     let resolved: ReturnType<typeof resolveStartOptions>;
     try {
       resolved = resolveStartOptions(options);
-      checkTarget(target, resolved.args, resolved.kwargs);
+      resolved = { ...resolved, ...wireArgs(target, resolved.args, resolved.kwargs) };
     } catch (error) {
       return Promise.reject(error);
     }
@@ -177,6 +182,7 @@ export class Worker implements AsyncDisposable {
       host: {
         request: (body, options) => connection.request(body, options),
         dumpThreads: () => connection.dumpThreads(),
+        ping: (timeoutMs) => connection.request({ type: "ping" }, { timeoutMs }).then(() => true, () => false),
         python: connection.python,
         strategies: connection.strategies,
         // A task of an agent already replaced has nothing left to restart.
@@ -197,7 +203,13 @@ function abandonAll(live: Live, error: PyleashError): void {
   for (const task of live.tasks.values()) task.abandon(error);
 }
 
-function checkTarget(target: unknown, args: unknown, kwargs: unknown): void {
+interface WireArgs {
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+}
+
+/** Check the target and the arguments' shapes; the arguments as they go on the wire. */
+function wireArgs(target: unknown, args: unknown, kwargs: unknown): WireArgs {
   if (typeof target !== "string" || !TARGET.test(target)) {
     throw new InvalidArgumentError(`Expected a target like "package.module:function", got ${JSON.stringify(target)}`);
   }
@@ -205,4 +217,5 @@ function checkTarget(target: unknown, args: unknown, kwargs: unknown): void {
   if (kwargs === null || typeof kwargs !== "object" || Array.isArray(kwargs)) {
     throw new InvalidArgumentError(`Expected "kwargs" to be a plain object, got ${JSON.stringify(kwargs)}`);
   }
+  return { args: toWire(args, "args") as unknown[], kwargs: toWire(kwargs, "kwargs") as Record<string, unknown> };
 }

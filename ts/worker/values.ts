@@ -1,0 +1,110 @@
+/**
+ * Values that cross to Python: each one crosses exactly or is refused, naming where it sits (docs/values.md).
+ * JSON alone would turn NaN and undefined into null, a Map into {}, a Buffer into {type, data}, -0 into 0, and
+ * would lose integers beyond 2^53; here those are refused, or carried in a tagged object (the contract's
+ * `values`) that the other side revives.
+ */
+import { UnsupportedValueError } from "../errors.js";
+import { CONTRACT } from "../protocol.js";
+
+const { tagKey: TAG, maxNesting: MAX_NESTING } = CONTRACT.values;
+type Tag = keyof typeof CONTRACT.values.tags;
+
+function tagged(tag: Tag, value: string): Record<string, string> {
+  return { [TAG]: tag, value };
+}
+
+/**
+ * `value` ready for JSON.stringify: the same object when nothing needs converting (the usual case, no copy),
+ * else a copy with BigInt and -0 tagged. Throws UnsupportedValueError for anything that cannot cross exactly.
+ */
+export function toWire(value: unknown, path: string): unknown {
+  return convert(value, path, 0, new Set());
+}
+
+function convert(value: unknown, path: string, depth: number, open: Set<object>): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      if (!Number.isFinite(value)) throw new UnsupportedValueError(path, String(value), "has no exact JSON form");
+      return Object.is(value, -0) ? tagged("float", "-0") : value;
+    case "bigint":
+      return tagged("int", value.toString());
+    case "undefined":
+      throw new UnsupportedValueError(path, "undefined", "has no Python counterpart (send null for None)");
+    case "function":
+    case "symbol":
+      throw new UnsupportedValueError(path, `a ${typeof value}`, "cannot be sent");
+  }
+  if (value === null) return null;
+  const object = value as object;
+  if (depth >= MAX_NESTING) throw new UnsupportedValueError(path, "a value", `is nested deeper than ${MAX_NESTING} levels`);
+  if (open.has(object)) throw new UnsupportedValueError(path, "a circular reference", "cannot be sent");
+  open.add(object);
+  try {
+    if (Array.isArray(object)) return convertArray(object, path, depth, open);
+    const proto = Object.getPrototypeOf(object);
+    if (proto !== Object.prototype && proto !== null) throw new UnsupportedValueError(path, describeObject(object), unsupportedWhy(object));
+    return convertObject(object as Record<string, unknown>, path, depth, open);
+  } finally {
+    open.delete(object);
+  }
+}
+
+function convertArray(array: unknown[], path: string, depth: number, open: Set<object>): unknown[] {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < array.length; i++) {
+    const item = array[i];
+    const converted = convert(item, `${path}[${i}]`, depth + 1, open);
+    if (converted !== item) (out ??= array.slice())[i] = converted;
+  }
+  return out ?? array;
+}
+
+function convertObject(object: Record<string, unknown>, path: string, depth: number, open: Set<object>): object {
+  let out: Record<string, unknown> | undefined;
+  for (const key of Object.keys(object)) {
+    const item = object[key];
+    if (key === TAG) throw new UnsupportedValueError(`${path}.${key}`, `the key "${TAG}"`, "is reserved by pyleash");
+    if (item === undefined) {
+      out ??= { ...object };
+      delete out[key]; // as JSON.stringify does: an undefined property is absent
+      continue;
+    }
+    const converted = convert(item, /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, depth + 1, open);
+    if (converted !== item) (out ??= { ...object })[key] = converted;
+  }
+  return out ?? object;
+}
+
+function describeObject(object: object): string {
+  if (ArrayBuffer.isView(object)) return `a ${object.constructor.name}`;
+  const name = (object as { constructor?: { name?: string } }).constructor?.name;
+  return name ? `a ${name}` : "an object with a custom prototype";
+}
+
+function unsupportedWhy(object: object): string {
+  if (object instanceof Map) return "has no JSON form (send an object, or an array of [key, value] pairs)";
+  if (object instanceof Set) return "has no JSON form (send an array)";
+  if (object instanceof Date) return "is not sent implicitly (send date.toISOString() or date.getTime())";
+  if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) return "is binary data, which calls do not carry yet";
+  return "is not a plain object or array; send its fields as a plain object";
+}
+
+/** Revive the tagged values of a decoded message (only called when the frame mentions the tag). */
+export function reviveTags(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== "object" || !(TAG in value)) return value;
+  const { [TAG]: tag, value: text } = value as Record<string, unknown>;
+  if (typeof text !== "string") return value;
+  if (tag === "int") return BigInt(text);
+  if (tag === "float") return Number(text);
+  return value;
+}
+
+/** Whether a frame carries any tagged value (a byte search, so untagged messages parse without a reviver). */
+export function hasTags(frame: Buffer): boolean {
+  return frame.includes(TAG_BYTES);
+}
+const TAG_BYTES = Buffer.from(JSON.stringify(TAG));
