@@ -23,7 +23,7 @@ from pyleash.tasks.registry import MAIN
 from pyleash.transport import TransportError, open_transport
 
 CONFIG_FD = contract.FDS["config"]  # the controller's pipe: one JSON line of config, then held open as the lifeline
-DUMP_FD = contract.FDS["threadDump"]  # faulthandler writes every thread's stack here on SIGUSR1, even while C code holds the GIL
+DUMP_FD = contract.FDS["threadDump"]  # faulthandler writes every thread's stack here on SIGUSR1, GIL held or not
 EXIT_CONFIG = contract.EXIT_CODES["badConfig"]  # started by something other than the controller
 EXIT_CONNECT = contract.EXIT_CODES["cannotConnect"]  # could not reach the controller's socket
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict
 
-# Error kinds (contract.json "errorKinds"): which part of a request went wrong; the controller maps each to an error class.
+# Error kinds (contract.json "errorKinds"): which part of a request went wrong; the controller maps each to an
+# error class.
 EXCEPTION = "exception"  # the Python code raised
 TARGET = "target"  # "mod:func" could not be imported or resolved
 RESULT = "result"  # the return value is not JSON-serialisable

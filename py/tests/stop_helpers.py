@@ -70,12 +70,14 @@ class Inbox:
             self._arrived.notify_all()
 
     def wait_for(self, predicate: Callable[[Dict[str, Any]], bool], timeout: float = JOIN_S) -> Dict[str, Any]:
+        def first() -> Optional[Dict[str, Any]]:
+            return next((m for m in self.messages if predicate(m)), None)
+
         with self._arrived:
-            found: List[Dict[str, Any]] = []
-            self._arrived.wait_for(lambda: found.extend(m for m in self.messages if predicate(m)) or bool(found), timeout)
-        if not found:
+            found = self._arrived.wait_for(first, timeout)
+        if found is None:
             raise AssertionError("no such message in %r" % (self.messages,))
-        return found[0]
+        return found
 
 
 def new_task(kind: Kind, target: str, args: Sequence[Any] = (), trace: bool = False) -> Task:
@@ -114,7 +116,7 @@ class TaskWorker(Worker):
         assert self.task.thread is not None
         self.thread = self.task.thread
         self._wait_started()
-        self.base_deliveries = deliveries.deliveries(self.task.ident)  # type: ignore[arg-type]  (a reused ident's old count)
+        self.base_deliveries = deliveries.deliveries(self.task.ident)  # type: ignore[arg-type]  (a reused ident's)
         return self
 
     @property

@@ -114,9 +114,10 @@ class AsyncExcStepTest(unittest.TestCase):
         worker = self._sleeper(2.0)
         report = worker.stop("async-exc", deadline_s=0.5)
         self.assertEqual(report["outcome"], "blocked", report)
-        self.assertEqual(report["blockedIn"]["code"], "time.sleep(seconds)  # a real C sleep: no eval-loop check until it returns")
+        self.assertTrue(report["blockedIn"]["code"].startswith("time.sleep(seconds)"), report)
         self.assertEqual(report["stack"][-1], report["blockedIn"])
-        self.assertEqual(deliveries.deliveries(worker.task.ident) - worker.base_deliveries, 0)  # armed, not delivered: pending
+        delivered = deliveries.deliveries(worker.task.ident) - worker.base_deliveries  # type: ignore[arg-type]
+        self.assertEqual(delivered, 0)  # armed, not delivered: pending
         worker.finish()  # the armed exception fires when the sleep returns
         self.assertEqual(worker.outcome, "stopped")
 

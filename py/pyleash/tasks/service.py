@@ -35,7 +35,8 @@ class TaskService:
         if task_id in self.tasks:
             raise protocol.ProtocolError("start needs a new 'task' id, %r is taken" % (task_id,))
         target = request["target"]
-        task = Task(task_id, kind, target, request["args"], request["kwargs"], request.get("name") or target, request["trace"])
+        name = request.get("name") or target
+        task = Task(task_id, kind, target, request["args"], request["kwargs"], name, request["trace"])
         while len(self._ended) > ENDED_KEPT:  # the controller answers for tasks it knows have ended
             self.tasks.pop(self._ended.popleft(), None)
         self.tasks[task_id] = task
