@@ -11,6 +11,7 @@ from pyleash.tasks.kind import Kind
 from pyleash.tasks.task import Emit, Task, finish, started_event
 
 if TYPE_CHECKING:
+    from multiprocessing.context import SpawnContext
     from multiprocessing.process import BaseProcess
 
     from pyleash.stop.ladder import StopRun
@@ -26,7 +27,7 @@ class ProcessKind(Kind):
 
     def __init__(self) -> None:
         super().__init__()
-        self._context: Any = None  # multiprocessing's spawn context, made on first use
+        self._context: Optional[SpawnContext] = None  # made on first use
 
     def start(self, task: Task, emit: Emit) -> None:
         from pyleash.tasks import process_child, process_flag  # with multiprocessing: imported on first use
@@ -58,12 +59,12 @@ class ProcessKind(Kind):
     def step(self, strategy: str) -> Optional[Step]:
         return _terminate if strategy == "terminate" else None
 
-    def _spawn_context(self) -> Any:
+    def _spawn_context(self) -> SpawnContext:
         if self._context is None:
             import multiprocessing
 
             # spawn, not fork: forking a process that runs threads can copy a lock held by another thread.
-            self._context = multiprocessing.get_context("spawn")
+            self._context = multiprocessing.get_context("spawn")  # type: ignore[assignment]
         return self._context
 
 
