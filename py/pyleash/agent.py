@@ -10,24 +10,22 @@ Threads and what they own:
 """
 from __future__ import annotations
 
-import faulthandler
 import json
 import os
-import signal
 import sys
 import threading
-from typing import Any, Dict
+from typing import Any, Dict, List
 
-from pyleash import lifeline, protocol
+from pyleash import contract, lifeline
 from pyleash.control import Agent
-from pyleash.tasks import main_kind
+from pyleash.stop import monitor, signal_main, stacks
+from pyleash.tasks.registry import MAIN
 from pyleash.transport import TransportError, open_transport
 
-CONFIG_FD = 3  # the controller's pipe: one JSON line of config, then held open as the lifeline
-DUMP_FD = 4  # faulthandler writes every thread's stack here on DUMP_SIGNAL, even while C code holds the GIL
-DUMP_SIGNAL = signal.SIGUSR1  # ts/worker/agent-process.ts DUMP_SIGNAL
-EXIT_CONFIG = 64  # bad or missing config: started by something other than the controller
-EXIT_CONNECT = 69  # could not reach the controller's socket
+CONFIG_FD = contract.FDS["config"]  # the controller's pipe: one JSON line of config, then held open as the lifeline
+DUMP_FD = contract.FDS["threadDump"]  # faulthandler writes every thread's stack here on SIGUSR1, GIL held or not
+EXIT_CONFIG = contract.EXIT_CODES["badConfig"]  # started by something other than the controller
+EXIT_CONNECT = contract.EXIT_CODES["cannotConnect"]  # could not reach the controller's socket
 
 
 def main() -> None:
@@ -37,7 +35,7 @@ def main() -> None:
         # Busy task threads keep the GIL this long while the control loop waits: it bounds stop latency.
         sys.setswitchinterval(config["switchIntervalMs"] / 1000.0)
     _register_dumps()
-    main_kind.install()  # signal handlers can only be set from the main thread
+    MAIN.install()  # signal handlers can only be set from the main thread
     try:
         transport = open_transport(config["endpoint"], config.get("transport", "auto"))
     except TransportError as exc:
@@ -47,13 +45,13 @@ def main() -> None:
     agent.send(_hello(config["token"], transport.name))
     control = threading.Thread(target=agent.serve, name="pyleash-control", daemon=True)
     control.start()
-    agent.main_lane.run()
+    MAIN.lane.run()
 
 
 def _register_dumps() -> None:
     try:
         os.set_inheritable(DUMP_FD, False)
-        faulthandler.register(DUMP_SIGNAL, file=DUMP_FD, all_threads=True, chain=False)
+        stacks.register_dump(DUMP_FD)  # the contract's threadDump signal, SIGUSR1
     except (OSError, ValueError, RuntimeError) as exc:
         sys.stderr.write("pyleash-agent: no thread dumps for frozen-agent reports (%s)\n" % exc)
 
@@ -61,14 +59,25 @@ def _register_dumps() -> None:
 def _hello(token: str, transport_name: str) -> Dict[str, Any]:
     return {
         "type": "hello",
-        "protocol": protocol.PROTOCOL_VERSION,
+        "protocol": contract.PROTOCOL_VERSION,
         "token": token,
         "pid": os.getpid(),
         "python": "%d.%d.%d" % sys.version_info[:3],
         "implementation": sys.implementation.name.replace("cpython", "CPython"),
         "executable": sys.executable,
         "transport": transport_name,
+        "strategies": strategies(),
     }
+
+
+def strategies() -> List[str]:
+    """The contract's strategies that this interpreter can carry out, in the contract's order."""
+    missing = set()
+    if not monitor.available()[0]:
+        missing.add("monitor")  # below CPython 3.12
+    if not signal_main.available()[0]:
+        missing.add("signal")  # no POSIX signals
+    return [name for name in contract.STRATEGIES if name not in missing]
 
 
 def _read_config(fd: int) -> Dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "contract.json"), encoding="utf-8") as _file:
     CONTRACT: Dict[str, Any] = json.load(_file)
@@ -18,9 +18,10 @@ EXIT_CODES: Dict[str, int] = CONTRACT["exitCodes"]
 SIGNALS: Dict[str, str] = CONTRACT["signals"]  # names; signal.Signals[name] where the platform has them
 FDS: Dict[str, int] = CONTRACT["fds"]
 ERROR_KINDS: Tuple[str, ...] = tuple(CONTRACT["errorKinds"])
+TRANSPORTS: Tuple[str, ...] = tuple(CONTRACT["transports"])
 REQUESTS: Dict[str, Dict[str, Any]] = CONTRACT["requests"]
 
-_LISTS = {"kinds": KINDS, "strategies": STRATEGIES, "transports": tuple(CONTRACT["transports"]),
+_LISTS = {"kinds": KINDS, "strategies": STRATEGIES, "transports": TRANSPORTS,
           "taskEndStatuses": tuple(CONTRACT["taskEndStatuses"])}
 
 
@@ -58,18 +59,10 @@ def _type_problem(expected: str, value: Any, name: str) -> str:
     """What is wrong with `value` for type `expected`, or ''."""
     if expected in _LISTS:
         return "" if isinstance(value, str) and value in _LISTS[expected] else "must be one of %s" % ", ".join(_LISTS[expected])
-    ok = {
-        "string": lambda: isinstance(value, str),
-        "integer": lambda: _is_integer(value),
-        "number": lambda: _is_number(value) and (not name.endswith("Ms") or value >= 0),
-        "boolean": lambda: isinstance(value, bool),
-        "array": lambda: isinstance(value, list),
-        "object": lambda: isinstance(value, dict),
-        "any": lambda: True,
-    }[expected]()
-    if ok:
+    millis = expected == "number" and name.endswith("Ms")
+    if _TYPES[expected](value) and not (millis and value < 0):
         return ""
-    return "must be a non-negative number of milliseconds" if name.endswith("Ms") else "must be a JSON %s" % expected
+    return "must be a non-negative number of milliseconds" if millis else "must be a JSON %s" % expected
 
 
 def _is_integer(value: Any) -> bool:
@@ -78,6 +71,18 @@ def _is_integer(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf")
+
+
+# Made once: check_request runs on every request, calls included.
+_TYPES: Dict[str, Callable[[Any], bool]] = {
+    "string": lambda value: isinstance(value, str),
+    "integer": _is_integer,
+    "number": _is_number,
+    "boolean": lambda value: isinstance(value, bool),
+    "array": lambda value: isinstance(value, list),
+    "object": lambda value: isinstance(value, dict),
+    "any": lambda value: True,
+}
 
 
 def _show(value: Any) -> str:

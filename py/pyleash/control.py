@@ -6,32 +6,36 @@ import sys
 import threading
 from typing import Any, Callable, Dict, List
 
-from pyleash import protocol, targets
-from pyleash.main_lane import MainLane
+from pyleash import contract, protocol, targets
 from pyleash.outbox import Outbox
 from pyleash.pool import CallPool
-from pyleash.transport import TransportError
+from pyleash.tasks.service import TaskService
+from pyleash.transport import Transport, TransportError
 
 Handler = Callable[[Dict[str, Any]], None]
 
 
 class Agent:
-    """Owns the transport and the pool; request handlers run on the control thread unless they hand off."""
+    """Owns the transport, the pool and the tasks; request handlers run on the control thread unless they hand off.
 
-    def __init__(self, transport: Any) -> None:
+    A handler gets its request checked against the contract (pyleash/contract.json), defaults filled in.
+    """
+
+    def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self.outbox = Outbox(transport)
         self.pool = CallPool(on_drain=self.outbox.flush)
         self._calls: List[Any] = []  # calls of the message being dispatched, for the pool (control thread only)
-        self.main_lane = MainLane()
-        self.handlers: Dict[str, Handler] = {
+        self.tasks = TaskService(self.send, self.send_many)
+        self.handlers: Dict[str, Handler] = {  # one per request type of the contract
             "call": self._call,
             "ping": self._ping,
             "shutdown": self._shutdown,
+            "start": self.tasks.start,
+            "stop": self.tasks.stop,
+            "stack": self.tasks.stack,
+            "threads": self.tasks.threads,
         }
-        from pyleash.tasks.service import TaskService  # registers start, stop, stack, threads
-
-        self.tasks = TaskService(self)
 
     def send(self, message: Dict[str, Any]) -> None:
         """Encode and send; a reply JSON cannot carry becomes a typed error naming the Python type."""
@@ -69,23 +73,20 @@ class Agent:
             _log("dropped a malformed message: %s" % exc)
             return
         handler = self.handlers.get(request["type"])
-        if handler is None:
-            exc = protocol.ProtocolError("unknown message type %r" % request["type"])
-            self.send(protocol.error(request.get("id"), protocol.PROTOCOL, exc, with_traceback=False))
-            return
         try:
+            if handler is None:
+                raise protocol.ProtocolError("unknown message type %r" % request["type"])
+            contract.check_request(request)
             handler(request)
-        except protocol.ProtocolError as exc:
-            self.send(protocol.error(request.get("id"), protocol.PROTOCOL, exc, with_traceback=False))
+        except (protocol.ProtocolError, contract.ContractError) as exc:
+            request_id = request.get("id")
+            usable = isinstance(request_id, int) and not isinstance(request_id, bool)
+            self.send(protocol.error(request_id if usable else None, protocol.PROTOCOL, exc, with_traceback=False))
 
     def _call(self, request: Dict[str, Any]) -> None:
-        args = request.get("args", [])
-        kwargs = request.get("kwargs", {})
-        if not isinstance(args, list) or not isinstance(kwargs, dict):
-            raise protocol.ProtocolError("call needs 'args' as a JSON array and 'kwargs' as a JSON object")
-        self._calls.append((self._run_call, (request["id"], request.get("target"), args, kwargs)))
+        self._calls.append((self._run_call, (request["id"], request["target"], request["args"], request["kwargs"])))
 
-    def _run_call(self, request_id: Any, target: Any, args: list, kwargs: dict) -> None:
+    def _run_call(self, request_id: int, target: str, args: list, kwargs: dict) -> None:
         try:
             fn = targets.resolve(target)
         except targets.TargetError as exc:
@@ -100,10 +101,10 @@ class Agent:
         self.outbox.add(_encode(reply), hold=self.pool.queued())
 
     def _ping(self, request: Dict[str, Any]) -> None:
-        self.send(protocol.ok(request.get("id"), {"pid": os.getpid(), "threads": threading.active_count()}))
+        self.send(protocol.ok(request["id"], {"pid": os.getpid(), "threads": threading.active_count()}))
 
     def _shutdown(self, request: Dict[str, Any]) -> None:
-        self.send(protocol.ok(request.get("id"), None))
+        self.send(protocol.ok(request["id"], None))
         _flush_and_exit(0)
 
 

@@ -18,8 +18,12 @@ class MainLane:
 
     def run(self) -> None:
         while True:
-            try:
-                fn, args = self._jobs.get()
-                fn(*args)
-            except BaseException:  # noqa: B902 - jobs report their own errors; a late stop signal lands here
-                pass
+            self.run_one()
+
+    def run_one(self) -> None:
+        """Wait for the next job and run it."""
+        try:
+            fn, args = self._jobs.get()
+            fn(*args)
+        except BaseException:  # noqa: B902 - jobs report their own errors; a late stop signal lands here
+            pass

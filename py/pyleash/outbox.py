@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, List
+from typing import TYPE_CHECKING, List
+
+if TYPE_CHECKING:
+    from pyleash.transport import Transport
 
 MAX_FRAMES = 64  # a fuller outbox leaves at once: a bound on how long the first answer in it waits
 
@@ -13,7 +16,7 @@ class Outbox:
     What is held leaves at the latest when the pool drains or its watcher ticks (CallPool on_drain).
     """
 
-    def __init__(self, transport: Any, max_frames: int = MAX_FRAMES) -> None:
+    def __init__(self, transport: Transport, max_frames: int = MAX_FRAMES) -> None:
         self._transport = transport
         self._max = max_frames
         self._frames: List[bytes] = []

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
-PROTOCOL_VERSION = 2
-
-# Error kinds: which part of a request went wrong (the controller maps each to an error class).
+# Error kinds (contract.json "errorKinds"): which part of a request went wrong; the controller maps each to an
+# error class.
 EXCEPTION = "exception"  # the Python code raised
 TARGET = "target"  # "mod:func" could not be imported or resolved
 RESULT = "result"  # the return value is not JSON-serialisable
@@ -17,7 +16,7 @@ _loads = json.JSONDecoder().decode
 
 
 class ProtocolError(Exception):
-    """A request that does not follow the protocol."""
+    """A request that does not follow the protocol beyond what the contract checks (an unknown type or task)."""
 
 
 class NotSerializable(Exception):

@@ -1,10 +1,14 @@
 """The control loop's dispatch: malformed input is answered or dropped, and the agent keeps serving."""
 import json
+import sys
 import threading
 import time
 import unittest
 
+from pyleash import agent, contract, protocol
 from pyleash.control import Agent
+from pyleash.stop.ladder import IN_THREAD_STEPS
+from pyleash.tasks.registry import KINDS
 
 
 class _Recorder:
@@ -56,6 +60,32 @@ class DispatchTest(unittest.TestCase):
         self.dispatch(b'{"type": "call", "id": 3, "target": "math:floor", "args": {"a": 1}}')
         self.assertEqual(self.transport.sent[0]["error"]["kind"], "protocol")
 
+    def test_every_request_type_of_the_contract_has_a_handler(self):
+        self.assertEqual(set(self.agent.handlers), set(contract.REQUESTS))
+
+    def test_a_request_that_breaks_the_contract_is_answered_naming_the_field(self):
+        cases = [
+            (b'{"type": "stop", "id": 8, "task": "t1", "graceMs": -5}', "graceMs"),
+            (b'{"type": "start", "id": 9, "task": "t1", "target": "math:floor", "kind": "fibre"}', "kind"),
+            (b'{"type": "start", "id": 10, "target": "math:floor"}', "task"),
+            (b'{"type": "call", "id": 11}', "target"),
+            (b'{"type": "stack", "id": 12, "task": 5}', "task"),
+        ]
+        self.dispatch(*(frame for frame, _ in cases))
+        for reply, (_, field) in zip(self.transport.sent, cases):
+            self.assertEqual(reply["error"]["kind"], "protocol", reply)
+            self.assertIn(repr(field), reply["error"]["message"])
+        self.assertEqual([r["id"] for r in self.transport.sent], [8, 9, 10, 11, 12])
+
+    def test_the_error_kinds_are_the_contract_s(self):
+        kinds = {protocol.EXCEPTION, protocol.TARGET, protocol.RESULT, protocol.PROTOCOL}
+        self.assertEqual(kinds, set(contract.ERROR_KINDS))
+
+    def test_a_request_without_a_usable_id_is_answered_with_a_null_id(self):
+        self.dispatch(b'{"type": "ping", "id": "seven"}', b'{"type": "ping"}', b'{"type": "ping", "id": true}')
+        self.assertEqual([(r["id"], r["error"]["kind"]) for r in self.transport.sent], [(None, "protocol")] * 3)
+        self.assertIn("'id'", self.transport.sent[0]["error"]["message"])
+
     def test_the_agent_keeps_serving_after_malformed_input(self):
         self.dispatch(b"garbage")
         self.dispatch(b'{"type": "call", "id": 4, "target": "math:floor", "args": [2.5]}')
@@ -68,6 +98,30 @@ class DispatchTest(unittest.TestCase):
         self.assertEqual(self.transport.sent[0]["error"]["kind"], "result")
         self.assertEqual(self.transport.sent[0]["error"]["pythonType"], "set")
 
+
+
+class HelloTest(unittest.TestCase):
+    def test_the_hello_lists_the_strategies_this_interpreter_supports(self):
+        hello = agent._hello("token", "builtin")
+        self.assertEqual(hello["protocol"], contract.PROTOCOL_VERSION)
+        strategies = hello["strategies"]
+        self.assertEqual(strategies, [s for s in contract.STRATEGIES if s in strategies])  # the contract's order
+        self.assertEqual("monitor" in strategies, sys.version_info >= (3, 12))
+        self.assertEqual("signal" in strategies, sys.platform != "win32")
+        self.assertLessEqual({"auto", "flag", "async-exc", "trace", "terminate", "cancel"}, set(strategies))
+
+
+class KindsTest(unittest.TestCase):
+    def test_there_is_one_kind_per_name_of_the_contract(self):
+        self.assertEqual(sorted(KINDS), sorted(contract.KINDS))
+        for name, kind in KINDS.items():
+            self.assertEqual(kind.name, name)
+            self.assertEqual(kind.ladder, contract.LADDERS[name])
+
+    def test_every_strategy_a_kind_supports_has_a_step(self):
+        for kind in KINDS.values():
+            for strategy in kind.strategies:
+                self.assertTrue(kind.step(strategy) or strategy in IN_THREAD_STEPS, (kind.name, strategy))
 
 
 class StopAnswerTest(unittest.TestCase):

@@ -1,4 +1,4 @@
-"""async_raise / stop_thread, and the TaskStopped delivery registry."""
+"""async_raise and the ladder's `async-exc` step on a real thread task, and the TaskStopped delivery registry."""
 from __future__ import annotations
 
 import sys
@@ -6,11 +6,11 @@ import threading
 import time
 import unittest
 
-from pyleash import errors
-from pyleash.errors import TaskStopped
-from pyleash.stop import fast_switching
-from pyleash.stop.async_exc import async_raise, stop_thread
-from tests.stop_helpers import JOIN_S, Worker, retry_three_times, spin
+from pyleash import deliveries
+from pyleash.deliveries import TaskStopped
+from pyleash.stop.async_exc import async_raise, revoke
+from pyleash.stop.redeliver import fast_switching
+from tests.stop_helpers import JOIN_S, TaskWorker, Worker, retry_three_times, spin
 
 
 class TaskStoppedTest(unittest.TestCase):
@@ -23,19 +23,19 @@ class TaskStoppedTest(unittest.TestCase):
 
         def make() -> None:
             ident = threading.get_ident()
-            event = errors.delivery_event(ident)
+            event = deliveries.delivery_event(ident)
             TaskStopped()
             TaskStopped("again")
-            seen.update(ident=ident, count=errors.deliveries(ident), set=event.is_set())
+            seen.update(ident=ident, count=deliveries.deliveries(ident), set=event.is_set())
 
         t = threading.Thread(target=make)
         t.start()
         t.join(JOIN_S)
         self.assertEqual(seen["count"], 2)
         self.assertTrue(seen["set"])
-        self.assertIsNotNone(errors.last_delivery(seen["ident"]))
-        errors.forget(seen["ident"])
-        self.assertEqual(errors.deliveries(seen["ident"]), 0)
+        self.assertIsNotNone(deliveries.last_delivery(seen["ident"]))
+        deliveries.forget(seen["ident"])
+        self.assertEqual(deliveries.deliveries(seen["ident"]), 0)
 
 
 class AsyncRaiseTest(unittest.TestCase):
@@ -44,15 +44,6 @@ class AsyncRaiseTest(unittest.TestCase):
 
     def tearDown(self) -> None:
         self.worker.finish()
-
-    def test_kills_a_pure_python_loop(self) -> None:
-        result = stop_thread(self.worker.thread, deadline_s=JOIN_S)
-        self.assertTrue(result["stopped"], result)
-        self.assertEqual(result["delivered"], 1)
-        self.assertEqual(result["swallowed"], 0)
-        self.assertFalse(result["pending"])
-        self.assertGreater(result["latency_s"], 0)
-        self.assertEqual(self.worker.outcome, "stopped")
 
     def test_rejects_an_instance(self) -> None:
         with self.assertRaises(TypeError):
@@ -83,55 +74,67 @@ class AsyncRaiseTest(unittest.TestCase):
         self.assertIsInstance(got[0], KeyError)
 
 
-class SwallowAndSleepTest(unittest.TestCase):
-    def test_swallowed_deliveries_are_re_raised(self) -> None:
-        worker = Worker(retry_three_times).start()
+class AsyncExcStepTest(unittest.TestCase):
+    """The path of a stop request with strategy `async-exc`."""
+
+    def test_kills_a_pure_python_loop(self) -> None:
+        worker = TaskWorker(spin).start()
         try:
-            result = stop_thread(worker.thread, deadline_s=JOIN_S, grace_s=0.05)
+            report = worker.stop("async-exc", deadline_s=JOIN_S)
         finally:
             worker.finish()
-        self.assertTrue(result["stopped"], result)
-        self.assertGreaterEqual(result["swallowed"], 1)
-        self.assertEqual(result["delivered"], len(worker.swallowed))
-        self.assertEqual(result["swallowed"], result["delivered"] - 1)
+        self.assertEqual(report["outcome"], "stopped", report)
+        self.assertEqual(worker.delivered, 1)
+        self.assertEqual(report["swallowed"], 0)
+        self.assertEqual(report["steps"], [{"strategy": "async-exc", "atMs": 0.0}])
+        self.assertGreater(report["latencyMs"], 0)
+        self.assertIs(report["finallyRan"], True)
+        self.assertEqual(worker.outcome, "stopped")
+
+    def test_swallowed_deliveries_are_re_raised(self) -> None:
+        worker = TaskWorker(retry_three_times).start()
+        try:
+            report = worker.stop("async-exc", deadline_s=JOIN_S)
+        finally:
+            worker.finish()
+        self.assertEqual(report["outcome"], "stopped", report)
+        self.assertEqual(len(worker.swallowed), 3)
+        self.assertGreaterEqual(report["swallowed"], 2)  # each but the one it returned after
+        self.assertGreaterEqual(worker.delivered, 3)  # one more may land as the function returns
         self.assertTrue(all(isinstance(e, TaskStopped) for e in worker.swallowed))
 
-    def _sleeper(self, seconds: float) -> Worker:
+    def _sleeper(self, seconds: float) -> TaskWorker:
         def body(w: Worker) -> None:
             w.started.set()
             time.sleep(seconds)  # a real C sleep: no eval-loop check until it returns
 
-        return Worker(body).start()
+        return TaskWorker(body).start()
 
-    def test_sleep_is_pending_then_fires_on_return(self) -> None:
+    def test_sleep_is_blocked_then_fires_on_return(self) -> None:
         worker = self._sleeper(2.0)
-        result = stop_thread(worker.thread, deadline_s=0.5)
-        self.assertFalse(result["stopped"], result)
-        self.assertTrue(result["pending"])
-        self.assertEqual(result["delivered"], 0)
-        self.assertFalse(result["revoked"])
+        report = worker.stop("async-exc", deadline_s=0.5)
+        self.assertEqual(report["outcome"], "blocked", report)
+        self.assertTrue(report["blockedIn"]["code"].startswith("time.sleep(seconds)"), report)
+        self.assertEqual(report["stack"][-1], report["blockedIn"])
+        delivered = deliveries.deliveries(worker.task.ident) - worker.base_deliveries  # type: ignore[arg-type]
+        self.assertEqual(delivered, 0)  # armed, not delivered: pending
         worker.finish()  # the armed exception fires when the sleep returns
         self.assertEqual(worker.outcome, "stopped")
 
     def test_pending_can_be_revoked(self) -> None:
-        worker = self._sleeper(1.5)
-        result = stop_thread(worker.thread, deadline_s=0.3, revoke_pending=True)
-        self.assertFalse(result["stopped"], result)
-        self.assertTrue(result["revoked"])
+        worker = Worker(lambda w: (w.started.set(), time.sleep(1.5))).start()
+        async_raise(worker.thread.ident, TaskStopped)  # type: ignore[arg-type]
+        self.assertTrue(revoke(worker.thread.ident))  # type: ignore[arg-type]
         worker.finish()
         self.assertEqual(worker.outcome, "returned")
 
-    def test_a_finished_thread_is_stopped_without_delivery(self) -> None:
-        t = threading.Thread(target=lambda: None)
-        t.start()
-        t.join(JOIN_S)
-        result = stop_thread(t, deadline_s=1.0)
-        self.assertTrue(result["stopped"])
-        self.assertEqual((result["delivered"], result["injections"]), (0, 0))
-
-    def test_stop_thread_needs_taskstopped(self) -> None:
-        with self.assertRaises(TypeError):
-            stop_thread(threading.current_thread(), 1.0, exc_type=SystemExit)
+    def test_a_finished_task_is_answered_finished_first(self) -> None:
+        worker = TaskWorker(lambda w: w.started.set()).start()
+        worker.finish()
+        worker.task.ended.wait(JOIN_S)
+        report = worker.stop("async-exc", deadline_s=1.0)
+        self.assertEqual((report["outcome"], report["steps"], report["latencyMs"]), ("finished-first", [], None))
+        self.assertEqual(worker.delivered, 0)
 
 
 class FastSwitchingTest(unittest.TestCase):

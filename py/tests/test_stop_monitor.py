@@ -1,4 +1,4 @@
-"""MonitorKill: sys.monitoring (3.12+) stop, and its report of unavailability below."""
+"""MonitorKill: the sys.monitoring (3.12+) stop through the ladder's `monitor` step, and its unavailability below."""
 from __future__ import annotations
 
 import sys
@@ -6,7 +6,7 @@ import unittest
 
 from pyleash.stop import monitor
 from pyleash.stop.monitor import MonitorKill
-from tests.stop_helpers import JOIN_S, Worker, retry_three_times, spin, spin_one_line
+from tests.stop_helpers import JOIN_S, TaskWorker, retry_three_times, spin, spin_one_line
 
 HAVE = sys.version_info >= (3, 12)
 
@@ -21,39 +21,51 @@ class UnavailableTest(unittest.TestCase):
         with self.assertRaises(RuntimeError):
             MonitorKill().arm(1)
 
+    @unittest.skipIf(HAVE, "sys.monitoring exists here")
+    def test_a_stop_says_why(self) -> None:
+        worker = TaskWorker(spin).start()
+        try:
+            report = worker.stop("monitor", deadline_s=1.0)
+        finally:
+            worker.finish()
+        self.assertEqual(report["outcome"], "unavailable", report)
+        self.assertIn("3.12", report["reason"])
+
 
 @unittest.skipUnless(HAVE, "sys.monitoring needs 3.12+")
 class MonitorKillTest(unittest.TestCase):
-    def _stop(self, body, **kw):  # type: ignore[no-untyped-def]
-        worker = Worker(body).start()
-        kill = MonitorKill()
+    def _stop(self, body):  # type: ignore[no-untyped-def]
+        worker = TaskWorker(body).start()
         try:
-            result = kill.stop(worker.thread, deadline_s=JOIN_S, **kw)
+            report = worker.stop("monitor", deadline_s=JOIN_S)
         finally:
             worker.finish()
-        return result, worker, kill
+        return report, worker
+
+    def _assert_tools_free(self) -> None:
+        self.assertTrue(all(sys.monitoring.get_tool(i) is None for i in range(6)))
 
     def test_available(self) -> None:
         self.assertEqual(monitor.available(), (True, ""))
 
     def test_stops_a_busy_loop_and_frees_the_tool(self) -> None:
-        result, worker, kill = self._stop(spin)
-        self.assertTrue(result["stopped"], result)
-        self.assertEqual(result["delivered"], 1)
+        report, worker = self._stop(spin)
+        self.assertEqual(report["outcome"], "stopped", report)
+        self.assertEqual(worker.delivered, 1)
         self.assertEqual(worker.outcome, "stopped")
-        self.assertIsNone(kill.tool_id)
-        self.assertTrue(all(sys.monitoring.get_tool(i) is None for i in range(6)))
+        self._assert_tools_free()
 
     def test_stops_a_one_line_loop(self) -> None:
-        result, worker, _ = self._stop(spin_one_line)  # JUMP then INSTRUCTION: no LINE event here
-        self.assertTrue(result["stopped"], result)
+        report, worker = self._stop(spin_one_line)  # JUMP then INSTRUCTION: no LINE event here
+        self.assertEqual(report["outcome"], "stopped", report)
         self.assertEqual(worker.outcome, "stopped")
 
     def test_re_fires_after_a_swallow(self) -> None:
-        result, worker, kill = self._stop(retry_three_times, grace_s=0.05)
-        self.assertTrue(result["stopped"], result)
-        self.assertGreaterEqual(result["swallowed"], 1)
-        self.assertEqual(kill.fired, len(worker.swallowed))
+        report, worker = self._stop(retry_three_times)
+        self.assertEqual(report["outcome"], "stopped", report)
+        self.assertGreaterEqual(report["swallowed"], 1)
+        self.assertEqual(len(worker.swallowed), 3)
+        self._assert_tools_free()
 
     def test_takes_another_id_when_one_is_used(self) -> None:
         sys.monitoring.use_tool_id(4, "someone-else")

@@ -1,4 +1,5 @@
-"""MainSignalStop: the main thread's blocking calls end with TaskStopped; one subprocess per case."""
+"""MainSignalStop through the main kind's `signal` step: the main thread's blocking calls end with TaskStopped;
+one subprocess per case."""
 from __future__ import annotations
 
 import json
@@ -11,16 +12,18 @@ from pyleash.stop import signal_main
 
 PY_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Runs in a fresh interpreter: the case blocks on the main thread, a helper thread stops it after 0.3 s.
+# Runs in a fresh interpreter, as the agent does: the main kind's lane runs on the main thread, the case
+# blocks there as a main task, and a helper thread stops it after 0.3 s with a StopRun (strategy `signal`).
 CASE = r"""
 import json, os, queue, socket, subprocess, sys, threading, time
-from pyleash.errors import TaskStopped
-from pyleash.stop.signal_main import MainSignalStop
+from pyleash.tasks.main_kind import MainKind
+from tests.stop_helpers import Inbox, new_task, stop
 
 case = sys.argv[1]
-stopper = MainSignalStop()
+kind = MainKind()
+stopper = kind.signal
 result = {"before_install": stopper.request_stop()}
-stopper.install()
+kind.install()
 result["idle_request"] = stopper.request_stop()  # no task running: refused, nothing sent
 children = []
 
@@ -38,19 +41,22 @@ def block():
     elif case == "popen_wait":
         p = subprocess.Popen(["sleep", "100"]); children.append(p); p.wait()
 
+inbox = Inbox()
+task = new_task(kind, "__main__:block")
+
 def stop_later():
+    task.started.wait(20)
     time.sleep(0.3)
-    result["stop"] = stopper.stop(20.0)
+    result["stop"] = stop(task, inbox, "signal", 20.0)
 
 helper = threading.Thread(target=stop_later)
 helper.start()
-try:
-    with stopper.running():
-        block()
-    result["outcome"] = "returned"
-except TaskStopped:
-    result["outcome"] = "stopped"
+kind.start(task, inbox)
+kind.lane.run_one()  # what the agent's main thread does, for one task
 helper.join()
+result["outcome"] = task.status
+result["how"] = task.how
+result["raised"] = stopper.raised
 os.kill(os.getpid(), stopper.signum)  # a stray signal between tasks is ignored
 time.sleep(0.05)
 result["survived_stray"] = True
@@ -82,9 +88,10 @@ class MainSignalStopTest(unittest.TestCase):
 
     def _assert_stopped(self, case: str) -> dict:
         result = self._run(case)
-        self.assertEqual(result["outcome"], "stopped", result)
-        self.assertTrue(result["stop"]["stopped"], result)
-        self.assertGreaterEqual(result["stop"]["delivered"], 1)
+        self.assertEqual((result["outcome"], result["how"]), ("stopped", "TaskStopped"), result)
+        self.assertEqual(result["stop"]["outcome"], "stopped", result)
+        self.assertEqual(result["stop"]["steps"], [{"strategy": "signal", "atMs": 0.0}], result)
+        self.assertGreaterEqual(result["raised"], 1)
         return result
 
     def test_sleep(self) -> None:

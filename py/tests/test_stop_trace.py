@@ -1,4 +1,4 @@
-"""TraceKill: article 003's settrace kill, and its limits."""
+"""TraceKill: article 003's settrace kill and its limits, through the ladder's `trace` step on a real thread task."""
 from __future__ import annotations
 
 import sys
@@ -6,30 +6,30 @@ import threading
 import unittest
 
 from pyleash.stop.trace import TraceKill
-from tests.stop_helpers import JOIN_S, Worker, retry_three_times, spin
+from tests.stop_helpers import JOIN_S, TaskWorker, retry_three_times, spin
 
 
 class TraceKillTest(unittest.TestCase):
     def test_stops_a_busy_loop(self) -> None:
-        kill = TraceKill()
-        worker = Worker(spin, setup=kill.install).start()
+        worker = TaskWorker(spin, trace=True).start()
         try:
-            result = kill.stop(worker.thread, deadline_s=JOIN_S)
+            report = worker.stop("trace", deadline_s=JOIN_S)
         finally:
             worker.finish()
-        self.assertTrue(result["stopped"], result)
-        self.assertEqual(result["delivered"], 1)
+        self.assertEqual(report["outcome"], "stopped", report)
+        self.assertEqual(worker.delivered, 1)
+        self.assertEqual(report["swallowed"], 0)
         self.assertEqual(worker.outcome, "stopped")
-        self.assertTrue(kill.spent)
+        self.assertTrue(worker.task.tracer.spent)  # type: ignore[union-attr]
 
     def test_one_shot_a_swallowed_kill_is_final(self) -> None:
-        kill = TraceKill()
-        worker = Worker(retry_three_times, setup=kill.install).start()
+        worker = TaskWorker(retry_three_times, trace=True).start()
         try:
-            result = kill.stop(worker.thread, deadline_s=1.0, grace_s=0.05)
-            self.assertFalse(result["stopped"], result)  # CPython dropped the trace after it raised
-            self.assertEqual((result["delivered"], result["swallowed"]), (1, 1))
-            self.assertTrue(kill.spent)
+            report = worker.stop("trace", deadline_s=1.0)
+            self.assertEqual(report["outcome"], "blocked", report)  # CPython dropped the trace after it raised
+            self.assertEqual(report["swallowed"], 1)
+            self.assertEqual(len(worker.swallowed), 1)
+            self.assertTrue(worker.task.tracer.spent)  # type: ignore[union-attr]
         finally:
             worker.finish()
         self.assertEqual(worker.outcome, "returned")
@@ -49,9 +49,15 @@ class TraceKillTest(unittest.TestCase):
         t.join(JOIN_S)
         self.assertEqual(done, [None])
 
-    def test_stop_needs_install_in_that_thread(self) -> None:
-        with self.assertRaises(ValueError):
-            TraceKill().stop(threading.current_thread(), 1.0)
+    def test_a_task_started_without_trace_cannot_be_stopped_so(self) -> None:
+        worker = TaskWorker(spin).start()
+        try:
+            report = worker.stop("trace", deadline_s=1.0)
+        finally:
+            worker.finish()
+        self.assertEqual(report["outcome"], "unavailable", report)
+        self.assertIn("trace: true", report["reason"])
+        self.assertEqual(worker.outcome, "returned")
 
 
 if __name__ == "__main__":

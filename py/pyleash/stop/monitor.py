@@ -1,14 +1,12 @@
 """Stop a thread through sys.monitoring (CPython 3.12+): no cost until fire(), one shot per fire()."""
 from __future__ import annotations
 
-import platform
 import sys
 import threading
 from types import CodeType
-from typing import Any, Dict, Optional, Set, Tuple
+from typing import Any, Optional, Set, Tuple
 
-from pyleash.errors import TaskStopped
-from pyleash.stop import FAST_SWITCH_S, GRACE_S, run_stop
+from pyleash.deliveries import TaskStopped
 
 # Unassigned ids first, then the ones named for other kinds of tools (debuggers, coverage, profilers).
 _TOOL_PREFERENCE = (4, 3, 5, 2, 1, 0)
@@ -17,11 +15,11 @@ _get_ident = threading.get_ident  # every thread runs the callbacks while a shot
 
 
 def available() -> Tuple[bool, str]:
-    """(True, "") where sys.monitoring exists, else (False, why)."""
-    if platform.python_implementation() != "CPython":
-        return False, "sys.monitoring stop is written for CPython, this is %s" % platform.python_implementation()
+    """(True, "") where sys.monitoring exists, else (False, why). Cheap: the agent's hello asks at boot."""
+    if sys.implementation.name != "cpython":
+        return False, "sys.monitoring stop is written for CPython, this is %s" % sys.implementation.name
     if sys.version_info < (3, 12) or not hasattr(sys, "monitoring"):
-        return False, "sys.monitoring needs CPython 3.12+, this is %s" % platform.python_version()
+        return False, "sys.monitoring needs CPython 3.12+, this is %d.%d.%d" % sys.version_info[:3]
     return True, ""
 
 
@@ -37,7 +35,7 @@ class MonitorKill:
     Exceptions raised from a JUMP callback skip the enclosing try (no except, no finally; 3.12.1 and
     3.13.0), so the JUMP callback only switches INSTRUCTION events on for that code object, and the
     INSTRUCTION callback raises at a proper location. LINE callbacks raise directly.
-    Each fire() raises once, so cleanup code runs; a swallowed shot is renewed by stop(). Like every
+    Each fire() raises once, so cleanup code runs; a swallowed shot is renewed by the ladder's `monitor` step. Like every
     in-thread means, nothing happens while the thread sits in a C call.
     """
 
@@ -93,27 +91,6 @@ class MonitorKill:
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)
         self.tool_id = self.target = None
-
-    def stop(
-        self,
-        thread: threading.Thread,
-        deadline_s: float,
-        grace_s: float = GRACE_S,
-        switch_s: Optional[float] = FAST_SWITCH_S,
-    ) -> Dict[str, Any]:
-        """arm, fire again after each swallowed shot until the thread dies or the deadline, disarm."""
-        if thread.ident is None:
-            raise ValueError("thread %r was never started" % thread.name)
-        self.arm(thread.ident)
-        try:
-
-            def inject() -> bool:
-                self.fire()
-                return True
-
-            return run_stop(thread.ident, inject, thread.is_alive, thread.join, deadline_s, grace_s, switch_s)
-        finally:
-            self.disarm()
 
     def _quiet(self) -> None:
         self._shots = 0

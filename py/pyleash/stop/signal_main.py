@@ -5,26 +5,27 @@ import contextlib
 import signal
 import threading
 from types import FrameType
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Iterator, Optional, Tuple
 
-from pyleash.errors import TaskStopped
-from pyleash.stop import FAST_SWITCH_S, GRACE_S, run_stop
+from pyleash.contract import SIGNALS
+from pyleash.deliveries import TaskStopped
 
 # SIGUSR2: no terminal sends it (SIGINT/SIGQUIT/SIGTSTP come from the tty, so Ctrl-C stays unrelated),
 # CPython does not use it, and SIGUSR1 is left for faulthandler dumps (pyleash.stop.stacks), the
 # convention of its docs. Its default action terminates, hence request_stop() refuses unless installed.
-DEFAULT_SIGNAL = getattr(signal, "SIGUSR2", None)
+DEFAULT_SIGNAL: Optional[int] = getattr(signal, SIGNALS["mainLaneStop"], None)
 
 
 def available() -> Tuple[bool, str]:
     """(True, "") where a signal can be aimed at the main thread (POSIX), else (False, why)."""
     if DEFAULT_SIGNAL is None or not hasattr(signal, "pthread_kill"):
-        return False, "needs POSIX signals (SIGUSR2 and signal.pthread_kill)"
+        return False, "needs POSIX signals (%s and signal.pthread_kill)" % SIGNALS["mainLaneStop"]
     return True, ""
 
 
 class MainSignalStop:
-    """install() once on the main thread; wrap each main-thread task in running(); stop it from anywhere.
+    """install() once on the main thread; wrap each main-thread task in running(); request_stop() from anywhere
+    (the main kind's `signal` step re-delivers it through pyleash.stop.redeliver until the task has ended).
 
     The handler raises only while a task runs and a stop was requested, once per request, so a stray
     signal between tasks does nothing. A blocking syscall interrupted by the signal is retried by
@@ -92,23 +93,6 @@ class MainSignalStop:
         # then the main thread's blocking call gets no EINTR and the Python handler waits for it.
         signal.pthread_kill(main, self.signum)  # type: ignore[arg-type]
         return True
-
-    def stop(
-        self, deadline_s: float, grace_s: float = GRACE_S, switch_s: Optional[float] = FAST_SWITCH_S
-    ) -> Dict[str, Any]:
-        """From another thread: signal until the task ends or the deadline (see pyleash.stop.run_stop)."""
-        main = threading.main_thread().ident
-        if threading.get_ident() == main:
-            raise RuntimeError("stop() waits for the main thread; call it from another thread")
-        return run_stop(
-            main,  # type: ignore[arg-type]
-            self.request_stop,
-            lambda: self._running,
-            self._idle.wait,
-            deadline_s,
-            grace_s,
-            switch_s,
-        )
 
     def _handler(self, signum: int, frame: Optional[FrameType]) -> None:
         if self._running and self._requested:

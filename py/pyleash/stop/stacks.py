@@ -8,8 +8,10 @@ import signal
 import sys
 from typing import Any, Dict, List, Optional
 
-# SIGUSR1 as in the faulthandler docs; SIGUSR2 is taken by pyleash.stop.signal_main.
-DUMP_SIGNAL = getattr(signal, "SIGUSR1", None)
+from pyleash.contract import SIGNALS
+
+# SIGUSR1 as in the faulthandler docs; SIGUSR2 is taken by pyleash.stop.signal_main. None without POSIX signals.
+DUMP_SIGNAL: Optional[int] = getattr(signal, SIGNALS["threadDump"], None)
 
 _THREAD_RE = re.compile(r"^(Current thread|Thread) (0x[0-9a-fA-F]+)(?: \[.*\])? \(most recent call first\):\s*$")
 _STACK_RE = re.compile(r"^Stack \(most recent call first\):\s*$")  # one thread, all_threads=False (3.12+)
@@ -49,7 +51,7 @@ def register_dump(file: Any, signum: Optional[int] = DUMP_SIGNAL) -> int:
     that is complete when the call returns, or os.kill(pid, signum) from outside.
     """
     if signum is None:
-        raise RuntimeError("no SIGUSR1 on this platform")
+        raise RuntimeError("no %s on this platform" % SIGNALS["threadDump"])
     faulthandler.register(signum, file=file, all_threads=True, chain=False)
     return signum
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 import sys
 import threading
 from types import FrameType
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Optional
 
-from pyleash.errors import TaskStopped
-from pyleash.stop import GRACE_S, run_stop
+from pyleash.deliveries import TaskStopped
 
 
 class TraceKill:
-    """install() in the target thread at task start, kill() from any thread, uninstall() in its finally.
+    """install() in the target thread at task start, kill() from any thread, uninstall() in its finally
+    (the ladder's `trace` step kills through pyleash.stop.redeliver, and never renews a spent kill).
 
     The local trace raises TaskStopped on the next 'line' event after kill(). Limits, all measured:
     - nothing fires while the thread sits in a C call (time.sleep, a lock, a read): "pending";
@@ -42,19 +42,6 @@ class TraceKill:
     def kill(self) -> None:
         """From any thread: raise in the target at its next traced line."""
         self._killed = True
-
-    def stop(self, thread: threading.Thread, deadline_s: float, grace_s: float = GRACE_S) -> Dict[str, Any]:
-        """kill() and wait like pyleash.stop.run_stop; a swallowed kill is not renewed (see `spent`)."""
-        if self.ident is None or thread.ident != self.ident:
-            raise ValueError("install() has not run in thread %r" % thread.name)
-
-        def inject() -> bool:
-            if self.spent:
-                return False
-            self.kill()
-            return True
-
-        return run_stop(self.ident, inject, thread.is_alive, thread.join, deadline_s, grace_s)
 
     def _global(self, frame: FrameType, event: str, arg: Any) -> Optional[Callable[..., Any]]:
         if frame.f_code is _UNINSTALL_CODE:

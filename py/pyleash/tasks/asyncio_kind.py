@@ -1,45 +1,85 @@
-"""Tasks that run as coroutines on the agent's event-loop thread, pyleash-asyncio."""
+"""Tasks that run as coroutines on the agent's event-loop thread, pyleash-asyncio (started on first use)."""
 from __future__ import annotations
 
-import asyncio
 import threading
-from typing import Any, Optional
+import time
+from typing import TYPE_CHECKING, Any, Optional
 
 from pyleash import current, targets
-from pyleash.errors import TaskStopped
+from pyleash.deliveries import TaskStopped
+from pyleash.tasks.kind import Kind
 from pyleash.tasks.task import Emit, Task, finish, started_event, wants_stop_event
 
-_loop: Optional[asyncio.AbstractEventLoop] = None
-_loop_lock = threading.Lock()  # guards _loop's creation; the loop itself is owned by pyleash-asyncio
-_loop_thread: Optional[threading.Thread] = None
+if TYPE_CHECKING:
+    import asyncio
+
+    from pyleash.stop.ladder import StopRun
+    from pyleash.stop.stoppable import Step
 
 
-def loop() -> asyncio.AbstractEventLoop:
-    """The agent's event loop, started on first use."""
-    global _loop, _loop_thread
-    with _loop_lock:
-        if _loop is None:
-            _loop = asyncio.new_event_loop()
-            ready = threading.Event()
-            _loop_thread = threading.Thread(target=_run_loop, args=(_loop, ready), name="pyleash-asyncio", daemon=True)
-            _loop_thread.start()
-            ready.wait()
-        return _loop
+class AsyncioKind(Kind):
+    """asyncio pulls in ssl (+8 MB, +20 ms): it is imported when the first asyncio task starts."""
+
+    name = "asyncio"
+    own_thread = False  # the loop thread outlives its tasks
+    answers_on_end = False  # the loop thread ends the task; the cancel step counts the cancels it swallowed
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None  # owned by pyleash-asyncio once started
+        self._loop_lock = threading.Lock()  # guards the loop's creation
+        self._loop_thread: Optional[threading.Thread] = None
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The agent's event loop, started on first use."""
+        with self._loop_lock:
+            if self._loop is None:
+                import asyncio
+
+                self._loop = asyncio.new_event_loop()
+                ready = threading.Event()
+                self._loop_thread = threading.Thread(
+                    target=_run_loop, args=(self._loop, ready), name="pyleash-asyncio", daemon=True
+                )
+                self._loop_thread.start()
+                ready.wait()
+            return self._loop
+
+    def start(self, task: Task, emit: Emit) -> None:
+        import asyncio
+
+        event_loop = self.loop()
+        task.thread = self._loop_thread
+        asyncio.run_coroutine_threadsafe(_run(task, emit), event_loop)
+
+    def step(self, strategy: str) -> Optional[Step]:
+        return self._cancel if strategy == "cancel" else None
+
+    def _cancel(self, run: StopRun, until: float) -> None:
+        """Task.cancel() on the loop thread, again every grace_s while the coroutine swallows CancelledError."""
+        task = run.task
+        cancels = 0
+        while not self.gone(task) and time.perf_counter() < until:
+            future = task.future  # type: ignore[attr-defined]
+            if future is not None:
+                self.loop().call_soon_threadsafe(future.cancel)
+                cancels += 1
+            self.wait_gone(task, min(until, time.perf_counter() + run.grace_s))
+        if cancels > 1 and self.gone(task):
+            run.report.swallowed += cancels - 1  # the coroutine caught CancelledError and carried on
 
 
 def _run_loop(event_loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+    import asyncio
+
     asyncio.set_event_loop(event_loop)
     event_loop.call_soon(ready.set)
     event_loop.run_forever()
 
 
-def start(task: Task, emit: Emit) -> None:
-    event_loop = loop()
-    task.thread = _loop_thread
-    asyncio.run_coroutine_threadsafe(_run(task, emit), event_loop)
-
-
 async def _run(task: Task, emit: Emit) -> None:
+    import asyncio
+
     task.ident = threading.get_ident()
     result: Any = None
     error: Optional[BaseException] = None
@@ -54,12 +94,12 @@ async def _run(task: Task, emit: Emit) -> None:
             raise TypeError("%s is not a coroutine function (kind 'asyncio' needs `async def`)" % task.target)
         token = current.bind(task)
         try:
-            task.killer = asyncio.ensure_future(coroutine)  # copies the context: the coroutine sees its task
+            task.future = asyncio.ensure_future(coroutine)  # copies the context: the coroutine sees its task
         finally:
             current.unbind(token)
         emit(started_event(task))
         task.started.set()
-        result = await task.killer
+        result = await task.future
         outcome = "finished"
     except asyncio.CancelledError:
         outcome, how, error = "stopped", "cancelled", TaskStopped("cancelled")
@@ -69,4 +109,3 @@ async def _run(task: Task, emit: Emit) -> None:
         error = exc
     task.unwinding = True
     finish(task, emit, outcome, result, error, how)
-

@@ -2,29 +2,52 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, Optional
 
 from pyleash.main_lane import MainLane
 from pyleash.stop.signal_main import MainSignalStop, available
+from pyleash.tasks.kind import Kind
 from pyleash.tasks.task import Emit, Task, body, run
 
-# The `signal` strategy's handler; installed by the agent at boot (only the main thread may install it).
-MAIN_SIGNAL = MainSignalStop() if available()[0] else None
+if TYPE_CHECKING:
+    from pyleash.stop.ladder import StopRun
+    from pyleash.stop.stoppable import Step
 
 
-def install() -> None:
-    if MAIN_SIGNAL is not None:
-        MAIN_SIGNAL.install()
+class MainKind(Kind):
+    """Owns the main lane (run by the agent's main thread) and the `signal` strategy's handler."""
 
+    name = "main"
+    own_thread = False  # the main thread outlives its tasks
 
-def start(task: Task, emit: Emit, lane: MainLane) -> None:
-    task.thread = threading.main_thread()
-    lane.submit(_signalled_run, task, emit)
+    def __init__(self) -> None:
+        super().__init__()
+        self.lane = MainLane()
+        self.signal: Optional[MainSignalStop] = MainSignalStop() if available()[0] else None
 
+    def install(self) -> None:
+        """On the main thread, at boot: only the main thread may set a signal handler."""
+        if self.signal is not None:
+            self.signal.install()
 
-def _signalled_run(task: Task, emit: Emit) -> None:
-    if MAIN_SIGNAL is None:
-        run(task, emit, lambda: body(task))
-        return
-    # The handler is armed before the started event leaves, so a stop that follows it always lands.
-    with MAIN_SIGNAL.running():
-        run(task, emit, lambda: body(task))
+    def start(self, task: Task, emit: Emit) -> None:
+        task.thread = threading.main_thread()
+        self.lane.submit(self._run, task, emit)
+
+    def unavailable(self, strategy: str) -> Optional[str]:
+        return available()[1] if strategy == "signal" and self.signal is None else None
+
+    def step(self, strategy: str) -> Optional[Step]:
+        return self._signal if strategy == "signal" else None
+
+    def _run(self, task: Task, emit: Emit) -> None:
+        if self.signal is None:
+            run(task, emit, lambda: body(task))
+            return
+        # The handler is armed before the started event leaves, so a stop that follows it always lands.
+        with self.signal.running():
+            run(task, emit, lambda: body(task))
+
+    def _signal(self, stop: StopRun, until: float) -> None:
+        assert self.signal is not None  # unavailable() refused the strategy otherwise
+        stop.deliver(until, self.signal.request_stop)

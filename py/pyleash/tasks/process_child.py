@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from pyleash import current, lifeline, protocol, targets
-from pyleash.errors import TaskStopped
+from pyleash.deliveries import TaskStopped
 from pyleash.stop.stacks import register_dump
 from pyleash.tasks.task import wants_stop_event
 

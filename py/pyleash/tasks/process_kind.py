@@ -1,39 +1,89 @@
 """Tasks that run in a child process (multiprocessing, spawn), watched by a pyleash-task-<id> thread."""
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
-from typing import Any, Dict, List, Optional
+import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from pyleash.tasks import process_child, process_flag
-from pyleash.tasks.process_stack import DumpReader
+from pyleash.tasks.kind import Kind
 from pyleash.tasks.task import Emit, Task, finish, started_event
 
-# spawn, not fork: forking a process that runs threads can copy a lock held by another thread.
-_context = multiprocessing.get_context("spawn")
+if TYPE_CHECKING:
+    from multiprocessing.context import SpawnContext
+    from multiprocessing.process import BaseProcess
+
+    from pyleash.stop.ladder import StopRun
+    from pyleash.stop.stoppable import Frame, Step
 
 
-def start(task: Task, emit: Emit) -> None:
-    receiver, sender = _context.Pipe(duplex=False)
-    child_flag, task.stop_event = process_flag.make(_context)
-    dump_reader, dump_writer = _context.Pipe(duplex=False)
-    task.dumps = DumpReader(dump_reader)
-    process = _context.Process(
-        target=process_child.main,
-        args=(task.id, task.target, task.args, task.kwargs, sender, child_flag, dump_writer, os.getpid()),
-        name="pyleash-task-%s" % task.id,
-        daemon=True,
-    )
-    task.killer = process
-    task.thread = threading.Thread(
-        target=_watch, args=(task, emit, process, receiver, (sender, child_flag, dump_writer)), name=process.name, daemon=True
-    )
-    task.thread.start()
+class ProcessKind(Kind):
+    """The task's ident is its watcher thread's; its stack comes from faulthandler in the child."""
+
+    name = "process"
+    runs_in_agent = False
+    stack_waits = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._context: Optional[SpawnContext] = None  # made on first use
+
+    def start(self, task: Task, emit: Emit) -> None:
+        from pyleash.tasks import process_child, process_flag  # with multiprocessing: imported on first use
+        from pyleash.tasks.process_stack import DumpReader
+
+        context = self._spawn_context()
+        receiver, sender = context.Pipe(duplex=False)
+        child_flag, task.stop_event = process_flag.make(context)
+        dump_reader, dump_writer = context.Pipe(duplex=False)
+        task.dumps = DumpReader(dump_reader)
+        process = context.Process(
+            target=process_child.main,
+            args=(task.id, task.target, task.args, task.kwargs, sender, child_flag, dump_writer, os.getpid()),
+            name="pyleash-task-%s" % task.id,
+            daemon=True,
+        )
+        task.process = process
+        task.thread = threading.Thread(
+            target=_watch, args=(task, emit, process, receiver, (sender, child_flag, dump_writer)), name=process.name, daemon=True
+        )
+        task.thread.start()
+
+    def stack(self, task: Task) -> List[Frame]:
+        """The child's stack, innermost last; [] before it has started or once it has ended."""
+        if not task.started.is_set() or task.ended.is_set() or task.dumps is None or task.process is None:
+            return []
+        return task.dumps.stack(task.process.pid)
+
+    def step(self, strategy: str) -> Optional[Step]:
+        return _terminate if strategy == "terminate" else None
+
+    def _spawn_context(self) -> SpawnContext:
+        if self._context is None:
+            import multiprocessing
+
+            # spawn, not fork: forking a process that runs threads can copy a lock held by another thread.
+            self._context = multiprocessing.get_context("spawn")  # type: ignore[assignment]
+        return self._context
 
 
-def _watch(task: Task, emit: Emit, process: Any, receiver: Any, child_ends: Any) -> None:
+def _terminate(run: StopRun, until: float) -> None:
+    """SIGTERM (the child raises TaskStopped and unwinds), then SIGKILL if it is still there after grace_s."""
+    task, kind = run.task, run.kind
+    process: BaseProcess = task.process  # type: ignore[attr-defined]
+    t0 = time.perf_counter()
+    process.terminate()
+    if kind.wait_gone(task, min(until, t0 + run.grace_s)):
+        return
+    run.report.step("kill", time.perf_counter())
+    process.kill()  # SIGKILL: nothing in the child runs any more
+    kind.wait_gone(task, until + 5.0)  # a SIGKILLed process always goes; wait for the reaping
+
+
+def _watch(task: Task, emit: Emit, process: BaseProcess, receiver: Any, child_ends: Any) -> None:
+    from pyleash.tasks import process_child
+
     task.ident = threading.get_ident()
     try:
         process.start()
@@ -56,16 +106,9 @@ def _watch(task: Task, emit: Emit, process: Any, receiver: Any, child_ends: Any)
         pass
     process.join()
     receiver.close()
-    task.stop_event.close()
-    task.dumps.close()
+    task.stop_event.close()  # type: ignore[attr-defined]  (an AgentFlag)
+    task.dumps.close()  # type: ignore[union-attr]
     _report(task, emit, process.exitcode, message)
-
-
-def stack(task: Task) -> List[Dict[str, Any]]:
-    """The child's stack, innermost last; [] before it has started or once it has ended."""
-    if not task.started.is_set() or task.ended.is_set():
-        return []
-    return task.dumps.stack(task.killer.pid)
 
 
 def _report(task: Task, emit: Emit, exitcode: Optional[int], message: Optional[Dict[str, Any]]) -> None:

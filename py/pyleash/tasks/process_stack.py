@@ -1,16 +1,15 @@
 """The stack of a process task, from faulthandler in the child: it answers even while the child is in a C call.
 
-The child registers faulthandler for SIGUSR1 on the write end of a pipe (see process_child); the agent
-signals it and reads the dump from the read end. faulthandler writes from its C signal handler, without the
-GIL and with SA_RESTART, so the task does not notice. The dump has no end marker: it is complete once the
-pipe has been quiet for QUIET_S after the first bytes.
+The child registers faulthandler for the contract's threadDump signal (SIGUSR1) on the write end of a pipe
+(see process_child); the agent signals it and reads the dump from the read end. faulthandler writes from its
+C signal handler, without the GIL and with SA_RESTART, so the task does not notice. The dump has no end
+marker: it is complete once the pipe has been quiet for QUIET_S after the first bytes.
 """
 from __future__ import annotations
 
 import linecache
 import os
 import select
-import signal
 import threading
 import time
 from typing import Any, Dict, List
@@ -36,8 +35,10 @@ class DumpReader:
                 return []
             fd = self._reader.fileno()
             _read_available(fd, 0.0)  # leftovers of a dump that came too late for its reader
+            if DUMP_SIGNAL is None:  # no POSIX signals: no dumps
+                return []
             try:
-                os.kill(pid, DUMP_SIGNAL or signal.SIGUSR1)
+                os.kill(pid, DUMP_SIGNAL)
             except OSError:
                 return []
             text = _read_dump(fd).decode("utf-8", "replace")

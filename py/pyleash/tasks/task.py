@@ -3,10 +3,20 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from pyleash import current, errors, protocol, targets
-from pyleash.errors import TaskStopped
+from pyleash import current, deliveries, protocol, targets
+from pyleash.deliveries import TaskStopped
+
+if TYPE_CHECKING:
+    import asyncio
+    from multiprocessing.process import BaseProcess
+
+    from pyleash.stop.ladder import StopRun
+    from pyleash.stop.stoppable import Flag
+    from pyleash.stop.trace import TraceKill
+    from pyleash.tasks.kind import Kind
+    from pyleash.tasks.process_stack import DumpReader
 
 Emit = Callable[..., None]  # emit(message, ...): send these messages, in order
 
@@ -15,17 +25,17 @@ class Task:
     """State shared by the task's own thread (writes the outcome) and stoppers (read it, set stop_event).
 
     `ended` is set after the outcome fields are written, so a reader that sees it set sees them.
+    It is what pyleash.stop.stoppable.Stoppable describes to the stop engine.
     """
 
-    def __init__(self, task_id: str, kind: str, target: str, args: list, kwargs: dict, name: str, trace: bool) -> None:
+    def __init__(self, task_id: str, kind: Kind, target: str, args: list, kwargs: dict, name: str, trace: bool) -> None:
         self.id = task_id
         self.kind = kind
         self.target = target
         self.args = args
         self.kwargs = kwargs
         self.name = name
-        self.trace = trace
-        self.stop_event: Any = threading.Event()
+        self.stop_event: Flag = threading.Event()  # a process task's is a pipe end (process_flag.AgentFlag)
         self.started = threading.Event()
         self.ended = threading.Event()
         self.thread: Optional[threading.Thread] = None  # the thread that runs the function (loop thread for asyncio)
@@ -35,22 +45,28 @@ class Task:
         self.status: Optional[str] = None  # finished | failed | stopped
         self.how: Optional[str] = None  # what ended a stopped task: "TaskStopped", "returned", "cancelled", ...
         self.unwound: Optional[bool] = None  # its stack unwound normally (finally blocks ran)
-        self.killer: Any = None  # kind-specific handle a strategy needs (TraceKill, Process, asyncio.Task)
-        self.dumps: Any = None  # process tasks: the child's stack dumps (pyleash.tasks.process_stack)
+        self.tracer: Optional[TraceKill] = None  # started with trace: the `trace` strategy's kill
         if trace:  # made now, so a stop that follows the started event finds it; installed in the task's thread
             from pyleash.stop.trace import TraceKill
 
-            self.killer = TraceKill()
+            self.tracer = TraceKill()
+        self.process: Optional[BaseProcess] = None  # process tasks: the child (the `terminate` step's handle)
+        self.dumps: Optional[DumpReader] = None  # process tasks: the child's stack dumps
+        self.future: Optional[asyncio.Future[Any]] = None  # asyncio tasks: the coroutine's Task (for `cancel`)
         self.ended_at: Optional[float] = None
-        self.delivered = 0  # TaskStopped instances its thread had made when it ended (see pyleash.errors)
-        self.stop_runs: List[Any] = []  # pyleash.stop.ladder.StopRun under way; asked for answers when it ends
+        self.delivered = 0  # TaskStopped instances its thread had made when it ended (see pyleash.deliveries)
+        self.stop_runs: List[StopRun] = []  # stops under way; asked for answers when it ends
 
     @property
     def stop_asked(self) -> bool:
         return self.stop_asked_at is not None
 
+    @property
+    def trace(self) -> bool:
+        return self.tracer is not None
+
     def describe(self) -> Dict[str, Any]:
-        return {"task": self.id, "kind": self.kind, "name": self.name, "ident": self.ident}
+        return {"task": self.id, "kind": self.kind.name, "name": self.name, "ident": self.ident}
 
 
 def call_target(task: Task) -> Any:
@@ -64,13 +80,14 @@ def call_target(task: Task) -> Any:
 
 def body(task: Task) -> Any:
     """The task's function, under article 003's trace kill when the task was started with `trace`."""
-    if not task.trace:
+    tracer = task.tracer
+    if tracer is None:
         return call_target(task)
-    task.killer.install()  # a trace on every line, installed before the function starts
+    tracer.install()  # a trace on every line, installed before the function starts
     try:
         return call_target(task)
     finally:
-        task.killer.uninstall()
+        tracer.uninstall()
 
 
 def wants_stop_event(fn: Callable[..., Any]) -> bool:
@@ -152,7 +169,7 @@ def finish(
         event = {"type": "task-ended", "task": task.id, "status": "failed"}
         event["error"] = protocol.error(None, protocol.RESULT, exc, with_traceback=False)["error"]
     task.args = task.kwargs = None  # type: ignore[assignment]  (the caller's data: not kept past the end)
-    task.delivered = errors.deliveries(task.ident) if task.ident is not None else 0
+    task.delivered = deliveries.deliveries(task.ident) if task.ident is not None else 0
     task.ended_at = time.perf_counter()
     task.ended.set()  # before the news leaves: a stop that follows it must see the task ended
     # A stop under way is answered from here, in the same write: waking its stop thread, or writing

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import threading
 
+from pyleash.tasks.kind import Kind
 from pyleash.tasks.task import Emit, Task, body, run
 
 
-def start(task: Task, emit: Emit) -> None:
-    name = "pyleash-task-%s" % task.id
-    task.thread = threading.Thread(target=run, args=(task, emit, lambda: body(task)), name=name, daemon=True)
-    task.thread.start()
+class ThreadKind(Kind):
+    name = "thread"
+
+    def start(self, task: Task, emit: Emit) -> None:
+        name = "pyleash-task-%s" % task.id
+        task.thread = threading.Thread(target=run, args=(task, emit, lambda: body(task)), name=name, daemon=True)
+        task.thread.start()

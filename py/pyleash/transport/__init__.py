@@ -10,6 +10,9 @@ Every transport is a ZeroMQ DEALER connected to the controller and has:
   ROUTER prepends; no empty delimiter frame is added or expected. builtin
   writes each message with one locked sendall(); pyzmq hands sends that race a
   running recv() to it through an outbox (see pyzmq_transport's docstring).
+- ``send_many(messages: list[list[bytes]]) -> None``: send several multipart
+  messages in order, as ``send()`` would one after the other, in as few writes
+  as the transport allows (the agent sends a task's end and a stop's report so).
 - ``recv(timeout: float | None) -> list[bytes] | None``: the next whole message,
   or None when ``timeout`` seconds pass first (None waits forever, 0 polls).
   Only one thread may call it.
@@ -27,13 +30,15 @@ ERROR command, oversized frame, ...) raises TransportError with the reason;
 """
 from __future__ import annotations
 
-from typing import List, Optional, Protocol
+from typing import List, Optional, Protocol, Sequence
+
+from pyleash.contract import TRANSPORTS
 
 from .errors import TransportError
 
 __all__ = ["Transport", "TransportError", "open_transport", "KINDS"]
 
-KINDS = ("auto", "pyzmq", "builtin")
+KINDS = TRANSPORTS  # ("auto", "pyzmq", "builtin"), as the contract names them
 
 
 class Transport(Protocol):
@@ -42,6 +47,8 @@ class Transport(Protocol):
     name: str
 
     def send(self, frames: List[bytes]) -> None: ...
+
+    def send_many(self, messages: Sequence[Sequence[bytes]]) -> None: ...
 
     def recv(self, timeout: Optional[float]) -> Optional[List[bytes]]: ...
 

@@ -1,4 +1,4 @@
-"""TaskStopped, the exception that stops a task, and a per-thread record of its deliveries."""
+"""Stop deliveries: TaskStopped, the exception that stops a task, and the per-thread record of each delivery."""
 from __future__ import annotations
 
 import threading

@@ -1,0 +1,62 @@
+"""What the stop engine needs of a task and of its kind: typing Protocols that pyleash.tasks implements.
+
+The engine never imports pyleash.tasks: a task hands itself to StopRun, and its kind brings the kind-specific
+parts (when it is gone, its stack, its ladder, and the steps only it can take: signal, terminate, cancel).
+"""
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Tuple
+
+if TYPE_CHECKING:
+    from pyleash.stop.ladder import StopRun
+    from pyleash.stop.trace import TraceKill
+
+Frame = Dict[str, Any]  # {"file", "line", "function", "code"}
+Step = Callable[["StopRun", float], None]  # step(run, until): act on run.task until it is gone or `until`
+
+
+class Flag(Protocol):
+    """A task's stop_event as the agent sees it: threading.Event, or a process task's pipe end."""
+
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+
+class StopKind(Protocol):
+    """The kind of a task (pyleash.tasks.kind.Kind): the ladder asks it instead of testing a kind name."""
+
+    name: str
+    ladder: Tuple[str, ...]  # the `auto` plan, from the contract
+    strategies: Tuple[str, ...]  # every strategy that applies, from the contract
+    answers_on_end: bool  # the thread that ends a task answers a stop under way (StopRun.answer_on_end)
+    stack_waits: bool  # stack() waits for another process: not asked for in a blocked report
+
+    def gone(self, task: Any) -> bool: ...
+
+    def wait_gone(self, task: Any, until: float) -> bool: ...
+
+    def stack(self, task: Any) -> List[Frame]: ...
+
+    def unavailable(self, strategy: str) -> Optional[str]: ...
+
+    def step(self, strategy: str) -> Optional[Step]: ...
+
+
+class Stoppable(Protocol):
+    """A task as the stop engine reads and writes it (pyleash.tasks.task.Task)."""
+
+    id: str
+    kind: StopKind
+    ident: Optional[int]  # the thread that runs it (the watcher thread for a process task)
+    stop_event: Flag
+    ended: threading.Event  # set once the outcome fields below are written
+    status: Optional[str]
+    unwinding: bool  # its wrapper has caught the outcome: inject nothing more
+    unwound: Optional[bool]
+    ended_at: Optional[float]
+    delivered: int  # TaskStopped instances its thread had made when it ended
+    stop_asked_at: Optional[float]
+    stop_runs: List["StopRun"]
+    tracer: Optional["TraceKill"]  # set when started with trace: true

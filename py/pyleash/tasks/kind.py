@@ -1,0 +1,60 @@
+"""A task kind: how its tasks start, when they are gone, where they are, and how the ladder stops them.
+
+One subclass per kind (thread_kind, main_kind, process_kind, asyncio_kind), one instance each in
+pyleash.tasks.registry. The stop engine (pyleash.stop) sees a kind only through its StopKind Protocol.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, List, Optional, Tuple
+
+from pyleash import contract
+from pyleash.stop.stacks import thread_stack
+
+if TYPE_CHECKING:
+    from pyleash.stop.stoppable import Frame, Step
+    from pyleash.tasks.task import Emit, Task
+
+
+class Kind:
+    """The defaults fit a task that runs in a thread of the agent; subclasses implement start()."""
+
+    name = ""
+    own_thread = True  # the task has a thread of its own, which must be seen dead before the task is gone
+    runs_in_agent = True  # the function runs in an agent thread (task.ident), not in a child process
+    answers_on_end = True  # the thread that ends a task answers a stop under way (StopRun.answer_on_end)
+    stack_waits = False  # stack() waits for another process: ask it off the control loop
+
+    def __init__(self) -> None:
+        self.ladder: Tuple[str, ...] = contract.LADDERS[self.name]
+        self.strategies: Tuple[str, ...] = contract.SUPPORTED[self.name]
+
+    def start(self, task: Task, emit: Emit) -> None:
+        """Start running the task; it emits task-started once its function begins, task-ended at the end."""
+        raise NotImplementedError
+
+    def gone(self, task: Task) -> bool:
+        """The task has ended and, for a thread of its own, the thread is observed dead."""
+        if not task.ended.is_set():
+            return False
+        thread = task.thread
+        return not (self.own_thread and thread is not None and thread.is_alive())
+
+    def wait_gone(self, task: Task, until: float) -> bool:
+        """Wait until the task is gone or time.perf_counter() reaches `until`; whether it is gone."""
+        remaining = until - time.perf_counter()
+        if remaining > 0 and task.ended.wait(remaining) and self.own_thread and task.thread:
+            task.thread.join(max(0.0, until - time.perf_counter()))
+        return self.gone(task)
+
+    def stack(self, task: Task) -> List[Frame]:
+        """The task's frames, innermost last; [] when it is not running."""
+        return thread_stack(task.ident) if task.ident is not None else []
+
+    def unavailable(self, strategy: str) -> Optional[str]:
+        """Why a strategy the contract gives this kind cannot act here, or None."""
+        return None
+
+    def step(self, strategy: str) -> Optional[Step]:
+        """This kind's own step for `strategy`; None for the ladder's in-thread steps."""
+        return None
