@@ -13,20 +13,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { pipelined, callRtt } from "./bench/calls.mjs";
-import { coldStart } from "./bench/coldstart.mjs";
+import { parseArgs } from "node:util";
 import { DIST } from "./bench/contenders.mjs";
-import { evaluateGoals } from "./bench/goals.mjs";
-import { memory } from "./bench/memory.mjs";
 import { openHost } from "./bench/procs.mjs";
 import { renderMarkdown, renderText } from "./bench/report.mjs";
-import { stopLatency } from "./bench/stop-latency.mjs";
-import { killableOverhead } from "./bench/killable-overhead.mjs";
-import { blockedStop } from "./bench/blocked-stop.mjs";
-import { switchInterval } from "./bench/switch-interval.mjs";
-
-/** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, pipelined, coldStart, memory, stopLatency, killableOverhead, blockedStop, switchInterval];
 
 const CONFIGS = {
   quick: {
@@ -44,8 +34,8 @@ const CONFIGS = {
 };
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const USAGE = "usage: node scripts/bench.mjs [--quick] [--json] [--out DIR (default: report/)]";
-const { json, quick, out: reportDir } = parseArgs(process.argv.slice(2));
+const USAGE = "usage: node scripts/bench.mjs [--quick] [--json] [--out DIR (default: report/)] [--help]";
+const { json, quick, out: reportDir } = readArgs(process.argv.slice(2));
 const config = CONFIGS[quick ? "quick" : "full"];
 const log = (text) => process.stderr.write(`[bench] ${text}\n`);
 process.once("SIGINT", () => process.exit(130)); // run the exit hooks that kill our children
@@ -57,6 +47,17 @@ if (!existsSync(new URL(DIST))) {
   process.exit(2);
 }
 const { probePython } = await import(DIST);
+// Loaded once dist/ is known to exist: the sections' statistics come from dist/util/stats.js.
+const { pipelined, callRtt } = await import("./bench/calls.mjs");
+const { coldStart } = await import("./bench/coldstart.mjs");
+const { evaluateGoals } = await import("./bench/goals.mjs");
+const { memory } = await import("./bench/memory.mjs");
+const { stopLatency } = await import("./bench/stop-latency.mjs");
+const { killableOverhead } = await import("./bench/killable-overhead.mjs");
+const { blockedStop } = await import("./bench/blocked-stop.mjs");
+const { switchInterval } = await import("./bench/switch-interval.mjs");
+/** In report order. A new measurement is one more module here. */
+const SECTIONS = [callRtt, pipelined, coldStart, memory, stopLatency, killableOverhead, blockedStop, switchInterval];
 const machine = await describeMachine();
 const contenders = [
   { name: "pyleash-builtin", python: machine.python.path },
@@ -125,18 +126,29 @@ function agentBytecode(python) {
   }
 }
 
-function parseArgs(args) {
-  const parsed = { json: false, quick: false, out: join(ROOT, "report") };
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--json") parsed.json = true;
-    else if (args[i] === "--quick") parsed.quick = true;
-    else if (args[i] === "--out" && args[i + 1]) parsed.out = resolve(args[++i]);
-    else {
-      process.stderr.write(`${USAGE}\nunexpected argument: ${args[i]}\n`);
-      process.exit(2);
-    }
+function readArgs(args) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        json: { type: "boolean", default: false },
+        quick: { type: "boolean", default: false },
+        out: { type: "string", default: join(ROOT, "report") },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    process.stderr.write(`${USAGE}\n${error.message}\n`);
+    process.exit(2);
   }
-  return parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  return { ...values, out: resolve(values.out) };
 }
 
 async function describeMachine() {

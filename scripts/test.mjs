@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: vitest (real agents, real sockets), then the Python unittest suite on every CPython found.
-// Ends with one line "tests: N passed, M failed" counting both.
+// Ends with one line "tests: N passed, M failed, K skipped" counting both.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ const extra = process.argv.slice(2);
 
 let passed = 0;
 let failed = 0;
+let skipped = 0;
 
 const vitest = spawnSync(
   process.execPath,
@@ -24,6 +25,7 @@ try {
   const report = JSON.parse(readFileSync(vitestJson, "utf8"));
   passed += report.numPassedTests;
   failed += report.numFailedTests;
+  skipped += report.numPendingTests + report.numTodoTests;
 } catch {
   failed += 1; // no report: vitest itself failed
 }
@@ -36,20 +38,36 @@ const venvs = readdirSync(cache)
   .map((name) => join(cache, name, "bin", "python"))
   .filter((python) => spawnSync(python, ["-c", "import zmq"]).status === 0);
 for (const python of [...interpreters.map((p) => p.path), ...venvs]) {
-  const run = spawnSync(python, ["-m", "unittest", "discover", "-s", "tests", "-t", "."], {
+  // py/tests/run.py: unittest's report on stderr, its counts as one JSON object on the last stdout line.
+  const run = spawnSync(python, ["-m", "tests.run"], {
     cwd: join(root, "py"),
     encoding: "utf8",
     env: { ...process.env, PYTHONPATH: join(root, "py"), PYTHONDONTWRITEBYTECODE: "1" },
   });
-  const output = `${run.stdout}${run.stderr}`;
-  const ran = Number(/Ran (\d+) tests?/.exec(output)?.[1] ?? 0);
-  const bad = [...output.matchAll(/(?:failures|errors)=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
-  const ok = run.status === 0;
-  passed += ran - bad;
-  failed += bad + (ok || bad ? 0 : 1);
-  console.log(`python unittest on ${python}: ${ran} run, ${bad} failed${ok ? "" : " — FAILED"}`);
-  if (!ok) console.log(output);
+  const counts = lastJsonLine(run.stdout ?? "");
+  const ok = run.status === 0 && counts !== undefined;
+  if (counts) {
+    passed += counts.passed;
+    failed += counts.failed + counts.errors;
+    skipped += counts.skipped;
+  }
+  // A runner that died, or failed without saying which test, still counts as one failure.
+  if (!ok && !(counts && counts.failed + counts.errors)) failed += 1;
+  const summary = counts ? `${counts.run} run, ${counts.failed} failed, ${counts.errors} errors, ${counts.skipped} skipped` : "no counts";
+  console.log(`python unittest on ${python}: ${summary}${ok ? "" : " — FAILED"}`);
+  if (!ok) console.log(`${run.stdout ?? ""}${run.stderr ?? ""}${run.error ? String(run.error) : ""}`);
 }
 
-console.log(`tests: ${passed} passed, ${failed} failed`);
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exitCode = failed ? 1 : 0;
+
+/** The counts py/tests/run.py prints as its last stdout line, or undefined when there are none. */
+function lastJsonLine(stdout) {
+  const line = stdout.trimEnd().split("\n").at(-1) ?? "";
+  try {
+    const counts = JSON.parse(line);
+    return ["run", "passed", "failed", "errors", "skipped"].every((k) => Number.isInteger(counts?.[k])) ? counts : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { pthreadKillMissing, pthreadKillSigtstp, sleepCaveat, daemonDies, signalsMainThread } from "../ts/experiments/a0.js";
 import { ctypesIdent, lockNotReleased } from "../ts/experiments/a2.js";
 import { hiddenStop } from "../ts/experiments/a3.js";
-import { monitorKill, switchInterval } from "../ts/experiments/x.js";
+import { reportHtml } from "../ts/experiments/report-html.js";
+import { reportMarkdown } from "../ts/experiments/report-md.js";
+import { runExperiments } from "../ts/experiments/runner.js";
+import { define } from "../ts/experiments/types.js";
+import { gilFreeze, monitorKill, switchInterval } from "../ts/experiments/x.js";
+import type { PythonInfo } from "../ts/index.js";
 
 // Verdicts are pure functions of the figures: the same claim gets opposite verdicts from opposite observations.
 describe("verdicts computed from figures", () => {
@@ -72,5 +77,26 @@ describe("verdicts computed from figures", () => {
     ];
     expect(switchInterval.judge({ rows: rows(100, 10) }).verdict).toBe("holds");
     expect(switchInterval.judge({ rows: rows(10, 100) }).verdict).toBe("fails");
+  });
+
+  it("says the GIL-bound claims are n/a on a free-threaded build, from what the interpreter is, without running them", async () => {
+    // No free-threaded CPython is installed here: a made-up one whose path does not exist shows that nothing ran.
+    const freeThreaded: PythonInfo = { path: "/nonexistent/python3.13t", version: "3.13.0", implementation: "CPython", pyzmq: false, freeThreaded: true };
+    const report = await runExperiments({ pythons: [freeThreaded], experiments: [define(gilFreeze), define(switchInterval)] });
+    expect(report.pythons).toEqual([{ path: freeThreaded.path, version: "3.13.0t", freeThreaded: true }]);
+    for (const record of report.experiments) {
+      const [result] = record.results;
+      expect(result, record.id).toMatchObject({ python: "3.13.0t", verdict: "n/a", figures: { freeThreaded: true, python: "3.13.0t" }, key: "free-threaded" });
+      expect(result!.evidence).toMatch(/free-threaded build/);
+    }
+    expect(reportMarkdown(report)).toContain("3.13.0t `/nonexistent/python3.13t` (free-threaded: no GIL)");
+    expect(reportHtml(report)).toContain("(free-threaded: no GIL)");
+  });
+
+  it("judges the GIL-bound claims from their figures as before on a build with the GIL", () => {
+    expect(gilFreeze.judge({ freeThreaded: true, python: "3.13.0t" }).verdict).toBe("n/a");
+    const frozen = { threadsCallTimedOut: true, outcome: "worker-restarted" as const, agentResponsive: false, steps: ["async-exc"], stackFunctions: ["regex_freeze"], restartedWorkerAnswers: true };
+    expect(gilFreeze.judge(frozen).verdict).toBe("holds");
+    expect(gilFreeze.judge({ ...frozen, threadsCallTimedOut: false, agentResponsive: true }).verdict).toBe("fails");
   });
 });

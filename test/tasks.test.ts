@@ -3,7 +3,7 @@ import { AbortError, PythonError, TaskStoppedError, WorkerRestartedError } from 
 import { startWorker } from "./support/cleanup.js";
 import { isAlive } from "./support/orphans.js";
 import { testPythons } from "./support/pythons.js";
-import { reached } from "../ts/experiments/tasks.js";
+import { reached } from "./support/tasks.js";
 
 const pythons = (await testPythons()).filter((p) => p.transport === "builtin");
 

@@ -1,6 +1,7 @@
 """Work to try the stop strategies on: `pyleash run pyleash.demo:spin --stop-after 300`."""
-import re
 import time
+
+from pyleash.blockers import regex_freeze
 
 
 def spin(seconds=None):
@@ -28,4 +29,4 @@ def cooperative(stop_event, interval=0.01):
 
 def freeze_gil():
     """Catastrophic regex backtracking: C code that holds the GIL and freezes every thread of the agent."""
-    return bool(re.match(r"(a+)+$", "a" * 64 + "b"))
+    return regex_freeze()

@@ -6,13 +6,14 @@
  *   run   — `config.export` of the section module `config.module` called with `config.args`; its result.
  */
 import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
 
 const started = performance.now(); // before any of the libraries is loaded: cold start counts from here
 // Node consumed these at boot; Python agents must not inherit a stale IPC descriptor number.
 delete process.env.NODE_CHANNEL_FD;
 delete process.env.NODE_CHANNEL_SERIALIZATION_MODE;
 
-const [mode, raw] = process.argv.slice(2);
+const { positionals: [mode, raw] } = parseArgs({ args: process.argv.slice(2), options: {}, allowPositionals: true });
 const config = JSON.parse(raw ?? "{}");
 const { openContender, rssMb } = await import("./contenders.mjs");
 

@@ -1,23 +1,7 @@
-/** Order statistics for benchmark samples: percentiles by linear interpolation between closest ranks. */
+/** Order statistics for benchmark samples: the library's quantiles (dist/util/stats.js; the bench runs after a build). */
+import { median, quantile, quantileSorted } from "../../dist/util/stats.js";
 
-/** The q-quantile (0..1) of `values`; NaN when there are none. */
-export function quantile(values, q) {
-  const sorted = Float64Array.from(values).sort();
-  return quantileSorted(sorted, q);
-}
-
-function quantileSorted(sorted, q) {
-  const n = sorted.length;
-  if (n === 0) return NaN;
-  const pos = (n - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, n - 1);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-export function median(values) {
-  return quantile(values, 0.5);
-}
+export { median, quantile };
 
 /** `{p50, p99, min, max}` of the samples, rounded to `digits` decimals. */
 export function summarize(values, digits = 1) {

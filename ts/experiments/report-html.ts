@@ -1,14 +1,11 @@
 /** index.html: one self-contained page (no network) with the grid, three charts and every result's evidence. */
 import { caveatSeries, slowdownGroups, strategyLatencyGroups } from "./charts.js";
-import { grid, tally } from "./summary.js";
+import { esc } from "./html.js";
+import { describeBuild, grid, tally } from "./summary.js";
 import { barChart, lineChart } from "./svg.js";
 import type { ExperimentsReport, Verdict } from "./types.js";
 
 const COLORS: Record<Verdict, string> = { holds: "#dcfce7", fails: "#fee2e2", "n/a": "#f3f4f6" };
-
-function esc(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
 
 export function reportHtml(report: ExperimentsReport): string {
   const { versions, rows } = grid(report);
@@ -60,7 +57,7 @@ section{border-top:1px solid #e5e7eb;margin-top:12px}
 </style></head><body>
 <h1>pyleash experiments</h1>
 <p>${report.quick ? "Quick run" : "Full run"}: ${report.experiments.length} experiments on ${versions.length} interpreter(s)
-(${report.pythons.map((p) => `${esc(p.version)} <code>${esc(p.path)}</code>`).join(", ")}), ${esc(report.startedAt)}, ${(report.durationMs / 1000).toFixed(1)} s.
+(${report.pythons.map((p) => `${esc(p.version)} <code>${esc(p.path)}</code> (${describeBuild(p.freeThreaded)})`).join(", ")}), ${esc(report.startedAt)}, ${(report.durationMs / 1000).toFixed(1)} s.
 A verdict says whether the article's claim held on that interpreter, computed from what was measured there.</p>
 <h2>Charts</h2>
 ${charts}

@@ -1,5 +1,5 @@
 /** EXPERIMENTS.md: the grid, then each experiment's claim, method and per-interpreter evidence. */
-import { grid, tally } from "./summary.js";
+import { describeBuild, grid, tally } from "./summary.js";
 import type { ExperimentsReport } from "./types.js";
 
 const ARTICLE: Record<string, string> = {
@@ -19,6 +19,8 @@ export function reportMarkdown(report: ExperimentsReport): string {
     `${report.quick ? "Quick run" : "Full run"} of ${report.experiments.length} experiments on ${versions.length} interpreter(s), ` +
       `${report.startedAt}, ${(report.durationMs / 1000).toFixed(1)} s. A verdict says whether the article's claim held on that ` +
       "interpreter, computed from the figures measured there (see docs/experiments.md).",
+    "",
+    `Interpreters: ${report.pythons.map((p) => `${p.version} \`${p.path}\` (${describeBuild(p.freeThreaded)})`).join("; ")}.`,
     "",
     `| experiment | ${versions.join(" | ")} |`,
     `|---|${versions.map(() => "---").join("|")}|`,

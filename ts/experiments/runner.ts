@@ -1,7 +1,7 @@
 /** Runs experiments on interpreters: fresh agents per experiment, a time limit each, progress as it goes. */
 import type { PythonInfo } from "../python/discover.js";
 import { Worker } from "../worker/worker.js";
-import type { Context, Experiment, ExperimentRecord, ExperimentResult, ExperimentsReport, Figures } from "./types.js";
+import { pythonLabel, type Context, type Experiment, type ExperimentRecord, type ExperimentResult, type ExperimentsReport, type Figures } from "./types.js";
 
 export interface RunOptions {
   pythons: PythonInfo[];
@@ -39,15 +39,15 @@ export async function runExperiments(options: RunOptions): Promise<ExperimentsRe
   let done = 0;
   for (const python of options.pythons) {
     for (const [i, experiment] of options.experiments.entries()) {
-      options.onProgress?.({ done, total, id: experiment.id, python: python.version });
+      options.onProgress?.({ done, total, id: experiment.id, python: pythonLabel(python) });
       const result = await runOne(experiment, python, quick);
       records[i]!.results.push(result);
       done += 1;
-      options.onProgress?.({ done, total, id: experiment.id, python: python.version, result });
+      options.onProgress?.({ done, total, id: experiment.id, python: pythonLabel(python), result });
     }
   }
   return {
-    pythons: options.pythons.map((p) => ({ path: p.path, version: p.version })),
+    pythons: options.pythons.map((p) => ({ path: p.path, version: pythonLabel(p), freeThreaded: p.freeThreaded })),
     quick,
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
@@ -90,11 +90,11 @@ export async function runOne(experiment: Experiment, python: PythonInfo, quick: 
       }),
     ]);
     const { verdict, evidence } = experiment.judge(figures);
-    return { python: python.version, verdict, figures, evidence, key: experiment.key(figures), durationMs: elapsed(began) };
+    return { python: pythonLabel(python), verdict, figures, evidence, key: experiment.key(figures), durationMs: elapsed(began) };
   } catch (error) {
     const message = (error as Error).message?.split("\n")[0] ?? String(error);
     const figures: Figures = { measureError: message };
-    return { python: python.version, verdict: "n/a", figures, evidence: `Could not measure: ${message}`, key: "error", durationMs: elapsed(began) };
+    return { python: pythonLabel(python), verdict: "n/a", figures, evidence: `Could not measure: ${message}`, key: "error", durationMs: elapsed(began) };
   } finally {
     clearTimeout(timer);
     finished = true;

@@ -33,3 +33,8 @@ export function tally(report: ExperimentsReport): Record<string, Record<Verdict,
   for (const e of report.experiments) for (const r of e.results) out[r.python]![r.verdict] += 1;
   return out;
 }
+
+/** What a report says of each interpreter's build: whether it has the GIL. */
+export function describeBuild(freeThreaded: boolean): string {
+  return freeThreaded ? "free-threaded: no GIL" : "with the GIL";
+}

@@ -1,4 +1,5 @@
 /** Charts as inline SVG strings, drawn by hand: no libraries, nothing fetched. */
+import { esc } from "./html.js";
 
 export const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
 
@@ -19,10 +20,6 @@ interface Frame {
 }
 
 const FRAME: Frame = { width: 820, height: 360, left: 64, right: 210, top: 20, bottom: 48 };
-
-function esc(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
 
 function niceTicks(max: number, count = 5): number[] {
   if (!(max > 0)) return [0];

@@ -47,8 +47,46 @@ export function define<F extends object, P>(experiment: Experiment<F, P>): Exper
   return experiment as unknown as Experiment;
 }
 
+/** The figures of a GIL-bound experiment on a free-threaded build: what the interpreter is, nothing run. */
+export interface NoGil {
+  freeThreaded: true;
+  /** The interpreter's version as its build is named, e.g. "3.13.0t". */
+  python: string;
+}
+
+export function isNoGil(figures: object): figures is NoGil {
+  return (figures as Partial<NoGil>).freeThreaded === true;
+}
+
+/**
+ * For a claim about the GIL itself: on a free-threaded build (`Py_GIL_DISABLED`) `run` records only that and
+ * `judge` says "n/a", since running would measure something else and give a wrong verdict; otherwise as given.
+ */
+export function needsGil<F extends object, P>(experiment: Experiment<F, P>): Experiment<F | NoGil, P> {
+  return {
+    ...experiment,
+    async run(ctx, params) {
+      if (ctx.python.freeThreaded) return { freeThreaded: true, python: pythonLabel(ctx.python) };
+      return experiment.run(ctx, params);
+    },
+    judge(figures) {
+      if (isNoGil(figures)) {
+        const evidence = `Python ${figures.python} is a free-threaded build (Py_GIL_DISABLED): there is no GIL for this claim to be about; not run.`;
+        return { verdict: "n/a", evidence };
+      }
+      return experiment.judge(figures);
+    },
+    key: (figures) => (isNoGil(figures) ? "free-threaded" : experiment.key(figures)),
+  };
+}
+
+/** How the report names an interpreter: its version, with CPython's "t" for a free-threaded build ("3.13.0t"). */
+export function pythonLabel(python: Pick<PythonInfo, "version" | "freeThreaded">): string {
+  return python.freeThreaded ? `${python.version}t` : python.version;
+}
+
 export interface ExperimentResult {
-  /** The interpreter's version, e.g. "3.11.7". */
+  /** The interpreter, as `pythonLabel` names it: "3.11.7", or "3.13.0t" for a free-threaded build. */
   python: string;
   verdict: Verdict;
   figures: Figures;
@@ -70,7 +108,8 @@ export interface ExperimentRecord {
 }
 
 export interface ExperimentsReport {
-  pythons: { path: string; version: string }[];
+  /** Each interpreter: `version` as `pythonLabel` names it, and whether the build is free-threaded (has no GIL). */
+  pythons: { path: string; version: string; freeThreaded: boolean }[];
   quick: boolean;
   startedAt: string;
   durationMs: number;

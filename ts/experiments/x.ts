@@ -1,8 +1,9 @@
 /** pyleash's own findings, measured end to end through the controller's task API. */
 import type { StopReport } from "../task/report.js";
 import type { Worker } from "../worker/worker.js";
-import { delay, median, reached, round } from "./tasks.js";
-import { define, ms, type Experiment } from "./types.js";
+import { median } from "../util/stats.js";
+import { delay, reached, round } from "./tasks.js";
+import { define, ms, needsGil, type Experiment } from "./types.js";
 
 const MOD = "pyleash.experiments.x";
 
@@ -181,7 +182,7 @@ interface SwitchInterval {
   rows: SwitchRow[];
 }
 
-export const switchInterval = define<SwitchInterval, { busy: number[]; reps: number }>({
+export const switchInterval = needsGil<SwitchInterval, { busy: number[]; reps: number }>({
   id: "x-switch-interval",
   article: "x",
   claim: {
@@ -244,7 +245,7 @@ interface GilFreeze {
   restartedWorkerAnswers: boolean;
 }
 
-export const gilFreeze = define<GilFreeze, { deadline_ms: number }>({
+export const gilFreeze = needsGil<GilFreeze, { deadline_ms: number }>({
   id: "x-gil-freeze",
   article: "x",
   claim: {
@@ -296,4 +297,4 @@ export const gilFreeze = define<GilFreeze, { deadline_ms: number }>({
   key: (f) => `${f.outcome}${f.stackFunctions.includes("regex_freeze") ? ", stack dumped" : ""}`,
 });
 
-export const experiments: Experiment[] = [swallowedAsyncExc, monitorKill, mainLaneSignal, switchInterval, gilFreeze];
+export const experiments: Experiment[] = [swallowedAsyncExc, monitorKill, mainLaneSignal, define(switchInterval), define(gilFreeze)];

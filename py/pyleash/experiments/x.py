@@ -1,10 +1,10 @@
 """pyleash's own findings: task bodies the controller starts and stops, and one in-process observation."""
 import ctypes
-import queue
-import re
-import subprocess
 import threading
 import time
+
+# The C-call waits and the GIL freeze, started as tasks by x.ts (one copy, shared with the test fixtures).
+from pyleash.blockers import lock_wait, queue_wait, regex_freeze, sleep_long, subprocess_wait  # noqa: F401
 
 # Written by counting_spin's thread, read by read_counter on a call thread; an int store is atomic under the GIL.
 _progress = {"n": 0}
@@ -74,26 +74,3 @@ def plain_rate(seconds=0.3):
             if time.monotonic() >= end:
                 break
     return n / seconds
-
-
-def sleep_long():
-    time.sleep(100)
-
-
-def lock_wait():
-    lock = threading.Lock()
-    lock.acquire()
-    lock.acquire()
-
-
-def queue_wait():
-    queue.Queue().get()
-
-
-def subprocess_wait():
-    subprocess.run(["sleep", "100"])
-
-
-def regex_freeze():
-    """Catastrophic backtracking: the regex engine holds the GIL and does not return for ages."""
-    return bool(re.match(r"(a+)+$", "a" * 64 + "b"))
