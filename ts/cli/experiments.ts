@@ -2,14 +2,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type PythonInfo, resolvePythons } from "../python/discover.js";
-import { progressPrinter } from "../experiments/progress.js";
-import { selectExperiments } from "../experiments/registry.js";
-import { reportHtml } from "../experiments/report-html.js";
-import { reportJson } from "../experiments/report-json.js";
-import { reportMarkdown } from "../experiments/report-md.js";
-import { runExperiments } from "../experiments/runner.js";
-import { grid } from "../experiments/summary.js";
-import type { Experiment } from "../experiments/types.js";
+import { progressPrinter, selectExperiments, reportHtml, reportJson, reportMarkdown, runExperiments, grid, type Experiment } from "../experiments/index.js";
 import { errorText } from "./call.js";
 import { errorJson, printJson, table } from "./output.js";
 

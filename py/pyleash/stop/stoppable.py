@@ -52,6 +52,7 @@ class Stoppable(Protocol):
     ident: Optional[int]  # the thread that runs it (the watcher thread for a process task)
     stop_event: Flag
     ended: threading.Event  # set once the outcome fields below are written
+    reported: threading.Event  # set once the end event has left (after `ended`)
     status: Optional[str]
     unwinding: bool  # its wrapper has caught the outcome: inject nothing more
     unwound: Optional[bool]

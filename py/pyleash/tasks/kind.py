@@ -34,8 +34,11 @@ class Kind:
         raise NotImplementedError
 
     def gone(self, task: Task) -> bool:
-        """The task has ended and, for a thread of its own, the thread is observed dead."""
-        if not task.ended.is_set():
+        """The task's end has been reported and, for a thread of its own, the thread is observed dead.
+
+        Reported, not merely ended: a stop answered "stopped" must reach the controller after the end event.
+        """
+        if not task.reported.is_set():
             return False
         thread = task.thread
         return not (self.own_thread and thread is not None and thread.is_alive())
@@ -43,7 +46,7 @@ class Kind:
     def wait_gone(self, task: Task, until: float) -> bool:
         """Wait until the task is gone or time.perf_counter() reaches `until`; whether it is gone."""
         remaining = until - time.perf_counter()
-        if remaining > 0 and task.ended.wait(remaining) and self.own_thread and task.thread:
+        if remaining > 0 and task.reported.wait(remaining) and self.own_thread and task.thread:
             task.thread.join(max(0.0, until - time.perf_counter()))
         return self.gone(task)
 

@@ -38,6 +38,7 @@ class Task:
         self.stop_event: Flag = threading.Event()  # a process task's is a pipe end (process_flag.AgentFlag)
         self.started = threading.Event()
         self.ended = threading.Event()
+        self.reported = threading.Event()  # set once the end event has been handed to the transport
         self.thread: Optional[threading.Thread] = None  # the thread that runs the function (loop thread for asyncio)
         self.ident: Optional[int] = None
         self.stop_asked_at: Optional[float] = None  # time.perf_counter() of the first stop request
@@ -175,4 +176,7 @@ def finish(
     # A stop under way is answered from here, in the same write: waking its stop thread, or writing
     # twice, would each mean one more wait for the GIL while other threads are busy.
     answers = [answer for answer in (run.answer_on_end() for run in task.stop_runs) if answer is not None]
-    emit(event, *answers)
+    try:
+        emit(event, *answers)
+    finally:
+        task.reported.set()  # a stop concludes "stopped" only after this: the controller hears the end first
