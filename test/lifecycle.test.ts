@@ -87,9 +87,9 @@ describe("calls", () => {
     expect((error as AbortError).cause).toMatchObject({ name: "TimeoutError" });
   });
 
-  it("rejects arguments JSON cannot carry before sending anything", async () => {
+  it("rejects arguments that cannot cross, and a malformed target, before sending anything", async () => {
     const worker = await startWorker();
-    await expect(worker.call("calls:echo", [10n])).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(worker.call("calls:echo", [new Map()])).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(worker.call("not a target")).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 

@@ -132,6 +132,17 @@ export class InvalidArgumentError extends PyleashError {
   }
 }
 
+/** A message over `maxMessageBytes`: refused before it is sent, so nothing ran and the agent never saw it. */
+export class MessageTooLargeError extends InvalidArgumentError {
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number) {
+    super(`The request encodes to ${size} bytes, over the limit of ${limit} bytes (the maxMessageBytes worker option)`, "MESSAGE_TOO_LARGE");
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
 /**
  * A value in a call's or task's arguments that cannot cross to Python exactly (a Map, NaN, a function...):
  * refused before anything is sent. `path` names it (`args[0].b`), `valueType` says what it is.

@@ -19,6 +19,7 @@ export {
   AbortError,
   InvalidArgumentError,
   UnsupportedValueError,
+  MessageTooLargeError,
   TaskStoppedError,
 } from "./errors.js";
 export { findAllPythons, probePython, locatePython, resolvePythons } from "./python/discover.js";

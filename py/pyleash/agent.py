@@ -36,12 +36,13 @@ def main() -> None:
         sys.setswitchinterval(config["switchIntervalMs"] / 1000.0)
     _register_dumps()
     MAIN.install()  # signal handlers can only be set from the main thread
+    max_bytes = int(config.get("maxMessageBytes") or contract.CONTRACT["limits"]["maxMessageBytes"])
     try:
-        transport = open_transport(config["endpoint"], config.get("transport", "auto"))
+        transport = open_transport(config["endpoint"], config.get("transport", "auto"), max_message_bytes=max_bytes)
     except TransportError as exc:
         sys.stderr.write("pyleash-agent: cannot connect to %s: %s\n" % (config["endpoint"], exc))
         sys.exit(EXIT_CONNECT)
-    agent = Agent(transport)
+    agent = Agent(transport, max_bytes)
     agent.send(_hello(config["token"], transport.name))
     control = threading.Thread(target=agent.serve, name="pyleash-control", daemon=True)
     control.start()

@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Any, Callable, Dict, List
+import time
+from typing import Any, Callable, Dict, List, Optional
 
 from pyleash import contract, protocol, targets
 from pyleash.outbox import Outbox
@@ -21,8 +22,9 @@ class Agent:
     A handler gets its request checked against the contract (pyleash/contract.json), defaults filled in.
     """
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, max_message_bytes: int = contract.CONTRACT["limits"]["maxMessageBytes"]) -> None:
         self.transport = transport
+        self.max_message_bytes = max_message_bytes
         self.outbox = Outbox(transport)
         self.pool = CallPool(on_drain=self.outbox.flush)
         self._calls: List[Any] = []  # calls of the message being dispatched, for the pool (control thread only)
@@ -39,11 +41,11 @@ class Agent:
 
     def send(self, message: Dict[str, Any]) -> None:
         """Encode and send; a reply JSON cannot carry becomes a typed error naming the Python type."""
-        self.transport.send([_encode(message)])
+        self.transport.send([self._encode(message)])
 
     def send_many(self, messages: List[Dict[str, Any]]) -> None:
         """send() each, in order, in as few writes as the transport allows."""
-        self.transport.send_many([[_encode(message)] for message in messages])
+        self.transport.send_many([[self._encode(message)] for message in messages])
 
     def serve(self) -> None:
         """Runs on pyleash-control until the controller disconnects or asks to shut down."""
@@ -67,21 +69,54 @@ class Agent:
             self.pool.submit_many(calls)
 
     def _handle(self, frame: bytes) -> None:
+        """One request, under a catch-all: no input may stop the control loop. A request that cannot be served is
+        answered with a protocol error whenever its id can be read, else dropped and logged (rate-limited)."""
+        request_id: Optional[int] = None
+        decoded = False
         try:
+            if len(frame) > self.max_message_bytes:
+                raise protocol.ProtocolError("a message of %d bytes is over the %d byte limit" % (len(frame), self.max_message_bytes),
+                                             protocol.salvage_id(frame))
             request = protocol.decode(frame)
-        except protocol.ProtocolError as exc:
-            _log("dropped a malformed message: %s" % exc)
-            return
-        handler = self.handlers.get(request["type"])
-        try:
+            decoded = True
+            request_id = _integer(request.get("id"))
+            handler = self.handlers.get(request["type"])
             if handler is None:
-                raise protocol.ProtocolError("unknown message type %r" % request["type"])
+                raise protocol.ProtocolError("unknown message type %r" % _clip(request["type"]))
             contract.check_request(request)
             handler(request)
         except (protocol.ProtocolError, contract.ContractError) as exc:
-            request_id = request.get("id")
-            usable = isinstance(request_id, int) and not isinstance(request_id, bool)
-            self.send(protocol.error(request_id if usable else None, protocol.PROTOCOL, exc, with_traceback=False))
+            request_id = request_id if request_id is not None else getattr(exc, "request_id", None)
+            self._refuse(request_id, decoded, exc, "malformed request")
+        except Exception as exc:  # noqa: B902 - a defect of ours, not the caller's: answer and carry on
+            self._refuse(request_id, decoded, exc, "request failed in the agent")
+
+    def _encode(self, message: Dict[str, Any]) -> bytes:
+        """The message's frame; one that cannot cross (or is over the size limit) becomes a typed error reply."""
+        try:
+            frame = protocol.encode(message)
+        except protocol.NotSerializable as exc:
+            return protocol.encode(protocol.error(message.get("id"), protocol.RESULT, exc, with_traceback=False))
+        if len(frame) <= self.max_message_bytes:
+            return frame
+        too_big = protocol.NotSerializable(
+            protocol.type_name(message.get("result")),
+            "it encodes to %d bytes, over the %d byte limit (maxMessageBytes)" % (len(frame), self.max_message_bytes))
+        if message.get("type") == "task-ended":  # the controller must still hear of the end
+            error = protocol.error(None, protocol.RESULT, too_big, with_traceback=False)["error"]
+            return protocol.encode({"type": "task-ended", "task": message.get("task"), "status": "failed", "error": error})
+        return protocol.encode(protocol.error(message.get("id"), protocol.RESULT, too_big, with_traceback=False))
+
+    def _refuse(self, request_id: Optional[int], decoded: bool, exc: Exception, what: str) -> None:
+        """Answer with the request's id, or with a null id when it decoded without a usable one; a frame that
+        did not decode and does not start with an id cannot be answered: it is logged and dropped."""
+        if request_id is None and not decoded:
+            _log("dropped a %s with no readable id: %s" % (what, exc))
+            return
+        try:
+            self.send(protocol.error(request_id, protocol.PROTOCOL, exc, with_traceback=False))
+        except Exception as failure:  # noqa: B902 - e.g. the transport is closing; the loop goes on
+            _log("could not answer request %d: %s" % (request_id, failure))
 
     def _call(self, request: Dict[str, Any]) -> None:
         self._calls.append((self._run_call, (request["id"], request["target"], request["args"], request["kwargs"])))
@@ -98,7 +133,7 @@ class Agent:
                 reply = protocol.ok(request_id, fn(*args, **kwargs))
             except BaseException as exc:  # noqa: B902 - everything the call raises goes back to the caller
                 reply = protocol.error(request_id, protocol.EXCEPTION, exc)
-        self.outbox.add(_encode(reply), hold=self.pool.queued())
+        self.outbox.add(self._encode(reply), hold=self.pool.queued())
 
     def _ping(self, request: Dict[str, Any]) -> None:
         self.send(protocol.ok(request["id"], {"pid": os.getpid(), "threads": threading.active_count()}))
@@ -106,13 +141,6 @@ class Agent:
     def _shutdown(self, request: Dict[str, Any]) -> None:
         self.send(protocol.ok(request["id"], None))
         _flush_and_exit(0)
-
-
-def _encode(message: Dict[str, Any]) -> bytes:
-    try:
-        return protocol.encode(message)
-    except protocol.NotSerializable as exc:
-        return protocol.encode(protocol.error(message.get("id"), protocol.RESULT, exc, with_traceback=False))
 
 
 def _flush_and_exit(status: int) -> None:
@@ -124,6 +152,31 @@ def _flush_and_exit(status: int) -> None:
     os._exit(status)
 
 
+def _integer(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _clip(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+_LOG_BURST = 20  # lines per window: a flood of bad frames must not fill a disk with stderr
+_LOG_WINDOW_S = 60.0
+_log_window = [0.0, 0, 0]  # window start, lines written in it, lines suppressed in it (control thread only)
+
+
 def _log(text: str) -> None:
-    sys.stderr.write("pyleash-agent: %s\n" % text)
-    sys.stderr.flush()
+    now = time.monotonic()
+    start, written, suppressed = _log_window
+    if now - start >= _LOG_WINDOW_S:
+        if suppressed:
+            sys.stderr.write("pyleash-agent: %d more such lines suppressed\n" % suppressed)
+        start, written, suppressed = now, 0, 0
+    if written < _LOG_BURST:
+        sys.stderr.write("pyleash-agent: %s\n" % text[:500])
+        sys.stderr.flush()
+        written += 1
+    else:
+        suppressed += 1
+    _log_window[:] = [start, written, suppressed]

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+from pyleash import contract
 
 # Error kinds (contract.json "errorKinds"): which part of a request went wrong; the controller maps each to an
 # error class.
@@ -11,41 +14,155 @@ TARGET = "target"  # "mod:func" could not be imported or resolved
 RESULT = "result"  # the return value is not JSON-serialisable
 PROTOCOL = "protocol"  # the request itself was malformed
 
+TAG = contract.CONTRACT["values"]["tagKey"]  # {"__pyleash__": "int", "value": "123..."}: docs/values.md
+_TAG_TEXT = '"%s"' % TAG
+_TAG_BYTES = _TAG_TEXT.encode()
+MAX_SAFE_INTEGER = 2 ** 53 - 1  # beyond it a JavaScript number is no longer exact
+_LONG_DIGITS = re.compile(r"\d{16,}")  # only an encoded message with such a run can hold an int beyond 2^53
+_ID_FIRST = re.compile(rb'\{\s*"id"\s*:\s*(\d{1,15})\s*[,}]')  # the controller writes "id" first
+
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
 _loads = json.JSONDecoder().decode
 
 
 class ProtocolError(Exception):
-    """A request that does not follow the protocol beyond what the contract checks (an unknown type or task)."""
+    """A request that does not follow the protocol; `request_id` is the id to answer, when one could be read."""
+
+    def __init__(self, detail: str, request_id: Optional[int] = None) -> None:
+        super().__init__(detail)
+        self.request_id = request_id
 
 
 class NotSerializable(Exception):
-    """A value that JSON cannot carry; `python_type` names the culprit."""
+    """A value that cannot cross exactly; `python_type` names the culprit and `path` where it sits."""
 
-    def __init__(self, python_type: str, detail: str) -> None:
+    def __init__(self, python_type: str, detail: str, path: Optional[str] = None) -> None:
         super().__init__(detail)
         self.python_type = python_type
+        self.path = path
 
 
 def encode(message: Dict[str, Any]) -> bytes:
-    """JSON-encode one message; raises NotSerializable naming the first offending type."""
+    """JSON-encode one message; ints beyond 2^53 are tagged; raises NotSerializable naming the offender."""
     try:
-        return _dumps(message).encode("utf-8")
+        text = _dumps(message)
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:
-        raise NotSerializable(_offending_type(message, exc), str(exc)) from None
+        python_type, path = _offender(message, exc)
+        raise NotSerializable(python_type, str(exc), path) from None
+    if _TAG_TEXT in text:
+        path = _reserved_key(message)
+        if path is not None:
+            raise NotSerializable("dict", "the key %r is reserved by pyleash" % TAG, path)
+    if _LONG_DIGITS.search(text):
+        tagged = _tag_big_ints(message)
+        if tagged is not message:
+            text = _dumps(tagged)
+    return text.encode("utf-8")
 
 
 def decode(frame: bytes) -> Dict[str, Any]:
-    """Decode one request frame; raises ProtocolError when it is not a JSON object with a type."""
+    """Decode one request frame, reviving tagged values; raises ProtocolError when it is not a JSON object with a
+    type (carrying the request's id when the frame starts with one, so that even a broken request is answered)."""
     try:
-        message = _loads(frame.decode("utf-8"))  # the wire is UTF-8 (RFC 8259); json.loads(bytes) would guess
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError("frame is not JSON: %s" % exc) from None
+        text = frame.decode("utf-8")  # the wire is UTF-8 (RFC 8259); json.loads(bytes) would guess
+        message = _loads_tagged(text) if _TAG_BYTES in frame else _loads(text)
+    except RecursionError:
+        raise ProtocolError("the message is nested too deeply to decode", salvage_id(frame)) from None
+    except (ValueError, UnicodeDecodeError) as exc:  # 3.11+ refuses integers of more than 4300 digits here too
+        raise ProtocolError("frame is not JSON: %s" % _short(exc), salvage_id(frame)) from None
     if not isinstance(message, dict):
         raise ProtocolError("message is a JSON %s, not an object" % type(message).__name__)
     if not isinstance(message.get("type"), str):
-        raise ProtocolError("message has no string 'type'")
+        raise ProtocolError("message has no string 'type'", _integer(message.get("id")))
     return message
+
+
+def salvage_id(frame: bytes) -> Optional[int]:
+    """The id of a request that could not be decoded, read from its first bytes; None if it does not start so."""
+    match = _ID_FIRST.match(frame, 0, 64)
+    return int(match.group(1)) if match else None
+
+
+def _integer(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = str(exc)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _revive(obj: Dict[str, Any]) -> Any:
+    tag = obj.get(TAG)
+    if tag is None:
+        return obj
+    value = obj.get("value")
+    if not isinstance(value, str) or len(obj) != 2:
+        raise ValueError("malformed tagged value %r" % (obj,))
+    if tag == "int":
+        return int(value)
+    if tag == "float":
+        return float(value)
+    raise ValueError("unknown tag %r" % (tag,))
+
+
+_loads_tagged = json.JSONDecoder(object_hook=_revive).decode
+
+
+def _tag_big_ints(value: Any) -> Any:
+    """`value` with every int beyond ±(2^53-1) tagged; the same object when there is none (no copy)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return {TAG: "int", "value": str(value)} if abs(value) > MAX_SAFE_INTEGER else value
+    if isinstance(value, dict):
+        out = None
+        for key, item in value.items():
+            tagged = _tag_big_ints(item)
+            if tagged is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = tagged
+        return value if out is None else out
+    if isinstance(value, (list, tuple)):
+        items = None
+        for i, item in enumerate(value):
+            tagged = _tag_big_ints(item)
+            if tagged is not item:
+                if items is None:
+                    items = list(value)
+                items[i] = tagged
+        return value if items is None else items
+    return value
+
+
+def _walk(value: Any, limit: int = 1_000_000) -> Any:
+    """(item, path, key) for every item of a JSON-like value, depth first; bounded in count."""
+    stack: List[Tuple[Any, str]] = [(value, "")]
+    seen = 0
+    while stack and seen < limit:
+        seen += 1
+        item, path = stack.pop()
+        yield item, path
+        if isinstance(item, dict):
+            for key, inner in reversed(list(item.items())):
+                stack.append((inner, _join(path, key)))
+        elif isinstance(item, (list, tuple)):
+            for i in range(len(item) - 1, -1, -1):
+                stack.append((item[i], "%s[%d]" % (path, i)))
+
+
+def _join(path: str, key: Any) -> str:
+    if isinstance(key, str) and key.isidentifier():
+        return "%s.%s" % (path, key) if path else key
+    return "%s[%s]" % (path, json.dumps(key) if isinstance(key, str) else repr(key))
+
+
+def _reserved_key(message: Any) -> Optional[str]:
+    for item, path in _walk(message):
+        if isinstance(item, dict) and TAG in item:
+            return _join(path, TAG)
+    return None
 
 
 def ok(request_id: Any, result: Any) -> Dict[str, Any]:
@@ -60,31 +177,26 @@ def error(request_id: Any, kind: str, exc: BaseException, with_traceback: bool =
         payload["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     if isinstance(exc, NotSerializable):
         payload["pythonType"] = exc.python_type
+        if exc.path:
+            payload["path"] = exc.path
     return {"id": request_id, "status": "error", "error": payload}
 
 
-def _offending_type(value: Any, exc: BaseException) -> str:
-    """Walk the value for the first thing JSON refuses; the exception text alone is vague for NaN."""
-    stack = [value]
-    seen = 0
-    while stack and seen < 100_000:
-        seen += 1
-        item = stack.pop()
+def _offender(message: Any, exc: BaseException) -> Tuple[str, Optional[str]]:
+    """The first thing JSON refuses in the message, and where: the exception text alone is vague for NaN."""
+    for item, path in _walk(message):
         if isinstance(item, dict):
-            for key, inner in item.items():
+            for key in item:
                 if not isinstance(key, (str, int, float, bool)) and key is not None:
-                    return type(key).__name__
-                stack.append(inner)
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
+                    return type_name(key) + " (as a dict key)", path
         elif isinstance(item, float):
             if item != item or item in (float("inf"), float("-inf")):
-                return "float (%r)" % item
-        elif isinstance(item, int) and not isinstance(item, bool):
-            continue
-        elif item is not None and not isinstance(item, (str, bool)):
-            return type_name(item)
-    return type(exc).__name__
+                return "float (%r)" % item, path
+        elif item is not None and not isinstance(item, (str, bool, int, list, tuple)):
+            return type_name(item), path
+    if isinstance(exc, RecursionError):
+        return "nesting", None
+    return type(exc).__name__, None
 
 
 def type_name(value: Any) -> str:

@@ -100,6 +100,102 @@ class DispatchTest(unittest.TestCase):
 
 
 
+class NoInputStopsTheLoopTest(unittest.TestCase):
+    """Each input below once made the agent deaf for good (issue 9): every one is now answered, and then a ping."""
+
+    def setUp(self):
+        self.transport = _Recorder()
+        self.agent = Agent(self.transport, max_message_bytes=64 * 1024)
+
+    def answers(self, frame):
+        """The replies to `frame` followed by a ping, and the ping's reply."""
+        self.transport.sent.clear()
+        self.agent._dispatch([frame, b'{"id": 999, "type": "ping"}'])
+        replies = list(self.transport.sent)
+        self.assertEqual((replies[-1]["id"], replies[-1]["status"]), (999, "ok"), "the agent still serves")
+        return replies[:-1]
+
+    def assert_refused(self, frame, request_id):
+        replies = self.answers(frame)
+        self.assertEqual([(r["id"], r["status"], r["error"]["kind"]) for r in replies], [(request_id, "error", "protocol")])
+        return replies[0]["error"]["message"]
+
+    def test_an_argument_nested_beyond_the_decoder_is_answered(self):
+        deep = b"[" * 20000 + b"]" * 20000
+        self.assertIn("nested", self.assert_refused(b'{"id": 1, "type": "call", "target": "builtins:len", "args": [' + deep + b"]}", 1))
+
+    def test_a_message_nested_ten_thousand_deep_is_answered(self):
+        self.assert_refused(b'{"id": 2, "type": "call", "args": ' + b"[" * 10000 + b"]" * 10000 + b"}", 2)
+
+    def test_a_call_without_an_id_is_answered_with_a_null_id(self):
+        self.assert_refused(b'{"type": "call", "target": "math:floor", "args": [1.5]}', None)
+
+    def test_a_nan_id_is_answered_with_a_null_id(self):
+        self.assert_refused(b'{"type": "ping", "id": NaN}', None)
+
+    def test_a_task_given_as_a_list_or_an_object_is_answered(self):
+        for task in (b"[1, 2]", b'{"a": 1}'):
+            for kind in (b"stack", b"stop"):
+                self.assertIn("'task'", self.assert_refused(b'{"id": 3, "type": "' + kind + b'", "task": ' + task + b"}", 3))
+
+    def test_a_5000_digit_integer_is_answered(self):
+        replies = self.answers(b'{"id": 4, "type": "call", "target": "builtins:len", "args": [' + b"7" * 5000 + b"]}")
+        if hasattr(sys, "get_int_max_str_digits"):  # 3.11+ and the security releases before it refuse it
+            self.assertEqual([(r["id"], r["error"]["kind"]) for r in replies], [(4, "protocol")])
+        else:  # an older decoder reads it: the call goes to the pool, which answers it on its own
+            self.assertEqual(replies, [])
+
+    def test_a_message_over_the_size_limit_is_answered_unread(self):
+        big = b'{"id": 5, "type": "call", "target": "builtins:len", "args": ["' + b"x" * 70000 + b'"]}'
+        self.assertIn("over the 65536 byte limit", self.assert_refused(big, 5))
+
+    def test_a_handler_that_fails_is_answered_and_the_loop_goes_on(self):
+        def broken(request):
+            raise RuntimeError("a defect in a handler")
+        self.agent.handlers["ping"] = broken
+        self.agent.handlers["threads"] = self.agent._ping
+        self.transport.sent.clear()
+        self.agent._dispatch([b'{"id": 6, "type": "ping"}', b'{"id": 7, "type": "threads"}'])
+        self.assertEqual([(r["id"], r["status"]) for r in self.transport.sent], [(6, "error"), (7, "ok")])
+        self.assertIn("a defect in a handler", self.transport.sent[0]["error"]["message"])
+
+    def test_a_flood_of_undecodable_frames_writes_a_bounded_log(self):
+        from pyleash import control
+        import io
+        saved, sys.stderr = sys.stderr, io.StringIO()
+        control._log_window[:] = [time.monotonic(), 0, 0]
+        try:
+            self.agent._dispatch([b"\xff not json"] * 1000)
+            lines = sys.stderr.getvalue().count("\n")
+        finally:
+            sys.stderr = saved
+        self.assertLessEqual(lines, control._LOG_BURST)
+
+
+class ValuesTest(unittest.TestCase):
+    """Values cross exactly or are refused naming where they sit (docs/values.md)."""
+
+    def test_integers_beyond_2_to_the_53_are_tagged_and_others_are_not(self):
+        frame = protocol.encode(protocol.ok(1, [2 ** 70, -(2 ** 53), 2 ** 53 - 1, {"a": (2 ** 64,)}, "12345678901234567890"]))
+        self.assertEqual(json.loads(frame)["result"], [
+            {"__pyleash__": "int", "value": str(2 ** 70)}, {"__pyleash__": "int", "value": str(-(2 ** 53))},
+            2 ** 53 - 1, {"a": [{"__pyleash__": "int", "value": str(2 ** 64)}]}, "12345678901234567890"])
+
+    def test_tagged_arguments_arrive_as_the_values_they_stand_for(self):
+        message = protocol.decode(b'{"id": 1, "type": "call", "args": [{"__pyleash__": "int", "value": "-1180591620717411303424"},'
+                                  b' {"__pyleash__": "float", "value": "-0"}]}')
+        big, zero = message["args"]
+        self.assertEqual(big, -(2 ** 70))
+        self.assertEqual((zero, str(zero)), (0.0, "-0.0"))
+
+    def test_a_result_that_cannot_cross_names_its_type_and_path(self):
+        for value, python_type, path in (({"a": [1, {2}]}, "set", "result.a[1]"), ([0, float("nan")], "float (nan)", "result[1]"),
+                                         ({"k": {"__pyleash__": 1}}, "dict", "result.k.__pyleash__")):
+            with self.assertRaises(protocol.NotSerializable) as ctx:
+                protocol.encode(protocol.ok(1, value))
+            self.assertEqual((ctx.exception.python_type, ctx.exception.path), (python_type, path))
+
+
 class HelloTest(unittest.TestCase):
     def test_the_hello_lists_the_strategies_this_interpreter_supports(self):
         hello = agent._hello("token", "builtin")

@@ -1,6 +1,6 @@
 /** One agent process and the ZeroMQ channel to it, from hello to exit (a Worker may go through several). */
 import { randomBytes } from "node:crypto";
-import { AbortError, InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerCrashedError } from "../errors.js";
+import { AbortError, InvalidArgumentError, MessageTooLargeError, type PyleashError, WorkerClosedError, WorkerCrashedError } from "../errors.js";
 import type { Hello, RequestBody, Strategy, TaskEvent } from "../protocol.js";
 import { encode, isReply } from "./framing.js";
 import { defaultPythonSpec, locatePython } from "../python/discover.js";
@@ -58,6 +58,7 @@ export class Connection {
       transport: resolved.transport,
       parentPid: process.pid,
       switchIntervalMs: resolved.switchIntervalMs,
+      maxMessageBytes: resolved.maxMessageBytes,
     });
     track(agent.child);
     const messages = channel.messages();
@@ -86,10 +87,11 @@ export class Connection {
     const id = this.#pending.nextId();
     let frame: Buffer;
     try {
-      frame = encode({ ...body, id });
+      frame = encode({ id, ...body }); // id first: the agent can answer even a request it cannot decode
     } catch (error) {
       return Promise.reject(new InvalidArgumentError(`Arguments are not JSON-serialisable: ${(error as Error).message}`));
     }
+    if (frame.length > this.#options.maxMessageBytes) return Promise.reject(new MessageTooLargeError(frame.length, this.#options.maxMessageBytes));
     const reply = this.#pending.wait(id, options);
     this.#channel.send(this.#peer, frame);
     return reply;

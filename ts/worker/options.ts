@@ -1,7 +1,7 @@
 /** Worker and call options, their defaults, and eager validation that names the bad value. */
 import { InvalidArgumentError } from "../errors.js";
 import { describe, isStringArray, nonNegativeInteger, oneOf, stripUndefined } from "../util/validate.js";
-import type { Transport } from "../protocol.js";
+import { CONTRACT, type Transport } from "../protocol.js";
 
 /** Where the controller binds: `ipc` (a socket in a private 0700 directory) or `tcp` (127.0.0.1). */
 export type EndpointKind = "ipc" | "tcp";
@@ -32,6 +32,12 @@ export interface WorkerOptions {
    * see docs/performance.md. `null` keeps Python's. @default 0.2
    */
   switchIntervalMs?: number | null;
+  /**
+   * The largest message either side sends: a request over it rejects at once with a MessageTooLargeError, and
+   * a result over it comes back as a ResultNotSerializableError; the agent never reads a larger frame into
+   * memory. @default 268435456 (256 MiB)
+   */
+  maxMessageBytes?: number;
 }
 
 export interface CallOptions {
@@ -49,6 +55,7 @@ export const WORKER_DEFAULTS = {
   closeGraceMs: 2_000,
   output: "forward",
   switchIntervalMs: 0.2,
+  maxMessageBytes: CONTRACT.limits.maxMessageBytes,
 } as const satisfies Partial<WorkerOptions>;
 
 /** @internal */
@@ -63,6 +70,9 @@ export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorke
   oneOf("output", resolved.output, ["forward", "ignore"]);
   nonNegativeInteger("startTimeoutMs", resolved.startTimeoutMs);
   nonNegativeInteger("closeGraceMs", resolved.closeGraceMs);
+  if (!Number.isSafeInteger(resolved.maxMessageBytes) || resolved.maxMessageBytes < 1024) {
+    throw new InvalidArgumentError(`Expected "maxMessageBytes" to be an integer of at least 1024, got ${describe(resolved.maxMessageBytes)}`);
+  }
   const interval = resolved.switchIntervalMs;
   if (interval !== null && (typeof interval !== "number" || !(interval > 0) || interval > 1000)) {
     throw new InvalidArgumentError(`Expected "switchIntervalMs" to be a number of ms in (0, 1000] or null, got ${describe(interval)}`);

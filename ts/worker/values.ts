@@ -7,7 +7,8 @@
 import { UnsupportedValueError } from "../errors.js";
 import { CONTRACT } from "../protocol.js";
 
-const { tagKey: TAG, maxNesting: MAX_NESTING } = CONTRACT.values;
+const { tagKey: TAG } = CONTRACT.values;
+const { maxNesting: MAX_NESTING } = CONTRACT.limits;
 type Tag = keyof typeof CONTRACT.values.tags;
 
 function tagged(tag: Tag, value: string): Record<string, string> {

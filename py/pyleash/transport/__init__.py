@@ -60,8 +60,10 @@ def open_transport(
     kind: str = "auto",
     routing_id: Optional[bytes] = None,
     connect_timeout: float = 10.0,
+    max_message_bytes: Optional[int] = None,
 ) -> Transport:
-    """Connect to endpoint: kind "auto" uses pyzmq when importable, else the builtin client."""
+    """Connect to endpoint: kind "auto" uses pyzmq when importable, else the builtin client. The builtin client
+    skips frames over `max_message_bytes` unread; the control loop refuses such messages on either transport."""
     if kind not in KINDS:
         raise TransportError("unknown transport kind %r (expected one of %s)" % (kind, ", ".join(KINDS)))
     if kind != "builtin":
@@ -74,4 +76,6 @@ def open_transport(
             return PyzmqTransport(endpoint, routing_id=routing_id, connect_timeout=connect_timeout)
     from .zmtp import ZmtpTransport
 
-    return ZmtpTransport(endpoint, routing_id=routing_id, connect_timeout=connect_timeout)
+    if max_message_bytes is None:
+        return ZmtpTransport(endpoint, routing_id=routing_id, connect_timeout=connect_timeout)
+    return ZmtpTransport(endpoint, routing_id=routing_id, connect_timeout=connect_timeout, max_frame=max_message_bytes)

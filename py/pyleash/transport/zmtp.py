@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import select
 import socket
+import sys
 import struct
 import threading
 import time
@@ -12,7 +13,7 @@ from typing import Callable, Deque, Dict, List, NoReturn, Optional, Sequence, Tu
 
 from .errors import TransportError
 
-MAX_FRAME = 256 * 1024 * 1024  # larger frames are refused as malformed rather than buffered
+MAX_FRAME = 256 * 1024 * 1024  # larger data frames are skipped unread (their message dropped), never buffered
 READ_CHUNK = 65536  # below glibc's mmap threshold, so a recv() buffer is cheap to allocate
 BIG_FRAME = 128 * 1024  # frames this large skip the join on send and are recv_into()'d in place
 
@@ -143,6 +144,9 @@ class Decoder:
         self._buf = bytearray()
         self._parts: List[bytes] = []
         self._on_command = on_command
+        self._skip = 0  # bytes of an oversized frame still to discard as they arrive
+        self._dropping = False  # the rest of a message that had an oversized frame is discarded too
+        self.dropped: List[int] = []  # declared sizes of the oversized frames skipped (their messages dropped)
 
     def big_view(self) -> memoryview:
         """The unfilled rest of the large frame in progress, for socket.recv_into()."""
@@ -155,10 +159,19 @@ class Decoder:
         self.want -= n
         if self.want == 0:
             frame, self.big = bytes(self.big), None  # type: ignore[arg-type]
-            self._frame(self._big_flags, frame)
+            if self._dropping:
+                self._dropping = bool(self._big_flags & FLAG_MORE)
+            else:
+                self._frame(self._big_flags, frame)
 
     def feed(self, data: bytes) -> None:
         """Add received bytes and decode every whole frame they complete."""
+        if self._skip:
+            take = min(len(data), self._skip)
+            self._skip -= take
+            if take == len(data):
+                return
+            data = data[take:]
         if self.big is not None:
             take = min(len(data), self.want)
             with self.big_view() as view:
@@ -192,7 +205,17 @@ class Decoder:
                 size = _unpack_q(b, pos + 1)[0]
                 start = pos + 9
                 if size > self.max_frame:
-                    raise TransportError("frame of %d bytes is larger than the %d byte limit" % (size, self.max_frame))
+                    if flags & FLAG_COMMAND or not self.ready:
+                        raise TransportError("frame of %d bytes is larger than the %d byte limit" % (size, self.max_frame))
+                    # A peer's oversized message costs it the message, not the connection: skip it unread.
+                    self.dropped.append(size)
+                    self._parts = []
+                    self._dropping = bool(flags & FLAG_MORE)
+                    if start + size > n:
+                        self._skip = start + size - n
+                        return n
+                    pos = start + size
+                    continue
             else:
                 size = b[pos + 1]
                 start = pos + 2
@@ -207,7 +230,9 @@ class Decoder:
                 self.want = end - n
                 break
             pos = end
-            if flags & (FLAG_COMMAND | FLAG_MORE) or not self.ready:
+            if self._dropping and not flags & FLAG_COMMAND:
+                self._dropping = bool(flags & FLAG_MORE)  # the rest of a message with an oversized frame
+            elif flags & (FLAG_COMMAND | FLAG_MORE) or not self.ready:
                 self._frame(flags, bytes(b[start:end]))
             elif self._parts:  # last frame of a multipart message
                 self._parts.append(bytes(b[start:end]))
@@ -281,12 +306,19 @@ def _connect(endpoint: str, deadline: float, timeout: float) -> socket.socket:
             raise TransportError("cannot connect to %s: %s" % (endpoint, exc)) from None
 
 
+def _report_dropped(sizes: List[int], limit: int) -> None:
+    for size in sizes:  # each one took its peer > limit bytes of traffic: no flood of lines is possible
+        sys.stderr.write("pyleash-agent: dropped a message with a frame of %d bytes, over the %d byte limit\n" % (size, limit))
+    del sizes[:]
+
+
 class ZmtpTransport:
     """ZMTP 3.1 DEALER over a stream socket; see pyleash.transport for the interface."""
 
     name = "builtin"
 
-    def __init__(self, endpoint: str, routing_id: Optional[bytes] = None, connect_timeout: float = 10.0) -> None:
+    def __init__(self, endpoint: str, routing_id: Optional[bytes] = None, connect_timeout: float = 10.0,
+                 max_frame: int = MAX_FRAME) -> None:
         if routing_id is not None and not 0 < len(routing_id) < 256:
             raise ValueError("routing_id must be 1..255 bytes")
         self.endpoint = endpoint
@@ -294,7 +326,7 @@ class ZmtpTransport:
         self._closed = False
         self._error: Optional[str] = None  # sticky: once broken, recv() keeps raising this
         self._send_lock = threading.Lock()
-        self._decoder = Decoder(self._on_command)
+        self._decoder = Decoder(self._on_command, max_frame)
         self._messages = self._decoder.messages
         deadline = time.monotonic() + connect_timeout
         self._sock = _connect(endpoint, deadline, connect_timeout)
@@ -455,6 +487,8 @@ class ZmtpTransport:
             while not messages:
                 if not self._receive(deadline):
                     return None
+                if self._decoder.dropped:
+                    _report_dropped(self._decoder.dropped, self._decoder.max_frame)
         except TransportError as exc:
             self._fail(str(exc))
             if not messages:

@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { MessageTooLargeError, ProtocolError, ResultNotSerializableError, UnsupportedValueError } from "../ts/index.js";
+import { startWorker } from "./support/cleanup.js";
+import { testPythons } from "./support/pythons.js";
+
+const pythons = await testPythons();
+
+describe.each(pythons)("values on Python $label", ({ python, transport }) => {
+  it("carries integers beyond 2^53 exactly both ways, as BigInt and int", async () => {
+    const worker = await startWorker({ python, transport });
+    const big = [2n ** 70n, -(2n ** 64n), 12345678901234567890123456789n];
+    expect(await worker.call("calls:echo", big)).toEqual({ args: big, kwargs: {} });
+    expect(await worker.call("builtins:pow", [2, 70])).toBe(2n ** 70n);
+    expect(await worker.call("builtins:pow", [2, 52])).toBe(2 ** 52); // within ±(2^53-1): a number
+    expect(await worker.call("builtins:pow", [-2, 53])).toBe(-(2n ** 53n));
+  });
+
+  it("keeps -0 as -0 both ways", async () => {
+    const worker = await startWorker({ python, transport });
+    const echoed = (await worker.call("calls:echo", [-0, { z: -0 }])) as { args: [number, { z: number }] };
+    expect(Object.is(echoed.args[0], -0)).toBe(true);
+    expect(Object.is(echoed.args[1].z, -0)).toBe(true);
+    expect(await worker.call("builtins:repr", [-0])).toBe("-0.0");
+  });
+
+  it("names the type and the path of a result that cannot cross", async () => {
+    const worker = await startWorker({ python, transport });
+    const error = await worker.call("builtins:eval", ["{'a': [1, {2}]}"]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ResultNotSerializableError);
+    expect(error).toMatchObject({ pythonType: "set", path: "result.a[1]" });
+  });
+
+  it("answers a raw request nested past the agent's decoder (a ProtocolError where it cannot decode it), then serves the next call", async () => {
+    const worker = await startWorker({ python, transport });
+    let deep: unknown = [];
+    for (let i = 0; i < 3_000; i++) deep = [deep];
+    // 3.8-3.12 decode ~1,000 levels on a thread, 3.13 more: either way the request is answered.
+    const answer = await worker.request({ type: "call", target: "builtins:len", args: [deep], kwargs: {} }).catch((e: unknown) => e);
+    if (answer !== 1) expect(answer).toBeInstanceOf(ProtocolError);
+    expect(await worker.call("math:floor", [2.7])).toBe(2);
+  });
+
+  it("refuses a request over maxMessageBytes before sending it, returns a result over it as a typed error, and goes on", async () => {
+    const worker = await startWorker({ python, transport, maxMessageBytes: 4096 });
+    const refused = await worker.call("calls:echo", ["x".repeat(5000)]).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(MessageTooLargeError);
+    expect(refused).toMatchObject({ limit: 4096, code: "MESSAGE_TOO_LARGE" });
+    expect((refused as MessageTooLargeError).size).toBeGreaterThan(5000);
+    await expect(worker.call("calls:blob", [10_000])).rejects.toBeInstanceOf(ResultNotSerializableError);
+    expect(await worker.call("math:floor", [2.7])).toBe(2);
+  });
+});
+
+describe("values refused before anything is sent", () => {
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  let deep: unknown = [];
+  for (let i = 0; i < 600; i++) deep = [deep];
+  class Point {
+    x = 1;
+  }
+  const cases: [string, unknown[], Record<string, unknown>, string, string][] = [
+    ["a Map", [new Map([["a", 1]])], {}, "args[0]", "a Map"],
+    ["a Set", [], { s: new Set([1]) }, "kwargs.s", "a Set"],
+    ["NaN", [{ x: [1, NaN] }], {}, "args[0].x[1]", "NaN"],
+    ["Infinity", [Infinity], {}, "args[0]", "Infinity"],
+    ["undefined in an array", [1, undefined], {}, "args[1]", "undefined"],
+    ["a Buffer", [Buffer.from("a")], {}, "args[0]", "a Buffer"],
+    ["a Uint8Array", [], { data: new Uint8Array(2) }, "kwargs.data", "a Uint8Array"],
+    ["a function", [() => 1], {}, "args[0]", "a function"],
+    ["a symbol", [Symbol("s")], {}, "args[0]", "a symbol"],
+    ["a Date", [new Date(0)], {}, "args[0]", "a Date"],
+    ["a class instance", [new Point()], {}, "args[0]", "a Point"],
+    ["the reserved tag key", [{ __pyleash__: "int", value: "1" }], {}, "args[0].__pyleash__", 'the key "__pyleash__"'],
+    ["a circular reference", [circular], {}, "args[0].self", "a circular reference"],
+    ["nesting deeper than 500", [deep], {}, `args${"[0]".repeat(500)}`, "a value"],
+  ];
+
+  it.each(cases)("refuses %s, naming where it sits", async (_name, args, kwargs, path, valueType) => {
+    const worker = await startWorker();
+    const error = await worker.call("calls:echo", args, kwargs).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnsupportedValueError);
+    expect(error).toMatchObject({ path, valueType, code: "UNSUPPORTED_VALUE" });
+  });
+
+  it("leaves out an object property whose value is undefined, as JSON.stringify does", async () => {
+    const worker = await startWorker();
+    expect(await worker.call("calls:echo", [{ a: undefined, b: 1 }])).toEqual({ args: [{ b: 1 }], kwargs: {} });
+  });
+});
