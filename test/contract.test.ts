@@ -29,9 +29,9 @@ describe("the contract both sides load", () => {
 
   it("gives the agent the same kinds, strategies, ladders, defaults, exit codes, signals and requests", () => {
     const agent = python(
-      "import json; from pyleash import contract as c, UNSUPPORTED_EXIT\n" +
+      "import json; from pyleash import contract as c\n" +
         "print(json.dumps({'kinds': list(c.KINDS), 'strategies': list(c.STRATEGIES), 'ladders': {k: list(v) for k, v in c.LADDERS.items()},\n" +
-        " 'defaults': c.STOP_DEFAULTS, 'exit': c.EXIT_CODES, 'signals': c.SIGNALS, 'requests': sorted(c.REQUESTS), 'unsupported': UNSUPPORTED_EXIT}))",
+        " 'defaults': c.STOP_DEFAULTS, 'exit': c.EXIT_CODES, 'signals': c.SIGNALS, 'requests': sorted(c.REQUESTS)}))",
     );
     expect(agent).toEqual({
       kinds: KINDS,
@@ -41,7 +41,6 @@ describe("the contract both sides load", () => {
       exit: CONTRACT.exitCodes,
       signals: CONTRACT.signals,
       requests: Object.keys(CONTRACT.requests).sort(),
-      unsupported: CONTRACT.exitCodes.unsupportedPython,
     });
   });
 

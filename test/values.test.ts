@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { MessageTooLargeError, ProtocolError, ResultNotSerializableError, UnsupportedValueError } from "../ts/index.js";
+import {
+  InvalidArgumentError,
+  MessageTooLargeError,
+  ProtocolError,
+  ResultNotSerializableError,
+  TargetNotAllowedError,
+  TargetNotFoundError,
+  UnsupportedValueError,
+} from "../ts/index.js";
 import { startWorker } from "./support/cleanup.js";
 import { testPythons } from "./support/pythons.js";
 
@@ -86,5 +94,27 @@ describe("values refused before anything is sent", () => {
   it("leaves out an object property whose value is undefined, as JSON.stringify does", async () => {
     const worker = await startWorker();
     expect(await worker.call("calls:echo", [{ a: undefined, b: 1 }])).toEqual({ args: [{ b: 1 }], kwargs: {} });
+  });
+});
+
+describe("targets", () => {
+  it("restricts the agent to allowedModules: anything else is refused in the agent, for calls and tasks", async () => {
+    const worker = await startWorker({ allowedModules: ["math", "calls"] });
+    expect(await worker.call("math:floor", [2.7])).toBe(2);
+    expect(await worker.call("calls:add", [1, 2])).toBe(3);
+    for (const target of ["os:system", "builtins:eval", "mathx:f"]) {
+      await expect(worker.call(target, ["echo no"])).rejects.toBeInstanceOf(TargetNotAllowedError);
+    }
+    await expect(worker.start("os:system", { args: ["echo no"] })).rejects.toBeInstanceOf(TargetNotAllowedError);
+    expect(await worker.call("math:floor", [3.5])).toBe(3);
+  });
+
+  it("answers a malformed target sent raw with a TargetNotFoundError", async () => {
+    const worker = await startWorker();
+    await expect(worker.request({ type: "call", target: "../x:y", args: [], kwargs: {} })).rejects.toBeInstanceOf(TargetNotFoundError);
+  });
+
+  it("refuses an allowedModules entry that is not a module name", async () => {
+    await expect(startWorker({ allowedModules: ["os; rm"] })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });

@@ -60,6 +60,13 @@ export class TargetNotFoundError extends PyleashError {
   }
 }
 
+/** The target lies outside the agent's `allowedModules` (WorkerOptions): refused in the agent, nothing ran. */
+export class TargetNotAllowedError extends PyleashError {
+  constructor(payload: PythonErrorPayload) {
+    super("TARGET_NOT_ALLOWED", payload.message);
+  }
+}
+
 /** The Python function returned a value that cannot cross exactly; `pythonType` names it, `path` says where. */
 export class ResultNotSerializableError extends PyleashError {
   readonly pythonType: string;
@@ -162,6 +169,8 @@ export function errorFromPayload(payload: PythonErrorPayload): PyleashError {
   switch (payload.kind) {
     case "target":
       return new TargetNotFoundError(payload);
+    case "forbidden":
+      return new TargetNotAllowedError(payload);
     case "result":
       return new ResultNotSerializableError(payload);
     case "protocol":

@@ -10,6 +10,7 @@ export {
   PythonVersionError,
   PythonError,
   TargetNotFoundError,
+  TargetNotAllowedError,
   ResultNotSerializableError,
   ProtocolError,
   WorkerCrashedError,

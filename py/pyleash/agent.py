@@ -16,7 +16,7 @@ import sys
 import threading
 from typing import Any, Dict, List
 
-from pyleash import contract, lifeline
+from pyleash import contract, lifeline, targets
 from pyleash.control import Agent
 from pyleash.stop import monitor, signal_main, stacks
 from pyleash.tasks.registry import MAIN
@@ -36,6 +36,9 @@ def main() -> None:
         sys.setswitchinterval(config["switchIntervalMs"] / 1000.0)
     _register_dumps()
     MAIN.install()  # signal handlers can only be set from the main thread
+    allowed = config.get("allowedModules")
+    if allowed is not None:
+        targets.allow_only(tuple(str(m) for m in allowed))
     max_bytes = int(config.get("maxMessageBytes") or contract.CONTRACT["limits"]["maxMessageBytes"])
     try:
         transport = open_transport(config["endpoint"], config.get("transport", "auto"), max_message_bytes=max_bytes)

@@ -124,6 +124,8 @@ class Agent:
     def _run_call(self, request_id: int, target: str, args: list, kwargs: dict) -> None:
         try:
             fn = targets.resolve(target)
+        except targets.TargetForbidden as exc:
+            reply = protocol.error(request_id, protocol.FORBIDDEN, exc, with_traceback=False)
         except targets.TargetError as exc:
             reply = protocol.error(request_id, protocol.TARGET, exc, with_traceback=False)
         except BaseException as exc:  # an import that raised is the user's exception

@@ -11,6 +11,7 @@ from pyleash import contract
 # error class.
 EXCEPTION = "exception"  # the Python code raised
 TARGET = "target"  # "mod:func" could not be imported or resolved
+FORBIDDEN = "forbidden"  # the target lies outside the agent's allowedModules
 RESULT = "result"  # the return value is not JSON-serialisable
 PROTOCOL = "protocol"  # the request itself was malformed
 

@@ -59,6 +59,7 @@ export class Connection {
       parentPid: process.pid,
       switchIntervalMs: resolved.switchIntervalMs,
       maxMessageBytes: resolved.maxMessageBytes,
+      allowedModules: resolved.allowedModules ?? null,
     });
     track(agent.child);
     const messages = channel.messages();

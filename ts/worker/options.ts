@@ -38,6 +38,12 @@ export interface WorkerOptions {
    * memory. @default 268435456 (256 MiB)
    */
   maxMessageBytes?: number;
+  /**
+   * Restrict what the agent runs to these modules and their submodules (`["numpy", "myapp.jobs"]`); any other
+   * target is refused in the agent with a TargetNotAllowedError. Without it, a caller may run any importable
+   * `module:function`, `os:system` and `builtins:eval` included. @default no restriction
+   */
+  allowedModules?: string[];
 }
 
 export interface CallOptions {
@@ -46,6 +52,8 @@ export interface CallOptions {
   /** Reject with an AbortError (cause: a TimeoutError) after this long. @default no timeout */
   timeoutMs?: number;
 }
+
+const MODULE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
 /** @internal */
 export const WORKER_DEFAULTS = {
@@ -79,6 +87,9 @@ export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorke
   }
   if (resolved.python !== undefined && (typeof resolved.python !== "string" || !resolved.python)) {
     throw new InvalidArgumentError(`Expected "python" to be a non-empty string, got ${describe(resolved.python)}`);
+  }
+  if (resolved.allowedModules !== undefined && !(isStringArray(resolved.allowedModules) && resolved.allowedModules.every((m) => MODULE.test(m)))) {
+    throw new InvalidArgumentError(`Expected "allowedModules" to be an array of module names like "pkg.mod", got ${describe(resolved.allowedModules)}`);
   }
   if (resolved.pythonPath !== undefined && !isStringArray(resolved.pythonPath)) {
     throw new InvalidArgumentError(`Expected "pythonPath" to be an array of strings, got ${describe(resolved.pythonPath)}`);

@@ -1,6 +1,6 @@
 /** Worker: the public face of one Python agent; survives a restart by opening a new connection. */
 import { InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerRestartedError } from "../errors.js";
-import type { RequestBody } from "../protocol.js";
+import { CONTRACT, type RequestBody } from "../protocol.js";
 import type { TaskHost } from "../task/host.js";
 import { Task } from "../task/task.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
@@ -15,7 +15,7 @@ import {
   validateCallOptions,
 } from "./options.js";
 
-const TARGET = /^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$/;
+const TARGET = new RegExp(CONTRACT.limits.targetPattern);
 
 /** One agent and what runs on it: the tasks of a connection die with it, and a restart opens a new one. */
 interface Live {

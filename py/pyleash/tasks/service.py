@@ -5,7 +5,7 @@ import threading
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List
 
-from pyleash import protocol
+from pyleash import protocol, targets
 from pyleash.stop.stacks import thread_stack
 from pyleash.tasks.registry import KINDS
 from pyleash.tasks.task import Task, finish
@@ -35,6 +35,14 @@ class TaskService:
         if task_id in self.tasks:
             raise protocol.ProtocolError("start needs a new 'task' id, %r is taken" % (task_id,))
         target = request["target"]
+        try:
+            targets.check(target)  # malformed or outside allowedModules: refused before anything starts
+        except targets.TargetForbidden as exc:
+            self._send(protocol.error(request["id"], protocol.FORBIDDEN, exc, with_traceback=False))
+            return
+        except targets.TargetError as exc:
+            self._send(protocol.error(request["id"], protocol.TARGET, exc, with_traceback=False))
+            return
         name = request.get("name") or target
         task = Task(task_id, kind, target, request["args"], request["kwargs"], name, request["trace"])
         while len(self._ended) > ENDED_KEPT:  # the controller answers for tasks it knows have ended
