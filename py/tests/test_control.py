@@ -78,7 +78,7 @@ class DispatchTest(unittest.TestCase):
         self.assertEqual([r["id"] for r in self.transport.sent], [8, 9, 10, 11, 12])
 
     def test_the_error_kinds_are_the_contract_s(self):
-        kinds = {protocol.EXCEPTION, protocol.TARGET, protocol.RESULT, protocol.PROTOCOL}
+        kinds = {protocol.EXCEPTION, protocol.TARGET, protocol.FORBIDDEN, protocol.RESULT, protocol.PROTOCOL}
         self.assertEqual(kinds, set(contract.ERROR_KINDS))
 
     def test_a_request_without_a_usable_id_is_answered_with_a_null_id(self):
