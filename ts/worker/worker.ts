@@ -123,11 +123,7 @@ export class Worker implements AsyncDisposable {
    */
   async health(timeoutMs = 1_000): Promise<{ pid: number; alive: boolean; responsive: boolean }> {
     const connection = this.#connection;
-    const responsive = await connection.request({ type: "ping" }, { timeoutMs }).then(
-      () => true,
-      () => false,
-    );
-    return { pid: connection.pid, alive: connection.alive, responsive };
+    return { pid: connection.pid, alive: connection.alive, responsive: await connection.responsive(timeoutMs) };
   }
 
   /** Ask the agent to answer; proves its control loop is responsive. */
@@ -182,7 +178,7 @@ export class Worker implements AsyncDisposable {
       host: {
         request: (body, options) => connection.request(body, options),
         dumpThreads: () => connection.dumpThreads(),
-        ping: (timeoutMs) => connection.request({ type: "ping" }, { timeoutMs }).then(() => true, () => false),
+        ping: (timeoutMs) => connection.responsive(timeoutMs),
         python: connection.python,
         strategies: connection.strategies,
         // A task of an agent already replaced has nothing left to restart.
