@@ -19,13 +19,13 @@ import { renderMarkdown, renderText } from "./torture/report.mjs";
 const CONFIGS = {
   quick: {
     budgetS: 60, faultRounds: 1, faultCalls: 6, controllerRounds: 1, zmtpInputs: 1000, zmtpSeconds: 5, zmtpLiveAgents: 3,
-    protocolRequests: 400, batch: 200, rawFrames: 150, deathsPerClass: 1, pipelinedCalls: 2000, tasksAtOnce: 50,
-    stopsAtOnce: 20, securityRounds: 1, oversizeMb: 0,
+    protocolRequests: 200, batch: 200, rawFrames: 150, deathsPerClass: 1, pipelinedCalls: 2000, tasksAtOnce: 50,
+    stopsAtOnce: 20, securityRounds: 1, oversizeMb: 0, probeParallel: 5,
   },
   full: {
     budgetS: 540, faultRounds: 10, faultCalls: 20, controllerRounds: 10, zmtpInputs: 12_000, zmtpSeconds: 60, zmtpLiveAgents: 40,
     protocolRequests: 10_000, batch: 500, rawFrames: 3000, deathsPerClass: 3, pipelinedCalls: 100_000, tasksAtOnce: 2000,
-    stopsAtOnce: 500, securityRounds: 5, oversizeMb: 300,
+    stopsAtOnce: 500, securityRounds: 5, oversizeMb: 300, probeParallel: 3,
   },
 };
 
@@ -50,7 +50,7 @@ peers you do not trust.
 
 `;
 
-const USAGE = "usage: node scripts/torture.mjs [--quick] [--seed N] [--only faults,fuzzZmtp,fuzzProtocol,load,stops,security] [--json] [--out DIR] [--write-docs] [--help]";
+const USAGE = "usage: node scripts/torture.mjs [--quick] [--seed N] [--only faults,probes,fuzzZmtp,fuzzProtocol,load,stops,security] [--json] [--out DIR] [--write-docs] [--help]";
 const args = readArgs(process.argv.slice(2));
 const config = CONFIGS[args.quick ? "quick" : "full"];
 const seed = args.seed ?? (Date.now() % 1_000_000_000);
@@ -66,10 +66,11 @@ const api = await import(DIST);
 const { faults } = await import("./torture/faults.mjs");
 const { fuzzZmtp } = await import("./torture/fuzz-zmtp.mjs");
 const { fuzzProtocol } = await import("./torture/fuzz-protocol.mjs");
+const { probes } = await import("./torture/probes.mjs");
 const { load, stops } = await import("./torture/load.mjs");
 const { security } = await import("./torture/security.mjs");
 /** In report order. A new section is one more module here. */
-const SECTIONS = [faults, fuzzZmtp, fuzzProtocol, load, stops, security].filter((s) => !args.only || args.only.includes(s.key));
+const SECTIONS = [faults, probes, fuzzZmtp, fuzzProtocol, load, stops, security].filter((s) => !args.only || args.only.includes(s.key));
 
 const python = realpathSync(execFileSync(process.env.PYLEASH_PYTHON ?? "python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim());
 const version = execFileSync(python, ["-c", "import platform; print(platform.python_version())"], { encoding: "utf8" }).trim();
@@ -98,14 +99,17 @@ const ctx = {
 log(`${args.quick ? "quick" : "full"} run, seed ${seed}, Python ${version} (${python})`);
 
 const figures = {};
+const sectionSeconds = {};
 for (const section of SECTIONS) {
   log(`${section.key}: ${section.title}`);
+  const s0 = performance.now();
   try {
     figures[section.key] = (await section.run(ctx)).value;
   } catch (error) {
     figures[section.key] = undefined;
     ctx.finding(section.key, `the section failed: ${error?.stack ?? error}`, { seed });
   }
+  sectionSeconds[section.key] = +((performance.now() - s0) / 1000).toFixed(1);
 }
 const leftoverAtEnd = taggedPythons();
 for (const { pid } of leftoverAtEnd) {
@@ -125,6 +129,7 @@ const report = {
   ...figures,
   leftoverAtEnd,
   findings,
+  sectionSeconds,
   elapsedS: Math.round((performance.now() - t0) / 100) / 10,
 };
 const text = JSON.stringify(report, null, 2) + "\n";

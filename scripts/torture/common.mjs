@@ -145,7 +145,7 @@ export async function dirGone(dir, ms) {
  */
 export function spawnAgent(python, { endpoint, transport = "builtin", token = randomBytes(24).toString("hex") }) {
   const child = spawn(python, ["-m", "pyleash"], {
-    env: { ...process.env, ...TAG_ENV, PYTHONPATH: AGENT_PY, PYTHONUNBUFFERED: "1" },
+    env: { ...process.env, ...TAG_ENV, PYTHONPATH: [AGENT_PY, FIXTURES].join(":"), PYTHONUNBUFFERED: "1" },
     stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
     detached: true,
   });

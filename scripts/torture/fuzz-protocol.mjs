@@ -22,7 +22,13 @@ export const fuzzProtocol = {
   },
 };
 
-const nest = (depth, leaf = 1) => {
+/** The first inputs of a lane walk every class once (so even a quick run meets each), then classes are drawn by weight. */
+function coverFirst(rng, weights, index) {
+  const kinds = Object.keys(weights);
+  return index < kinds.length && weights[kinds[index]] > 0 ? kinds[index] : rng.weighted(weights);
+}
+
+export const nest = (depth, leaf = 1) => {
   let v = leaf;
   for (let i = 0; i < depth; i++) v = [v];
   return v;
@@ -32,13 +38,13 @@ const SAFE_TARGETS = ["math:floor", "builtins:len", "calls:echo", "nonexistent_m
   "../x:y", "math:__class__", "", "os", "a:b:c", "\u0000:\u0000", "x".repeat(10_000), "calls:", "calls:echo.__globals__"];
 
 /** A malformed request body for `worker.request` (the connection adds a good id) and its class. */
-function workerBody(rng, retired) {
+function workerBody(rng, retired, index) {
   const weights = {
     unknownType: 2, missingField: 3, wrongType: 6, badTarget: 3, badEnum: 2, badNumbers: 3, strangeStrings: 2,
     extraFields: 1, deepArgs: 1, taskObject: 1, deepTop: 0.3, bigString: 0.3,
   };
   for (const k of retired) weights[k] = 0;
-  const kind = rng.weighted(weights);
+  const kind = coverFirst(rng, weights, index);
   const anyValue = () => rng.pick([null, true, 0, -1, 1.5, 1e308, -1e308, "", "x", [], [1, "a"], {}, { a: 1 }, nest(5)]);
   const type = rng.pick(["call", "ping", "start", "stop", "stack", "threads"]);
   switch (kind) {
@@ -92,25 +98,27 @@ async function workerLane(ctx) {
   const rng = ctx.rng("protocol-worker");
   const out = { tried: 0, answered: {}, unanswered: 0, batches: 0, goodCallAfterBatch: 0, deafBatches: 0, culprits: {}, rssKb: {}, retired: [] };
   const deaths = {};
-  let worker = await ctx.Worker.start({ pythonPath: [FIXTURES], env: TAG_ENV, transport: ctx.transport });
+  let worker = await ctx.Worker.start({ pythonPath: [FIXTURES], env: TAG_ENV, transport: ctx.transport, output: "ignore" });
   const rss = [statusKb(worker.pid)];
   try {
     for (let start = 0; start < total && ctx.inTime(); start += batch) {
       const n = Math.min(batch, total - start);
       const inputs = [];
-      for (let i = 0; i < n; i++) inputs.push(workerBody(rng, out.retired));
+      for (let i = 0; i < n; i++) inputs.push(workerBody(rng, out.retired, start + i));
       const results = await Promise.all(inputs.map(([, body]) => settleWithin(worker.request(body, { timeoutMs: REQUEST_TIMEOUT_MS }), REQUEST_TIMEOUT_MS * 3)));
       out.tried += n;
       out.batches++;
       let culprit;
+      const silent = {};
       for (const [i, r] of results.entries()) {
         const timedOut = r.hung || (!r.ok && /timed? ?out/i.test(`${errorClass(r.error)} ${r.error?.message}`));
         if (timedOut) {
           out.unanswered++;
+          bump(silent, inputs[i][0]);
           culprit ??= i;
         } else bump(out.answered, r.ok ? "ok" : errorClass(r.error));
       }
-      const good = await settleWithin(worker.call("math:floor", [2.7], {}, { timeoutMs: 5_000 }), 15_000);
+      const good = await settleWithin(worker.call("math:floor", [2.7], {}, { timeoutMs: REQUEST_TIMEOUT_MS }), REQUEST_TIMEOUT_MS * 3);
       const r = statusKb(worker.pid);
       if (r) rss.push(r);
       if (good.ok && good.value === 2 && culprit === undefined) {
@@ -118,16 +126,19 @@ async function workerLane(ctx) {
         continue;
       }
       out.deafBatches++;
-      const [kind, body] = inputs[culprit ?? 0];
-      bump(out.culprits, kind);
+      // Concurrent requests cannot tell which one deafened the agent: replay the batch one at a time on a fresh agent.
+      await settleWithin(worker.restart("torture: deaf agent"), 15_000);
+      const found = await replay(worker, inputs);
+      const [kind, body] = inputs[found.index ?? culprit ?? 0];
+      bump(out.culprits, found.index === undefined ? `${kind} (not reproduced alone)` : kind);
       deaths[kind] = (deaths[kind] ?? 0) + 1;
       if (deaths[kind] >= ctx.config.deathsPerClass && !out.retired.includes(kind)) out.retired.push(kind);
-      ctx.finding("fuzz-protocol", `agent deaf after a "${kind}" request (next good call ${good.ok ? "ok" : good.hung ? "hung" : errorClass(good.error)})`,
-        { seed: ctx.seed, lane: "worker", index: start + (culprit ?? 0), input: JSON.stringify(body).slice(0, 200) });
+      ctx.finding("fuzz-protocol", `agent deaf after a "${kind}" request${found.index === undefined ? " (batch only; not reproduced alone)" : ""}`,
+        { seed: ctx.seed, lane: "worker", index: start + (found.index ?? culprit ?? 0), input: JSON.stringify(body).slice(0, 200), unansweredInBatch: silent, goodCall: good.ok ? good.value : good.hung ? "hung" : `${errorClass(good.error)}: ${good.error?.message}`.slice(0, 120) });
       const restarted = await settleWithin(worker.restart("torture: deaf agent"), 15_000);
       if (!restarted.ok) {
         await settleWithin(worker.close(), 10_000);
-        worker = await ctx.Worker.start({ pythonPath: [FIXTURES], env: TAG_ENV, transport: ctx.transport });
+        worker = await ctx.Worker.start({ pythonPath: [FIXTURES], env: TAG_ENV, transport: ctx.transport, output: "ignore" });
       }
       const after = statusKb(worker.pid);
       if (after) rss.push(after);
@@ -139,11 +150,22 @@ async function workerLane(ctx) {
   return out;
 }
 
+/** Send inputs one by one; the first after which a good call fails is the culprit. */
+async function replay(worker, inputs) {
+  for (const [index, [, body]] of inputs.entries()) {
+    const r = await settleWithin(worker.request(body, { timeoutMs: REQUEST_TIMEOUT_MS }), REQUEST_TIMEOUT_MS * 3);
+    if (r.ok || !(r.hung || /timed? ?out/i.test(`${r.error?.message}`))) continue;
+    const good = await settleWithin(worker.call("math:floor", [2.7], {}, { timeoutMs: REQUEST_TIMEOUT_MS }), REQUEST_TIMEOUT_MS * 3);
+    if (!good.ok) return { index };
+  }
+  return {};
+}
+
 /** A raw frame (Buffer) for our own ROUTER, and its class. `id` is the integer we expect in the reply, if any. */
-function rawFrame(rng, retired, id) {
+function rawFrame(rng, retired, id, index) {
   const weights = { notJson: 3, notUtf8: 2, notObject: 2, noId: 1, badId: 3, hugeInt: 1, deepTop: 1, duplicateKeys: 1, nanValues: 1 };
   for (const k of retired) weights[k] = 0;
-  const kind = rng.weighted(weights);
+  const kind = coverFirst(rng, weights, index);
   const text = (s) => [kind, Buffer.from(s)];
   switch (kind) {
     case "notJson":
@@ -169,9 +191,11 @@ function rawFrame(rng, retired, id) {
 }
 
 /** Our own ROUTER and a hand-spawned agent: lets us send frames no Worker would. */
-async function rawAgent(ctx, dir) {
+let rawAgents = 0;
+
+export async function rawAgent(ctx, dir) {
   const router = new Router({ linger: 0 });
-  const endpoint = `ipc://${join(dir, `a${Date.now()}.sock`)}`;
+  const endpoint = `ipc://${join(dir, `a${++rawAgents}.sock`)}`;
   await router.bind(endpoint);
   const agent = spawnAgent(ctx.python, { endpoint, transport: "builtin" });
   const replies = new Map();
@@ -194,7 +218,11 @@ async function rawAgent(ctx, dir) {
     })();
   });
   const ok = await settleWithin(helloed, 15_000);
-  if (!ok.ok) throw new Error(`raw agent sent no hello: ${agent.stderr()}`);
+  if (!ok.ok) {
+    await agent.kill();
+    router.close();
+    throw new Error(`raw agent sent no hello: ${agent.stderr()}`);
+  }
   return {
     agent, replies, pid: agent.child.pid,
     send: (frame) => router.send([peer, frame]),
@@ -205,9 +233,12 @@ async function rawAgent(ctx, dir) {
   };
 }
 
+/** Classes whose frame is JSON with an integer id: the protocol promises them an answer. */
+const USABLE_ID = new Set(["hugeInt", "duplicateKeys", "nanValues"]);
+
 async function rawLane(ctx) {
   const rng = ctx.rng("protocol-raw");
-  const out = { tried: 0, replies: {}, deaths: 0, culprits: {}, retired: [], rssKb: {} };
+  const out = { tried: 0, replies: {}, usableIdUnanswered: 0, deaths: 0, culprits: {}, retired: [], rssKb: {} };
   const deaths = {};
   const dir = mkdtempSync(join(tmpdir(), "pyleash-torture-raw-"));
   let raw = await rawAgent(ctx, dir);
@@ -216,7 +247,7 @@ async function rawLane(ctx) {
   try {
     for (let i = 0; i < ctx.config.rawFrames && ctx.inTime(); i++) {
       const expect = id++;
-      const [kind, frame] = rawFrame(rng, out.retired, expect);
+      const [kind, frame] = rawFrame(rng, out.retired, expect, i);
       const sentinel = id++;
       await raw.send(frame);
       await raw.send(Buffer.from(JSON.stringify({ type: "ping", id: sentinel })));
@@ -225,6 +256,10 @@ async function rawLane(ctx) {
       while (!raw.replies.has(sentinel) && Date.now() < deadline && raw.agent.child.exitCode === null) await new Promise((r) => setTimeout(r, 1));
       const answered = raw.replies.get(expect) ?? raw.replies.get(null);
       bump(out.replies, answered ? `${kind}: ${answered.status}` : `${kind}: no reply`);
+      if (!answered && USABLE_ID.has(kind) && raw.replies.has(sentinel)) {
+        out.usableIdUnanswered++;
+        ctx.finding("fuzz-protocol", `no reply to a raw "${kind}" request, though it carries a usable id`, { seed: ctx.seed, lane: "raw", index: i, input: frame.subarray(0, 120).toString() });
+      }
       const alive = raw.replies.has(sentinel);
       raw.replies.clear();
       if (i % 500 === 0) {

@@ -33,6 +33,9 @@ export function rows(r) {
       if (c.errors.length) out.push(row("faults", what, "errors", c.errors.join("; "), "none", false));
     }
   }
+  for (const [name, p] of Object.entries(r.probes ?? {})) {
+    out.push(row("probes", name, "reply / agent afterwards", `${p.answer} / ${p.after}`, "answered / answers", p.ok));
+  }
   const z = r.fuzzZmtp;
   if (z) {
     const b = z.bulk;
@@ -58,6 +61,7 @@ export function rows(r) {
     const x = p.raw;
     out.push(row("fuzz", "raw frames → own ROUTER", "frames tried", x.tried));
     out.push(row("fuzz", "raw frames → own ROUTER", "replies to the frame", counts(x.replies)));
+    out.push(row("fuzz", "raw frames → own ROUTER", "JSON requests with an integer id left unanswered", x.usableIdUnanswered, "0", x.usableIdUnanswered === 0));
     out.push(row("fuzz", "raw frames → own ROUTER", "agent deaf or dead after a frame", `${x.deaths}${x.deaths ? ` (${counts(x.culprits)})` : ""}`, "0", x.deaths === 0));
     if (x.retired.length) out.push(row("fuzz", "raw frames → own ROUTER", "classes retired after repeated deaths", x.retired.join(", ")));
     out.push(row("fuzz", "raw frames → own ROUTER", "agent RSS first / max / last", `${mb(x.rssKb.first)} / ${mb(x.rssKb.max)} / ${mb(x.rssKb.last)}`));
