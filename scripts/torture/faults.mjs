@@ -3,7 +3,7 @@
  * and the controller is SIGKILLed. Counts how in-flight work ends, how fast, what hangs, and what is left behind.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import {
   DIST, FIXTURES, TAG_ENV, bump, dirGone, errorClass, ipcDir, isAlive, settleWithin, sleep, survivors, track,
 } from "./common.mjs";
@@ -75,6 +75,12 @@ async function stopRound(ctx, sum, round) {
   process.kill(worker.pid, "SIGSTOP");
   const health = await worker.health(1_000);
   sum.health = bump(sum.health ?? {}, `alive=${health.alive} responsive=${health.responsive}`);
+  // The process state after the check: T (stopped) unless something sent SIGCONT meanwhile.
+  const state = procState(worker.pid);
+  sum.stateDuringHealth = bump(sum.stateDuringHealth ?? {}, state);
+  if (state !== "T") {
+    ctx.finding("faults", `a SIGSTOPped agent was running again (state ${state}) within a second, with nobody in this run sending SIGCONT; health() then says responsive (unverified guess: the kernel's SIGCONT to an orphaned process group with stopped members when a process in it exits)`, { seed: ctx.seed, round });
+  }
   await settleWithin(Promise.all(calls.map((t) => t.done)), HANG_MS);
   const waitingWhileStopped = untimed.filter((t) => !t.settled).length;
   sum.untimedWaitingWhileStopped = (sum.untimedWaitingWhileStopped ?? 0) + waitingWhileStopped;
@@ -90,6 +96,14 @@ async function stopRound(ctx, sum, round) {
   await settleWithin(Promise.all(all.map((t) => t.done)), Math.max(0, HANG_MS - (performance.now() - t0)));
   tally(sum, all, t0);
   await leftovers(sum, pids, dir);
+}
+
+function procState(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1][0];
+  } catch {
+    return "gone";
+  }
 }
 
 function tally(sum, all, t0) {
