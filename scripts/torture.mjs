@@ -9,7 +9,7 @@
  * Each section is a module under scripts/torture/ ({ key, title, run(ctx) }); see SECTIONS.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -50,7 +50,7 @@ peers you do not trust.
 
 `;
 
-const USAGE = "usage: node scripts/torture.mjs [--quick] [--seed N] [--only faults,probes,fuzzZmtp,fuzzProtocol,load,stops,security] [--json] [--out DIR] [--write-docs] [--help]";
+const USAGE = "usage: node scripts/torture.mjs [--from torture.json] [--quick] [--seed N] [--only faults,probes,fuzzZmtp,fuzzProtocol,load,stops,security] [--json] [--out DIR] [--write-docs] [--help]";
 const args = readArgs(process.argv.slice(2));
 const config = CONFIGS[args.quick ? "quick" : "full"];
 const seed = args.seed ?? (Date.now() % 1_000_000_000);
@@ -58,6 +58,11 @@ const log = (text) => process.stderr.write(`[torture] ${text}\n`);
 process.once("SIGINT", () => process.exit(130));
 process.once("SIGTERM", () => process.exit(143));
 
+if (args.from) {
+  // Re-render a finished run's report (and docs/reliability.md with --write-docs) without running anything.
+  writeOutputs(JSON.parse(readFileSync(args.from, "utf8")));
+  process.exit(0);
+}
 if (!existsSync(new URL(DIST))) {
   process.stderr.write("dist/ is missing: build first (npm run build)\n");
   process.exit(2);
@@ -132,15 +137,19 @@ const report = {
   sectionSeconds,
   elapsedS: Math.round((performance.now() - t0) / 100) / 10,
 };
-const text = JSON.stringify(report, null, 2) + "\n";
-mkdirSync(args.out, { recursive: true });
-writeFileSync(join(args.out, "torture.json"), text);
-const markdown = renderMarkdown(report);
-writeFileSync(join(args.out, "TORTURE.md"), markdown);
-if (args.writeDocs) writeFileSync(join(ROOT, "docs", "reliability.md"), PREAMBLE + markdown.replace(/^# .*\n\n/, "## The last full run\n\n").replace(/^## Findings/m, "### Findings"));
-log(`wrote ${join(args.out, "torture.json")} and TORTURE.md${args.writeDocs ? " and docs/reliability.md" : ""} in ${report.elapsedS} s`);
-process.stdout.write(args.json ? text : renderText(report) + "\n");
+writeOutputs(report);
 process.exit(0); // zeromq sockets of rogue peers and routers may hold the loop open for their linger
+
+function writeOutputs(report) {
+  const text = JSON.stringify(report, null, 2) + "\n";
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(join(args.out, "torture.json"), text);
+  const markdown = renderMarkdown(report);
+  writeFileSync(join(args.out, "TORTURE.md"), markdown);
+  if (args.writeDocs) writeFileSync(join(ROOT, "docs", "reliability.md"), PREAMBLE + markdown.replace(/^# .*\n\n/, "## The last full run\n\n").replace(/^## Findings/m, "### Findings"));
+  log(`wrote ${join(args.out, "torture.json")} and TORTURE.md${args.writeDocs ? " and docs/reliability.md" : ""}${report.elapsedS === undefined ? "" : ` (a run of ${report.elapsedS} s)`}`);
+  process.stdout.write(args.json ? text : renderText(report) + "\n");
+}
 
 function readArgs(argv) {
   let values;
@@ -149,6 +158,7 @@ function readArgs(argv) {
       args: argv,
       options: {
         quick: { type: "boolean", default: false },
+        from: { type: "string" },
         seed: { type: "string" },
         only: { type: "string" },
         json: { type: "boolean", default: false },
@@ -172,5 +182,5 @@ function readArgs(argv) {
     process.stderr.write(`${USAGE}\nExpected "--seed" to be an integer in [0, 2^32), got ${JSON.stringify(values.seed)}\n`);
     process.exit(2);
   }
-  return { quick: values.quick, seed, only: values.only?.split(","), json: values.json, out: values.out, writeDocs: values["write-docs"] };
+  return { from: values.from, quick: values.quick, seed, only: values.only?.split(","), json: values.json, out: values.out, writeDocs: values["write-docs"] };
 }

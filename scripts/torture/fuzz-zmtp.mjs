@@ -56,7 +56,7 @@ async function driver(ctx) {
   const exit = await exited;
   if (!final) return { tried: 0, hung: stalled ? 1 : 0, error: `driver exited ${exit.code ?? exit.signal}: ${stderr}` };
   if (final.maxRssKb - final.startRssKb > 64 * 1024) {
-    ctx.finding("fuzz-zmtp", `the transport's memory grew by ${Math.round((final.maxRssKb - final.startRssKb) / 1024)} MiB over the run: a LONG frame header (size up to the 256 MiB limit) followed by a few bytes makes the Decoder allocate the whole frame at once`, { seed: ctx.seed, input: "greeting + READY + 02 0000000010000000 + a few bytes" });
+    ctx.finding("fuzz-zmtp", `the fuzz driver's RSS rose by ${Math.round((final.maxRssKb - final.startRssKb) / 1024)} MiB: a 9-byte LONG frame header announcing up to the 256 MiB limit makes the Decoder allocate (and fill) the whole frame before any of it arrives, so one peer can cost the agent 256 MiB per connection`, { seed: ctx.seed, input: "greeting + READY + 02 0000000010000000 + a few bytes" });
   }
   for (const u of final.unexpected ?? []) ctx.finding("fuzz-zmtp", `ZmtpTransport raised ${u.error.split(":")[0]} (not TransportError) on a "${u.kind}" stream`, { seed: ctx.seed, index: u.index, input: u.input });
   return { ...final, hung: stalled ? 1 : 0 };
