@@ -75,7 +75,7 @@ describe("faults", () => {
 });
 
 describe("probes of the known deafening inputs", () => {
-  const passing = ["call without id", "id NaN", "stack whose task is a list", "stop whose task is an object", "NaN in args (result not JSON)", "worker.call with an array nested 1,000 deep"];
+  const passing = ["call without id", "id NaN", "stack whose task is a list", "stop whose task is an object", "NaN in args (result not JSON)", "NaN and Infinity in args (result not JSON)", "worker.call with an array nested 1,000 deep"];
   for (const name of passing) {
     it(`keeps the agent answering after: ${name}`, () => expect(report.probes[name]).toMatchObject({ ok: true, after: "answers" }));
   }
@@ -83,6 +83,8 @@ describe("probes of the known deafening inputs", () => {
   it.fails("keeps the agent answering after: top-level nesting 10,000", () => expect(report.probes["top-level nesting 10,000"].ok).toBe(true));
   // TODO(issue 9, defect 1): the same RecursionError, from a request the Worker itself would refuse.
   it.fails("keeps the agent answering after: args nested 1,000 deep (raw)", () => expect(report.probes["args nested 1,000 deep (raw)"].ok).toBe(true));
+  // TODO(found by this campaign; docs/protocol.md promises a protocol error with the id): `type: 0` is dropped unanswered.
+  it.fails("answers a request whose type is not a string but whose id is usable", () => expect(report.probes["type that is not a string, with an integer id"].ok).toBe(true));
   // TODO(issue 9, defect 6: a 5,000-digit integer gets no reply at all).
   it.fails("answers a request carrying a 5,000-digit integer", () => expect(report.probes["5,000-digit integer"].ok).toBe(true));
 });
@@ -103,12 +105,14 @@ describe("fuzz", () => {
 
   // TODO(issue 9, defect 1): with seed 1 a "deepArgs" request (an array nested >= 1,000 deep sent through
   // worker.request) deafens the agent, so the batch's good call times out.
-  it.fails("follows every batch of malformed requests with a good call, and answers every request", () => {
+  it.fails("follows every batch of malformed requests with a good call", () => {
     const w = report.fuzzProtocol.worker;
     expect(w.batches).toBeGreaterThan(0);
-    expect(w.goodCallAfterBatch).toBe(w.batches);
-    expect(w.unanswered).toBe(0);
+    expect(w.deafBatches).toBe(0);
   });
+
+  // TODO(issue 9, defect 1, and `type: 0` dropped unanswered): requests go unanswered.
+  it.fails("answers every malformed request sent through worker.request", () => expect(report.fuzzProtocol.worker.unanswered).toBe(0));
 
   // TODO(issue 9, defects 1 and 6): top-level nesting deafens the agent; 5,000-digit integers get no reply.
   it.fails("keeps the agent answering after every raw malformed frame, and answers each one that has an id", () => {

@@ -96,7 +96,7 @@ function workerBody(rng, retired, index) {
 async function workerLane(ctx) {
   const { protocolRequests: total, batch } = ctx.config;
   const rng = ctx.rng("protocol-worker");
-  const out = { tried: 0, answered: {}, unanswered: 0, batches: 0, goodCallAfterBatch: 0, deafBatches: 0, culprits: {}, rssKb: {}, retired: [] };
+  const out = { tried: 0, answered: {}, unanswered: 0, batches: 0, goodCallAfterBatch: 0, unansweredBatches: 0, deafBatches: 0, culprits: {}, rssKb: {}, retired: [] };
   const deaths = {};
   let worker = await ctx.Worker.start({ pythonPath: [FIXTURES], env: TAG_ENV, transport: ctx.transport, output: "ignore" });
   const rss = [statusKb(worker.pid)];
@@ -125,6 +125,16 @@ async function workerLane(ctx) {
         out.goodCallAfterBatch++;
         continue;
       }
+      if (good.ok && good.value === 2) {
+        // Not deaf: some requests were dropped without a reply while the agent kept serving.
+        out.unansweredBatches++;
+        for (const kind of Object.keys(silent)) {
+          const i = results.findIndex((r, k) => inputs[k][0] === kind && (r.hung || !r.ok));
+          ctx.finding("fuzz-protocol", `"${kind}" requests left without a reply (the agent kept answering others)`,
+            { seed: ctx.seed, lane: "worker", index: start + i, input: JSON.stringify(inputs[i][1]).slice(0, 200) });
+        }
+        continue;
+      }
       out.deafBatches++;
       // Concurrent requests cannot tell which one deafened the agent: replay the batch one at a time on a fresh agent.
       await settleWithin(worker.restart("torture: deaf agent"), 15_000);
@@ -134,7 +144,7 @@ async function workerLane(ctx) {
       deaths[kind] = (deaths[kind] ?? 0) + 1;
       if (deaths[kind] >= ctx.config.deathsPerClass && !out.retired.includes(kind)) out.retired.push(kind);
       ctx.finding("fuzz-protocol", `agent deaf after a "${kind}" request${found.index === undefined ? " (batch only; not reproduced alone)" : ""}`,
-        { seed: ctx.seed, lane: "worker", index: start + (found.index ?? culprit ?? 0), input: JSON.stringify(body).slice(0, 200), unansweredInBatch: silent, goodCall: good.ok ? good.value : good.hung ? "hung" : `${errorClass(good.error)}: ${good.error?.message}`.slice(0, 120) });
+        { seed: ctx.seed, lane: "worker", index: start + (found.index ?? culprit ?? 0), input: JSON.stringify(body).slice(0, 200), unansweredInBatch: silent });
       const restarted = await settleWithin(worker.restart("torture: deaf agent"), 15_000);
       if (!restarted.ok) {
         await settleWithin(worker.close(), 10_000);
@@ -240,6 +250,7 @@ async function rawLane(ctx) {
   const rng = ctx.rng("protocol-raw");
   const out = { tried: 0, replies: {}, usableIdUnanswered: 0, deaths: 0, culprits: {}, retired: [], rssKb: {} };
   const deaths = {};
+  const strikes = {};
   const dir = mkdtempSync(join(tmpdir(), "pyleash-torture-raw-"));
   let raw = await rawAgent(ctx, dir);
   const rss = [statusKb(raw.pid)];
@@ -252,16 +263,20 @@ async function rawLane(ctx) {
       await raw.send(frame);
       await raw.send(Buffer.from(JSON.stringify({ type: "ping", id: sentinel })));
       out.tried++;
+      // A call's reply comes from the pool and may trail the ping's, which the control thread answers itself.
+      const waitFor = USABLE_ID.has(kind) ? [sentinel, expect] : [sentinel];
       const deadline = Date.now() + REQUEST_TIMEOUT_MS;
-      while (!raw.replies.has(sentinel) && Date.now() < deadline && raw.agent.child.exitCode === null) await new Promise((r) => setTimeout(r, 1));
+      while (!waitFor.every((k) => raw.replies.has(k)) && Date.now() < deadline && raw.agent.child.exitCode === null) await new Promise((r) => setTimeout(r, 1));
       const answered = raw.replies.get(expect) ?? raw.replies.get(null);
       bump(out.replies, answered ? `${kind}: ${answered.status}` : `${kind}: no reply`);
-      if (!answered && USABLE_ID.has(kind) && raw.replies.has(sentinel)) {
-        out.usableIdUnanswered++;
-        ctx.finding("fuzz-protocol", `no reply to a raw "${kind}" request, though it carries a usable id`, { seed: ctx.seed, lane: "raw", index: i, input: frame.subarray(0, 120).toString() });
-      }
       const alive = raw.replies.has(sentinel);
       raw.replies.clear();
+      if (!answered && USABLE_ID.has(kind) && alive) {
+        out.usableIdUnanswered++;
+        strikes[kind] = (strikes[kind] ?? 0) + 1; // each costs a hang detector: retire the class after a few
+        if (strikes[kind] >= ctx.config.deathsPerClass && !out.retired.includes(kind)) out.retired.push(kind);
+        ctx.finding("fuzz-protocol", `no reply within ${REQUEST_TIMEOUT_MS / 1000} s to a raw "${kind}" request, though it carries a usable id`, { seed: ctx.seed, lane: "raw", index: i, input: frame.subarray(0, 120).toString() });
+      }
       if (i % 500 === 0) {
         const r = statusKb(raw.pid);
         if (r) rss.push(r);

@@ -67,7 +67,8 @@ async function stopMany(ctx, worker) {
   ctx.log(`load: starting ${n} spinning tasks`);
   const t0 = performance.now();
   const tasks = [];
-  for (let i = 0; i < n && ctx.inTime(); i++) tasks.push(await worker.start("pyleash.demo:spin"));
+  const startBy = Date.now() + ctx.config.stopsStartS * 1000; // starts slow down as spinning threads pile up
+  for (let i = 0; i < n && ctx.inTime() && Date.now() < startBy; i++) tasks.push(await worker.start("pyleash.demo:spin"));
   const started = await settleWithin(Promise.all(tasks.map((t) => t.started)), 120_000);
   const startSeconds = +((performance.now() - t0) / 1000).toFixed(1);
   const ends = tasks.map((t) => track(t.result));
@@ -89,7 +90,8 @@ async function stopMany(ctx, worker) {
   await settleWithin(Promise.all(ends.map((e) => e.done)), 15_000);
   pinging = false;
   await pinger;
-  const out = { n: tasks.length, allStarted: started.ok, startSeconds, stopSeconds, outcomes: {}, agentUnresponsive: 0, dishonest: {}, unsettledAfter15s: 0, pings, pingsLate };
+  if (tasks.length < n) ctx.finding("load", `only ${tasks.length} of ${n} spinning tasks were started within the run's time budget (${startSeconds} s): each start waits on the GIL the running ones hold`, { seed: ctx.seed });
+  const out = { requested: n, n: tasks.length, allStarted: started.ok, startSeconds, stopSeconds, outcomes: {}, reasons: {}, agentUnresponsive: 0, dishonest: {}, unsettledAfter15s: 0, pings, pingsLate };
   for (const [i, r] of reports.entries()) {
     const end = ends[i];
     if (!end.settled) out.unsettledAfter15s++;
@@ -99,6 +101,9 @@ async function stopMany(ctx, worker) {
     }
     const report = r.value;
     bump(out.outcomes, report.outcome);
+    if (report.reason) bump(out.reasons, report.reason.slice(0, 90));
+    // pyleash.demo:spin is pure Python: no C call holds the GIL, so a report blaming one is wrong.
+    if (/C code|holding the GIL|holds the GIL/i.test(report.reason ?? "")) bump(out.dishonest, "blames C code holding the GIL, though every task is pure Python");
     if (report.agentResponsive === false) {
       out.agentUnresponsive++;
       if (pingsLate === 0) bump(out.dishonest, "agentResponsive false, yet the agent answered every ping");
@@ -126,6 +131,9 @@ async function oversize(ctx, worker) {
     bystander: b.ok ? "ok" : b.hung ? "hung" : errorClass(b.error),
     nextCall: next.ok ? "ok" : next.hung ? "hung" : errorClass(next.error),
   };
+  if (!out.outcome.startsWith("InvalidArgument") && !out.outcome.startsWith("UnsupportedValue")) {
+    ctx.finding("load", `a ${mb} MB argument: ${out.outcome} instead of a typed refusal; the next call: ${out.nextCall}`, { seed: ctx.seed });
+  }
   if (out.bystander !== "ok") ctx.finding("load", `a ${mb} MB argument lost an unrelated in-flight call (${out.outcome}; bystander ${out.bystander})`, { seed: ctx.seed });
   return out;
 }

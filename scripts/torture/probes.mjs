@@ -23,6 +23,8 @@ export const PROBES = {
   "args nested 1,000 deep (raw)": { frame: `{"type":"call","id":1,"target":"builtins:len","args":[${deep(1000)}]}`, id: 1 },
   "5,000-digit integer": { frame: `{"type":"call","id":1,"target":"builtins:len","args":[${"9".repeat(5000)}]}`, id: 1 },
   "NaN in args (result not JSON)": { frame: '{"type":"call","id":1,"target":"calls:echo","args":[NaN]}', id: 1 },
+  "NaN and Infinity in args (result not JSON)": { frame: '{"type":"call","id":1,"target":"calls:echo","args":[NaN,Infinity]}', id: 1 },
+  "type that is not a string, with an integer id": { frame: '{"type":0,"id":1}', id: 1 },
   "worker.call with an array nested 1,000 deep": { api: true },
 };
 

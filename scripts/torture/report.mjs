@@ -56,7 +56,8 @@ export function rows(r) {
     out.push(row("fuzz", "requests → worker.request", "requests tried", w.tried, "≥ 10,000 with raw (full)"));
     out.push(row("fuzz", "requests → worker.request", "answered", counts(w.answered)));
     out.push(row("fuzz", "requests → worker.request", "unanswered within 3 s", w.unanswered, "0", w.unanswered === 0));
-    out.push(row("fuzz", "requests → worker.request", "batches followed by a good call", `${w.goodCallAfterBatch}/${w.batches}`, "all", w.goodCallAfterBatch === w.batches));
+    const served = w.goodCallAfterBatch + (w.unansweredBatches ?? 0);
+    out.push(row("fuzz", "requests → worker.request", "batches followed by a good call", `${served}/${w.batches}`, "all", served === w.batches));
     if (w.deafBatches) out.push(row("fuzz", "requests → worker.request", "deafening inputs (first unanswered)", counts(w.culprits), "none", false));
     out.push(row("fuzz", "requests → worker.request", "agent RSS first / max / last", `${mb(w.rssKb.first)} / ${mb(w.rssKb.max)} / ${mb(w.rssKb.last)}`));
     const x = p.raw;
@@ -79,8 +80,10 @@ export function rows(r) {
   const S = r.stops;
   if (S) {
     const what = `${S.n} spinning tasks stopped at once`;
+    if (S.requested !== undefined) out.push(row("load", what, "spinning tasks started within the budget", `${S.n} of ${S.requested}`, String(S.requested), S.n === S.requested));
     out.push(row("load", what, "started in / stopped in", `${S.startSeconds} s / ${S.stopSeconds} s`));
     out.push(row("load", what, "outcomes", counts(S.outcomes)));
+    if (S.reasons) out.push(row("load", what, "reasons given", counts(S.reasons)));
     out.push(row("load", what, "reports with agentResponsive: false", S.agentUnresponsive, `0 (pings answered: ${S.pings - S.pingsLate}/${S.pings})`, S.pingsLate > 0 || S.agentUnresponsive === 0));
     out.push(row("load", what, "reports that disagree with the task's end", `${sum(S.dishonest)}${sum(S.dishonest) ? ` (${counts(S.dishonest)})` : ""}`, "0", sum(S.dishonest) === 0));
     out.push(row("load", what, "results unsettled 15 s after the reports", S.unsettledAfter15s, "0", S.unsettledAfter15s === 0));
