@@ -23,7 +23,7 @@ const CONFIGS = {
     stopsAtOnce: 20, stopsStartS: 30, securityRounds: 1, oversizeMb: 0, probeParallel: 11,
   },
   full: {
-    budgetS: 560, faultRounds: 10, faultCalls: 20, controllerRounds: 10, zmtpInputs: 12_000, zmtpSeconds: 60, zmtpLiveAgents: 40,
+    budgetS: 600, faultRounds: 10, faultCalls: 20, controllerRounds: 10, zmtpInputs: 12_000, zmtpSeconds: 120, zmtpLiveAgents: 40,
     protocolRequests: 10_000, batch: 500, rawFrames: 3000, deathsPerClass: 3, pipelinedCalls: 100_000, tasksAtOnce: 2000,
     stopsAtOnce: 500, stopsStartS: 90, securityRounds: 5, oversizeMb: 300, probeParallel: 4,
   },

@@ -101,7 +101,7 @@ async function stopMany(ctx, worker) {
     }
     const report = r.value;
     bump(out.outcomes, report.outcome);
-    if (report.reason) bump(out.reasons, report.reason.slice(0, 90));
+    if (report.reason) bump(out.reasons, report.reason.replace(/\d+/g, "N"));
     // pyleash.demo:spin is pure Python: no C call holds the GIL, so a report blaming one is wrong.
     if (/C code|holding the GIL|holds the GIL/i.test(report.reason ?? "")) bump(out.dishonest, "blames C code holding the GIL, though every task is pure Python");
     if (report.agentResponsive === false) {

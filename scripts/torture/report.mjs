@@ -83,7 +83,11 @@ export function rows(r) {
     if (S.requested !== undefined) out.push(row("load", what, "spinning tasks started within the budget", `${S.n} of ${S.requested}`, String(S.requested), S.n === S.requested));
     out.push(row("load", what, "started in / stopped in", `${S.startSeconds} s / ${S.stopSeconds} s`));
     out.push(row("load", what, "outcomes", counts(S.outcomes)));
-    if (S.reasons) out.push(row("load", what, "reasons given", counts(S.reasons)));
+    if (S.reasons) {
+      const merged = {};
+      for (const [k, v] of Object.entries(S.reasons)) merged[k.replace(/\d+/g, "N")] = (merged[k.replace(/\d+/g, "N")] ?? 0) + v;
+      out.push(row("load", what, "reasons given", counts(merged)));
+    }
     out.push(row("load", what, "reports with agentResponsive: false", S.agentUnresponsive, `0 (pings answered: ${S.pings - S.pingsLate}/${S.pings})`, S.pingsLate > 0 || S.agentUnresponsive === 0));
     out.push(row("load", what, "reports that disagree with the task's end", `${sum(S.dishonest)}${sum(S.dishonest) ? ` (${counts(S.dishonest)})` : ""}`, "0", sum(S.dishonest) === 0));
     out.push(row("load", what, "results unsettled 15 s after the reports", S.unsettledAfter15s, "0", S.unsettledAfter15s === 0));
