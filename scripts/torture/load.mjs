@@ -4,6 +4,8 @@
  */
 import { FIXTURES, TAG_ENV, bump, errorClass, settleWithin, sleep, track } from "./common.mjs";
 
+const sum = (o) => Object.values(o).reduce((s, v) => s + v, 0);
+
 export const load = {
   key: "load",
   title: "pipelined calls, tasks started at once, spinning tasks stopped at once",
@@ -90,8 +92,8 @@ async function stopMany(ctx, worker) {
   await settleWithin(Promise.all(ends.map((e) => e.done)), 15_000);
   pinging = false;
   await pinger;
-  if (tasks.length < n) ctx.finding("load", `only ${tasks.length} of ${n} spinning tasks were started within the run's time budget (${startSeconds} s): each start waits on the GIL the running ones hold`, { seed: ctx.seed });
-  const out = { requested: n, n: tasks.length, allStarted: started.ok, startSeconds, stopSeconds, outcomes: {}, reasons: {}, agentUnresponsive: 0, dishonest: {}, unsettledAfter15s: 0, pings, pingsLate };
+  if (tasks.length < n) ctx.finding("load", `only ${tasks.length} of ${n} spinning tasks were started within the start phase's ${ctx.config.stopsStartS} s cap (all started after ${startSeconds} s): each start waits on the GIL the running ones hold`, { seed: ctx.seed });
+  const out = { requested: n, n: tasks.length, allStarted: started.ok, startSeconds, stopSeconds, outcomes: {}, reasons: {}, agentUnresponsive: 0, dishonestReports: 0, dishonest: {}, unsettledAfter15s: 0, pings, pingsLate };
   for (const [i, r] of reports.entries()) {
     const end = ends[i];
     if (!end.settled) out.unsettledAfter15s++;
@@ -100,6 +102,7 @@ async function stopMany(ctx, worker) {
       continue;
     }
     const report = r.value;
+    const before = sum(out.dishonest);
     bump(out.outcomes, report.outcome);
     if (report.reason) bump(out.reasons, report.reason.replace(/\d+/g, "N"));
     // pyleash.demo:spin is pure Python: no C call holds the GIL, so a report blaming one is wrong.
@@ -111,8 +114,9 @@ async function stopMany(ctx, worker) {
     const stoppedError = end.settled && !end.ok && errorClass(end.error) === "TaskStoppedError";
     if (report.outcome === "stopped" && !stoppedError) bump(out.dishonest, `stopped, but the task ${end.settled ? (end.ok ? "resolved" : errorClass(end.error)) : "did not end"}`);
     if (report.outcome === "blocked" && stoppedError) bump(out.dishonest, end.at <= r.at ? "blocked, though the task had already ended" : "blocked, then the task ended TaskStoppedError");
+    if (sum(out.dishonest) > before) out.dishonestReports++;
   }
-  const lies = Object.values(out.dishonest).reduce((s, v) => s + v, 0);
+  const lies = out.dishonestReports;
   if (lies) ctx.finding("load", `${lies} of ${tasks.length} stop reports disagree with how the task ended (${JSON.stringify(out.dishonest)})`, { seed: ctx.seed });
   return out;
 }
