@@ -111,8 +111,7 @@ async function workerLane(ctx) {
       let culprit;
       const silent = {};
       for (const [i, r] of results.entries()) {
-        const timedOut = r.hung || (!r.ok && /timed? ?out/i.test(`${errorClass(r.error)} ${r.error?.message}`));
-        if (timedOut) {
+        if (unanswered(r)) {
           out.unanswered++;
           bump(silent, inputs[i][0]);
           culprit ??= i;
@@ -129,7 +128,7 @@ async function workerLane(ctx) {
         // Not deaf: some requests were dropped without a reply while the agent kept serving.
         out.unansweredBatches++;
         for (const kind of Object.keys(silent)) {
-          const i = results.findIndex((r, k) => inputs[k][0] === kind && (r.hung || !r.ok));
+          const i = results.findIndex((r, k) => inputs[k][0] === kind && unanswered(r));
           ctx.finding("fuzz-protocol", `"${kind}" requests left without a reply (the agent kept answering others)`,
             { seed: ctx.seed, lane: "worker", index: start + i, input: JSON.stringify(inputs[i][1]).slice(0, 200) });
         }
@@ -159,6 +158,9 @@ async function workerLane(ctx) {
   out.rssKb = { first: rss[0], max: Math.max(...rss.filter(Boolean)), last: rss[rss.length - 1] };
   return out;
 }
+
+/** A request that got no answer: still pending at the detector, or rejected by its own timeout. */
+const unanswered = (r) => r.hung || (!r.ok && /timed? ?out/i.test(`${errorClass(r.error)} ${r.error?.message}`));
 
 /** Send inputs one by one; the first after which a good call fails is the culprit. */
 async function replay(worker, inputs) {
