@@ -2,8 +2,7 @@
  * The torture campaign's quick slice (scripts/torture.mjs --quick, issue 9), run once as a child process with a fixed
  * seed, and its figures held to what they must be. No timing thresholds: only the campaign's own hang detectors.
  *
- * Assertions marked `it.fails` are KNOWN DEFECTS of issue 9 that this campaign finds today; each names its defect.
- * When a fix lands, its `it.fails` turns red: change it to `it` in the same merge.
+ * A defect the campaign finds gets an assertion here that fails until it is fixed.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -79,14 +78,10 @@ describe("probes of the known deafening inputs", () => {
   for (const name of passing) {
     it(`keeps the agent answering after: ${name}`, () => expect(report.probes[name]).toMatchObject({ ok: true, after: "answers" }));
   }
-  // TODO(issue 9, defect 1: one bad request makes the agent deaf): json's RecursionError kills pyleash-control.
-  it.fails("keeps the agent answering after: top-level nesting 10,000", () => expect(report.probes["top-level nesting 10,000"].ok).toBe(true));
-  // TODO(issue 9, defect 1): the same RecursionError, from a request the Worker itself would refuse.
-  it.fails("keeps the agent answering after: args nested 1,000 deep (raw)", () => expect(report.probes["args nested 1,000 deep (raw)"].ok).toBe(true));
-  // TODO(found by this campaign; docs/protocol.md promises a protocol error with the id): `type: 0` is dropped unanswered.
-  it.fails("answers a request whose type is not a string but whose id is usable", () => expect(report.probes["type that is not a string, with an integer id"].ok).toBe(true));
-  // TODO(issue 9, defect 6: a 5,000-digit integer gets no reply at all).
-  it.fails("answers a request carrying a 5,000-digit integer", () => expect(report.probes["5,000-digit integer"].ok).toBe(true));
+  it("keeps the agent answering after: top-level nesting 10,000", () => expect(report.probes["top-level nesting 10,000"].ok).toBe(true));
+  it("keeps the agent answering after: args nested 1,000 deep (raw)", () => expect(report.probes["args nested 1,000 deep (raw)"].ok).toBe(true));
+  it("answers a request whose type is not a string but whose id is usable", () => expect(report.probes["type that is not a string, with an integer id"].ok).toBe(true));
+  it("answers a request carrying a 5,000-digit integer", () => expect(report.probes["5,000-digit integer"].ok).toBe(true));
 });
 
 describe("fuzz", () => {
@@ -103,19 +98,15 @@ describe("fuzz", () => {
     expect(live.hung).toBe(0);
   });
 
-  // TODO(issue 9, defect 1): with seed 1 a "deepArgs" request (an array nested >= 1,000 deep sent through
-  // worker.request) deafens the agent, so the batch's good call times out.
-  it.fails("follows every batch of malformed requests with a good call", () => {
+  it("follows every batch of malformed requests with a good call", () => {
     const w = report.fuzzProtocol.worker;
     expect(w.batches).toBeGreaterThan(0);
     expect(w.deafBatches).toBe(0);
   });
 
-  // TODO(issue 9, defect 1, and `type: 0` dropped unanswered): requests go unanswered.
-  it.fails("answers every malformed request sent through worker.request", () => expect(report.fuzzProtocol.worker.unanswered).toBe(0));
+  it("answers every malformed request sent through worker.request", () => expect(report.fuzzProtocol.worker.unanswered).toBe(0));
 
-  // TODO(issue 9, defects 1 and 6): top-level nesting deafens the agent; 5,000-digit integers get no reply.
-  it.fails("keeps the agent answering after every raw malformed frame, and answers each one that has an id", () => {
+  it("keeps the agent answering after every raw malformed frame, and answers each one that has an id", () => {
     const raw = report.fuzzProtocol.raw;
     expect(raw.deaths).toBe(0);
     expect(raw.usableIdUnanswered).toBe(0);

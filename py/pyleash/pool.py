@@ -8,6 +8,8 @@ import time
 from collections import deque
 from typing import Any, Callable, Deque, List, Optional, Tuple
 
+from pyleash.threads import start_soon
+
 Job = Tuple[Callable[..., Any], Tuple[Any, ...]]
 
 GROW_AFTER_S = 0.002  # no call began for this long while calls wait: every thread is stuck, so add one
@@ -123,14 +125,15 @@ class CallPool:
 
     def _start(self, worker: _Worker) -> None:
         name = "pyleash-call-%d" % next(self._names)
-        try:
-            threading.Thread(target=self._run, args=(worker,), name=name, daemon=True).start()
-        except RuntimeError:  # can't start new thread: the call waits for a free one instead
-            with self._lock:
-                self._threads -= 1
-                if worker.job is not None:
-                    self._backlog.appendleft(worker.job)
-                self._watch_locked()
+        start_soon(threading.Thread(target=self._run, args=(worker,), name=name, daemon=True), lambda exc: self._not_started(worker))
+
+    def _not_started(self, worker: _Worker) -> None:
+        """Can't start new thread: the call waits for a free one instead."""
+        with self._lock:
+            self._threads -= 1
+            if worker.job is not None:
+                self._backlog.appendleft(worker.job)
+            self._watch_locked()
 
     def _watch_locked(self) -> None:
         if self._watching or not self._backlog:

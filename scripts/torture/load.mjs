@@ -60,9 +60,10 @@ async function starts(ctx, worker) {
 
 /**
  * Start n pyleash.demo:spin tasks, stop them all at once, and hold every report to the task's real end:
- * `stopped` must be followed by TaskStoppedError; `blocked` claims the task was still running at the deadline,
- * which a pure-Python spin never is for long (dishonest if it then ends TaskStoppedError within seconds);
- * `agentResponsive: false` claims a frozen agent, dishonest when the agent answered our pings throughout.
+ * `stopped` must be followed by TaskStoppedError; `blocked` says the task was still running at the deadline (true
+ * for a spin that the starved agent only reached later: counted apart, as blocked-then-stopped); a reason that
+ * asserts C code froze the agent is dishonest for pure-Python tasks; `agentResponsive: false` claims an agent
+ * that did not answer, dishonest when it answered every one of our pings.
  */
 async function stopMany(ctx, worker) {
   const n = ctx.config.stopsAtOnce;
@@ -93,7 +94,7 @@ async function stopMany(ctx, worker) {
   pinging = false;
   await pinger;
   if (tasks.length < n) ctx.finding("load", `only ${tasks.length} of ${n} spinning tasks were started within the start phase's ${ctx.config.stopsStartS} s cap (all started after ${startSeconds} s): each start waits on the GIL the running ones hold`, { seed: ctx.seed });
-  const out = { requested: n, n: tasks.length, allStarted: started.ok, startSeconds, stopSeconds, outcomes: {}, reasons: {}, agentUnresponsive: 0, dishonestReports: 0, dishonest: {}, unsettledAfter15s: 0, pings, pingsLate };
+  const out = { requested: n, n: tasks.length, allStarted: started.ok, startSeconds, stopSeconds, outcomes: {}, reasons: {}, agentUnresponsive: 0, dishonestReports: 0, dishonest: {}, blockedThenStopped: 0, unsettledAfter15s: 0, pings, pingsLate };
   for (const [i, r] of reports.entries()) {
     const end = ends[i];
     if (!end.settled) out.unsettledAfter15s++;
@@ -106,14 +107,17 @@ async function stopMany(ctx, worker) {
     bump(out.outcomes, report.outcome);
     if (report.reason) bump(out.reasons, report.reason.replace(/\d+/g, "N"));
     // pyleash.demo:spin is pure Python: no C call holds the GIL, so a report blaming one is wrong.
-    if (/C code|holding the GIL|holds the GIL/i.test(report.reason ?? "")) bump(out.dishonest, "blames C code holding the GIL, though every task is pure Python");
+    if (/C code holding the GIL has frozen/i.test(report.reason ?? "")) bump(out.dishonest, "asserts C code holding the GIL froze the agent, though every task is pure Python");
     if (report.agentResponsive === false) {
       out.agentUnresponsive++;
       if (pingsLate === 0) bump(out.dishonest, "agentResponsive false, yet the agent answered every ping");
     }
     const stoppedError = end.settled && !end.ok && errorClass(end.error) === "TaskStoppedError";
     if (report.outcome === "stopped" && !stoppedError) bump(out.dishonest, `stopped, but the task ${end.settled ? (end.ok ? "resolved" : errorClass(end.error)) : "did not end"}`);
-    if (report.outcome === "blocked" && stoppedError) bump(out.dishonest, end.at <= r.at ? "blocked, though the task had already ended" : "blocked, then the task ended TaskStoppedError");
+    if (report.outcome === "blocked" && stoppedError) {
+      if (end.at <= r.at) bump(out.dishonest, "blocked, though the task had already ended");
+      else out.blockedThenStopped++;
+    }
     if (sum(out.dishonest) > before) out.dishonestReports++;
   }
   const lies = out.dishonestReports;

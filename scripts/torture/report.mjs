@@ -91,7 +91,10 @@ export function rows(r) {
     out.push(row("load", what, "reports with agentResponsive: false", S.agentUnresponsive, `0 (pings answered: ${S.pings - S.pingsLate}/${S.pings})`, S.pingsLate > 0 || S.agentUnresponsive === 0));
     const lies = S.dishonestReports ?? sum(S.dishonest);
     out.push(row("load", what, "reports that disagree with the task's end", `${lies}${lies ? ` (${counts(S.dishonest)})` : ""}`, "0", lies === 0));
-    out.push(row("load", what, "results unsettled 15 s after the reports", S.unsettledAfter15s, "0", S.unsettledAfter15s === 0));
+    const blocked = S.outcomes?.blocked ?? 0;
+    out.push(row("load", what, "blocked at the deadline, stopped later", S.blockedThenStopped ?? 0));
+    // A task reported blocked may go on running (the stop gave up at its deadline): only the others must end.
+    out.push(row("load", what, "results unsettled 15 s after the reports", S.unsettledAfter15s, `≤ ${blocked} (the blocked ones)`, S.unsettledAfter15s <= blocked));
   }
   const X = r.security;
   if (X) {

@@ -14,8 +14,12 @@ import type { Frame, StopReport } from "./report.js";
 const ANSWER_SLACK_MS = 1_000;
 /** How long a ping may take before the agent counts as frozen, and how often a slow agent is checked on. */
 const PING_MS = 1_000;
-/** How long a slow but responsive agent's report is awaited in all. */
+/** How long a slow agent's report is awaited in all, while its threads are seen taking turns. */
 const MAX_PATIENCE_MS = 60_000;
+/** How long the agent's threads are watched on the CPU, to tell frozen (one runs alone) from busy (they take turns). */
+const CPU_WINDOW_MS = 500;
+/** One thread on the CPU for this share of the window, while the control loop cannot answer: frozen. */
+const FROZEN_SHARE = 0.8;
 /**
  * The agent sends a task's end event before (or in the same message as) a report that says it ended, so this
  * wait normally returns at once; it only bounds the wait should the agent break that promise.
@@ -44,8 +48,9 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
   }
   const asked = performance.now();
   const answer = host.request({ type: "stop", task: task.id, strategy, graceMs, deadlineMs }) as Promise<Omit<StopReport, "agentResponsive">>;
-  let report = await answerOrFrozen(answer, host, deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs), asked);
-  if (!report) report = frozenAgentReport(task, strategy, performance.now() - asked, await host.dumpThreads());
+  const answered = await answerOrFrozen(answer, host, deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs), asked);
+  let report =
+    typeof answered === "string" ? frozenAgentReport(task, strategy, performance.now() - asked, await host.dumpThreads(), answered) : answered;
   if (report.outcome === "blocked") task.markBlocked();
   if (report.outcome === "stopped" || report.outcome === "finished-first") await settlesWithin(task.result, END_EVENT_SLACK_MS);
   if (report.outcome === "blocked" && restartWorkerIfBlocked) {
@@ -74,7 +79,7 @@ async function answerOrFrozen(
   host: TaskHost,
   patienceMs: number,
   asked: number,
-): Promise<StopReport | undefined> {
+): Promise<StopReport | Silence> {
   const settled = answer.then(
     (reply) => ({ reply }),
     (error: unknown) => ({ error }),
@@ -85,9 +90,22 @@ async function answerOrFrozen(
       if ("error" in outcome) throw outcome.error;
       return { ...outcome.reply, agentResponsive: true };
     }
-    if (performance.now() - asked > MAX_PATIENCE_MS || !(await host.ping(PING_MS))) return undefined;
+    if (performance.now() - asked > MAX_PATIENCE_MS) return "unanswered";
+    if (await host.ping(PING_MS)) continue; // slow, not frozen: busy threads compete for the GIL
+    const share = await host.busiestThreadShare(CPU_WINDOW_MS);
+    if (share === undefined) return "unresponsive";
+    if (share >= FROZEN_SHARE) return "frozen";
   }
 }
+
+/** Why the agent's report did not come: see frozenAgentReport. */
+type Silence = "frozen" | "unresponsive" | "unanswered";
+
+const SILENCE: Record<Silence, string> = {
+  frozen: `nor a ping within ${PING_MS} ms, and one of its threads held the CPU alone meanwhile: C code holding the GIL has frozen it`,
+  unresponsive: `nor a ping within ${PING_MS} ms: its control loop cannot get the GIL (C code holds it, or busy threads starve it; this platform cannot tell which)`,
+  unanswered: "though its threads kept running: busy threads starve its control loop of the GIL",
+};
 
 function delay(ms: number): Promise<undefined> {
   return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
@@ -105,8 +123,11 @@ function unsupportedReason(strategy: Strategy, python: string): string {
   return `strategy "${strategy}" is not supported by this agent's interpreter (${python})`;
 }
 
-/** The agent did not answer in time: its stacks come from faulthandler, which runs without the GIL. */
-function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: number, dump: string): StopReport {
+/**
+ * The agent did not answer in time: its stacks come from faulthandler, which runs without the GIL; the reason
+ * says what the controller saw, and claims a freeze only when one thread alone used the CPU.
+ */
+function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: number, dump: string, silence: Silence): StopReport {
   const threads = parseDump(dump);
   const mine = task.ident === null ? undefined : threads.find((t) => t.ident === BigInt(task.ident!));
   const stack = (mine ?? threads.find((t) => t.current))?.frames ?? [];
@@ -120,8 +141,8 @@ function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: num
     blockedIn: stack.at(-1) ?? null,
     stack,
     reason:
-      `the agent did not answer the stop within ${Math.round(elapsedMs)} ms nor a ping within ${PING_MS} ms: C code ` +
-      `holding the GIL has frozen its threads; the controller made this report from faulthandler's dump` + (dump ? "" : " (which wrote nothing)"),
+      `the agent did not answer the stop within ${Math.round(elapsedMs)} ms ${SILENCE[silence]}; ` +
+      `the controller made this report from faulthandler's dump` + (dump ? "" : " (which wrote nothing)"),
     agentResponsive: false,
   };
 }

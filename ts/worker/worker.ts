@@ -6,6 +6,7 @@ import { Task } from "../task/task.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
 import type { ThreadInfo } from "../task/report.js";
 import { Connection } from "./connection.js";
+import { busiestThreadShare } from "./thread-cpu.js";
 import { toWire } from "./values.js";
 import {
   type CallOptions,
@@ -179,6 +180,7 @@ export class Worker implements AsyncDisposable {
         request: (body, options) => connection.request(body, options),
         dumpThreads: () => connection.dumpThreads(),
         ping: (timeoutMs) => connection.responsive(timeoutMs),
+        busiestThreadShare: (windowMs) => busiestThreadShare(connection.pid, windowMs),
         python: connection.python,
         strategies: connection.strategies,
         // A task of an agent already replaced has nothing left to restart.

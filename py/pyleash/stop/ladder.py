@@ -125,6 +125,10 @@ class StopRun:
         if self._claim():
             self._send(self._answer(outcome, latency, finally_ran, reason))
 
+    def fail(self, exc: BaseException) -> None:
+        """The stop could not go on (its thread did not start): answer with the error, if not answered yet."""
+        self._conclude_with(exc)
+
     def _conclude_with(self, exc: BaseException) -> None:
         if self._claim():
             self._send(protocol.error(self._request_id, protocol.EXCEPTION, exc))

@@ -6,6 +6,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List
 
 from pyleash import protocol, targets
+from pyleash.threads import start_soon
 from pyleash.stop.stacks import thread_stack
 from pyleash.tasks.registry import KINDS
 from pyleash.tasks.task import Task, finish
@@ -62,7 +63,7 @@ class TaskService:
         run = StopRun(task, request["strategy"], request["graceMs"] / 1000.0, request["deadlineMs"] / 1000.0,
                       request["id"], self._send)
         if run.begin():  # the first delivery is made here; the rest runs on a thread of its own
-            threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True).start()
+            start_soon(threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True), run.fail)
 
     def stack(self, request: Dict[str, Any]) -> None:
         task = self._task(request)
@@ -73,7 +74,7 @@ class TaskService:
         def dump() -> None:  # a child dumps it: waiting for that must not hold the control loop
             self._send(protocol.ok(request["id"], task.kind.stack(task)))
 
-        threading.Thread(target=dump, name="pyleash-stack-%s" % task.id, daemon=True).start()
+        start_soon(threading.Thread(target=dump, name="pyleash-stack-%s" % task.id, daemon=True))
 
     def threads(self, request: Dict[str, Any]) -> None:
         by_ident = {t.ident: t.id for t in self.tasks.values() if not t.ended.is_set() and t.kind.runs_in_agent}
