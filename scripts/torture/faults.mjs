@@ -78,8 +78,12 @@ async function stopRound(ctx, sum, round) {
   // The process state after the check: T (stopped) unless something sent SIGCONT meanwhile.
   const state = procState(worker.pid);
   sum.stateDuringHealth = bump(sum.stateDuringHealth ?? {}, state);
+  // health() is wrong only if it called a still-stopped agent responsive. The kernel itself may resume it: a
+  // stopped process group that becomes orphaned (the agent's group, whose parent is in another session, when
+  // a member such as a process task's child exits) gets SIGHUP and SIGCONT (POSIX job control).
+  if (state === "T" && health.responsive) sum.healthWrong = (sum.healthWrong ?? 0) + 1;
   if (state !== "T") {
-    ctx.finding("faults", `a SIGSTOPped agent was running again (state ${state}) within a second, though nothing in this run or in pyleash sends SIGCONT (cause not established; 6/6 rounds without health() stayed stopped); health() then says responsive`, { seed: ctx.seed, round });
+    ctx.finding("faults", `a SIGSTOPped agent was running again (state ${state}) within a second; nothing in pyleash sends SIGCONT, but the kernel does when a stopped, orphaned process group loses a member; health() then rightly says responsive`, { seed: ctx.seed, round });
   }
   await settleWithin(Promise.all(calls.map((t) => t.done)), HANG_MS);
   const waitingWhileStopped = untimed.filter((t) => !t.settled).length;

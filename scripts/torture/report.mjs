@@ -17,7 +17,7 @@ export function rows(r) {
       out.push(row("faults", what, "calls/tasks in flight → rejected", `${s.calls} → ${counts(s.rejected)}${s.resolved ? `; ${s.resolved} resolved` : ""}`));
       out.push(row("faults", what, "max time to rejection", `${s.maxRejectMs} ms`));
       if (fault === "SIGSTOP") {
-        out.push(row("faults", what, "health() while stopped", counts(s.health), "alive, not responsive", Object.keys(s.health ?? {}).every((k) => k === "alive=true responsive=false")));
+        out.push(row("faults", what, "health() while stopped", counts(s.health), "not responsive while state T", !s.healthWrong));
         out.push(row("faults", what, "process state (/proc) right after health()", counts(s.stateDuringHealth), "T (stopped)"));
         out.push(row("faults", what, "untimed calls still waiting while stopped", `${s.untimedWaitingWhileStopped}/${s.untimedCalls}`));
         if (s.afterSigcont) out.push(row("faults", what, "after SIGCONT", counts(s.afterSigcont), "next call ok", Object.keys(s.afterSigcont).every((k) => k === "next call ok")));

@@ -14,8 +14,8 @@ import type { Frame, StopReport } from "./report.js";
 const ANSWER_SLACK_MS = 1_000;
 /** How long a ping may take before the agent counts as frozen, and how often a slow agent is checked on. */
 const PING_MS = 1_000;
-/** How long a slow agent's report is awaited in all, while its threads are seen taking turns. */
-const MAX_PATIENCE_MS = 60_000;
+/** How long past the deadline a slow agent's report is awaited, while its threads are seen taking turns. */
+const STARVED_MS = 10_000;
 /** How long the agent's threads are watched on the CPU, to tell frozen (one runs alone) from busy (they take turns). */
 const CPU_WINDOW_MS = 500;
 /** One thread on the CPU for this share of the window, while the control loop cannot answer: frozen. */
@@ -48,7 +48,7 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
   }
   const asked = performance.now();
   const answer = host.request({ type: "stop", task: task.id, strategy, graceMs, deadlineMs }) as Promise<Omit<StopReport, "agentResponsive">>;
-  const answered = await answerOrFrozen(answer, host, deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs), asked);
+  const answered = await answerOrFrozen(answer, host, deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs), asked + deadlineMs + STARVED_MS);
   let report =
     typeof answered === "string" ? frozenAgentReport(task, strategy, performance.now() - asked, await host.dumpThreads(), answered) : answered;
   if (report.outcome === "blocked") task.markBlocked();
@@ -70,15 +70,15 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
 }
 
 /**
- * The agent's report, or undefined once the agent has stopped answering. Past `patienceMs` the agent is pinged:
- * one that answers is only slow (busy threads compete for the GIL), so its report is awaited, up to
- * MAX_PATIENCE_MS in all; only an agent that does not answer a ping counts as frozen.
+ * The agent's report, or why it did not come. Past `patienceMs` the agent is pinged: one that answers, or whose
+ * threads take turns on the CPU, is only slow (busy threads compete for the GIL), so its report is awaited until
+ * `giveUpAt`; one whose single thread holds the CPU alone is frozen.
  */
 async function answerOrFrozen(
   answer: Promise<Omit<StopReport, "agentResponsive">>,
   host: TaskHost,
   patienceMs: number,
-  asked: number,
+  giveUpAt: number,
 ): Promise<StopReport | Silence> {
   const settled = answer.then(
     (reply) => ({ reply }),
@@ -90,7 +90,7 @@ async function answerOrFrozen(
       if ("error" in outcome) throw outcome.error;
       return { ...outcome.reply, agentResponsive: true };
     }
-    if (performance.now() - asked > MAX_PATIENCE_MS) return "unanswered";
+    if (performance.now() > giveUpAt) return "unanswered";
     if (await host.ping(PING_MS)) continue; // slow, not frozen: busy threads compete for the GIL
     const share = await host.busiestThreadShare(CPU_WINDOW_MS);
     if (share === undefined) return "unresponsive";
@@ -104,7 +104,7 @@ type Silence = "frozen" | "unresponsive" | "unanswered";
 const SILENCE: Record<Silence, string> = {
   frozen: `nor a ping within ${PING_MS} ms, and one of its threads held the CPU alone meanwhile: C code holding the GIL has frozen it`,
   unresponsive: `nor a ping within ${PING_MS} ms: its control loop cannot get the GIL (C code holds it, or busy threads starve it; this platform cannot tell which)`,
-  unanswered: "though its threads kept running: busy threads starve its control loop of the GIL",
+  unanswered: `${STARVED_MS / 1000} s past the deadline, though its threads kept running: busy threads starve its control loop of the GIL`,
 };
 
 function delay(ms: number): Promise<undefined> {
