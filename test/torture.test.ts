@@ -123,9 +123,11 @@ describe("load", () => {
     expect({ started: s.started, finished: s.finished }).toEqual({ started: s.n, finished: s.n });
   });
 
-  it("gives stop reports that agree with how each task ended", () => {
-    expect(report.stops.dishonest).toEqual({});
-    expect(report.stops.unsettledAfter15s).toBe(0);
+  it.each(["stops", "cooperativeStops"])("gives %s reports that agree with how each task ended, and calls no busy agent frozen", (key) => {
+    const stops = report[key];
+    expect(stops.dishonest).toEqual({});
+    expect(stops.unsettledAfter15s).toBe(0);
+    expect(stops.agentUnresponsive).toBe(0);
   });
 });
 

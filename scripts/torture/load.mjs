@@ -21,18 +21,25 @@ export const load = {
   },
 };
 
-export const stops = {
-  key: "stops",
-  title: "spinning tasks stopped at once",
-  async run(ctx) {
-    const worker = await ctx.Worker.start({ pythonPath: [FIXTURES], env: TAG_ENV, transport: ctx.transport });
-    try {
-      return { value: await stopMany(ctx, worker) };
-    } finally {
-      await settleWithin(worker.close(), 20_000);
-    }
-  },
-};
+/** Mass stops of CPU-bound tasks (each one a thread spinning in pure Python, so they starve one another). */
+export const stops = massStops("stops", "spinning tasks stopped at once", "pyleash.demo:spin", "spinningAtOnce");
+/** Mass stops of cooperative tasks (each waits on its stop_event), as issue 9 first saw 403 of 500 reported blocked. */
+export const cooperativeStops = massStops("cooperativeStops", "cooperative tasks stopped at once", "pyleash.demo:cooperative", "cooperativeAtOnce");
+
+function massStops(key, title, target, countKey) {
+  return {
+    key,
+    title,
+    async run(ctx) {
+      const worker = await ctx.Worker.start({ pythonPath: [FIXTURES], env: TAG_ENV, transport: ctx.transport });
+      try {
+        return { value: await stopMany(ctx, worker, target, ctx.config[countKey]) };
+      } finally {
+        await settleWithin(worker.close(), 20_000);
+      }
+    },
+  };
+}
 
 async function calls(ctx, worker) {
   const n = ctx.config.pipelinedCalls;
@@ -65,17 +72,16 @@ async function starts(ctx, worker) {
  * asserts C code froze the agent is dishonest for pure-Python tasks; `agentResponsive: false` claims an agent
  * that did not answer, dishonest when it answered every one of our pings.
  */
-async function stopMany(ctx, worker) {
-  const n = ctx.config.stopsAtOnce;
-  ctx.log(`load: starting ${n} spinning tasks`);
+async function stopMany(ctx, worker, target, n) {
+  ctx.log(`load: starting ${n} ${target} tasks`);
   const t0 = performance.now();
   const tasks = [];
   const startBy = Date.now() + ctx.config.stopsStartS * 1000; // starts slow down as spinning threads pile up
-  for (let i = 0; i < n && ctx.inTime() && Date.now() < startBy; i++) tasks.push(await worker.start("pyleash.demo:spin"));
+  for (let i = 0; i < n && ctx.inTime() && Date.now() < startBy; i++) tasks.push(await worker.start(target));
   const started = await settleWithin(Promise.all(tasks.map((t) => t.started)), 120_000);
   const startSeconds = +((performance.now() - t0) / 1000).toFixed(1);
   const ends = tasks.map((t) => track(t.result));
-  ctx.log(`load: stopping ${tasks.length} spinning tasks at once (started in ${startSeconds} s)`);
+  ctx.log(`load: stopping ${tasks.length} ${target} tasks at once (started in ${startSeconds} s)`);
   let pingsLate = 0;
   let pings = 0;
   let pinging = true;
@@ -93,7 +99,7 @@ async function stopMany(ctx, worker) {
   await settleWithin(Promise.all(ends.map((e) => e.done)), 15_000);
   pinging = false;
   await pinger;
-  if (tasks.length < n) ctx.finding("load", `only ${tasks.length} of ${n} spinning tasks were started within the start phase's ${ctx.config.stopsStartS} s cap (all started after ${startSeconds} s): each start waits on the GIL the running ones hold`, { seed: ctx.seed });
+  if (tasks.length < n) ctx.finding("load", `only ${tasks.length} of ${n} ${target} tasks were started within the start phase's ${ctx.config.stopsStartS} s cap (all started after ${startSeconds} s): each start waits on the GIL the running ones hold`, { seed: ctx.seed });
   const out = { requested: n, n: tasks.length, allStarted: started.ok, startSeconds, stopSeconds, outcomes: {}, reasons: {}, agentUnresponsive: 0, dishonestReports: 0, dishonest: {}, blockedThenStopped: 0, unsettledAfter15s: 0, pings, pingsLate };
   for (const [i, r] of reports.entries()) {
     const end = ends[i];

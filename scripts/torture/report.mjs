@@ -77,10 +77,10 @@ export function rows(r) {
     const o = L.oversize;
     if (o) out.push(row("load", `one ${o.mb} MB argument`, "call / bystander / next call", `${o.outcome} / ${o.bystander} / ${o.nextCall}`, "typed error / ok / ok", o.bystander === "ok" && o.nextCall === "ok" && o.outcome !== "hung"));
   }
-  const S = r.stops;
-  if (S) {
-    const what = `${S.n} spinning tasks stopped at once`;
-    if (S.requested !== undefined) out.push(row("load", what, "spinning tasks started within the budget", `${S.n} of ${S.requested}`, String(S.requested), S.n === S.requested));
+  for (const [S, kind] of [[r.stops, "spinning"], [r.cooperativeStops, "cooperative"]]) {
+    if (!S) continue;
+    const what = `${S.n} ${kind} tasks stopped at once`;
+    if (S.requested !== undefined) out.push(row("load", what, `${kind} tasks started within the budget`, `${S.n} of ${S.requested}`, String(S.requested), S.n === S.requested));
     out.push(row("load", what, "started in / stopped in", `${S.startSeconds} s / ${S.stopSeconds} s`));
     out.push(row("load", what, "outcomes", counts(S.outcomes)));
     if (S.reasons) {
