@@ -45,8 +45,9 @@ behind, an agent that stops answering after a malformed request, a stop report t
 ended. The table is regenerated with \`node scripts/torture.mjs --write-docs\`; no figure is typed by hand.
 
 What a caller can run: any importable \`module:function\`, \`os:system\` and \`builtins:eval\` included. That is by
-design for a controller talking to its own agent over a private ipc socket; do not expose the tcp endpoint to
-peers you do not trust.
+design for a controller talking to its own agent over a private ipc socket; an agent that serves callers you do
+not fully trust should be started with \`allowedModules\` (README, "What a caller can run"), which the agent
+itself enforces.
 
 `;
 
