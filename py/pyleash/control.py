@@ -97,6 +97,8 @@ class Agent:
             frame = protocol.encode(message)
         except protocol.NotSerializable as exc:
             return protocol.encode(protocol.error(message.get("id"), protocol.RESULT, exc, with_traceback=False))
+        except Exception as exc:  # noqa: B902 - a defect of ours: the caller still gets an answer
+            return protocol.encode(protocol.error(message.get("id"), protocol.EXCEPTION, exc, with_traceback=False))
         if len(frame) <= self.max_message_bytes:
             return frame
         too_big = protocol.NotSerializable(

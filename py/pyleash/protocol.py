@@ -24,6 +24,7 @@ _ID_VALUE = re.compile(rb'\s*:\s*(\d{1,15})\s*[,}]')
 _ID_SCAN_LIMIT = 1 << 20  # how far into an undecodable frame its top-level "id" is looked for
 
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
+_dumps_ascii = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=True).encode
 _loads = json.JSONDecoder().decode
 
 
@@ -58,8 +59,11 @@ def encode(message: Dict[str, Any]) -> bytes:
     if _LONG_DIGITS.search(text):
         tagged = _tag_big_ints(message)
         if tagged is not message:
-            text = _dumps(tagged)
-    return text.encode("utf-8")
+            message, text = tagged, _dumps(tagged)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800"): escaped, it crosses exactly, as JavaScript allows it
+        return _dumps_ascii(message).encode("ascii")
 
 
 def decode(frame: bytes) -> Dict[str, Any]:

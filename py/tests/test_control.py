@@ -188,6 +188,10 @@ class ValuesTest(unittest.TestCase):
         self.assertEqual(big, -(2 ** 70))
         self.assertEqual((zero, str(zero)), (0.0, "-0.0"))
 
+    def test_a_lone_surrogate_crosses_escaped(self):
+        frame = protocol.encode(protocol.ok(1, ["\ud800", "é"]))
+        self.assertEqual(json.loads(frame)["result"], ["\ud800", "é"])
+
     def test_a_result_that_cannot_cross_names_its_type_and_path(self):
         for value, python_type, path in (({"a": [1, {2}]}, "set", "result.a[1]"), ([0, float("nan")], "float (nan)", "result[1]"),
                                          ({"k": {"__pyleash__": 1}}, "dict", "result.k.__pyleash__")):

@@ -3,6 +3,7 @@
  * only passes it on. It watches the deadline itself, because C code holding the GIL freezes the agent's control
  * loop too: then, and only then, the controller builds the report from faulthandler's dump and says so.
  */
+import { TaskStoppedError } from "../errors.js";
 import { CONTRACT, type Strategy, type TaskKind } from "../protocol.js";
 import { roundMs, settlesWithin } from "../util/time.js";
 import { parseDump } from "./faulthandler.js";
@@ -48,9 +49,21 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
   }
   const asked = performance.now();
   const answer = host.request({ type: "stop", task: task.id, strategy, graceMs, deadlineMs }) as Promise<Omit<StopReport, "agentResponsive">>;
+  // The task's end event, should it arrive while the agent's report does not: then the controller knows how it ended.
+  let endedAs: "stopped" | "finished-first" | undefined;
+  task.result.then(
+    () => (endedAs = "finished-first"),
+    (error: unknown) => (endedAs = error instanceof TaskStoppedError ? "stopped" : "finished-first"),
+  );
   const answered = await answerOrFrozen(answer, host, deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs), asked + deadlineMs + STARVED_MS);
-  let report =
-    typeof answered === "string" ? frozenAgentReport(task, strategy, performance.now() - asked, await host.dumpThreads(), answered) : answered;
+  let report: StopReport;
+  if (typeof answered !== "string") report = answered;
+  else if (endedAs) {
+    const how = endedAs === "stopped" ? "it was stopped" : "it had ended on its own";
+    const why = `the agent's report did not come (its control loop could not get the GIL), but the task's end did: ${how}`;
+    report = { ...localReport(strategy, endedAs, why), steps: [{ strategy, atMs: 0 }], agentResponsive: false };
+  }
+  else report = frozenAgentReport(task, strategy, performance.now() - asked, await host.dumpThreads(), answered);
   if (report.outcome === "blocked") task.markBlocked();
   if (report.outcome === "stopped" || report.outcome === "finished-first") await settlesWithin(task.result, END_EVENT_SLACK_MS);
   if (report.outcome === "blocked" && restartWorkerIfBlocked) {
@@ -112,7 +125,7 @@ function delay(ms: number): Promise<undefined> {
 }
 
 /** A report the controller can give without asking the agent. */
-function localReport(strategy: Strategy, outcome: "finished-first" | "unavailable", reason: string): StopReport {
+function localReport(strategy: Strategy, outcome: "stopped" | "finished-first" | "unavailable", reason: string): StopReport {
   return { strategy, steps: [], outcome, latencyMs: null, swallowed: 0, finallyRan: null, blockedIn: null, reason, agentResponsive: true };
 }
 

@@ -13,15 +13,17 @@ async function ticksByThread(pid: number): Promise<Map<string, number> | undefin
     return undefined;
   }
   const ticks = new Map<string, number>();
-  await Promise.all(
-    tids.map(async (tid) => {
-      const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8").catch(() => "");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // the name in parentheses may hold spaces
-      if (fields.length > 13) ticks.set(tid, Number(fields[11]) + Number(fields[12])); // utime, stime: fields 14 and 15
-    }),
-  );
+  for (const tid of tids) {
+    // One at a time: an agent may have hundreds of threads, and parallel reads would exhaust file descriptors.
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8").catch(() => "");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // the name in parentheses may hold spaces
+    if (fields.length > 13) ticks.set(tid, Number(fields[11]) + Number(fields[12])); // utime, stime: fields 14 and 15
+  }
   return ticks;
 }
+
+/** Samples under way, per pid: concurrent stops of one agent share one. */
+const sampling = new Map<number, Promise<number | undefined>>();
 
 const TICK_MS = 10; // /proc counts CPU time in USER_HZ ticks, 100 a second on every Linux pyleash runs on
 
@@ -29,7 +31,16 @@ const TICK_MS = 10; // /proc counts CPU time in USER_HZ ticks, 100 a second on e
  * The largest share of `windowMs` that one thread of `pid` spent on the CPU (0..1); undefined where /proc
  * cannot tell. Near 1: one thread ran alone (threads waiting for the GIL wake up briefly, but barely use the CPU).
  */
-export async function busiestThreadShare(pid: number, windowMs: number): Promise<number | undefined> {
+export function busiestThreadShare(pid: number, windowMs: number): Promise<number | undefined> {
+  let sample = sampling.get(pid);
+  if (!sample) {
+    sample = sampleShare(pid, windowMs).finally(() => sampling.delete(pid));
+    sampling.set(pid, sample);
+  }
+  return sample;
+}
+
+async function sampleShare(pid: number, windowMs: number): Promise<number | undefined> {
   const before = await ticksByThread(pid);
   if (!before) return undefined;
   const t0 = performance.now();
