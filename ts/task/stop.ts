@@ -57,13 +57,14 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
   );
   const answered = await answerOrFrozen(answer, host, deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs), asked + deadlineMs + STARVED_MS);
   let report: StopReport;
+  const dump = typeof answered === "string" ? await host.dumpThreads() : ""; // the end may arrive meanwhile
   if (typeof answered !== "string") report = answered;
   else if (endedAs) {
     const how = endedAs === "stopped" ? "it was stopped" : "it had ended on its own";
     const why = `the agent's report did not come (its control loop could not get the GIL), but the task's end did: ${how}`;
     report = { ...localReport(strategy, endedAs, why), steps: [{ strategy, atMs: 0 }], agentResponsive: false };
   }
-  else report = frozenAgentReport(task, strategy, performance.now() - asked, await host.dumpThreads(), answered);
+  else report = frozenAgentReport(task, strategy, performance.now() - asked, dump, answered);
   if (report.outcome === "blocked") task.markBlocked();
   if (report.outcome === "stopped" || report.outcome === "finished-first") await settlesWithin(task.result, END_EVENT_SLACK_MS);
   if (report.outcome === "blocked" && restartWorkerIfBlocked) {
@@ -117,7 +118,7 @@ type Silence = "frozen" | "unresponsive" | "unanswered";
 const SILENCE: Record<Silence, string> = {
   frozen: `nor a ping within ${PING_MS} ms, and one of its threads held the CPU alone meanwhile: C code holding the GIL has frozen it`,
   unresponsive: `nor a ping within ${PING_MS} ms: its control loop cannot get the GIL (C code holds it, or busy threads starve it; this platform cannot tell which)`,
-  unanswered: `${STARVED_MS / 1000} s past the deadline, though its threads kept running: busy threads starve its control loop of the GIL`,
+  unanswered: `by ${STARVED_MS / 1000} s past the deadline, though it is alive (it answered pings, or its threads took turns on the CPU): its busy threads starve the stop of the GIL`,
 };
 
 function delay(ms: number): Promise<undefined> {
