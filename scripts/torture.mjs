@@ -12,9 +12,9 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { DIST, ROOT, mulberry32, taggedPythons } from "./torture/common.mjs";
 import { renderMarkdown, renderText } from "./torture/report.mjs";
+import { scriptArgs } from "./script-args.mjs";
 
 const CONFIGS = {
   quick: {
@@ -153,31 +153,19 @@ function writeOutputs(report) {
 }
 
 function readArgs(argv) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        quick: { type: "boolean", default: false },
-        from: { type: "string" },
-        seed: { type: "string" },
-        only: { type: "string" },
-        json: { type: "boolean", default: false },
-        out: { type: "string", default: join(ROOT, "report") },
-        "write-docs": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    process.stderr.write(`${USAGE}\n${error.message}\n`);
-    process.exit(2);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
+  const values = scriptArgs(
+    argv,
+    {
+      quick: { type: "boolean", default: false },
+      from: { type: "string" },
+      seed: { type: "string" },
+      only: { type: "string" },
+      json: { type: "boolean", default: false },
+      out: { type: "string", default: join(ROOT, "report") },
+      "write-docs": { type: "boolean", default: false },
+    },
+    USAGE,
+  );
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) {
     process.stderr.write(`${USAGE}\nExpected "--seed" to be an integer in [0, 2^32), got ${JSON.stringify(values.seed)}\n`);
