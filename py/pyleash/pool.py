@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, List, Optional, Tuple
+from typing import Any, Callable, Deque, List, Optional, Set, Tuple
 
 from pyleash.threads import start_soon
 
@@ -59,6 +59,7 @@ class CallPool:
         self._watch_wake.acquire()
         self._watcher: Optional[threading.Thread] = None
         self._closed = False
+        self._abandoned: Set[int] = set()  # idents of threads whose call a stop gave up on; uncounted in _threads
         self._max = max_threads
         self._grow_after = grow_after_s
         self._retire_after = retire_after_s
@@ -104,6 +105,14 @@ class CallPool:
             self._watch_locked()
         if grown is not None:
             self._start(grown)
+
+    def abandon(self, ident: int) -> None:
+        """The call on pool thread `ident` could not be stopped: the thread no longer counts towards the cap, so
+        the pool grows past it as calls wait, and it exits instead of taking more calls should its call return."""
+        with self._lock:
+            if ident not in self._abandoned:
+                self._abandoned.add(ident)
+                self._threads -= 1
 
     def close(self) -> None:
         """Idle threads exit now, busy ones after their call; queued calls still run. For tests and benches."""
@@ -164,6 +173,7 @@ class CallPool:
 
     def _run(self, worker: _Worker) -> None:
         job = worker.job
+        me = threading.get_ident()
         while job is not None:
             fn, args = job
             try:
@@ -173,7 +183,10 @@ class CallPool:
             job = fn = args = None  # type: ignore[assignment]  (drop references before idling)
             drained = retire = False
             with self._lock:
-                if self._backlog:
+                if me in self._abandoned:  # already uncounted: it leaves, and the pool forgets it
+                    self._abandoned.discard(me)
+                    retire = True
+                elif self._backlog:
                     job = self._backlog.popleft()
                     self._last_start = time.perf_counter()
                     drained = not self._backlog
