@@ -1,4 +1,5 @@
 /** Every error pyleash raises is a PyleashError with a stable `code`; subclasses carry the facts. */
+import type { PythonErrorPayload } from "./protocol.js";
 import type { StopReport } from "./task/report.js";
 
 export class PyleashError extends Error {
@@ -34,15 +35,6 @@ export class PythonVersionError extends PyleashError {
   }
 }
 
-export interface PythonErrorPayload {
-  kind: string;
-  type: string;
-  message: string;
-  traceback?: string;
-  pythonType?: string;
-  /** Where in the value the offender sits, e.g. `result[2].a`. */
-  path?: string;
-}
 
 /** An exception raised by Python code: `type` is its class name, `traceback` the formatted stack. */
 export class PythonError extends PyleashError {

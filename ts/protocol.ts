@@ -3,7 +3,6 @@
  * loads too (py/pyleash/contract.json → ts/contract.ts), and the JSON framing. Described in docs/protocol.md.
  */
 import { CONTRACT } from "./contract.js";
-import type { PythonErrorPayload } from "./errors.js";
 
 export { CONTRACT };
 type Contract = typeof CONTRACT;
@@ -59,6 +58,17 @@ export type EventOf<T extends EventType> = { type: T } & Fields<Contract["events
 export type Hello = EventOf<"hello">;
 /** Unsolicited news about a task. */
 export type TaskEvent = EventOf<"task-started"> | EventOf<"task-ended">;
+
+/** An error reply's payload: `kind` is one of the contract's errorKinds. */
+export interface PythonErrorPayload {
+  kind: string;
+  type: string;
+  message: string;
+  traceback?: string;
+  pythonType?: string;
+  /** Where in the value the offender sits, e.g. `result[2].a`. */
+  path?: string;
+}
 
 export type Reply =
   | { id: number; status: "ok"; result: unknown }

@@ -75,6 +75,15 @@ class StopRun:
             self.primed = prime(task.ident, lambda: _guarded(task, lambda: _inject_async(task)))
         return True
 
+    def withheld(self) -> None:
+        """The task had not begun, and now never will: the step asked for counts as taken, and the report leaves
+        with the task's end (answer_on_end), as when a delivery ends it."""
+        task = self.task
+        if task.stop_asked_at is None:
+            task.stop_asked_at = self.t0
+        self.report.step(self.plan[0], self.t0)
+        task.stop_runs.append(self)
+
     def carry_on(self) -> None:
         """On the stop thread: the strategy or the ladder, until the task is gone or the deadline."""
         task, kind = self.task, self.kind
@@ -160,10 +169,16 @@ def unavailable(task: Stoppable, strategy: str) -> Optional[str]:
 
 
 def _guarded(task: Stoppable, inject: Callable[[], bool]) -> bool:
-    """inject(), unless the task's thread has closed injections (pyleash.tasks.task.close_injections): after
-    that its thread may be running other work, which a late exception would hit."""
+    """inject(), unless the task's thread has closed injections (pyleash.tasks.task.close_injections: after that
+    its thread may be running other work, which a late exception would hit); while the task imports its target
+    (shielded), the injection is held, and the task raises TaskStopped itself once the import is done."""
     with task.inject_lock:
-        return not task.unwinding and inject()
+        if task.unwinding:
+            return False
+        if task.shielded:
+            task.held = True
+            return True
+        return inject()
 
 
 def _flag(run: StopRun, until: float) -> None:

@@ -58,6 +58,8 @@ class Stoppable(Protocol):
     status: Optional[str]
     unwinding: bool  # its wrapper has caught the outcome: inject nothing more
     inject_lock: threading.Lock  # held while injecting, and while the task's thread sets `unwinding`
+    shielded: bool  # importing its target: injections are held, not made
+    held: bool  # an injection was held: the task raises TaskStopped itself when the shield drops
     unwound: Optional[bool]
     ended_at: Optional[float]
     delivered: int  # TaskStopped instances its thread had made when it ended

@@ -24,6 +24,7 @@ class Kind:
     runs_in_agent = True  # the function runs in an agent thread (task.ident), not in a child process
     answers_on_end = True  # the thread that ends a task answers a stop under way (StopRun.answer_on_end)
     stack_waits = False  # stack() waits for another process: ask it off the control loop
+    withholds = False  # runs its tasks through pyleash.tasks.task.run, so a stop can keep one from beginning
 
     def __init__(self) -> None:
         self.ladder: Tuple[str, ...] = contract.LADDERS[self.name]

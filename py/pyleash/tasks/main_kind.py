@@ -19,6 +19,7 @@ class MainKind(Kind):
 
     name = "main"
     own_thread = False  # the main thread outlives its tasks
+    withholds = True  # a task queued behind another can be stopped before it begins
 
     def __init__(self) -> None:
         super().__init__()

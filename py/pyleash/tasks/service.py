@@ -10,7 +10,7 @@ from pyleash.threads import start_soon
 from pyleash.stop.stacks import thread_stack
 from pyleash.tasks.kind import Kind
 from pyleash.tasks.registry import KINDS
-from pyleash.tasks.task import Task, finish
+from pyleash.tasks.task import Task, finish, withhold
 
 ENDED_KEPT = 1024  # ended tasks remembered, for a stop or stack that crosses the end on the wire
 
@@ -47,6 +47,7 @@ class TaskService:
             return
         name = request.get("name") or target
         task = Task(task_id, kind, target, request["args"], request["kwargs"], name, request["trace"])
+        task.emit = self.emit
         self._add(task)
         # Reply before the task runs: a task that grabs the GIL for good (C code) would otherwise hold the reply.
         self._send(protocol.ok(request["id"], task.describe()))
@@ -69,6 +70,7 @@ class TaskService:
             self._ended.append(task_id)
             self._send_many(list(messages))
 
+        task.emit = emit
         kind.start(task, emit)
 
     def abandoned(self) -> List[Dict[str, Any]]:
@@ -87,6 +89,10 @@ class TaskService:
 
         run = StopRun(task, request["strategy"], request["graceMs"] / 1000.0, request["deadlineMs"] / 1000.0,
                       request["id"], self._send)
+        if task.kind.withholds and task.emit is not None and withhold(task):  # queued: it now never begins
+            run.withheld()
+            finish(task, task.emit, "stopped", how="before-start")
+            return
         if run.begin():  # the first delivery is made here; the rest runs on a thread of its own
             start_soon(threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True), run.fail)
 

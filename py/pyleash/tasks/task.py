@@ -46,6 +46,10 @@ class Task:
         self.stop_asked_at: Optional[float] = None  # time.perf_counter() of the first stop request
         self.unwinding = False  # the wrapper has caught the outcome: stoppers must not inject any more
         self.inject_lock = threading.Lock()  # held by a stopper to inject, and by close_injections() to end that
+        self.shielded = False  # importing its target: an exception landing in importlib's locks would wedge imports
+        self.held = False  # a stop asked to inject while shielded: the task raises TaskStopped itself after the import
+        self.withheld = False  # a stop came before it began (queued on the main lane or the call pool): it never runs
+        self.emit: Optional[Emit] = None  # how its end is told, for a stop that ends it before it began
         self.abandoned = False  # a stop gave up on it (blocked): its call thread no longer counts in the pool
         self.status: Optional[str] = None  # finished | failed | stopped
         self.how: Optional[str] = None  # what ended a stopped task: "TaskStopped", "returned", "cancelled", ...
@@ -76,8 +80,23 @@ class Task:
 
 def call_target(task: Task) -> Any:
     """Call the task's function, handing it the stop Event when it declares a `stop_event` parameter."""
-    fn = targets.resolve(task.target)
+    fn = resolve_shielded(task)
     return fn(*task.args, **with_stop_event(fn, task.kwargs, task.stop_event))
+
+
+def resolve_shielded(task: Task) -> Callable[..., Any]:
+    """Import and find the task's target with stops held back (run() raised the shield): an exception landing inside
+    importlib's module locks leaves the module locked, and every later import of it by any thread waits forever.
+    A stop asked meanwhile lands here, as soon as the import is done."""
+    try:
+        fn = targets.resolve(task.target)
+    finally:
+        with task.inject_lock:
+            task.shielded = False
+            held, task.held = task.held, False
+    if held:
+        raise TaskStopped()
+    return fn
 
 
 def with_stop_event(fn: Callable[..., Any], kwargs: dict, event: Any) -> dict:
@@ -128,7 +147,11 @@ def _signature_wants(fn: Callable[..., Any]) -> bool:
 def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
     """Run `body` as the task on the current thread: announce the start (a task, not a call), report the end,
     never raise, and leave the thread with no stop pending (call threads and the main thread run more work)."""
-    task.ident = threading.get_ident()
+    with task.inject_lock:
+        if task.withheld:  # a stop came while it waited for its thread: it never runs
+            return
+        task.ident = threading.get_ident()
+        task.shielded = True  # until its target is imported (resolve_shielded)
     token = current.bind(task)
     result: Any = None
     error: Optional[BaseException] = None
@@ -154,6 +177,16 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
     finish(task, emit, outcome, result, error)
 
 
+def withhold(task: Task) -> bool:
+    """For a stop, on the control thread: True if the task's function had not begun, and now never will (run() then
+    returns at once); the caller reports its end."""
+    with task.inject_lock:
+        if task.ident is not None or task.ended.is_set():
+            return False
+        task.withheld = True
+    return True
+
+
 def close_injections(task: Task) -> None:
     """On the task's thread once its outcome is caught: no stopper injects after this returns, and an
     exception armed but not yet raised is withdrawn, so the thread's next work starts clean."""
@@ -161,6 +194,7 @@ def close_injections(task: Task) -> None:
         try:
             with task.inject_lock:
                 task.unwinding = True
+                task.shielded = task.held = False
                 if task.stop_asked and task.ident is not None:
                     from pyleash.stop.async_exc import revoke  # only after a stop: plain tasks never load ctypes
 

@@ -10,6 +10,7 @@ from pyleash.threads import start_soon
 
 class ThreadKind(Kind):
     name = "thread"
+    withholds = True
 
     def start(self, task: Task, emit: Emit) -> None:
         name = "pyleash-task-%s" % task.id

@@ -1,0 +1,182 @@
+import { describe, expect, it } from "vitest";
+import { AbortError, InvalidArgumentError, type Worker } from "../ts/index.js";
+import { startWorker } from "./support/cleanup.js";
+import { testPythons } from "./support/pythons.js";
+
+const pythons = (await testPythons()).filter((p) => p.transport === "builtin");
+
+/** Resolves once a call thread's innermost frame is `fn` (the call has begun, and sits in it); polls, never a blind sleep. */
+async function callReached(worker: Worker, fn: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const threads = await worker.threads();
+    if (threads.some((t) => t.task !== null && t.frames.at(-1)?.function === fn)) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`no call reached ${fn}`);
+}
+
+/** The AbortError a call rejects with. */
+async function aborted(call: Promise<unknown>): Promise<AbortError> {
+  const error = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AbortError);
+  return error as AbortError;
+}
+
+describe.each(pythons)("calls that really stop, on Python $label", ({ python }) => {
+  it("returns the result of a call that finishes before its timeout, with no stop", async () => {
+    const worker = await startWorker({ python });
+    await expect(worker.call("blocking:returns_soon", [7], {}, { timeoutMs: 30_000 })).resolves.toBe(7);
+    expect((await worker.health()).abandoned).toEqual([]);
+  });
+
+  it("stops a call in a pure-Python loop when its signal aborts, and the AbortError carries the report", async () => {
+    const worker = await startWorker({ python });
+    const controller = new AbortController();
+    const call = worker.call("blocking:busy_loop", [], {}, { signal: controller.signal });
+    await callReached(worker, "busy_loop");
+    const reason = new Error("the user gave up");
+    controller.abort(reason);
+    const error = await aborted(call);
+    expect(error.name).toBe("AbortError");
+    expect(error.cause).toBe(reason);
+    expect(error.stopReport).toMatchObject({ outcome: "stopped", finallyRan: true, agentResponsive: true });
+    expect(error.stopReport!.steps.map((s) => s.strategy)).toEqual(["flag", "async-exc"]);
+    await expect(worker.call("blocking:returns_soon", [2])).resolves.toBe(2);
+  });
+
+  it("stops time.sleep(100) on the main lane when the call times out: the signal interrupts the sleep", async () => {
+    const worker = await startWorker({ python });
+    const error = await aborted(worker.call("blocking:sleep_long", [], {}, { lane: "main", timeoutMs: 300 }));
+    expect((error.cause as Error).name).toBe("TimeoutError");
+    expect(error.stopReport).toMatchObject({ outcome: "stopped", finallyRan: true });
+    expect(error.stopReport!.steps.map((s) => s.strategy)).toContain("signal");
+    await expect(worker.call("blocking:returns_soon", ["next"], {}, { lane: "main" })).resolves.toBe("next");
+  });
+
+  it("reports time.sleep(100) on the thread lane as blocked, abandons its thread and keeps answering other calls", async () => {
+    const worker = await startWorker({ python });
+    const error = await aborted(worker.call("blocking:sleep_long", [], {}, { timeoutMs: 200, stop: { deadlineMs: 500 } }));
+    expect(error.stopReport).toMatchObject({ outcome: "blocked", blockedIn: { function: "sleep_long", code: "time.sleep(100)" } });
+    await expect(worker.call("blocking:returns_soon", [3])).resolves.toBe(3);
+    const abandoned = (await worker.health()).abandoned;
+    expect(abandoned).toHaveLength(1);
+    expect(abandoned![0]).toMatchObject({ target: "blocking:sleep_long" });
+    expect(abandoned![0]!.frames.at(-1)?.function).toBe("sleep_long");
+    const thread = (await worker.threads()).find((t) => t.abandoned);
+    expect(thread).toMatchObject({ task: abandoned![0]!.task, ident: abandoned![0]!.ident });
+  });
+
+  it("hands a stop_event to a call that declares one, and the flag alone stops it", async () => {
+    const worker = await startWorker({ python });
+    const error = await aborted(worker.call("blocking:cooperative", [], {}, { timeoutMs: 200 }));
+    expect(error.stopReport).toMatchObject({ outcome: "stopped", steps: [{ strategy: "flag" }] });
+  });
+
+  it("lets a call ask pyleash.should_stop(), and discards its late answer", async () => {
+    const worker = await startWorker({ python });
+    const error = await aborted(worker.call("blocking:asks_should_stop", [], {}, { timeoutMs: 200 }));
+    expect(error.stopReport).toMatchObject({ outcome: "stopped", steps: [{ strategy: "flag" }] });
+  });
+
+  it("stops a call that swallows the first stop with a bare except", async () => {
+    const worker = await startWorker({ python });
+    const error = await aborted(worker.call("blocking:swallows_once", [], {}, { timeoutMs: 200, stop: { strategy: "async-exc", deadlineMs: 10_000 } }));
+    expect(error.stopReport).toMatchObject({ outcome: "stopped" });
+    expect(error.stopReport!.swallowed).toBeGreaterThanOrEqual(1);
+  });
+
+  it("holds a stop back while the call's module imports, then stops the call: the import lock is never left held", async () => {
+    const worker = await startWorker({ python });
+    const controller = new AbortController();
+    const call = worker.call("slow_import:spin", [], {}, { signal: controller.signal, stop: { strategy: "async-exc" } });
+    await callReached(worker, "<module>");
+    controller.abort();
+    expect((await aborted(call)).stopReport).toMatchObject({ outcome: "stopped" });
+    await expect(worker.call("slow_import:ready", [], {}, { timeoutMs: 10_000 })).resolves.toBe("imported");
+  });
+
+  it("holds a stop back while the call waits for another thread's import of its module", async () => {
+    const worker = await startWorker({ python });
+    const importing = worker.call("slow_import:ready");
+    await callReached(worker, "<module>");
+    const controller = new AbortController();
+    const waiting = worker.call("slow_import:spin", [], {}, { signal: controller.signal, stop: { strategy: "async-exc" } });
+    await callReached(worker, "acquire");
+    controller.abort();
+    expect((await aborted(waiting)).stopReport).toMatchObject({ outcome: "stopped" });
+    await expect(importing).resolves.toBe("imported");
+    await expect(worker.call("slow_import:ready", [], {}, { timeoutMs: 10_000 })).resolves.toBe("imported");
+  });
+
+  it("keeps a call queued on the main lane from ever running when it is stopped first", async () => {
+    const worker = await startWorker({ python });
+    const sleeping = new AbortController();
+    const first = worker.call("blocking:sleep_long", [], {}, { lane: "main", signal: sleeping.signal });
+    await callReached(worker, "sleep_long");
+    const controller = new AbortController();
+    const queued = worker.call("blocking:count", [], {}, { lane: "main", signal: controller.signal });
+    controller.abort();
+    const error = await aborted(queued);
+    expect(error.stopReport).toMatchObject({ outcome: "stopped" });
+    sleeping.abort();
+    expect((await aborted(first)).stopReport).toMatchObject({ outcome: "stopped" });
+    expect(await worker.call("blocking:count_value")).toBe(0);
+  });
+});
+
+describe("calls that really stop: bad input and many stops", () => {
+  it("refuses bad timeouts, lanes and stop options with an InvalidArgumentError and runs nothing", async () => {
+    const worker = await startWorker();
+    const bad: object[] = [
+      { timeoutMs: -1 },
+      { timeoutMs: 1.5 },
+      { timeoutMs: "5" },
+      { lane: "gpu" },
+      { stop: { strategy: "signal" } },
+      { lane: "main", stop: { strategy: "terminate" } },
+      { stop: { graceMs: -5 } },
+      { stop: { strategy: "nope" } },
+      { stop: "auto" },
+    ];
+    for (const options of bad) {
+      await expect(worker.call("blocking:count", [], {}, options as never), JSON.stringify(options)).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    await expect(worker.call("blocking:count", [], {}, { stop: { strategy: "signal" } })).rejects.toThrow(
+      'Strategy "signal" does not fit the "thread" lane',
+    );
+    expect(await worker.call("blocking:count_value")).toBe(0);
+  });
+
+  it("rejects an already-aborted signal at once and runs nothing in Python", async () => {
+    const worker = await startWorker();
+    const controller = new AbortController();
+    const reason = new Error("before");
+    controller.abort(reason);
+    const error = await aborted(worker.call("blocking:count", [], {}, { signal: controller.signal }));
+    expect(error.cause).toBe(reason);
+    expect(error.stopReport).toBeUndefined();
+    expect(await worker.call("blocking:count_value")).toBe(0);
+  });
+
+  it("times out 1,000 CPU-bound calls and leaves no Python thread running a call", async () => {
+    const worker = await startWorker();
+    const outcomes = new Map<string, number>();
+    for (let batch = 0; batch < 100; batch++) {
+      const settled = await Promise.allSettled(
+        Array.from({ length: 10 }, () => worker.call("blocking:busy_loop", [], {}, { timeoutMs: 5, stop: { strategy: "async-exc", deadlineMs: 10_000 } })),
+      );
+      for (const r of settled) {
+        const outcome = r.status === "rejected" && r.reason instanceof AbortError ? (r.reason.stopReport?.outcome ?? "none") : "resolved";
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      }
+    }
+    expect(Object.fromEntries(outcomes)).toEqual({ stopped: 1000 });
+    const threads = await worker.threads();
+    expect(threads.filter((t) => t.task !== null)).toEqual([]);
+    expect((await worker.health()).abandoned).toEqual([]);
+  }, 300_000);
+});
