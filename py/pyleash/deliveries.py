@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 
 class TaskStopped(BaseException):
@@ -24,12 +24,13 @@ class TaskStopped(BaseException):
 
 
 class _Record:
-    __slots__ = ("count", "event", "last")
+    __slots__ = ("count", "event", "last", "hook")
 
     def __init__(self) -> None:
         self.count = 0
         self.event = threading.Event()  # set on every delivery; a stopper clears it before injecting
         self.last: Optional[float] = None  # time.perf_counter() of the latest delivery
+        self.hook: Optional[Callable[[], None]] = None  # called in the thread at each delivery (stop.rearm)
 
 
 # dict.get/setdefault/pop are atomic under the GIL. The delivery path takes no lock on purpose: an
@@ -44,6 +45,12 @@ def _delivered(ident: int) -> None:
         rec = _records.setdefault(ident, _Record())
     rec.count += 1  # only the thread itself increments its own record
     rec.last = time.perf_counter()
+    hook = rec.hook
+    if hook is not None:
+        try:
+            hook()
+        except Exception:  # noqa: BLE001 - a failing hook must not turn the stop into another exception
+            pass
     rec.event.set()
 
 
@@ -70,6 +77,18 @@ def last_delivery(ident: int) -> Optional[float]:
     """time.perf_counter() of the latest delivery to thread `ident`, or None."""
     rec = _records.get(ident)
     return rec.last if rec is not None else None
+
+
+def set_hook(ident: int, hook: Optional[Callable[[], None]]) -> None:
+    """Have thread `ident` call hook() in itself at each delivery from now on (None: no more)."""
+    rec = _record(ident) if hook is not None else _records.get(ident)
+    if rec is not None:
+        rec.hook = hook
+
+
+def hook_of(ident: int) -> Optional[Callable[[], None]]:
+    rec = _records.get(ident)
+    return rec.hook if rec is not None else None
 
 
 def forget(ident: int) -> None:

@@ -49,16 +49,16 @@ class TraceKillTest(unittest.TestCase):
         t.join(JOIN_S)
         self.assertEqual(done, [None])
 
-    def test_a_task_started_without_trace_cannot_be_stopped_so(self) -> None:
-        worker = TaskWorker(spin).start()
+    def test_a_task_started_without_trace_gets_its_hook_at_the_stop(self) -> None:
+        worker = TaskWorker(retry_three_times).start()  # no trace: true; nothing traced until the stop
         try:
-            report = worker.stop("trace", deadline_s=1.0)
+            report = worker.stop("trace", deadline_s=JOIN_S)
         finally:
             worker.finish()
-        self.assertEqual(report["outcome"], "unavailable", report)
-        self.assertIn("trace: true", report["reason"])
-        self.assertEqual(worker.outcome, "returned")
-
+        self.assertEqual(report["outcome"], "stopped", report)
+        self.assertEqual(worker.outcome, "stopped")  # not one-shot: the swallowed kill was renewed in the handler
+        self.assertGreaterEqual(report["swallowed"], 1)
+        self.assertIsNone(worker.task.tracer)
 
 if __name__ == "__main__":
     unittest.main()

@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, Optional
 
 from pyleash import contract, deliveries, protocol
 from pyleash.deliveries import TaskStopped
+from pyleash.stop import rearm
 from pyleash.stop.async_exc import async_raise
 from pyleash.stop.redeliver import prime, run_stop
 from pyleash.stop.report import StopReport
@@ -71,7 +72,8 @@ class StopRun:
         self.report.step(first, self.t0)
         if first == "flag":
             task.stop_event.set()
-        elif first == "async-exc" and task.ident is not None:
+        elif (first == "async-exc" or (first == "trace" and task.tracer is None)) and task.ident is not None:
+            rearm.arm(task.ident)  # nothing runs in the task until the delivery below installs the hook there
             self.primed = prime(task.ident, lambda: not task.unwinding and _inject_async(task))
         return True
 
@@ -147,8 +149,6 @@ def unavailable(task: Stoppable, strategy: str) -> Optional[str]:
     if strategy not in kind.strategies:
         fits = [name for name, names in contract.SUPPORTED.items() if strategy in names]
         return "strategy %r does not apply to a %r task (it needs kind %s)" % (strategy, kind.name, " or ".join(repr(k) for k in fits))
-    if strategy == "trace" and task.tracer is None:
-        return "strategy 'trace' needs the task started with trace: true (the trace must be installed when it starts)"
     if strategy == "monitor":
         from pyleash.stop import monitor
 
@@ -171,12 +171,17 @@ def _inject_async(task: Stoppable) -> bool:
 
 
 def _async_exc(run: StopRun, until: float) -> None:
+    if run.task.ident is not None:
+        rearm.arm(run.task.ident)  # the first delivery installs the line hook that defeats a swallowing handler
     run.deliver(until, lambda: _inject_async(run.task))
 
 
 def _trace(run: StopRun, until: float) -> None:
-    tracer = run.task.tracer  # one shot: CPython drops a trace function that raised, so a swallowed kill is final
-    assert tracer is not None  # unavailable() refused a task started without trace
+    tracer = run.task.tracer
+    if tracer is None:  # started without trace: the hook is installed lazily, by the first async delivery
+        _async_exc(run, until)
+        return
+    # trace: true, article 003's always-on trace. One shot: CPython drops a trace function that raised.
     run.deliver(until, lambda: not tracer.spent and (tracer.kill() or True))
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from pyleash import current, deliveries, protocol, targets
 from pyleash.deliveries import TaskStopped
+from pyleash.stop.rearm import BOUNDARIES as STOP_HOOK_BOUNDARIES, release as release_stop_hook
 
 if TYPE_CHECKING:
     import asyncio
@@ -79,6 +80,9 @@ def call_target(task: Task) -> Any:
     return fn(*task.args, **kwargs)
 
 
+STOP_HOOK_BOUNDARIES.add(call_target.__code__)  # a stop's line hook traces what call_target calls, nothing above
+
+
 def body(task: Task) -> Any:
     """The task's function, under article 003's trace kill when the task was started with `trace`."""
     tracer = task.tracer
@@ -111,7 +115,10 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
         try:
             emit(started_event(task))
             task.started.set()
-            result = body()
+            try:
+                result = body()
+            finally:
+                release_stop_hook()  # a stop's line hook ends with the task's function, before any cleanup of ours
             outcome = "finished"
         except TaskStopped as exc:
             outcome, error = "stopped", exc
@@ -123,6 +130,7 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
         if error is None and outcome != "finished":
             outcome, error = "stopped", exc
     finally:
+        release_stop_hook()  # again, in case a late delivery landed before the first release() ran
         current.unbind(token)
     finish(task, emit, outcome, result, error)
 
