@@ -13,10 +13,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseArgs } from "node:util";
 import { DIST } from "./bench/contenders.mjs";
 import { openHost } from "./bench/procs.mjs";
 import { renderMarkdown, renderText } from "./bench/report.mjs";
+import { scriptArgs } from "./script-args.mjs";
 
 const CONFIGS = {
   quick: {
@@ -127,27 +127,15 @@ function agentBytecode(python) {
 }
 
 function readArgs(args) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        json: { type: "boolean", default: false },
-        quick: { type: "boolean", default: false },
-        out: { type: "string", default: join(ROOT, "report") },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    process.stderr.write(`${USAGE}\n${error.message}\n`);
-    process.exit(2);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
+  const values = scriptArgs(
+    args,
+    {
+      json: { type: "boolean", default: false },
+      quick: { type: "boolean", default: false },
+      out: { type: "string", default: join(ROOT, "report") },
+    },
+    USAGE,
+  );
   return { ...values, out: resolve(values.out) };
 }
 

@@ -63,6 +63,13 @@ describe("the contract both sides load", () => {
     }
   });
 
+  it("gives every error kind of the agent its own error class in the controller", async () => {
+    const { errorFromPayload, PythonError } = await import("../ts/errors.js");
+    const classes = Object.keys(CONTRACT.errorKinds).map((kind) => errorFromPayload({ kind, type: "X", message: "m" }).constructor);
+    expect(new Set(classes).size).toBe(classes.length);
+    expect(errorFromPayload({ kind: "exception", type: "X", message: "m" })).toBeInstanceOf(PythonError);
+  });
+
   it("refuses a strategy that does not fit the task's kind before asking the agent, naming both", async () => {
     const worker = await startWorker();
     const task = await worker.start("blocking:busy_loop");

@@ -224,6 +224,7 @@ describe("tasks and the worker", () => {
     await task.started;
     const report = await task.stop({ deadlineMs: 500 });
     expect(report).toMatchObject({ outcome: "blocked", agentResponsive: false });
+    if (process.platform === "linux") expect(report.reason).toMatch(/one of its threads held the CPU alone/);
     expect(await worker.health(300)).toMatchObject({ alive: true, responsive: false });
     expect(report.stack?.map((f) => f.function)).toContain("regex_freeze");
     expect(report.blockedIn).toBe(report.stack?.at(-1));
@@ -243,5 +244,19 @@ describe("tasks and the worker", () => {
     expect(worker.pid).not.toBe(oldPid);
     expect(await isAlive(oldPid)).toBe(false);
     expect(await worker.call("calls:add", [1, 2])).toBe(3);
+  });
+});
+
+describe("a busy agent", () => {
+  it("is never reported frozen: 40 spinning tasks stopped at once each get the agent's own report, and each is stopped", async () => {
+    const worker = await startWorker();
+    const tasks = [];
+    for (let i = 0; i < 40; i++) tasks.push(await worker.start("pyleash.demo:spin"));
+    await Promise.all(tasks.map((t) => t.started));
+    const reports = await Promise.all(tasks.map((t) => t.stop({ deadlineMs: 20_000 })));
+    expect(reports.filter((r) => !r.agentResponsive)).toEqual([]);
+    expect(reports.map((r) => r.outcome)).toEqual(tasks.map(() => "stopped"));
+    const ends = await Promise.allSettled(tasks.map((t) => t.result));
+    expect(ends.every((e) => e.status === "rejected" && e.reason instanceof TaskStoppedError)).toBe(true);
   });
 });

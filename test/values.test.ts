@@ -118,3 +118,10 @@ describe("targets", () => {
     await expect(startWorker({ allowedModules: ["os; rm"] })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });
+
+describe("strings", () => {
+  it("carries a lone surrogate both ways, as JavaScript allows it in a string", async () => {
+    const worker = await startWorker();
+    expect(await worker.call("calls:echo", ["\ud800", "é"])).toEqual({ args: ["\ud800", "é"], kwargs: {} });
+  });
+});

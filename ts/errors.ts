@@ -1,4 +1,6 @@
 /** Every error pyleash raises is a PyleashError with a stable `code`; subclasses carry the facts. */
+import type { StopReport } from "./task/report.js";
+
 export class PyleashError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
@@ -124,11 +126,19 @@ export class WorkerRestartedError extends PyleashError {
   }
 }
 
-/** A call or task was aborted through its AbortSignal or timed out; `cause` is the signal's reason. */
+/**
+ * A call or task was aborted through its AbortSignal or timed out; `cause` is the signal's reason (a TimeoutError
+ * for `timeoutMs`). An aborted call also says what became of its Python work: `stopReport` (stopped, blocked…),
+ * or `stopError` when the stop itself failed (the agent died meanwhile, for one).
+ */
 export class AbortError extends PyleashError {
-  constructor(message: string, cause: unknown) {
+  readonly stopReport: StopReport | undefined;
+  readonly stopError: Error | undefined;
+  constructor(message: string, cause: unknown, stop: { report?: StopReport; error?: Error } = {}) {
     super("ABORT_ERR", message, { cause });
     this.name = "AbortError";
+    this.stopReport = stop.report;
+    this.stopError = stop.error;
   }
 }
 

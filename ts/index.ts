@@ -1,9 +1,10 @@
 /** pyleash: run Python work from TypeScript over ZeroMQ and stop it by every known means. */
-export { Worker } from "./worker/worker.js";
-export type { WorkerOptions, CallOptions } from "./worker/options.js";
+export { Worker, type Ping, type Health } from "./worker/worker.js";
+export type { WorkerOptions, CallOptions, WaitOptions } from "./worker/options.js";
 export { Task, type TaskStatus } from "./task/task.js";
 export type { StartOptions, StopOptions, Strategy, TaskKind } from "./task/options.js";
-export type { StopReport, StopOutcome, StopStep, Frame, ThreadInfo } from "./task/report.js";
+export type { Lane } from "./protocol.js";
+export type { StopReport, StopOutcome, StopStep, Frame, ThreadInfo, AbandonedWork } from "./task/report.js";
 export {
   PyleashError,
   PythonNotFoundError,

@@ -11,12 +11,14 @@ type Contract = typeof CONTRACT;
 export const PROTOCOL_VERSION: Contract["protocol"] = CONTRACT.protocol;
 
 export type TaskKind = keyof Contract["kinds"];
+export type Lane = keyof Contract["lanes"];
 export type Strategy = keyof Contract["strategies"];
 export type StopOutcome = Contract["stopOutcomes"][number];
 export type Transport = Contract["transports"][number];
 export type TaskEndStatus = Contract["taskEndStatuses"][number];
 
 export const KINDS = Object.keys(CONTRACT.kinds) as TaskKind[];
+export const LANES = Object.keys(CONTRACT.lanes) as Lane[];
 export const STRATEGIES = Object.keys(CONTRACT.strategies) as Strategy[];
 export const TRANSPORTS: readonly Transport[] = CONTRACT.transports;
 
@@ -30,6 +32,7 @@ interface FieldTypes {
   object: Record<string, unknown>;
   any: unknown;
   kinds: TaskKind;
+  lanes: Lane;
   strategies: Strategy;
   transports: Transport;
   taskEndStatuses: TaskEndStatus;

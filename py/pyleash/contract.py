@@ -10,6 +10,7 @@ with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "contract.jso
 
 PROTOCOL_VERSION: int = CONTRACT["protocol"]
 KINDS: Tuple[str, ...] = tuple(CONTRACT["kinds"])
+LANE_KINDS: Dict[str, str] = {lane: spec["kind"] for lane, spec in CONTRACT["lanes"].items()}  # a call's lane -> the kind whose stops fit it
 STRATEGIES: Tuple[str, ...] = tuple(CONTRACT["strategies"])
 LADDERS: Dict[str, Tuple[str, ...]] = {kind: tuple(spec["ladder"]) for kind, spec in CONTRACT["kinds"].items()}
 SUPPORTED: Dict[str, Tuple[str, ...]] = {kind: tuple(spec["strategies"]) for kind, spec in CONTRACT["kinds"].items()}
@@ -21,7 +22,7 @@ ERROR_KINDS: Tuple[str, ...] = tuple(CONTRACT["errorKinds"])
 TRANSPORTS: Tuple[str, ...] = tuple(CONTRACT["transports"])
 REQUESTS: Dict[str, Dict[str, Any]] = CONTRACT["requests"]
 
-_LISTS = {"kinds": KINDS, "strategies": STRATEGIES, "transports": TRANSPORTS,
+_LISTS = {"kinds": KINDS, "lanes": tuple(LANE_KINDS), "strategies": STRATEGIES, "transports": TRANSPORTS,
           "taskEndStatuses": tuple(CONTRACT["taskEndStatuses"])}
 
 

@@ -10,7 +10,11 @@ from typing import Any, Callable, Dict, List, Optional
 from pyleash import contract, protocol, targets
 from pyleash.outbox import Outbox
 from pyleash.pool import CallPool
+from pyleash.tasks.call_kind import PoolCallKind
+from pyleash.tasks.kind import Kind
+from pyleash.tasks.registry import KINDS
 from pyleash.tasks.service import TaskService
+from pyleash.tasks.task import failure_reply, with_stop_event
 from pyleash.transport import Transport, TransportError
 
 Handler = Callable[[Dict[str, Any]], None]
@@ -29,6 +33,7 @@ class Agent:
         self.pool = CallPool(on_drain=self.outbox.flush)
         self._calls: List[Any] = []  # calls of the message being dispatched, for the pool (control thread only)
         self.tasks = TaskService(self.send, self.send_many)
+        self._call_kinds: Dict[str, Kind] = {"thread": PoolCallKind(self.pool), "main": KINDS["main"]}  # by lane
         self.handlers: Dict[str, Handler] = {  # one per request type of the contract
             "call": self._call,
             "ping": self._ping,
@@ -97,6 +102,8 @@ class Agent:
             frame = protocol.encode(message)
         except protocol.NotSerializable as exc:
             return protocol.encode(protocol.error(message.get("id"), protocol.RESULT, exc, with_traceback=False))
+        except Exception as exc:  # noqa: B902 - a defect of ours: the caller still gets an answer
+            return protocol.encode(protocol.error(message.get("id"), protocol.EXCEPTION, exc, with_traceback=False))
         if len(frame) <= self.max_message_bytes:
             return frame
         too_big = protocol.NotSerializable(
@@ -119,30 +126,30 @@ class Agent:
             _log("could not answer request %d: %s" % (request_id, failure))
 
     def _call(self, request: Dict[str, Any]) -> None:
+        if request["lane"] != "thread" or "task" in request:  # stoppable, or on the main lane: recorded as a task
+            self.tasks.call(request, self._call_kinds[request["lane"]])
+            return
         self._calls.append((self._run_call, (request["id"], request["target"], request["args"], request["kwargs"])))
 
     def _run_call(self, request_id: int, target: str, args: list, kwargs: dict) -> None:
+        """A call no stop can reach (it named no task id): nothing recorded, its reply may wait for a batch."""
         try:
             fn = targets.resolve(target)
-        except targets.TargetForbidden as exc:
-            reply = protocol.error(request_id, protocol.FORBIDDEN, exc, with_traceback=False)
-        except targets.TargetError as exc:
-            reply = protocol.error(request_id, protocol.TARGET, exc, with_traceback=False)
-        except BaseException as exc:  # an import that raised is the user's exception
-            reply = protocol.error(request_id, protocol.EXCEPTION, exc)
-        else:
-            try:
-                reply = protocol.ok(request_id, fn(*args, **kwargs))
-            except BaseException as exc:  # noqa: B902 - everything the call raises goes back to the caller
-                reply = protocol.error(request_id, protocol.EXCEPTION, exc)
+            reply = protocol.ok(request_id, fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET)))
+        except BaseException as exc:  # noqa: B902 - an import that raised, and everything the call raises, go back
+            reply = failure_reply(request_id, exc)
         self.outbox.add(self._encode(reply), hold=self.pool.queued())
 
     def _ping(self, request: Dict[str, Any]) -> None:
-        self.send(protocol.ok(request["id"], {"pid": os.getpid(), "threads": threading.active_count()}))
+        self.send(protocol.ok(request["id"], {"pid": os.getpid(), "threads": threading.active_count(),
+                                              "abandoned": self.tasks.abandoned()}))
 
     def _shutdown(self, request: Dict[str, Any]) -> None:
         self.send(protocol.ok(request["id"], None))
         _flush_and_exit(0)
+
+
+_NEVER_SET = threading.Event()  # the stop_event of a call no stop can reach
 
 
 def _flush_and_exit(status: int) -> None:

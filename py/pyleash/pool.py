@@ -6,7 +6,9 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, List, Optional, Tuple
+from typing import Any, Callable, Deque, List, Optional, Set, Tuple
+
+from pyleash.threads import start_soon
 
 Job = Tuple[Callable[..., Any], Tuple[Any, ...]]
 
@@ -57,6 +59,7 @@ class CallPool:
         self._watch_wake.acquire()
         self._watcher: Optional[threading.Thread] = None
         self._closed = False
+        self._abandoned: Set[int] = set()  # idents of threads whose call a stop gave up on; uncounted in _threads
         self._max = max_threads
         self._grow_after = grow_after_s
         self._retire_after = retire_after_s
@@ -103,6 +106,14 @@ class CallPool:
         if grown is not None:
             self._start(grown)
 
+    def abandon(self, ident: int) -> None:
+        """The call on pool thread `ident` could not be stopped: the thread no longer counts towards the cap, so
+        the pool grows past it as calls wait, and it exits instead of taking more calls should its call return."""
+        with self._lock:
+            if ident not in self._abandoned:
+                self._abandoned.add(ident)
+                self._threads -= 1
+
     def close(self) -> None:
         """Idle threads exit now, busy ones after their call; queued calls still run. For tests and benches."""
         with self._lock:
@@ -123,14 +134,15 @@ class CallPool:
 
     def _start(self, worker: _Worker) -> None:
         name = "pyleash-call-%d" % next(self._names)
-        try:
-            threading.Thread(target=self._run, args=(worker,), name=name, daemon=True).start()
-        except RuntimeError:  # can't start new thread: the call waits for a free one instead
-            with self._lock:
-                self._threads -= 1
-                if worker.job is not None:
-                    self._backlog.appendleft(worker.job)
-                self._watch_locked()
+        start_soon(threading.Thread(target=self._run, args=(worker,), name=name, daemon=True), lambda exc: self._not_started(worker))
+
+    def _not_started(self, worker: _Worker) -> None:
+        """Can't start new thread: the call waits for a free one instead."""
+        with self._lock:
+            self._threads -= 1
+            if worker.job is not None:
+                self._backlog.appendleft(worker.job)
+            self._watch_locked()
 
     def _watch_locked(self) -> None:
         if self._watching or not self._backlog:
@@ -161,6 +173,7 @@ class CallPool:
 
     def _run(self, worker: _Worker) -> None:
         job = worker.job
+        me = threading.get_ident()
         while job is not None:
             fn, args = job
             try:
@@ -170,7 +183,10 @@ class CallPool:
             job = fn = args = None  # type: ignore[assignment]  (drop references before idling)
             drained = retire = False
             with self._lock:
-                if self._backlog:
+                if me in self._abandoned:  # already uncounted: it leaves, and the pool forgets it
+                    self._abandoned.discard(me)
+                    retire = True
+                elif self._backlog:
                     job = self._backlog.popleft()
                     self._last_start = time.perf_counter()
                     drained = not self._backlog

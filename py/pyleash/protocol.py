@@ -20,9 +20,11 @@ _TAG_TEXT = '"%s"' % TAG
 _TAG_BYTES = _TAG_TEXT.encode()
 MAX_SAFE_INTEGER = 2 ** 53 - 1  # beyond it a JavaScript number is no longer exact
 _LONG_DIGITS = re.compile(r"\d{16,}")  # only an encoded message with such a run can hold an int beyond 2^53
-_ID_FIRST = re.compile(rb'\{\s*"id"\s*:\s*(\d{1,15})\s*[,}]')  # the controller writes "id" first
+_ID_VALUE = re.compile(rb'\s*:\s*(\d{1,15})\s*[,}]')
+_ID_SCAN_LIMIT = 1 << 20  # how far into an undecodable frame its top-level "id" is looked for
 
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
+_dumps_ascii = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=True).encode
 _loads = json.JSONDecoder().decode
 
 
@@ -57,8 +59,11 @@ def encode(message: Dict[str, Any]) -> bytes:
     if _LONG_DIGITS.search(text):
         tagged = _tag_big_ints(message)
         if tagged is not message:
-            text = _dumps(tagged)
-    return text.encode("utf-8")
+            message, text = tagged, _dumps(tagged)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800"): escaped, it crosses exactly, as JavaScript allows it
+        return _dumps_ascii(message).encode("ascii")
 
 
 def decode(frame: bytes) -> Dict[str, Any]:
@@ -79,9 +84,31 @@ def decode(frame: bytes) -> Dict[str, Any]:
 
 
 def salvage_id(frame: bytes) -> Optional[int]:
-    """The id of a request that could not be decoded, read from its first bytes; None if it does not start so."""
-    match = _ID_FIRST.match(frame, 0, 64)
-    return int(match.group(1)) if match else None
+    """The top-level integer id of a request that could not be decoded, or None.
+
+    A scan of the frame's structure (strings, escapes, nesting), not a parse: it needs no recursion, so it works
+    where the decoder gave up. The controller writes "id" first, so it is usually found in the first bytes.
+    """
+    depth = 0
+    i, n = 0, min(len(frame), _ID_SCAN_LIMIT)
+    while i < n:
+        c = frame[i]
+        if c == 0x22:  # a string: a key when it is followed by ':' at depth 1
+            end = i + 1
+            while end < n and frame[end] != 0x22:
+                end += 2 if frame[end] == 0x5C else 1
+            if depth == 1 and frame[i + 1:end] == b"id":
+                match = _ID_VALUE.match(frame, end + 1, n)
+                if match:
+                    return int(match.group(1))
+            i = end + 1
+            continue
+        if c in (0x7B, 0x5B):  # { [
+            depth += 1
+        elif c in (0x7D, 0x5D):  # } ]
+            depth -= 1
+        i += 1
+    return None
 
 
 def _integer(value: Any) -> Optional[int]:

@@ -78,7 +78,7 @@ class DispatchTest(unittest.TestCase):
         self.assertEqual([r["id"] for r in self.transport.sent], [8, 9, 10, 11, 12])
 
     def test_the_error_kinds_are_the_contract_s(self):
-        kinds = {protocol.EXCEPTION, protocol.TARGET, protocol.RESULT, protocol.PROTOCOL}
+        kinds = {protocol.EXCEPTION, protocol.TARGET, protocol.FORBIDDEN, protocol.RESULT, protocol.PROTOCOL}
         self.assertEqual(kinds, set(contract.ERROR_KINDS))
 
     def test_a_request_without_a_usable_id_is_answered_with_a_null_id(self):
@@ -187,6 +187,10 @@ class ValuesTest(unittest.TestCase):
         big, zero = message["args"]
         self.assertEqual(big, -(2 ** 70))
         self.assertEqual((zero, str(zero)), (0.0, "-0.0"))
+
+    def test_a_lone_surrogate_crosses_escaped(self):
+        frame = protocol.encode(protocol.ok(1, ["\ud800", "é"]))
+        self.assertEqual(json.loads(frame)["result"], ["\ud800", "é"])
 
     def test_a_result_that_cannot_cross_names_its_type_and_path(self):
         for value, python_type, path in (({"a": [1, {2}]}, "set", "result.a[1]"), ([0, float("nan")], "float (nan)", "result[1]"),

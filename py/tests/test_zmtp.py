@@ -203,6 +203,18 @@ class FramingTest(unittest.TestCase):
             self.assertEqual(list(dec.messages), [[b"before"], [b"after"]], "step %d" % step)
             self.assertEqual(dec.dropped, [5000, 3000, 1001])
 
+    def test_a_frame_only_announced_costs_what_has_arrived_not_its_declared_size(self) -> None:
+        dec = Decoder(lambda name, data: None)
+        dec.ready = True
+        declared = zmtp.MAX_FRAME  # 256 MiB: within the limit, so it is read, not skipped
+        dec.feed(struct.pack(">BQ", 0x02, declared) + b"x" * 1000)
+        self.assertIsNotNone(dec.big)
+        self.assertLessEqual(len(dec.big), zmtp.BIG_FRAME)
+        chunk = b"y" * 300000
+        for _ in range(10):
+            dec.feed(chunk)
+        self.assertLessEqual(len(dec.big), 2 * (1000 + 10 * len(chunk)))
+
     def test_decoder_skips_a_frame_declared_near_2_to_the_63(self) -> None:
         dec = Decoder(lambda name, data: None)
         dec.ready = True

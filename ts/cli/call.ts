@@ -1,9 +1,21 @@
-/** `pyleash call <mod:func>`: one call in a fresh agent, result on stdout. */
+/** `pyleash call <mod:func>`: one call in a fresh agent, result on stdout; --timeout stops the call's Python work. */
+import { AbortError } from "../errors.js";
+import type { Lane, Strategy } from "../protocol.js";
 import { Worker } from "../worker/worker.js";
 import { errorJson, printJson } from "./output.js";
+import { describeStop } from "./run.js";
 import type { TargetOptions } from "./target-options.js";
 
-export async function call(target: string, options: TargetOptions): Promise<number> {
+/** What `call` accepts, after parsing. */
+export interface CallCommandOptions extends TargetOptions {
+  timeout?: number;
+  strategy: Strategy;
+  grace?: number;
+  deadline?: number;
+  lane: Lane;
+}
+
+export async function call(target: string, options: CallCommandOptions): Promise<number> {
   let worker: Worker | undefined;
   try {
     worker = await Worker.start({
@@ -12,13 +24,18 @@ export async function call(target: string, options: TargetOptions): Promise<numb
       transport: options.transport,
       output: "forward",
     });
-    const result = await worker.call(target, options.args, options.kwargs);
+    const result = await worker.call(target, options.args, options.kwargs, {
+      timeoutMs: options.timeout,
+      lane: options.lane,
+      stop: { strategy: options.strategy, graceMs: options.grace, deadlineMs: options.deadline },
+    });
     if (options.json) printJson({ ok: true, result, python: worker.python, transport: worker.transport });
     else process.stdout.write(JSON.stringify(result) + "\n");
     return 0;
   } catch (error) {
-    if (options.json) printJson({ ok: false, error: errorJson(error) });
-    else process.stderr.write(`${errorText(error)}\n`);
+    const stop = error instanceof AbortError ? error.stopReport : undefined;
+    if (options.json) printJson({ ok: false, error: { ...errorJson(error), ...(stop && { stop }) } });
+    else process.stderr.write([errorText(error), ...(stop ? describeStop(stop) : [])].join("\n") + "\n");
     return 1;
   } finally {
     await worker?.close();

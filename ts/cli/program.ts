@@ -1,15 +1,15 @@
 /** The `pyleash` command tree: every command, option, description and example, in one place. */
 import { readFileSync } from "node:fs";
 import { Argument, Command, Option } from "commander";
-import { KINDS, STRATEGIES } from "../protocol.js";
+import { KINDS, LANES, STRATEGIES } from "../protocol.js";
 import { STOP_DEFAULTS } from "../task/options.js";
-import { call } from "./call.js";
+import { type CallCommandOptions, call } from "./call.js";
 import { bashCompletion } from "./completion.js";
 import { doctor, type DoctorOptions } from "./doctor.js";
 // Type only: the experiments code (and everything under ts/experiments/) loads when that command runs.
 import type { ExperimentsOptions } from "./experiments.js";
 import { run, type RunOptions } from "./run.js";
-import { JSON_HELP, addTargetOptions, collect, milliseconds, type TargetOptions } from "./target-options.js";
+import { JSON_HELP, addTargetOptions, collect, milliseconds } from "./target-options.js";
 
 /** The version in package.json, read where this module sits (dist/cli/ or ts/cli/, two levels below the root). */
 export function packageVersion(): string {
@@ -45,15 +45,24 @@ Examples:
       "the function to call, e.g. math:floor or mypkg.mod:func",
     ),
   )
+    .option("--timeout <ms>", "stop the call's Python work if it still runs after this many ms, and fail (exit status 1)", milliseconds("--timeout"))
+    .addOption(new Option("--lane <lane>", "where the call runs: a thread of the agent's call pool, or its main thread (where a stop's signal interrupts blocking waits)").choices(LANES).default("thread"))
+    .addOption(new Option("--strategy <strategy>", "how a timed-out call is stopped; auto escalates from the gentlest step to the most forceful").choices(STRATEGIES).default(STOP_DEFAULTS.strategy))
+    .option("--grace <ms>", `how long each step of auto waits before the next one (default: ${STOP_DEFAULTS.graceMs})`, milliseconds("--grace"))
+    .option("--deadline <ms>", `when a call that still runs is reported blocked (default: ${STOP_DEFAULTS.deadlineMs})`, milliseconds("--deadline"))
     .option("--json", JSON_HELP)
     .addHelpText(
       "after",
       `
+Exit status: 0 when the call returned, 1 otherwise (it raised, or timed out: then with --json, error.stop holds the
+stop report, which says whether the Python work stopped).
+
 Examples:
   $ pyleash call math:floor --args '[2.7]' --json
-  $ pyleash call mymodule:main --pythonpath ./src --kwargs '{"n": 3}'`,
+  $ pyleash call mymodule:main --pythonpath ./src --kwargs '{"n": 3}'
+  $ pyleash call time:sleep --args '[100]' --timeout 500 --lane main --json`,
     )
-    .action(async (target: string, options: TargetOptions) => {
+    .action(async (target: string, options: CallCommandOptions) => {
       process.exitCode = await call(target, options);
     });
 

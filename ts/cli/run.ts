@@ -72,14 +72,17 @@ export async function run(target: string, options: RunOptions): Promise<number> 
 function describeRun(out: { status?: string; result?: unknown; error?: Record<string, unknown>; stop?: StopReport }): string {
   const lines = [`status: ${out.status}`];
   if (out.result !== undefined) lines.push(`result: ${JSON.stringify(out.result)}`);
-  if (out.stop) {
-    const s = out.stop;
-    lines.push(`stop: ${s.outcome} via ${s.steps.map((step) => `${step.strategy}@${step.atMs}ms`).join(" → ") || s.strategy}`);
-    if (s.latencyMs !== null) lines.push(`latency: ${s.latencyMs} ms, swallowed: ${s.swallowed}, finally ran: ${s.finallyRan}`);
-    if (s.blockedIn) lines.push(`blocked in: ${s.blockedIn.function} (${s.blockedIn.file}:${s.blockedIn.line}) ${s.blockedIn.code ?? ""}`);
-    if (s.reason) lines.push(`reason: ${s.reason}`);
-  }
+  if (out.stop) lines.push(...describeStop(out.stop));
   if (out.error && out.status !== "stopped") lines.push(`error: ${String(out.error.message)}`);
   return lines.join("\n");
 }
 
+
+/** A stop report as lines of text, for `run` and `call`. */
+export function describeStop(s: StopReport): string[] {
+  const lines = [`stop: ${s.outcome} via ${s.steps.map((step) => `${step.strategy}@${step.atMs}ms`).join(" → ") || s.strategy}`];
+  if (s.latencyMs !== null) lines.push(`latency: ${s.latencyMs} ms, swallowed: ${s.swallowed}, finally ran: ${s.finallyRan}`);
+  if (s.blockedIn) lines.push(`blocked in: ${s.blockedIn.function} (${s.blockedIn.file}:${s.blockedIn.line}) ${s.blockedIn.code ?? ""}`);
+  if (s.reason) lines.push(`reason: ${s.reason}`);
+  return lines;
+}

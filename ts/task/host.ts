@@ -9,6 +9,8 @@ export interface TaskHost {
   dumpThreads(): Promise<string>;
   /** Whether the agent's control loop answers within `timeoutMs` (false while C code holds the GIL). */
   ping(timeoutMs: number): Promise<boolean>;
+  /** The largest share of `windowMs` one agent thread spent on the CPU (0..1); undefined where the platform cannot tell. */
+  busiestThreadShare(windowMs: number): Promise<number | undefined>;
   /** The agent's Python version. */
   readonly python: string;
   /** The strategies the agent's interpreter supports. */

@@ -56,15 +56,15 @@ export function resolveStartOptions(options: StartOptions): ResolvedStart {
 
 /** Checks the options, and that the strategy fits the task's kind (the contract lists each kind's). */
 /** @internal */
-export function resolveStopOptions(options: StopOptions, kind: TaskKind): Required<StopOptions> {
+export function resolveStopOptions(options: StopOptions, kind: TaskKind, subject = `a "${kind}" task`): Required<StopOptions> {
   const resolved: Required<StopOptions> = { ...STOP_DEFAULTS, ...stripUndefined(options) };
   oneOf("strategy", resolved.strategy, STRATEGIES);
   const fits: readonly string[] = CONTRACT.kinds[kind].strategies;
   if (resolved.strategy !== "auto" && !fits.includes(resolved.strategy)) {
     const kinds = KINDS.filter((k) => (CONTRACT.kinds[k].strategies as readonly string[]).includes(resolved.strategy));
     throw new InvalidArgumentError(
-      `Strategy "${resolved.strategy}" does not fit a "${kind}" task: it stops ${kinds.map((k) => `"${k}"`).join(" or ")} tasks; ` +
-        `a "${kind}" task takes ${["auto", ...fits].map((s) => `"${s}"`).join(", ")}`,
+      `Strategy "${resolved.strategy}" does not fit ${subject}: it stops ${kinds.map((k) => `"${k}"`).join(" or ")} tasks; ` +
+        `${subject} takes ${["auto", ...fits].map((s) => `"${s}"`).join(", ")}`,
     );
   }
   nonNegativeInteger("graceMs", resolved.graceMs);

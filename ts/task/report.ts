@@ -52,6 +52,19 @@ export interface ThreadInfo {
   task: string | null;
   /** True for pyleash's own threads (control loop, call pool, lifeline). */
   agent: boolean;
+  /** A stop gave up on the call or task this thread runs (blocked): the call pool no longer counts on it. */
+  abandoned: boolean;
   /** Innermost last. */
+  frames: Frame[];
+}
+
+/** A call or task that a stop gave up on (outcome `blocked`) and that still runs in the agent. */
+export interface AbandonedWork {
+  /** The task id (calls get one when they can be stopped: `c1`, `c2`…). */
+  task: string;
+  target: string;
+  /** The Python thread that runs it. */
+  ident: number | null;
+  /** Its stack when asked, innermost last. */
   frames: Frame[];
 }

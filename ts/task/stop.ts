@@ -3,6 +3,7 @@
  * only passes it on. It watches the deadline itself, because C code holding the GIL freezes the agent's control
  * loop too: then, and only then, the controller builds the report from faulthandler's dump and says so.
  */
+import { TaskStoppedError } from "../errors.js";
 import { CONTRACT, type Strategy, type TaskKind } from "../protocol.js";
 import { roundMs, settlesWithin } from "../util/time.js";
 import { parseDump } from "./faulthandler.js";
@@ -14,8 +15,12 @@ import type { Frame, StopReport } from "./report.js";
 const ANSWER_SLACK_MS = 1_000;
 /** How long a ping may take before the agent counts as frozen, and how often a slow agent is checked on. */
 const PING_MS = 1_000;
-/** How long a slow but responsive agent's report is awaited in all. */
-const MAX_PATIENCE_MS = 60_000;
+/** How long past the deadline a slow agent's report is awaited, while its threads are seen taking turns. */
+const STARVED_MS = 10_000;
+/** How long the agent's threads are watched on the CPU, to tell frozen (one runs alone) from busy (they take turns). */
+const CPU_WINDOW_MS = 500;
+/** One thread on the CPU for this share of the window, while the control loop cannot answer: frozen. */
+const FROZEN_SHARE = 0.8;
 /**
  * The agent sends a task's end event before (or in the same message as) a report that says it ended, so this
  * wait normally returns at once; it only bounds the wait should the agent break that promise.
@@ -44,8 +49,22 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
   }
   const asked = performance.now();
   const answer = host.request({ type: "stop", task: task.id, strategy, graceMs, deadlineMs }) as Promise<Omit<StopReport, "agentResponsive">>;
-  let report = await answerOrFrozen(answer, host, deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs), asked);
-  if (!report) report = frozenAgentReport(task, strategy, performance.now() - asked, await host.dumpThreads());
+  // The task's end event, should it arrive while the agent's report does not: then the controller knows how it ended.
+  let endedAs: "stopped" | "finished-first" | undefined;
+  task.result.then(
+    () => (endedAs = "finished-first"),
+    (error: unknown) => (endedAs = error instanceof TaskStoppedError ? "stopped" : "finished-first"),
+  );
+  const answered = await answerOrFrozen(answer, host, deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs), asked + deadlineMs + STARVED_MS);
+  let report: StopReport;
+  const dump = typeof answered === "string" ? await host.dumpThreads() : ""; // the end may arrive meanwhile
+  if (typeof answered !== "string") report = answered;
+  else if (endedAs) {
+    const how = endedAs === "stopped" ? "it was stopped" : "it had ended on its own";
+    const why = `the agent's report did not come (its control loop could not get the GIL), but the task's end did: ${how}`;
+    report = { ...localReport(strategy, endedAs, why), steps: [{ strategy, atMs: 0 }], agentResponsive: false };
+  }
+  else report = frozenAgentReport(task, strategy, performance.now() - asked, dump, answered);
   if (report.outcome === "blocked") task.markBlocked();
   if (report.outcome === "stopped" || report.outcome === "finished-first") await settlesWithin(task.result, END_EVENT_SLACK_MS);
   if (report.outcome === "blocked" && restartWorkerIfBlocked) {
@@ -65,16 +84,16 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
 }
 
 /**
- * The agent's report, or undefined once the agent has stopped answering. Past `patienceMs` the agent is pinged:
- * one that answers is only slow (busy threads compete for the GIL), so its report is awaited, up to
- * MAX_PATIENCE_MS in all; only an agent that does not answer a ping counts as frozen.
+ * The agent's report, or why it did not come. Past `patienceMs` the agent is pinged: one that answers, or whose
+ * threads take turns on the CPU, is only slow (busy threads compete for the GIL), so its report is awaited until
+ * `giveUpAt`; one whose single thread holds the CPU alone is frozen.
  */
 async function answerOrFrozen(
   answer: Promise<Omit<StopReport, "agentResponsive">>,
   host: TaskHost,
   patienceMs: number,
-  asked: number,
-): Promise<StopReport | undefined> {
+  giveUpAt: number,
+): Promise<StopReport | Silence> {
   const settled = answer.then(
     (reply) => ({ reply }),
     (error: unknown) => ({ error }),
@@ -85,16 +104,29 @@ async function answerOrFrozen(
       if ("error" in outcome) throw outcome.error;
       return { ...outcome.reply, agentResponsive: true };
     }
-    if (performance.now() - asked > MAX_PATIENCE_MS || !(await host.ping(PING_MS))) return undefined;
+    if (performance.now() > giveUpAt) return "unanswered";
+    if (await host.ping(PING_MS)) continue; // slow, not frozen: busy threads compete for the GIL
+    const share = await host.busiestThreadShare(CPU_WINDOW_MS);
+    if (share === undefined) return "unresponsive";
+    if (share >= FROZEN_SHARE) return "frozen";
   }
 }
+
+/** Why the agent's report did not come: see frozenAgentReport. */
+type Silence = "frozen" | "unresponsive" | "unanswered";
+
+const SILENCE: Record<Silence, string> = {
+  frozen: `nor a ping within ${PING_MS} ms, and one of its threads held the CPU alone meanwhile: C code holding the GIL has frozen it`,
+  unresponsive: `nor a ping within ${PING_MS} ms: its control loop cannot get the GIL (C code holds it, or busy threads starve it; this platform cannot tell which)`,
+  unanswered: `by ${STARVED_MS / 1000} s past the deadline, though it is alive (it answered pings, or its threads took turns on the CPU): its busy threads starve the stop of the GIL`,
+};
 
 function delay(ms: number): Promise<undefined> {
   return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
 }
 
 /** A report the controller can give without asking the agent. */
-function localReport(strategy: Strategy, outcome: "finished-first" | "unavailable", reason: string): StopReport {
+function localReport(strategy: Strategy, outcome: "stopped" | "finished-first" | "unavailable", reason: string): StopReport {
   return { strategy, steps: [], outcome, latencyMs: null, swallowed: 0, finallyRan: null, blockedIn: null, reason, agentResponsive: true };
 }
 
@@ -105,8 +137,11 @@ function unsupportedReason(strategy: Strategy, python: string): string {
   return `strategy "${strategy}" is not supported by this agent's interpreter (${python})`;
 }
 
-/** The agent did not answer in time: its stacks come from faulthandler, which runs without the GIL. */
-function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: number, dump: string): StopReport {
+/**
+ * The agent did not answer in time: its stacks come from faulthandler, which runs without the GIL; the reason
+ * says what the controller saw, and claims a freeze only when one thread alone used the CPU.
+ */
+function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: number, dump: string, silence: Silence): StopReport {
   const threads = parseDump(dump);
   const mine = task.ident === null ? undefined : threads.find((t) => t.ident === BigInt(task.ident!));
   const stack = (mine ?? threads.find((t) => t.current))?.frames ?? [];
@@ -120,8 +155,8 @@ function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: num
     blockedIn: stack.at(-1) ?? null,
     stack,
     reason:
-      `the agent did not answer the stop within ${Math.round(elapsedMs)} ms nor a ping within ${PING_MS} ms: C code ` +
-      `holding the GIL has frozen its threads; the controller made this report from faulthandler's dump` + (dump ? "" : " (which wrote nothing)"),
+      `the agent did not answer the stop within ${Math.round(elapsedMs)} ms ${SILENCE[silence]}; ` +
+      `the controller made this report from faulthandler's dump` + (dump ? "" : " (which wrote nothing)"),
     agentResponsive: false,
   };
 }

@@ -98,6 +98,14 @@ export class Connection {
     return reply;
   }
 
+  /** Whether the agent's control loop answers a ping within `timeoutMs` (false while C code holds the GIL). */
+  responsive(timeoutMs: number): Promise<boolean> {
+    return this.request({ type: "ping" }, { timeoutMs }).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** Subscribe to the agent's task events; returns the unsubscribe function. */
   onEvent(listener: (event: TaskEvent) => void): () => void {
     this.#eventListeners.add(listener);

@@ -1,7 +1,8 @@
 /** Worker and call options, their defaults, and eager validation that names the bad value. */
 import { InvalidArgumentError } from "../errors.js";
 import { describe, isStringArray, nonNegativeInteger, oneOf, stripUndefined } from "../util/validate.js";
-import { CONTRACT, type Transport } from "../protocol.js";
+import { CONTRACT, LANES, type Lane, type TaskKind, type Transport } from "../protocol.js";
+import { type StopOptions, resolveStopOptions } from "../task/options.js";
 
 /** Where the controller binds: `ipc` (a socket in a private 0700 directory) or `tcp` (127.0.0.1). */
 export type EndpointKind = "ipc" | "tcp";
@@ -46,11 +47,30 @@ export interface WorkerOptions {
   allowedModules?: string[];
 }
 
-export interface CallOptions {
-  /** Aborting stops waiting for the result (the call's Python thread runs on; use tasks to stop work). */
+/** Options of requests that only wait for an answer (`worker.threads()`, `worker.ping()`): nothing to stop in Python. */
+export interface WaitOptions {
+  /** Aborting stops waiting for the answer. */
   signal?: AbortSignal;
   /** Reject with an AbortError (cause: a TimeoutError) after this long. @default no timeout */
   timeoutMs?: number;
+}
+
+export interface CallOptions {
+  /**
+   * Aborting stops the call's Python work (as `stop` says) and rejects with an AbortError whose `cause` is the
+   * signal's reason and whose `stopReport` says how the Python side ended.
+   */
+  signal?: AbortSignal;
+  /** After this long, the call is stopped as on abort; the AbortError's `cause` is a TimeoutError. @default no timeout */
+  timeoutMs?: number;
+  /** How an aborted or timed-out call is stopped: the options of `task.stop()`. @default { strategy: "auto" } */
+  stop?: StopOptions;
+  /**
+   * Where the call runs: `thread`, a thread of the agent's call pool (many calls at once); or `main`, the agent's
+   * main thread, one call at a time (queued), where a stop's signal interrupts `time.sleep`, lock waits,
+   * `queue.get`, `subprocess.wait` and socket reads. @default "thread"
+   */
+  lane?: Lane;
 }
 
 const MODULE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -98,9 +118,33 @@ export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorke
 }
 
 /** @internal */
-export function validateCallOptions(options: CallOptions): void {
+export function validateWaitOptions(options: WaitOptions): void {
+  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected options to be an object, got ${describe(options)}`);
   if (options.timeoutMs !== undefined) nonNegativeInteger("timeoutMs", options.timeoutMs);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new InvalidArgumentError(`Expected "signal" to be an AbortSignal, got ${describe(options.signal)}`);
   }
+}
+
+/** @internal A call's options checked, the stop's included, against the lane's kind. */
+export interface ResolvedCall {
+  signal: AbortSignal | undefined;
+  timeoutMs: number | undefined;
+  lane: Lane;
+  /** The kind whose strategies and ladder stop a call on this lane. */
+  kind: TaskKind;
+  stop: Required<StopOptions>;
+}
+
+/** @internal */
+export function resolveCallOptions(options: CallOptions): ResolvedCall {
+  validateWaitOptions(options);
+  const lane = options.lane ?? (CONTRACT.requests.call.fields.lane.default as Lane);
+  oneOf("lane", lane, LANES);
+  const kind = CONTRACT.lanes[lane].kind as TaskKind;
+  if (options.stop !== undefined && (options.stop === null || typeof options.stop !== "object")) {
+    throw new InvalidArgumentError(`Expected "stop" to be an object of stop options, got ${describe(options.stop)}`);
+  }
+  const stop = resolveStopOptions(options.stop ?? {}, kind, `the "${lane}" lane`);
+  return { signal: options.signal, timeoutMs: options.timeoutMs, lane, kind, stop };
 }

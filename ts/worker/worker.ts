@@ -1,18 +1,23 @@
 /** Worker: the public face of one Python agent; survives a restart by opening a new connection. */
-import { InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerRestartedError } from "../errors.js";
+import { AbortError, InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerRestartedError } from "../errors.js";
 import { CONTRACT, type RequestBody } from "../protocol.js";
 import type { TaskHost } from "../task/host.js";
 import { Task } from "../task/task.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
-import type { ThreadInfo } from "../task/report.js";
+import type { AbandonedWork, ThreadInfo } from "../task/report.js";
 import { Connection } from "./connection.js";
+import { busiestThreadShare } from "./thread-cpu.js";
 import { toWire } from "./values.js";
+import { stoppableCall } from "./call.js";
 import {
   type CallOptions,
+  type ResolvedCall,
   type ResolvedWorkerOptions,
+  type WaitOptions,
   type WorkerOptions,
+  resolveCallOptions,
   resolveWorkerOptions,
-  validateCallOptions,
+  validateWaitOptions,
 } from "./options.js";
 
 const TARGET = new RegExp(CONTRACT.limits.targetPattern);
@@ -30,6 +35,7 @@ export class Worker implements AsyncDisposable {
   #restarting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #nextTask = 0;
+  #nextCall = 0;
 
   private constructor(options: ResolvedWorkerOptions, connection: Connection) {
     this.#options = options;
@@ -82,13 +88,20 @@ export class Worker implements AsyncDisposable {
     options: CallOptions = {},
   ): Promise<T> {
     let wire: WireArgs;
+    let resolved: ResolvedCall;
     try {
       wire = wireArgs(target, args, kwargs);
-      validateCallOptions(options);
+      resolved = resolveCallOptions(options);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#connection.request({ type: "call", target, ...wire }, options) as Promise<T>;
+    const { signal, timeoutMs, lane } = resolved;
+    if (signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", signal.reason));
+    if (signal === undefined && timeoutMs === undefined) {
+      // Nothing can stop it: the agent records nothing (the fastest path).
+      return this.#connection.request({ type: "call", target, ...wire, ...(lane === "thread" ? {} : { lane }) }) as Promise<T>;
+    }
+    return stoppableCall<T>(this.#live.host, `c${++this.#nextCall}`, { target, ...wire, lane }, resolved);
   }
 
   /**
@@ -112,31 +125,39 @@ export class Worker implements AsyncDisposable {
     return task.begin();
   }
 
-  /** Every Python thread of the agent, with the task it runs and its top frames. */
-  threads(options: CallOptions = {}): Promise<ThreadInfo[]> {
+  /** Every Python thread of the agent, with the task or call it runs, and its top frames. */
+  threads(options: WaitOptions = {}): Promise<ThreadInfo[]> {
+    try {
+      validateWaitOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#connection.request({ type: "threads" }, options) as Promise<ThreadInfo[]>;
   }
 
   /**
    * Two liveness signals kept apart: `alive` — the agent process exists; `responsive` — its interpreter
-   * answered a ping within `timeoutMs` (false while C code holds the GIL, or when it is gone).
+   * answered a ping within `timeoutMs` (false while C code holds the GIL, or when it is gone). `abandoned` lists
+   * the calls and tasks a stop gave up on that still run (null when the agent did not answer).
    */
-  async health(timeoutMs = 1_000): Promise<{ pid: number; alive: boolean; responsive: boolean }> {
+  async health(timeoutMs = 1_000): Promise<Health> {
     const connection = this.#connection;
-    const responsive = await connection.request({ type: "ping" }, { timeoutMs }).then(
-      () => true,
-      () => false,
-    );
-    return { pid: connection.pid, alive: connection.alive, responsive };
+    const answer = await this.ping({ timeoutMs }).catch(() => undefined);
+    return { pid: connection.pid, alive: connection.alive, responsive: answer !== undefined, abandoned: answer?.abandoned ?? null };
   }
 
   /** Ask the agent to answer; proves its control loop is responsive. */
-  ping(options: CallOptions = {}): Promise<{ pid: number; threads: number }> {
-    return this.#connection.request({ type: "ping" }, options) as Promise<{ pid: number; threads: number }>;
+  ping(options: WaitOptions = {}): Promise<Ping> {
+    try {
+      validateWaitOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#connection.request({ type: "ping" }, options) as Promise<Ping>;
   }
 
   /** @internal A raw protocol request (docs/protocol.md), for tests that speak the protocol. */
-  request(body: RequestBody | ({ type: string } & Record<string, unknown>), options: CallOptions = {}): Promise<unknown> {
+  request(body: RequestBody | ({ type: string } & Record<string, unknown>), options: WaitOptions = {}): Promise<unknown> {
     return this.#connection.request(body as RequestBody, options);
   }
 
@@ -182,7 +203,8 @@ export class Worker implements AsyncDisposable {
       host: {
         request: (body, options) => connection.request(body, options),
         dumpThreads: () => connection.dumpThreads(),
-        ping: (timeoutMs) => connection.request({ type: "ping" }, { timeoutMs }).then(() => true, () => false),
+        ping: (timeoutMs) => connection.responsive(timeoutMs),
+        busiestThreadShare: (windowMs) => busiestThreadShare(connection.pid, windowMs),
         python: connection.python,
         strategies: connection.strategies,
         // A task of an agent already replaced has nothing left to restart.
@@ -197,6 +219,26 @@ export class Worker implements AsyncDisposable {
     connection.onExit((error) => abandonAll(live, error));
     return live;
   }
+}
+
+/** What `worker.ping()` answers. */
+export interface Ping {
+  pid: number;
+  /** Python threads alive in the agent. */
+  threads: number;
+  /** Calls and tasks a stop gave up on (outcome `blocked`) that still run. */
+  abandoned: AbandonedWork[];
+}
+
+/** What `worker.health()` answers. */
+export interface Health {
+  pid: number;
+  /** The agent process exists. */
+  alive: boolean;
+  /** Its control loop answered a ping in time. */
+  responsive: boolean;
+  /** Calls and tasks a stop gave up on that still run; null when the agent did not answer. */
+  abandoned: AbandonedWork[] | null;
 }
 
 function abandonAll(live: Live, error: PyleashError): void {

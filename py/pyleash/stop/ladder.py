@@ -74,7 +74,7 @@ class StopRun:
             task.stop_event.set()
         elif (first == "async-exc" or (first == "trace" and task.tracer is None)) and task.ident is not None:
             rearm.arm(task.ident)  # nothing runs in the task until the delivery below installs the hook there
-            self.primed = prime(task.ident, lambda: not task.unwinding and _inject_async(task))
+            self.primed = prime(task.ident, lambda: _guarded(task, lambda: _inject_async(task)))
         return True
 
     def carry_on(self) -> None:
@@ -93,6 +93,7 @@ class StopRun:
                 self._conclude("stopped", time.perf_counter() - self.t0, task.unwound)
                 return
             self.report.blocked([] if kind.stack_waits or task.ident is None else kind.stack(task))
+            kind.gave_up(task)
             self._conclude("blocked", None, None, "still running %d ms after the stop was asked" % (self.deadline_s * 1000))
         except BaseException as exc:  # noqa: B902 - the controller must get an answer
             self._conclude_with(exc)
@@ -102,10 +103,7 @@ class StopRun:
         task, kind = self.task, self.kind
         primed, self.primed = self.primed, None
 
-        def guarded() -> bool:
-            return not task.unwinding and inject()
-
-        result = run_stop(task.ident, guarded, lambda: not kind.gone(task),  # type: ignore[arg-type]
+        result = run_stop(task.ident, lambda: _guarded(task, inject), lambda: not kind.gone(task),  # type: ignore[arg-type]
                           lambda t: kind.wait_gone(task, time.perf_counter() + t),
                           max(0.0, until - time.perf_counter()), primed=primed)
         self.report.swallowed += result["swallowed"]
@@ -126,6 +124,10 @@ class StopRun:
     def _conclude(self, outcome: str, latency: Optional[float], finally_ran: Optional[bool], reason: Optional[str] = None) -> None:
         if self._claim():
             self._send(self._answer(outcome, latency, finally_ran, reason))
+
+    def fail(self, exc: BaseException) -> None:
+        """The stop could not go on (its thread did not start): answer with the error, if not answered yet."""
+        self._conclude_with(exc)
 
     def _conclude_with(self, exc: BaseException) -> None:
         if self._claim():
@@ -155,6 +157,13 @@ def unavailable(task: Stoppable, strategy: str) -> Optional[str]:
         ok, why = monitor.available()
         return None if ok else why
     return kind.unavailable(strategy)
+
+
+def _guarded(task: Stoppable, inject: Callable[[], bool]) -> bool:
+    """inject(), unless the task's thread has closed injections (pyleash.tasks.task.close_injections): after
+    that its thread may be running other work, which a late exception would hit."""
+    with task.inject_lock:
+        return not task.unwinding and inject()
 
 
 def _flag(run: StopRun, until: float) -> None:

@@ -43,6 +43,8 @@ class StopKind(Protocol):
 
     def step(self, strategy: str) -> Optional[Step]: ...
 
+    def gave_up(self, task: Any) -> None: ...
+
 
 class Stoppable(Protocol):
     """A task as the stop engine reads and writes it (pyleash.tasks.task.Task)."""
@@ -55,6 +57,7 @@ class Stoppable(Protocol):
     reported: threading.Event  # set once the end event has left (after `ended`)
     status: Optional[str]
     unwinding: bool  # its wrapper has caught the outcome: inject nothing more
+    inject_lock: threading.Lock  # held while injecting, and while the task's thread sets `unwinding`
     unwound: Optional[bool]
     ended_at: Optional[float]
     delivered: int  # TaskStopped instances its thread had made when it ended

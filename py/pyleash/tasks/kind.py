@@ -61,3 +61,6 @@ class Kind:
     def step(self, strategy: str) -> Optional[Step]:
         """This kind's own step for `strategy`; None for the ladder's in-thread steps."""
         return None
+
+    def gave_up(self, task: Task) -> None:
+        """A stop ended `blocked`: the task runs on, and the kind may stop counting on what it holds."""

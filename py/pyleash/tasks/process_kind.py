@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from pyleash.tasks.kind import Kind
 from pyleash.tasks.task import Emit, Task, finish, started_event
+from pyleash.threads import start_soon
 
 if TYPE_CHECKING:
     from multiprocessing.context import SpawnContext
@@ -48,7 +49,7 @@ class ProcessKind(Kind):
         task.thread = threading.Thread(
             target=_watch, args=(task, emit, process, receiver, (sender, child_flag, dump_writer)), name=process.name, daemon=True
         )
-        task.thread.start()
+        start_soon(task.thread, lambda exc: finish(task, emit, "failed", error=exc))
 
     def stack(self, task: Task) -> List[Frame]:
         """The child's stack, innermost last; [] before it has started or once it has ended."""

@@ -6,7 +6,9 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List
 
 from pyleash import protocol, targets
+from pyleash.threads import start_soon
 from pyleash.stop.stacks import thread_stack
+from pyleash.tasks.kind import Kind
 from pyleash.tasks.registry import KINDS
 from pyleash.tasks.task import Task, finish
 
@@ -45,15 +47,39 @@ class TaskService:
             return
         name = request.get("name") or target
         task = Task(task_id, kind, target, request["args"], request["kwargs"], name, request["trace"])
-        while len(self._ended) > ENDED_KEPT:  # the controller answers for tasks it knows have ended
-            self.tasks.pop(self._ended.popleft(), None)
-        self.tasks[task_id] = task
+        self._add(task)
         # Reply before the task runs: a task that grabs the GIL for good (C code) would otherwise hold the reply.
         self._send(protocol.ok(request["id"], task.describe()))
         try:
             kind.start(task, self.emit)
         except Exception as exc:  # e.g. no more threads: the task fails, the agent goes on
             finish(task, self.emit, "failed", error=exc)
+
+    def call(self, request: Dict[str, Any], kind: Kind) -> None:
+        """A call recorded as a task while it runs (it named a task id, or it runs on the main lane), so that a
+        stop or stack request can reach it; its end is the call's reply, and it sends no task events."""
+        task_id = request.get("task") or "~call-%d" % request["id"]  # the controller never stops an unnamed call
+        if task_id in self.tasks:
+            raise protocol.ProtocolError("a call's 'task' id must be new, %r is taken" % (task_id,))
+        target = request["target"]
+        task = Task(task_id, kind, target, request["args"], request["kwargs"], target, False, reply_to=request["id"])
+        self._add(task)
+
+        def emit(*messages: Dict[str, Any]) -> None:
+            self._ended.append(task_id)
+            self._send_many(list(messages))
+
+        kind.start(task, emit)
+
+    def abandoned(self) -> List[Dict[str, Any]]:
+        """Calls and tasks a stop gave up on that still run: [{task, target, ident, frames}]."""
+        return [{"task": t.id, "target": t.target, "ident": t.ident, "frames": t.kind.stack(t)}
+                for t in list(self.tasks.values()) if t.abandoned and not t.ended.is_set()]
+
+    def _add(self, task: Task) -> None:
+        while len(self._ended) > ENDED_KEPT:  # the controller answers for tasks it knows have ended
+            self.tasks.pop(self._ended.popleft(), None)
+        self.tasks[task.id] = task
 
     def stop(self, request: Dict[str, Any]) -> None:
         task = self._task(request)
@@ -62,7 +88,7 @@ class TaskService:
         run = StopRun(task, request["strategy"], request["graceMs"] / 1000.0, request["deadlineMs"] / 1000.0,
                       request["id"], self._send)
         if run.begin():  # the first delivery is made here; the rest runs on a thread of its own
-            threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True).start()
+            start_soon(threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True), run.fail)
 
     def stack(self, request: Dict[str, Any]) -> None:
         task = self._task(request)
@@ -73,10 +99,12 @@ class TaskService:
         def dump() -> None:  # a child dumps it: waiting for that must not hold the control loop
             self._send(protocol.ok(request["id"], task.kind.stack(task)))
 
-        threading.Thread(target=dump, name="pyleash-stack-%s" % task.id, daemon=True).start()
+        start_soon(threading.Thread(target=dump, name="pyleash-stack-%s" % task.id, daemon=True))
 
     def threads(self, request: Dict[str, Any]) -> None:
-        by_ident = {t.ident: t.id for t in self.tasks.values() if not t.ended.is_set() and t.kind.runs_in_agent}
+        running = [t for t in list(self.tasks.values()) if not t.ended.is_set() and t.kind.runs_in_agent]
+        by_ident = {t.ident: t.id for t in running}
+        abandoned = {t.ident for t in running if t.abandoned}
         listing = []
         for thread in threading.enumerate():
             name = thread.name
@@ -88,6 +116,7 @@ class TaskService:
                 "alive": thread.is_alive(),
                 "task": by_ident.get(thread.ident),
                 "agent": thread is threading.main_thread() or (name.startswith("pyleash-") and not name.startswith("pyleash-task-")),
+                "abandoned": thread.ident in abandoned,
                 "frames": thread_stack(thread.ident, limit=5) if thread.ident else [],
             })
         self._send(protocol.ok(request["id"], listing))

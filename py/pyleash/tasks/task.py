@@ -29,8 +29,10 @@ class Task:
     It is what pyleash.stop.stoppable.Stoppable describes to the stop engine.
     """
 
-    def __init__(self, task_id: str, kind: Kind, target: str, args: list, kwargs: dict, name: str, trace: bool) -> None:
+    def __init__(self, task_id: str, kind: Kind, target: str, args: list, kwargs: dict, name: str, trace: bool,
+                 reply_to: Optional[int] = None) -> None:
         self.id = task_id
+        self.reply_to = reply_to  # a call's request id: its end is that call's reply, and it sends no task events
         self.kind = kind
         self.target = target
         self.args = args
@@ -44,6 +46,8 @@ class Task:
         self.ident: Optional[int] = None
         self.stop_asked_at: Optional[float] = None  # time.perf_counter() of the first stop request
         self.unwinding = False  # the wrapper has caught the outcome: stoppers must not inject any more
+        self.inject_lock = threading.Lock()  # held by a stopper to inject, and by close_injections() to end that
+        self.abandoned = False  # a stop gave up on it (blocked): its call thread no longer counts in the pool
         self.status: Optional[str] = None  # finished | failed | stopped
         self.how: Optional[str] = None  # what ended a stopped task: "TaskStopped", "returned", "cancelled", ...
         self.unwound: Optional[bool] = None  # its stack unwound normally (finally blocks ran)
@@ -74,10 +78,14 @@ class Task:
 def call_target(task: Task) -> Any:
     """Call the task's function, handing it the stop Event when it declares a `stop_event` parameter."""
     fn = targets.resolve(task.target)
-    kwargs = task.kwargs
-    if wants_stop_event(fn) and "stop_event" not in kwargs:
-        kwargs = dict(kwargs, stop_event=task.stop_event)
-    return fn(*task.args, **kwargs)
+    return fn(*task.args, **with_stop_event(fn, task.kwargs, task.stop_event))
+
+
+def with_stop_event(fn: Callable[..., Any], kwargs: dict, event: Any) -> dict:
+    """`kwargs`, plus stop_event=event when `fn` declares that parameter and the caller did not pass it."""
+    if "stop_event" in kwargs or not wants_stop_event(fn):
+        return kwargs
+    return dict(kwargs, stop_event=event)
 
 
 STOP_HOOK_BOUNDARIES.add(call_target.__code__)  # a stop's line hook traces what call_target calls, nothing above
@@ -95,7 +103,24 @@ def body(task: Task) -> Any:
         tracer.uninstall()
 
 
+_WANTS_KEPT = 4096
+_wants: Dict[Any, bool] = {}  # fn -> declares stop_event; calls ask on every run, so the answer is kept
+
+
 def wants_stop_event(fn: Callable[..., Any]) -> bool:
+    try:
+        return _wants[fn]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable callable: ask each time
+        return _signature_wants(fn)
+    wants = _signature_wants(fn)
+    if len(_wants) < _WANTS_KEPT:
+        _wants[fn] = wants
+    return wants
+
+
+def _signature_wants(fn: Callable[..., Any]) -> bool:
     try:
         import inspect  # on first use: it costs the idle agent ~1 MB of RSS
 
@@ -105,7 +130,8 @@ def wants_stop_event(fn: Callable[..., Any]) -> bool:
 
 
 def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
-    """Run `body` as the task on the current thread: announce the start, report the end, never raise."""
+    """Run `body` as the task on the current thread: announce the start (a task, not a call), report the end,
+    never raise, and leave the thread with no stop pending (call threads and the main thread run more work)."""
     task.ident = threading.get_ident()
     token = current.bind(task)
     result: Any = None
@@ -113,7 +139,8 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
     outcome = "failed"
     try:
         try:
-            emit(started_event(task))
+            if task.reply_to is None:
+                emit(started_event(task))
             task.started.set()
             try:
                 result = body()
@@ -124,15 +151,69 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
             outcome, error = "stopped", exc
         except BaseException as exc:  # noqa: B902 - everything the task raises is reported
             error = exc
-        task.unwinding = True
+        close_injections(task)
     except TaskStopped as exc:  # a second delivery landed in the bookkeeping above
-        task.unwinding = True
+        close_injections(task)
         if error is None and outcome != "finished":
             outcome, error = "stopped", exc
     finally:
         release_stop_hook()  # again, in case a late delivery landed before the first release() ran
         current.unbind(token)
     finish(task, emit, outcome, result, error)
+
+
+def close_injections(task: Task) -> None:
+    """On the task's thread once its outcome is caught: no stopper injects after this returns, and an
+    exception armed but not yet raised is withdrawn, so the thread's next work starts clean."""
+    while True:
+        try:
+            with task.inject_lock:
+                task.unwinding = True
+                if task.stop_asked and task.ident is not None:
+                    from pyleash.stop.async_exc import revoke  # only after a stop: plain tasks never load ctypes
+
+                    revoke(task.ident)
+            return
+        except TaskStopped:  # raised before the lock was taken: take it again
+            continue
+
+
+def _ended_event(task: Task, outcome: str, result: Any, error: Optional[BaseException]) -> Dict[str, Any]:
+    event: Dict[str, Any] = {"type": "task-ended", "task": task.id, "status": task.status}
+    if task.status == "stopped":
+        event["how"] = task.how
+        if outcome == "finished":
+            event["result"] = result
+    elif task.status == "finished":
+        event["result"] = result
+    else:
+        payload = getattr(error, "payload", None)  # an exception carried back from a child process
+        if payload is None:
+            payload = protocol.error(None, protocol.EXCEPTION, error or RuntimeError("the task failed"))["error"]
+        event["error"] = payload
+    try:
+        protocol.encode(event)
+    except protocol.NotSerializable as exc:  # the controller must hear of the end, so say why instead
+        task.status = "failed"
+        event = {"type": "task-ended", "task": task.id, "status": "failed"}
+        event["error"] = protocol.error(None, protocol.RESULT, exc, with_traceback=False)["error"]
+    return event
+
+
+def _call_reply(task: Task, result: Any, error: Optional[BaseException]) -> Dict[str, Any]:
+    """A call's reply (the agent's encoder turns a result that cannot cross into a typed error)."""
+    if error is None:
+        return protocol.ok(task.reply_to, result)
+    return failure_reply(task.reply_to, error)
+
+
+def failure_reply(request_id: Optional[int], error: BaseException) -> Dict[str, Any]:
+    """The error reply for a call that raised: a target that could not be resolved, or the function's exception."""
+    if isinstance(error, targets.TargetForbidden):
+        return protocol.error(request_id, protocol.FORBIDDEN, error, with_traceback=False)
+    if isinstance(error, targets.TargetError):
+        return protocol.error(request_id, protocol.TARGET, error, with_traceback=False)
+    return protocol.error(request_id, protocol.EXCEPTION, error)
 
 
 def started_event(task: Task, **extra: Any) -> Dict[str, Any]:
@@ -150,33 +231,18 @@ def finish(
     how: Optional[str] = None,
     unwound: bool = True,
 ) -> None:
-    """Record the outcome (finished | failed | stopped), set `ended`, then tell the controller.
+    """Record the outcome (finished | failed | stopped), set `ended`, then tell the controller: a task-ended event,
+    or for a call its reply.
 
     A task that ends after a stop was asked counts as stopped, however it ended, unless it failed.
     """
-    event: Dict[str, Any] = {"type": "task-ended", "task": task.id}
     if outcome == "stopped" or (task.stop_asked and outcome == "finished"):
         task.status = "stopped"
         task.how = how or ("returned" if outcome == "finished" else type(error).__name__ if error else "stopped")
         task.unwound = unwound
-        event.update(status="stopped", how=task.how)
-        if outcome == "finished":
-            event["result"] = result
-    elif outcome == "finished":
-        task.status = "finished"
-        event.update(status="finished", result=result)
     else:
-        task.status = "failed"
-        payload = getattr(error, "payload", None)  # an exception carried back from a child process
-        if payload is None:
-            payload = protocol.error(None, protocol.EXCEPTION, error or RuntimeError("the task failed"))["error"]
-        event.update(status="failed", error=payload)
-    try:
-        protocol.encode(event)
-    except protocol.NotSerializable as exc:  # the controller must hear of the end, so say why instead
-        task.status = "failed"
-        event = {"type": "task-ended", "task": task.id, "status": "failed"}
-        event["error"] = protocol.error(None, protocol.RESULT, exc, with_traceback=False)["error"]
+        task.status = outcome
+    event = _call_reply(task, result, error) if task.reply_to is not None else _ended_event(task, outcome, result, error)
     task.args = task.kwargs = None  # type: ignore[assignment]  (the caller's data: not kept past the end)
     task.delivered = deliveries.deliveries(task.ident) if task.ident is not None else 0
     task.ended_at = time.perf_counter()

@@ -4,7 +4,8 @@ from __future__ import annotations
 import threading
 
 from pyleash.tasks.kind import Kind
-from pyleash.tasks.task import Emit, Task, body, run
+from pyleash.tasks.task import Emit, Task, body, finish, run
+from pyleash.threads import start_soon
 
 
 class ThreadKind(Kind):
@@ -13,4 +14,4 @@ class ThreadKind(Kind):
     def start(self, task: Task, emit: Emit) -> None:
         name = "pyleash-task-%s" % task.id
         task.thread = threading.Thread(target=run, args=(task, emit, lambda: body(task)), name=name, daemon=True)
-        task.thread.start()
+        start_soon(task.thread, lambda exc: finish(task, emit, "failed", error=exc))

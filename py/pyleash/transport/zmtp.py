@@ -149,9 +149,18 @@ class Decoder:
         self.dropped: List[int] = []  # declared sizes of the oversized frames skipped (their messages dropped)
 
     def big_view(self) -> memoryview:
-        """The unfilled rest of the large frame in progress, for socket.recv_into()."""
-        assert self.big is not None
-        return memoryview(self.big)[self._big_have:]
+        """The unfilled rest of the large frame's buffer, for socket.recv_into().
+
+        The buffer doubles as the frame's bytes arrive, up to the declared size: a peer that only announces a
+        large frame costs the agent what it has sent so far (at most twice that), not the size it announced.
+        """
+        big = self.big
+        assert big is not None
+        if self._big_have == len(big):
+            grown = bytearray(min(len(big) * 2, self._big_have + self.want))
+            grown[:self._big_have] = big
+            self.big = big = grown
+        return memoryview(big)[self._big_have:]
 
     def big_received(self, n: int) -> None:
         """n more bytes of the large frame were written through big_view()."""
@@ -172,9 +181,9 @@ class Decoder:
             if take == len(data):
                 return
             data = data[take:]
-        if self.big is not None:
-            take = min(len(data), self.want)
+        while self.big is not None:
             with self.big_view() as view:
+                take = min(len(data), len(view))
                 view[:take] = memoryview(data)[:take]
             self.big_received(take)
             if take == len(data):
@@ -222,8 +231,8 @@ class Decoder:
             end = start + size
             if end > n:
                 if size >= self.big_frame:
-                    # Move what we have into a buffer of the final size; the rest goes straight there.
-                    self.big = bytearray(size)
+                    # Move what we have into a buffer that grows toward the final size; the rest goes straight there.
+                    self.big = bytearray(min(size, max(self.big_frame, 2 * (n - start))))
                     self.big[:n - start] = b[start:n]
                     self._big_have, self._big_flags, self.want = n - start, flags, end - n
                     return n

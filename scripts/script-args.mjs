@@ -1,0 +1,18 @@
+/** Command-line flags for the repository's scripts (bench, torture): node:util parseArgs, usage errors exit 2. */
+import { parseArgs } from "node:util";
+
+/** The parsed flags; `--help` prints `usage` and exits 0, an unknown flag or a stray argument exits 2. */
+export function scriptArgs(args, options, usage) {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h", default: false } }, strict: true, allowPositionals: false }));
+  } catch (error) {
+    process.stderr.write(`${usage}\n${error.message}\n`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  return values;
+}

@@ -1,0 +1,95 @@
+/**
+ * A call that an abort or a timeout stops in Python: the agent records it as a task while it runs, and the same
+ * stop as `task.stop()` reaches it; the caller's AbortError carries the StopReport.
+ */
+import { AbortError, PythonError, TaskStoppedError } from "../errors.js";
+import type { Lane } from "../protocol.js";
+import type { TaskHost } from "../task/host.js";
+import type { StopReport } from "../task/report.js";
+import { type StopSubject, stopTask } from "../task/stop.js";
+import type { ResolvedCall } from "./options.js";
+
+export interface CallBody {
+  target: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  lane: Lane;
+}
+
+/** Run the call as task `id`; on abort or timeout, stop it and reject with an AbortError that says how it went. */
+export async function stoppableCall<T>(host: TaskHost, id: string, body: CallBody, options: ResolvedCall): Promise<T> {
+  const { signal, timeoutMs } = options;
+  const forget = new AbortController(); // drops the reply's wait once the call is given up, so a late answer is discarded
+  const reply = host.request({ type: "call", ...body, task: id }, { signal: forget.signal });
+  let answered = false;
+  const settled = reply.then(
+    (value) => ((answered = true), { value }),
+    (error: unknown) => ((answered = true), { error }),
+  );
+  const trigger = whenAborted(signal, timeoutMs);
+  const first = await Promise.race([settled, trigger.fired]);
+  trigger.dispose();
+  if ("value" in first) return first.value as T;
+  if ("error" in first) throw first.error;
+
+  const { cause, message } = first;
+  // The agent ends a call it stops with TaskStopped: that is the end a stop waits for.
+  const result = settled.then((end) => {
+    if (!("error" in end)) return end.value;
+    throw end.error instanceof PythonError && end.error.type === "TaskStopped" ? new TaskStoppedError(id, "TaskStopped", undefined) : end.error;
+  });
+  result.catch(() => {});
+  const subject: StopSubject = {
+    id,
+    kind: options.kind,
+    target: body.target,
+    ident: null,
+    get status() {
+      return answered ? "finished" : "running";
+    },
+    get endReported() {
+      return answered;
+    },
+    result,
+    markBlocked: () => {},
+  };
+  let stop: { report?: StopReport; error?: Error };
+  try {
+    stop = { report: await stopTask(subject, host, options.stop) };
+  } catch (error) {
+    stop = { error: error as Error };
+  } finally {
+    forget.abort();
+  }
+  throw new AbortError(message, cause, stop);
+}
+
+interface Fired {
+  cause: unknown;
+  message: string;
+}
+
+/** Settles when the signal aborts or the timeout passes, whichever comes first; dispose() removes both. */
+function whenAborted(signal: AbortSignal | undefined, timeoutMs: number | undefined): { fired: Promise<Fired>; dispose(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const fired = new Promise<Fired>((resolve) => {
+    if (signal) {
+      onAbort = () => resolve({ cause: signal.reason, message: "The call was aborted" });
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        const message = `The call timed out after ${timeoutMs} ms`;
+        resolve({ cause: new DOMException(message, "TimeoutError"), message });
+      }, timeoutMs);
+    }
+  });
+  return {
+    fired,
+    dispose() {
+      if (timer) clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * How a process's threads used the CPU over a short window, from /proc (Linux). It tells a frozen agent from a
+ * busy one: C code holding the GIL keeps one thread on the CPU the whole time, while busy Python threads take turns.
+ */
+import { readFile, readdir } from "node:fs/promises";
+
+/** Per thread id, CPU ticks used so far (user + system); undefined where /proc cannot tell (not Linux, gone). */
+async function ticksByThread(pid: number): Promise<Map<string, number> | undefined> {
+  let tids: string[];
+  try {
+    tids = await readdir(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  const ticks = new Map<string, number>();
+  for (const tid of tids) {
+    // One at a time: an agent may have hundreds of threads, and parallel reads would exhaust file descriptors.
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8").catch(() => "");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // the name in parentheses may hold spaces
+    if (fields.length > 13) ticks.set(tid, Number(fields[11]) + Number(fields[12])); // utime, stime: fields 14 and 15
+  }
+  return ticks;
+}
+
+/** Samples under way, per pid: concurrent stops of one agent share one. */
+const sampling = new Map<number, Promise<number | undefined>>();
+
+const TICK_MS = 10; // /proc counts CPU time in USER_HZ ticks, 100 a second on every Linux pyleash runs on
+
+/**
+ * The largest share of `windowMs` that one thread of `pid` spent on the CPU (0..1); undefined where /proc
+ * cannot tell. Near 1: one thread ran alone (threads waiting for the GIL wake up briefly, but barely use the CPU).
+ */
+export function busiestThreadShare(pid: number, windowMs: number): Promise<number | undefined> {
+  let sample = sampling.get(pid);
+  if (!sample) {
+    sample = sampleShare(pid, windowMs).finally(() => sampling.delete(pid));
+    sampling.set(pid, sample);
+  }
+  return sample;
+}
+
+async function sampleShare(pid: number, windowMs: number): Promise<number | undefined> {
+  const before = await ticksByThread(pid);
+  if (!before) return undefined;
+  const t0 = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, windowMs));
+  const after = await ticksByThread(pid);
+  if (!after) return undefined;
+  let most = 0;
+  for (const [tid, ticks] of after) most = Math.max(most, ticks - (before.get(tid) ?? ticks));
+  return Math.min(1, (most * TICK_MS) / (performance.now() - t0));
+}
