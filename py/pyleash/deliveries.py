@@ -24,19 +24,20 @@ class TaskStopped(BaseException):
 
 
 class _Record:
-    __slots__ = ("count", "event", "last", "hook")
+    __slots__ = ("count", "event", "last")
 
     def __init__(self) -> None:
         self.count = 0
         self.event = threading.Event()  # set on every delivery; a stopper clears it before injecting
         self.last: Optional[float] = None  # time.perf_counter() of the latest delivery
-        self.hook: Optional[Callable[[], None]] = None  # called in the thread at each delivery (stop.rearm)
 
 
 # dict.get/setdefault/pop are atomic under the GIL. The delivery path takes no lock on purpose: an
 # asynchronous exception landing between acquire and release would leave a lock held for good.
 _records: Dict[int, _Record] = {}
 _create_lock = threading.Lock()  # stopper side only: one record per ident even if two stoppers race
+# Called in the thread at each delivery, with its ident, once counted: pyleash.stop.rearm installs its hook so.
+on_delivery: Optional[Callable[[int], None]] = None
 
 
 def _delivered(ident: int) -> None:
@@ -45,13 +46,12 @@ def _delivered(ident: int) -> None:
         rec = _records.setdefault(ident, _Record())
     rec.count += 1  # only the thread itself increments its own record
     rec.last = time.perf_counter()
-    hook = rec.hook
-    if hook is not None:
+    rec.event.set()
+    if on_delivery is not None:
         try:
-            hook()
+            on_delivery(ident)
         except Exception:  # noqa: BLE001 - a failing hook must not turn the stop into another exception
             pass
-    rec.event.set()
 
 
 def _record(ident: int) -> _Record:
@@ -77,18 +77,6 @@ def last_delivery(ident: int) -> Optional[float]:
     """time.perf_counter() of the latest delivery to thread `ident`, or None."""
     rec = _records.get(ident)
     return rec.last if rec is not None else None
-
-
-def set_hook(ident: int, hook: Optional[Callable[[], None]]) -> None:
-    """Have thread `ident` call hook() in itself at each delivery from now on (None: no more)."""
-    rec = _record(ident) if hook is not None else _records.get(ident)
-    if rec is not None:
-        rec.hook = hook
-
-
-def hook_of(ident: int) -> Optional[Callable[[], None]]:
-    rec = _records.get(ident)
-    return rec.hook if rec is not None else None
 
 
 def forget(ident: int) -> None:

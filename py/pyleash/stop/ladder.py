@@ -73,7 +73,6 @@ class StopRun:
         if first == "flag":
             task.stop_event.set()
         elif (first == "async-exc" or (first == "trace" and task.tracer is None)) and task.ident is not None:
-            rearm.arm(task.ident)  # nothing runs in the task until the delivery below installs the hook there
             self.primed = prime(task.ident, lambda: _guarded(task, lambda: _inject_async(task)))
         return True
 
@@ -172,6 +171,10 @@ def _flag(run: StopRun, until: float) -> None:
 
 
 def _inject_async(task: Stoppable) -> bool:
+    """Arm TaskStopped in the task's thread, with the line hook its delivery installs there (pyleash.stop.rearm):
+    a handler that swallows it gets it again at the next line it runs. Under the task's inject lock (_guarded),
+    so a thread that has closed injections is never armed again."""
+    rearm.arm(task.ident)  # type: ignore[arg-type]  (costs the thread nothing until the exception is made there)
     try:
         async_raise(task.ident, TaskStopped)  # type: ignore[arg-type]
     except ValueError:  # the thread state is gone: the task is leaving
@@ -180,18 +183,18 @@ def _inject_async(task: Stoppable) -> bool:
 
 
 def _async_exc(run: StopRun, until: float) -> None:
-    if run.task.ident is not None:
-        rearm.arm(run.task.ident)  # the first delivery installs the line hook that defeats a swallowing handler
     run.deliver(until, lambda: _inject_async(run.task))
 
 
 def _trace(run: StopRun, until: float) -> None:
-    tracer = run.task.tracer
-    if tracer is None:  # started without trace: the hook is installed lazily, by the first async delivery
+    task = run.task
+    tracer = task.tracer
+    if tracer is None:  # started without trace: the first asynchronous delivery installs the line hook
         _async_exc(run, until)
         return
-    # trace: true, article 003's always-on trace. One shot: CPython drops a trace function that raised.
-    run.deliver(until, lambda: not tracer.spent and (tracer.kill() or True))
+    # trace: true, article 003's kill at the next line. CPython drops a trace function that raised, so once
+    # that kill was swallowed the stop goes on with asynchronous deliveries, and the hook they install.
+    run.deliver(until, lambda: (tracer.kill() or True) if not tracer.spent else _inject_async(task))
 
 
 def _monitor(run: StopRun, until: float) -> None:

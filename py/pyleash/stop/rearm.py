@@ -1,180 +1,169 @@
-"""Stops that cannot be swallowed: a line hook, armed in the stopped thread by its first delivery, re-arms the stop inside the handler that swallowed it.
+"""Stops that cannot be swallowed: once a stop lands in a thread, that thread may run only code that handles it.
 
-Nothing runs before a stop: arm(ident) only registers a callback with pyleash.deliveries, and the thread
-installs the hook itself when it makes its first TaskStopped (the exception's construction runs in the
-stopped thread). The hook is sys.settrace for new frames plus f_trace on the live frames of the task (up
-to the boundary code, the task wrapper's call), so it works the same way on 3.8-3.13. It never raises:
-raising from a trace function makes CPython drop the trace, so it re-arms the asynchronous exception on
-its own thread instead, which fires at the next eval-loop check.
+Nothing runs before a stop. arm(ident) (the stopper) only registers a hook; the thread installs it itself when
+it makes its first TaskStopped (the exception's construction runs in the stopped thread). The hook is a line
+trace: sys.settrace for frames started from then on, plus f_trace on the task's live frames, up to the task
+wrapper (a BOUNDARIES code). At each line it asks one question: is a TaskStopped being handled here
+(sys.exc_info(), or the context of the exception being handled)? If yes, the line runs: except and finally
+bodies, `with` exits, and what they call, unwind normally. If no, a handler has swallowed the stop and the
+thread went on; the trace raises TaskStopped at that line, the first one after the handler, which is outside
+the try that swallowed it, so it escapes. A stopped thread therefore takes one delivery per swallowing
+handler, and never re-enters a loop that swallowed one.
 
-One thread's states (only that thread reads or writes them):
-- calm: a TaskStopped is in flight (being raised or handled): except and finally bodies run untouched;
-  the last line run while handling it is remembered.
-- A line with no TaskStopped in flight means the last one was swallowed: that last handling line is
-  marked, a new TaskStopped is armed at once (hunt), and when it is delivered (strike) the hook re-arms
-  it on each marked line, i.e. inside the swallowing handler, from where it escapes the handler's try.
-  If a strike still missed (the exception fired after the handler ended), every line the thread ran while
-  handling it is marked too.
-- The delivery made by a strike turns the state back to calm, so the `finally` blocks and handlers the
-  escaping exception meets on its way out run in full (unless they too swallow it).
-release() (the task wrapper calls it once the task's function is left) removes the hook and withdraws a
-pending re-arm, so the thread comes back without a trace.
+CPython drops a trace function that raises (sys.settrace(None) and the frame's f_trace). Before raising, the
+trace puts a one-use object in the frame's f_trace; CPython frees it as it drops the trace, and its __del__
+installs the hook again, so an outer handler that swallows the escaping exception is caught the same way.
+
+disarm() (the task wrapper calls it in the thread once the task's function is left, and again at its very end)
+removes the hook and withdraws an exception still pending, so a pool thread runs its next call clean.
+What this cannot reach (C code, 3.10's loops that never check for pending exceptions) is in
+docs/stop-strategies.md.
 """
 from __future__ import annotations
 
+import dis
 import sys
 import threading
 from types import CodeType, FrameType
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Optional, Set
 
 from pyleash import deliveries
 from pyleash.deliveries import TaskStopped
-from pyleash.stop.async_exc import async_raise, revoke
 
-Line = Tuple[CodeType, int]
+# Code of the frames that call a task's (or a call's) function: only frames below the innermost of these are
+# traced. pyleash.tasks.task adds call_target; add_boundary() adds another runner.
+BOUNDARIES: Set[CodeType] = set()
+_OWN_FILES = (deliveries.__file__, __file__)  # the delivery path itself is never traced
+_PUSH_EXC_INFO = dis.opmap.get("PUSH_EXC_INFO", -1)  # 3.11+: a handler's first line event comes before it runs
+_hooks: Dict[int, "Hook"] = {}  # ident -> the hook armed for that thread (dict operations are atomic under the GIL)
 
-CALM, HUNT, STRIKE = "calm", "hunt", "strike"
-_OWN_FILES = (deliveries.__file__, __file__)  # frames of the delivery path itself are never traced
-_hooks: Dict[int, "Rearm"] = {}  # ident -> the hook armed for that thread (dict ops are atomic under the GIL)
-BOUNDARIES: Set[CodeType] = set()  # code of the frames that call a task's function (pyleash.tasks.task adds its own)
+
+def add_boundary(fn: Any) -> None:
+    """Declare `fn` (a function or code object) as a runner whose callee is the stoppable work."""
+    BOUNDARIES.add(getattr(fn, "__code__", fn))
 
 
 def arm(ident: int) -> None:
-    """From the stopper: have thread `ident` install the hook at its next delivery (idempotent).
-
-    Only the frames below the innermost frame running a BOUNDARIES code (the task's function and what it
-    called) are traced; the wrapper around them is not.
-    """
-    hook = _hooks.get(ident)
-    if hook is not None and not hook.removed and deliveries.hook_of(ident) == hook.on_delivery:
-        return
-    hook = Rearm(ident)
-    _hooks[ident] = hook
-    deliveries.set_hook(ident, hook.on_delivery)
+    """From the stopper: thread `ident` installs the hook at its next TaskStopped (idempotent, costs it nothing
+    until then). Call only while the target still runs its task (under the task's inject lock)."""
+    if ident not in _hooks:
+        _hooks[ident] = Hook(ident)
 
 
 def armed(ident: int) -> bool:
     return ident in _hooks
 
 
-def release() -> None:
-    """In the thread itself: remove its hook, if any, and withdraw a re-arm not yet delivered. Cheap if none."""
-    ident = threading.get_ident()
-    hook = _hooks.pop(ident, None)
+def disarm() -> bool:
+    """In a thread whose task or call has ended: no stop hook, no trace of ours, no pending asynchronous exception.
+
+    Cheap when no stop ever armed the thread (one dict lookup). True if there was a hook to remove.
+    """
+    hook = _hooks.pop(threading.get_ident(), None)
     if hook is None:
-        return
-    deliveries.set_hook(ident, None)
+        return False
     hook.remove()
+    return True
 
 
 def drop(ident: int) -> None:
-    """From another thread, once thread `ident` is gone: forget an armed hook it never installed."""
-    hook = _hooks.pop(ident, None)
+    """From another thread, once thread `ident` has ended: forget a hook it never disarmed."""
+    _hooks.pop(ident, None)
+
+
+def _on_delivery(ident: int) -> None:
+    hook = _hooks.get(ident)
     if hook is not None:
-        deliveries.set_hook(ident, None)
+        hook.delivered()
 
 
-class Rearm:
-    """The hook of one stopped thread; see the module docstring."""
+deliveries.on_delivery = _on_delivery
+
+
+class Hook:
+    """The line hook of one stopped thread; see the module docstring. Only that thread touches it after arm()."""
 
     def __init__(self, ident: int) -> None:
         self.ident = ident
-        self.installed = False
         self.removed = False
-        self.state = CALM
-        self.marks: Set[Line] = set()  # lines of handlers that swallowed a TaskStopped
-        self.handling: List[Line] = []  # lines run while the TaskStopped now in flight was handled
-        self.rearms = 0  # re-arms made by the hook (diagnostics)
-        # The next line is a handler's first: on 3.11+ its line event comes before sys.exc_info() is set.
-        self.fresh = False
+        self.raised = 0  # TaskStopped raised by the hook: one per swallowing handler met
+        self.call = self._call  # bound once: the trace machinery compares them by identity
+        self.line = self._line
 
-    def on_delivery(self) -> None:
-        """In the stopped thread, from TaskStopped.__init__."""
-        if self.removed:
-            return
-        self.handling = []
-        self.fresh = True
-        if not self.installed or sys.gettrace() != self._call:
-            # The first delivery, or CPython dropped the trace because a re-armed one fired inside it.
-            self.state = CALM
-            self._install()  # calm: this one may well end the task by itself
-            return
-        if self.state == HUNT:
-            self.state = STRIKE
-        elif self.state == STRIKE:
-            self.state = CALM  # it escaped the handler: let it unwind, finally blocks and all
+    def delivered(self) -> None:
+        """In the stopped thread, from TaskStopped.__init__: install unless installed."""
+        if not self.removed and sys.gettrace() is not self.call:
+            self.install(sys._getframe(1))
 
-    def _install(self) -> None:
-        frames: List[FrameType] = []
-        frame: Optional[FrameType] = sys._getframe(1)
+    def install(self, frame: Optional[FrameType]) -> None:
         while frame is not None and frame.f_code.co_filename in _OWN_FILES:
             frame = frame.f_back
+        frames = []
         while frame is not None and frame.f_code not in BOUNDARIES:
             frames.append(frame)
             frame = frame.f_back
         if frame is None:
-            # No task frame below us: on 3.8-3.11 an exception is made when it reaches a handler, here the
-            # wrapper's, so the task's function is already left. Nothing to hook.
+            # No task below us: on 3.8-3.11 the exception is made when it reaches a handler, here the wrapper's,
+            # so the task's function is already left. Nothing to guard.
             return
-        self.installed = True
-        sys.settrace(self._call)
+        sys.settrace(self.call)
         for frame in frames:
-            frame.f_trace = self._line
+            frame.f_trace = self.line
 
     def remove(self) -> None:
-        """In the stopped thread: no trace, no pending re-arm. Another trace installed since is left alone."""
+        """In the stopped thread: no trace of ours, no pending re-raise. Another trace installed since stays."""
         self.removed = True
-        if self.installed and sys.gettrace() == self._call:
+        if sys.gettrace() is self.call:
             sys.settrace(None)
         frame: Optional[FrameType] = sys._getframe(1)
         while frame is not None:
-            if frame.f_trace == self._line:
+            if frame.f_trace is self.line:
                 frame.f_trace = None
             frame = frame.f_back
-        if self.state != CALM:
-            revoke(self.ident)
+        from pyleash.stop.async_exc import revoke  # only a stopped thread gets here: plain threads never load ctypes
+
+        revoke(self.ident)
 
     def _call(self, frame: FrameType, event: str, arg: Any) -> Optional[Callable[..., Any]]:
-        # 'call' events only. Trace what the task's traced frames call, not the wrapper's own calls.
+        # 'call' events: trace what the task's traced frames call, not the wrapper's own calls.
         caller = frame.f_back
-        return self._line if caller is not None and caller.f_trace == self._line else None
+        return self.line if caller is not None and caller.f_trace is self.line else None
 
     def _line(self, frame: FrameType, event: str, arg: Any) -> Optional[Callable[..., Any]]:
-        if event != "line" or self.removed:
-            if event == "exception" and isinstance(arg[1], TaskStopped):
-                self.fresh = True  # it reached this frame: the next line here is a handler's
-            return self._line
-        here = (frame.f_code, frame.f_lineno)
-        fresh, self.fresh = self.fresh, False
-        if fresh or _in_flight():
-            self.handling.append(here)
-            if self.state == STRIKE and here in self.marks:
-                self._rearm()
-            return self._line
-        if self.state != HUNT and self.handling:  # the TaskStopped was handled, and the thread goes on
-            last = self.handling[-1]
-            if last in self.marks:  # a strike missed the handler: aim at all of it
-                self.marks.update(self.handling)
-            else:
-                self.marks.add(last)
-            self.handling = []
-            self.state = HUNT
-            self._rearm()
-        return self._line
-
-    def _rearm(self) -> None:
-        self.rearms += 1
-        try:
-            async_raise(self.ident, TaskStopped)
-        except ValueError:  # no thread state (cannot happen on the thread itself, but never raise here)
-            pass
+        if self.removed:
+            frame.f_trace = None  # a frame that outlived the task (a suspended generator) stops calling us
+            return None
+        if event != "line" or _handling() or frame.f_code.co_code[frame.f_lasti] == _PUSH_EXC_INFO:
+            return self.line
+        # No TaskStopped is being handled, yet one was delivered: a handler swallowed it. Raise it again here.
+        self.raised += 1
+        frame.f_trace = _Reinstall(self)  # freed by CPython as it drops the trace for this raise: puts it back
+        raise TaskStopped()
 
 
-def _in_flight() -> bool:
-    """A TaskStopped is being handled here (or is the context of the exception being handled)."""
+class _Reinstall:
+    """One use: sits in a frame's f_trace while the hook raises; CPython frees it right after it dropped the
+    thread's trace (trace_trampoline: settrace(None), then clear f_trace), and __del__ installs the hook again."""
+
+    __slots__ = ("hook",)
+
+    def __init__(self, hook: Hook) -> None:
+        self.hook = hook
+
+    def __call__(self, frame: FrameType, event: str, arg: Any) -> Optional[Callable[..., Any]]:
+        return self.hook.line(frame, event, arg)
+
+    def __del__(self) -> None:
+        hook = self.hook
+        if not hook.removed and sys.gettrace() is None:
+            hook.install(sys._getframe(1))
+
+
+def _handling() -> bool:
+    """A TaskStopped is being handled here: it is sys.exc_info(), or in the context of the one that is."""
     exc = sys.exc_info()[1]
     depth = 0
-    while exc is not None and depth < 8:
+    while exc is not None and depth < 16:
         if isinstance(exc, TaskStopped):
             return True
         exc = exc.__context__

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from pyleash import current, deliveries, protocol, targets
 from pyleash.deliveries import TaskStopped
-from pyleash.stop.rearm import BOUNDARIES as STOP_HOOK_BOUNDARIES, release as release_stop_hook
+import pyleash.stop.rearm as rearm
 
 if TYPE_CHECKING:
     import asyncio
@@ -88,7 +88,7 @@ def with_stop_event(fn: Callable[..., Any], kwargs: dict, event: Any) -> dict:
     return dict(kwargs, stop_event=event)
 
 
-STOP_HOOK_BOUNDARIES.add(call_target.__code__)  # a stop's line hook traces what call_target calls, nothing above
+rearm.add_boundary(call_target)  # a stop's line hook guards what call_target calls, nothing above
 
 
 def body(task: Task) -> Any:
@@ -145,7 +145,7 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
             try:
                 result = body()
             finally:
-                release_stop_hook()  # a stop's line hook ends with the task's function, before any cleanup of ours
+                rearm.disarm()  # a stop's line hook ends with the task's function, before any bookkeeping of ours
             outcome = "finished"
         except TaskStopped as exc:
             outcome, error = "stopped", exc
@@ -157,7 +157,7 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
         if error is None and outcome != "finished":
             outcome, error = "stopped", exc
     finally:
-        release_stop_hook()  # again, in case a late delivery landed before the first release() ran
+        rearm.disarm()  # again: a stop may have armed it between the first disarm and close_injections
         current.unbind(token)
     finish(task, emit, outcome, result, error)
 
