@@ -1,7 +1,9 @@
 """Swallowing loops under `async-exc` and a lazy `trace`: the line hook armed by the first delivery (pyleash.stop.rearm)."""
 from __future__ import annotations
 
+import os
 import queue
+import subprocess
 import sys
 import threading
 import unittest
@@ -93,6 +95,36 @@ def swallow_and_continue(w: Worker) -> None:
             continue
 
 
+def swallow_twice_in_one_frame(w: Worker) -> None:
+    """Two swallowing loops, one inside the other, in one frame: the escape from the inner one is swallowed too."""
+    w.started.set()
+    while not w.quit:
+        try:
+            while not w.quit:
+                try:
+                    _work()
+                except:  # noqa: E722
+                    pass
+        except BaseException:  # noqa: B902
+            pass
+
+
+def swallow_with_multiline_finally(w: Worker) -> None:
+    """The cleanup after the escape has several lines, each of which must run."""
+    w.cleanup = []  # type: ignore[attr-defined]
+    w.started.set()
+    try:
+        while not w.quit:
+            try:
+                _work()
+            except BaseException:  # noqa: B902
+                pass
+    finally:
+        w.cleanup.append(1)  # type: ignore[attr-defined]
+        w.cleanup.append(2)  # type: ignore[attr-defined]
+        w.cleanup.append(3)  # type: ignore[attr-defined]
+
+
 class SwallowingLoopTest(unittest.TestCase):
     """async-exc stops loops that swallow every delivery, with the count of swallowed deliveries kept."""
 
@@ -132,6 +164,14 @@ class SwallowingLoopTest(unittest.TestCase):
         self.assertIs(report["finallyRan"], True)
         self.assertIs(self.worker.finally_ran, True)  # type: ignore[attr-defined]
 
+    def test_stops_two_swallowing_loops_in_one_frame(self) -> None:
+        report = self._stop(swallow_twice_in_one_frame)
+        self.assertGreaterEqual(report["swallowed"], 2, report)
+
+    def test_every_line_of_the_cleanup_runs_after_the_escape(self) -> None:
+        self._stop(swallow_with_multiline_finally)
+        self.assertEqual(self.worker.cleanup, [1, 2, 3])  # type: ignore[attr-defined]
+
     def test_is_faster_than_the_redelivery_grace(self) -> None:
         report = self._stop(swallow_bare)
         self.assertLess(report["latencyMs"], JOIN_S * 1000)  # and in practice ~1 ms; see docs/performance
@@ -152,6 +192,51 @@ class SwallowingLoopTest(unittest.TestCase):
             worker.finish()
         self.assertEqual((report["outcome"], report["swallowed"]), ("stopped", 0), report)
         self.assertEqual(worker.outcome, "stopped")
+
+
+# A child interpreter runs `while True: try: n += 1 except: pass` as a task and stops it with async-exc.
+_CALLS_NOTHING = r"""
+import sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from tests.stop_helpers import JOIN_S, TaskWorker
+
+def loop(w):
+    w.started.set()
+    n = 0
+    while True:
+        try:
+            n += 1
+        except:
+            pass
+
+print("running", flush=True)
+worker = TaskWorker(loop).start()
+report = worker.stop("async-exc", deadline_s=JOIN_S)
+print(report["outcome"], flush=True)
+"""
+
+
+class CallsNothingLoopTest(unittest.TestCase):
+    """`while True: try: n += 1 except: pass`. CPython 3.8-3.10 skip the check for pending exceptions (and for
+    a GIL request) when the next instruction sets up a try; 3.10 checks only at the loop's back-edge, which
+    lands there, so on 3.10 that loop never lets another thread run: the whole interpreter freezes."""
+
+    def test_only_3_10_freezes_on_it(self) -> None:
+        child = subprocess.Popen([sys.executable, "-c", _CALLS_NOTHING, os.path.dirname(os.path.dirname(__file__))],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            out, _ = child.communicate(timeout=JOIN_S)
+        except subprocess.TimeoutExpired:
+            child.kill()  # frozen: not even the child's stopper thread gets the GIL again
+            out, _ = child.communicate()
+            frozen = True
+        else:
+            frozen = False
+        if sys.version_info[:2] == (3, 10):
+            self.assertTrue(frozen, out)
+        else:
+            self.assertFalse(frozen)
+            self.assertEqual(out.split(), ["running", "stopped"])
 
 
 class NoCostBeforeTheStopTest(unittest.TestCase):
