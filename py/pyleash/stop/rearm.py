@@ -7,7 +7,8 @@ wrapper (a BOUNDARIES code). At each line it asks one question: is a TaskStopped
 (sys.exc_info(), or the context of the exception being handled)? If yes, the line runs: except and finally
 bodies, `with` exits, and what they call, unwind normally. If no, a handler has swallowed the stop and the
 thread went on; the trace raises TaskStopped at that line, the first one after the handler, which is outside
-the try that swallowed it, so it escapes. A stopped thread therefore takes one delivery per swallowing
+the try that swallowed it, so it escapes. Only in a frame that handled it (or called one that did): code that
+CPython runs on its own while the exception travels (a weakref callback, a __del__) has handled nothing. A stopped thread therefore takes one delivery per swallowing
 handler, and never re-enters a loop that swallowed one.
 
 CPython drops a trace function that raises (sys.settrace(None) and the frame's f_trace). Before raising, the
@@ -87,6 +88,7 @@ class Hook:
         self.ident = ident
         self.removed = False
         self.raised = 0  # TaskStopped raised by the hook: one per swallowing handler met
+        self.handled_in: Set[FrameType] = set()  # frames seen handling a TaskStopped, and the frames that called them
         self.call = self._call  # bound once: the trace machinery compares them by identity
         self.line = self._line
 
@@ -113,6 +115,7 @@ class Hook:
     def remove(self) -> None:
         """In the stopped thread: no trace of ours, no pending re-raise. Another trace installed since stays."""
         self.removed = True
+        self.handled_in.clear()
         if sys.gettrace() is self.call:
             sys.settrace(None)
         frame: Optional[FrameType] = sys._getframe(1)
@@ -133,12 +136,27 @@ class Hook:
         if self.removed:
             frame.f_trace = None  # a frame that outlived the task (a suspended generator) stops calling us
             return None
-        if event != "line" or _handling() or frame.f_code.co_code[frame.f_lasti] == _PUSH_EXC_INFO:
+        if event != "line":
             return self.line
-        # No TaskStopped is being handled, yet one was delivered: a handler swallowed it. Raise it again here.
+        if _handling() or frame.f_code.co_code[frame.f_lasti] == _PUSH_EXC_INFO:
+            self._handled_in(frame)
+            return self.line
+        if frame not in self.handled_in:
+            # Code the interpreter runs on its own while the exception travels (a weakref callback or __del__ as
+            # a frame is freed, with the exception put aside): it neither handled nor swallowed anything.
+            return self.line
+        # This frame (or one it called) handled a TaskStopped, and now runs on with none: swallowed. Raise here.
+        self.handled_in.clear()
         self.raised += 1
         frame.f_trace = _Reinstall(self)  # freed by CPython as it drops the trace for this raise: puts it back
         raise TaskStopped()
+
+
+    def _handled_in(self, frame: Optional[FrameType]) -> None:
+        handled = self.handled_in
+        while frame is not None and frame not in handled and frame.f_code not in BOUNDARIES:
+            handled.add(frame)
+            frame = frame.f_back
 
 
 class _Reinstall:
