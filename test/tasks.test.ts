@@ -229,6 +229,27 @@ describe("tasks and the worker", () => {
     expect(report.blockedIn).toBe(report.stack?.at(-1));
   });
 
+  it("stops `while True: try: n += 1 except: pass` except on 3.10, where the loop freezes the agent, which is reported blocked", async () => {
+    for (const { label, python } of pythons) {
+      const worker = await startWorker({ python });
+      // On 3.10 the loop never gives the GIL up: the start's reply or its started event may never come.
+      const task = await Promise.race([worker.start("pyleash.experiments.x:swallow_calls_nothing"), new Promise<null>((r) => setTimeout(r, 3_000, null))]);
+      if (task === null) {
+        expect(label).toMatch(/^3\.10\./);
+        continue;
+      }
+      await Promise.race([task.started, new Promise((r) => setTimeout(r, 3_000))]);
+      await new Promise((r) => setTimeout(r, 100));
+      const report = await task.stop({ deadlineMs: 1_000 });
+      if (label.startsWith("3.10.")) {
+        expect(report).toMatchObject({ outcome: "blocked", agentResponsive: false });
+      } else {
+        expect(report).toMatchObject({ outcome: "stopped" });
+      }
+      await worker.close();
+    }
+  }, 120_000);
+
   it("recycles a worker whose task is blocked, rejecting its other work with WorkerRestartedError", async () => {
     const worker = await startWorker();
     const oldPid = worker.pid;

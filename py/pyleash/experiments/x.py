@@ -114,3 +114,14 @@ def article_kill():
     trace = _article["trace"]
     if trace is not None:
         trace.killed = True
+
+
+def swallow_calls_nothing():
+    """`while True: try: n += 1 except: pass`: no call in the try. 3.10 never checks for a pending exception (or
+    a GIL request) in it, so it freezes the agent as soon as it runs; elsewhere a stop leaves it."""
+    n = 0
+    while True:
+        try:
+            n += 1
+        except:  # noqa: E722 - the point
+            pass
