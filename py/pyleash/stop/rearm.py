@@ -7,9 +7,10 @@ wrapper (a BOUNDARIES code). At each line it asks one question: is a TaskStopped
 (sys.exc_info(), or the context of the exception being handled)? If yes, the line runs: except and finally
 bodies, `with` exits, and what they call, unwind normally. If no, a handler has swallowed the stop and the
 thread went on; the trace raises TaskStopped at that line, the first one after the handler, which is outside
-the try that swallowed it, so it escapes. Only in a frame that handled it (or called one that did): code that
-CPython runs on its own while the exception travels (a weakref callback, a __del__) has handled nothing. A stopped thread therefore takes one delivery per swallowing
-handler, and never re-enters a loop that swallowed one.
+the try that swallowed it, so it escapes. It raises only in a frame that handled one (or called one that did):
+code that CPython runs on its own while the exception travels (a weakref callback, a __del__) handled nothing.
+A stopped thread therefore takes one delivery per swallowing handler, and never re-enters a loop that
+swallowed one.
 
 CPython drops a trace function that raises (sys.settrace(None) and the frame's f_trace). Before raising, the
 trace puts a one-use object in the frame's f_trace; CPython frees it as it drops the trace, and its __del__
@@ -65,11 +66,6 @@ def disarm() -> bool:
         return False
     hook.remove()
     return True
-
-
-def drop(ident: int) -> None:
-    """From another thread, once thread `ident` has ended: forget a hook it never disarmed."""
-    _hooks.pop(ident, None)
 
 
 def _on_delivery(ident: int) -> None:
