@@ -52,6 +52,7 @@ export function evaluateGoals(report) {
     stopAsyncExcP99: judge("stopLatencyMs async-exc with 8 busy threads: p99 ≤ 6 ms", stop8?.p99, 6, le),
     overheadAsyncExc: judge("killableOverhead async-exc (its lazy line hook, before a stop) ≤ 1.02", overhead["async-exc"], 1.02, le),
     overheadMonitor: judge("killableOverhead monitor ≤ 1.02", overhead.monitor, 1.02, le),
+    overheadAfterStop: judge("killableOverhead after-stop (what a stop's lazy hook leaves behind) ≤ 1.02", overhead["after-stop"], 1.02, le),
     traceVsArticle: judge("killableOverhead trace (trace: true) ≤ article 003's thread_with_trace on the same loop", overhead.trace, overhead["article-trace"], le),
     swallowStopped: judge(
       "swallowStopMs async-exc: p99 < the 100 ms re-delivery grace (the hook, not a re-delivery, ends the loop)",

@@ -21,6 +21,9 @@ export const PREPARATIONS = {
   monitor: { kind: "thread" },
   trace: { kind: "thread", trace: true },
   "article-trace": { kind: "thread", target: "workloads:article_trace_count_for" },
+  // Right after a stop that used the lazy hook (a swallowing loop stopped by async-exc, untimed): what the hook
+  // and the withdrawal of a pending exception leave behind, if anything, for the work that follows.
+  "after-stop": { kind: "thread", afterStop: true },
   process: { kind: "process" },
 };
 
@@ -35,7 +38,12 @@ export async function overheadRuns({ python, rounds, seconds }) {
     for (let r = 0; r < rounds; r++) {
       for (let i = 0; i < names.length; i++) {
         const name = names[(i + r) % names.length];
-        const { target = "workloads:count_for", ...options } = PREPARATIONS[name];
+        const { target = "workloads:count_for", afterStop = false, ...options } = PREPARATIONS[name];
+        if (afterStop) {
+          const swallowing = await worker.start("workloads:swallow_loop");
+          await swallowing.started;
+          await swallowing.stop({ strategy: "async-exc", deadlineMs: 3_000 });
+        }
         const task = await worker.start(target, { args: [seconds], ...options });
         rates[name].push((await task.result) / seconds);
       }
@@ -70,7 +78,8 @@ export const killableOverhead = {
         "while the task runs (pyleash arms sys.monitoring only when a stop fires), so they are the plain thread run again " +
         "as separate series (async-exc's is the cost of the lazy line hook before a stop: none is installed until then); " +
         "trace = started with trace: true (pyleash's settrace kill); article-trace = the same count_for under " +
-        "article 003's thread_with_trace trace functions (a Python call per line), a plain thread task; process = kind process " +
+        "article 003's thread_with_trace trace functions (a Python call per line), a plain thread task; after-stop = a plain " +
+        "thread task started right after a swallowing loop was stopped with async-exc (untimed); process = kind process " +
         "(the function's own timing, so the spawn is not counted).",
     };
   },
