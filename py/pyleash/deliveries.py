@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 
 class TaskStopped(BaseException):
@@ -36,6 +36,8 @@ class _Record:
 # asynchronous exception landing between acquire and release would leave a lock held for good.
 _records: Dict[int, _Record] = {}
 _create_lock = threading.Lock()  # stopper side only: one record per ident even if two stoppers race
+# Called in the thread at each delivery, with its ident, once counted: pyleash.stop.rearm installs its hook so.
+on_delivery: Optional[Callable[[int], None]] = None
 
 
 def _delivered(ident: int) -> None:
@@ -45,6 +47,11 @@ def _delivered(ident: int) -> None:
     rec.count += 1  # only the thread itself increments its own record
     rec.last = time.perf_counter()
     rec.event.set()
+    if on_delivery is not None:
+        try:
+            on_delivery(ident)
+        except Exception:  # noqa: BLE001 - a failing hook must not turn the stop into another exception
+            pass
 
 
 def _record(ident: int) -> _Record:

@@ -70,8 +70,9 @@ class LayersTest(unittest.TestCase):
 
     def test_the_tasks_use_the_stop_engine_through_a_known_surface(self) -> None:
         # tasks -> stop is the one direction between them: the ladder (StopRun) and its Protocols, the
-        # primitives a kind holds (trace, signal_main), the stack readers, and async_exc.revoke, with which a task's
-        # thread withdraws an exception still pending when its work ends. A new edge is a decision.
+        # primitives a kind holds (trace, signal_main), the stack readers, async_exc.revoke, with which a task's
+        # thread withdraws an exception still pending when its work ends, and rearm (the task wrapper removes a
+        # stop's line hook in its own thread, where only it can). A new edge is a decision.
         used = {
             target
             for module, targets in self.graph.items()
@@ -80,7 +81,7 @@ class LayersTest(unittest.TestCase):
             if _within(target, "pyleash.stop") and target in self.graph
         }
         allowed = {"pyleash.stop.ladder", "pyleash.stop.stoppable", "pyleash.stop.stacks", "pyleash.stop.signal_main",
-                   "pyleash.stop.trace", "pyleash.stop.async_exc"}
+                   "pyleash.stop.trace", "pyleash.stop.async_exc", "pyleash.stop.rearm"}
         self.assertLessEqual(used, allowed)
 
     def test_no_module_imports_the_old_names(self) -> None:

@@ -92,16 +92,17 @@ class AsyncExcStepTest(unittest.TestCase):
         self.assertIs(report["finallyRan"], True)
         self.assertEqual(worker.outcome, "stopped")
 
-    def test_swallowed_deliveries_are_re_raised(self) -> None:
+    def test_a_swallowed_delivery_is_re_raised_inside_the_handler(self) -> None:
         worker = TaskWorker(retry_three_times).start()
         try:
             report = worker.stop("async-exc", deadline_s=JOIN_S)
         finally:
             worker.finish()
         self.assertEqual(report["outcome"], "stopped", report)
-        self.assertEqual(len(worker.swallowed), 3)
-        self.assertGreaterEqual(report["swallowed"], 2)  # each but the one it returned after
-        self.assertGreaterEqual(worker.delivered, 3)  # one more may land as the function returns
+        self.assertEqual(worker.outcome, "stopped")  # it escaped the retry loop (pyleash.stop.rearm)
+        self.assertIn(len(worker.swallowed), (1, 2))  # the second one fires in the handler, before or after append
+        self.assertGreaterEqual(report["swallowed"], 1)
+        self.assertEqual(report["swallowed"], worker.delivered - 1)
         self.assertTrue(all(isinstance(e, TaskStopped) for e in worker.swallowed))
 
     def _sleeper(self, seconds: float) -> TaskWorker:

@@ -60,6 +60,17 @@ function tables(report) {
       rows: Object.keys(stop).map((k) => [k, cell(k, "0"), fmt(d[k]?.["0"]?.agentLatencyMsP50, 2), cell(k, "8"), fmt(d[k]?.["8"]?.agentLatencyMsP50, 2)]),
     });
   }
+  const sws = report.swallowStopMs;
+  if (sws) {
+    const d = report.detail?.swallowStopMs ?? {};
+    const swallowed = (k) => Object.entries(d[k]?.swallowed ?? {}).map(([n, c]) => `${n}×${c}`).join(" ");
+    const failed = (k) => Object.entries(d[k]?.outcomes ?? {}).filter(([o]) => o !== "stopped").map(([o, n]) => `${n} ${o}`).join(", ");
+    out.push({
+      title: "swallowStopMs — `while True: try: work() except: pass` stopped, ms (p50 / p99)",
+      head: ["strategy", "p50 / p99", "agent p50", "swallowed (value×stops)", "not stopped"],
+      rows: Object.keys(sws).map((k) => [k, sws[k] ? `${fmt(sws[k].p50, 2)} / ${fmt(sws[k].p99, 2)}` : "—", fmt(d[k]?.agentLatencyMsP50, 2), swallowed(k), failed(k) || "0"]),
+    });
+  }
   const sw = report.switchInterval;
   if (sw) {
     out.push({

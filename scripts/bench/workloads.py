@@ -34,3 +34,49 @@ def flag_loop(stop_event: Any) -> int:
     while not stop_event.is_set():
         n += 1
     return n
+
+
+def _work() -> int:
+    x = 0
+    for i in range(1000):
+        x += i
+    return x
+
+
+def swallow_loop() -> None:
+    """A loop that swallows everything, TaskStopped included: `while True: try: work() except: pass`."""
+    while True:
+        try:
+            _work()
+        except:  # noqa: E722 - the point of the workload
+            pass
+
+
+def article_trace_count_for(seconds: float) -> int:
+    """count_for under article 003's thread_with_trace, verbatim in effect: a global trace that hands every new
+    frame a local trace, which checks a `killed` flag on every line (never set here). Run as a plain thread task."""
+    import sys
+
+    class ArticleTrace:
+        killed = False
+
+        def globaltrace(self, frame: Any, event: str, arg: Any) -> Any:
+            if event == "call":
+                return self.localtrace
+            return None
+
+        def localtrace(self, frame: Any, event: str, arg: Any) -> Any:
+            if self.killed:
+                if event == "line":
+                    raise SystemExit()
+            return self.localtrace
+
+    sys.settrace(ArticleTrace().globaltrace)  # as the article's __run does, before calling the function
+    try:
+        return _traced(count_for, seconds)
+    finally:
+        sys.settrace(None)
+
+
+def _traced(fn: Any, *args: Any) -> Any:
+    return fn(*args)  # a new frame: the article traces frames started after settrace

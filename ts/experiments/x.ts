@@ -68,6 +68,8 @@ interface MonitorKill {
   plainRate: number;
   monitor: StopFigures & { rate: number | null; ratio: number | null };
   trace: StopFigures & { rate: number | null; ratio: number | null };
+  /** The same loop under article 003's own thread_with_trace, for pyleash's trace: true to be compared with. */
+  article?: { rate: number | null; ratio: number | null };
 }
 
 /** Iterations per second of counting_spin while it runs as a task, from two counter readings. */
@@ -88,7 +90,8 @@ export const monitorKill = define<MonitorKill, { sample_ms: number }>({
   method:
     "Through the controller: counting_spin (a loop that publishes its count) as a task; its speed is read twice " +
     "`sample_ms` apart, then it is stopped with `monitor`. The same with `trace: true` and the `trace` strategy. Plain: " +
-    "the same loop on a call thread. n/a where the monitor stop reports `unavailable`. Holds when the monitored task ran " +
+    "the same loop on a call thread; and the same loop under article 003's own thread_with_trace (article_counting_spin), " +
+    "so pyleash's trace: true and the article's are read side by side. n/a where the monitor stop reports `unavailable`. Holds when the monitored task ran " +
     "at ≥ half the plain speed and stopped.",
   params: { quick: { sample_ms: 300 }, full: { sample_ms: 1_000 } },
   async run(ctx, p) {
@@ -103,7 +106,16 @@ export const monitorKill = define<MonitorKill, { sample_ms: number }>({
       await task.result.catch(() => undefined);
       return { ...stopFigures(report), rate, ratio: rate === null || !plainRate ? null : round(rate / plainRate, 2) };
     };
-    return { plainRate, monitor: await measure(false), trace: await measure(true) };
+    const articleRate = async (): Promise<NonNullable<MonitorKill["article"]>> => {
+      const task = await worker.start(`${MOD}:article_counting_spin`);
+      await reached(task, "counting_spin");
+      const rate = await taskRate(worker, p.sample_ms);
+      await worker.call(`${MOD}:article_kill`); // its SystemExit at the next line ends the task
+      if ((await task.stop({ strategy: "async-exc", deadlineMs: 5_000 })).outcome !== "stopped") await task.stop({ deadlineMs: 5_000 });
+      await task.result.catch(() => undefined);
+      return { rate, ratio: rate === null || !plainRate ? null : round(rate / plainRate, 2) };
+    };
+    return { plainRate, monitor: await measure(false), trace: await measure(true), article: await articleRate() };
   },
   judge(f) {
     if (f.monitor.outcome === "unavailable") {
@@ -112,7 +124,8 @@ export const monitorKill = define<MonitorKill, { sample_ms: number }>({
     const free = f.monitor.ratio !== null && f.monitor.ratio >= 0.5;
     const evidence =
       `Before the stop the task ran at ${f.monitor.ratio ?? "?"}× plain speed; monitor: ${f.monitor.outcome} in ${ms(f.monitor.latencyMs)}. ` +
-      `Under settrace: ${f.trace.ratio ?? "?"}× plain speed, trace stop ${f.trace.outcome} in ${ms(f.trace.latencyMs)}.`;
+      `Under settrace: ${f.trace.ratio ?? "?"}× plain speed, trace stop ${f.trace.outcome} in ${ms(f.trace.latencyMs)}; ` +
+      `the same loop under the article's own thread_with_trace: ${f.article?.ratio ?? "?"}× plain speed.`;
     return { verdict: free && f.monitor.outcome === "stopped" ? "holds" : "fails", evidence };
   },
   key: (f) => (f.monitor.outcome === "unavailable" ? "unavailable" : `${ms(f.monitor.latencyMs)}, ${f.monitor.ratio}× speed`),

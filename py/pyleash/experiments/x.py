@@ -74,3 +74,54 @@ def plain_rate(seconds=0.3):
             if time.monotonic() >= end:
                 break
     return n / seconds
+
+
+class _ArticleTrace:
+    """Article 003's thread_with_trace trace functions, as written there (the kill flag `killed`)."""
+
+    def __init__(self):
+        self.killed = False
+
+    def globaltrace(self, frame, event, arg):
+        if event == "call":
+            return self.localtrace
+        return None
+
+    def localtrace(self, frame, event, arg):
+        if self.killed:
+            if event == "line":
+                raise SystemExit()
+        return self.localtrace
+
+
+_article = {"trace": None}
+
+
+def article_counting_spin():
+    """counting_spin under the article's own trace, installed as its thread_with_trace.__run does."""
+    import sys
+
+    trace = _article["trace"] = _ArticleTrace()
+    sys.settrace(trace.globaltrace)
+    try:
+        counting_spin()
+    finally:
+        sys.settrace(None)
+
+
+def article_kill():
+    """The article's kill(): set the flag its local trace checks on every line."""
+    trace = _article["trace"]
+    if trace is not None:
+        trace.killed = True
+
+
+def swallow_calls_nothing():
+    """`while True: try: n += 1 except: pass`: no call in the try. 3.10 never checks for a pending exception (or
+    a GIL request) in it, so it freezes the agent as soon as it runs; elsewhere a stop leaves it."""
+    n = 0
+    while True:
+        try:
+            n += 1
+        except:  # noqa: E722 - the point
+            pass

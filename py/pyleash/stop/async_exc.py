@@ -13,6 +13,7 @@ not run (3.8-3.10 and 3.13 are right).
 from __future__ import annotations
 
 import ctypes
+import threading
 
 # Private prototypes: setting argtypes on ctypes.pythonapi's shared attribute would change it for
 # everyone. The id is unsigned long since 3.7. Undo needs a real NULL, which py_object cannot pass
@@ -44,5 +45,34 @@ def async_raise(ident: int, exc_type: type) -> None:
 
 
 def revoke(ident: int) -> bool:
-    """Withdraw an exception armed in thread `ident` that has not been raised yet; True if one was."""
-    return _clear_async_exc(ident, None) == 1
+    """Withdraw an exception armed in thread `ident` that has not been raised yet; True if the thread was found.
+
+    Withdrawing still signals "an asynchronous exception is pending" to the whole interpreter (CPython sets
+    that flag for a NULL exception too, and only a thread that takes a real one clears it). A stale flag sends
+    every thread's periodic check to its slow path, and on 3.11 it makes any function call under a trace
+    function loop forever at its entry (RESUME re-checks the flag after each trace dispatch). So when the
+    thread withdraws its own, it takes a private exception at once, which clears the flag.
+    """
+    found = _clear_async_exc(ident, None) == 1
+    if found and ident == threading.get_ident():
+        _clear_signal()
+    return found
+
+
+class _Flush(BaseException):
+    """Raised in a thread by itself only to clear the interpreter's pending flag (see revoke)."""
+
+
+def _tick() -> None:
+    pass
+
+
+def _clear_signal() -> None:
+    try:
+        if _set_async_exc(threading.get_ident(), _Flush) != 1:  # it may fire as this call returns
+            return
+        for _ in range(1000):  # a call per turn: each function entry checks for pending exceptions
+            _tick()
+    except _Flush:
+        return
+    _clear_async_exc(threading.get_ident(), None)  # not taken in 1 000 calls: withdraw it rather than leave it armed

@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, Optional
 
 from pyleash import contract, deliveries, protocol
 from pyleash.deliveries import TaskStopped
+from pyleash.stop import rearm
 from pyleash.stop.async_exc import async_raise
 from pyleash.stop.redeliver import prime, run_stop
 from pyleash.stop.report import StopReport
@@ -71,7 +72,7 @@ class StopRun:
         self.report.step(first, self.t0)
         if first == "flag":
             task.stop_event.set()
-        elif first == "async-exc" and task.ident is not None:
+        elif (first == "async-exc" or (first == "trace" and task.tracer is None)) and task.ident is not None:
             self.primed = prime(task.ident, lambda: _guarded(task, lambda: _inject_async(task)))
         return True
 
@@ -158,8 +159,6 @@ def unavailable(task: Stoppable, strategy: str) -> Optional[str]:
     if strategy not in kind.strategies:
         fits = [name for name, names in contract.SUPPORTED.items() if strategy in names]
         return "strategy %r does not apply to a %r task (it needs kind %s)" % (strategy, kind.name, " or ".join(repr(k) for k in fits))
-    if strategy == "trace" and task.tracer is None:
-        return "strategy 'trace' needs the task started with trace: true (the trace must be installed when it starts)"
     if strategy == "monitor":
         from pyleash.stop import monitor
 
@@ -187,6 +186,10 @@ def _flag(run: StopRun, until: float) -> None:
 
 
 def _inject_async(task: Stoppable) -> bool:
+    """Arm TaskStopped in the task's thread, with the line hook its delivery installs there (pyleash.stop.rearm):
+    a handler that swallows it gets it again at the next line it runs. Under the task's inject lock (_guarded),
+    so a thread that has closed injections is never armed again."""
+    rearm.arm(task.ident)  # type: ignore[arg-type]  (costs the thread nothing until the exception is made there)
     try:
         async_raise(task.ident, TaskStopped)  # type: ignore[arg-type]
     except ValueError:  # the thread state is gone: the task is leaving
@@ -199,9 +202,14 @@ def _async_exc(run: StopRun, until: float) -> None:
 
 
 def _trace(run: StopRun, until: float) -> None:
-    tracer = run.task.tracer  # one shot: CPython drops a trace function that raised, so a swallowed kill is final
-    assert tracer is not None  # unavailable() refused a task started without trace
-    run.deliver(until, lambda: not tracer.spent and (tracer.kill() or True))
+    task = run.task
+    tracer = task.tracer
+    if tracer is None:  # started without trace: the first asynchronous delivery installs the line hook
+        _async_exc(run, until)
+        return
+    # trace: true, article 003's kill at the next line. CPython drops a trace function that raised, so once
+    # that kill was swallowed the stop goes on with asynchronous deliveries, and the hook they install.
+    run.deliver(until, lambda: (tracer.kill() or True) if not tracer.spent else _inject_async(task))
 
 
 def _monitor(run: StopRun, until: float) -> None:

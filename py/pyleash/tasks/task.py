@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from pyleash import current, deliveries, protocol, targets
 from pyleash.deliveries import TaskStopped
+import pyleash.stop.rearm as rearm
 
 if TYPE_CHECKING:
     import asyncio
@@ -106,6 +107,9 @@ def with_stop_event(fn: Callable[..., Any], kwargs: dict, event: Any) -> dict:
     return dict(kwargs, stop_event=event)
 
 
+rearm.add_boundary(call_target)  # a stop's line hook guards what call_target calls, nothing above
+
+
 def body(task: Task) -> Any:
     """The task's function, under article 003's trace kill when the task was started with `trace`."""
     tracer = task.tracer
@@ -161,7 +165,10 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
             if task.reply_to is None:
                 emit(started_event(task))
             task.started.set()
-            result = body()
+            try:
+                result = body()
+            finally:
+                rearm.disarm()  # a stop's line hook ends with the task's function, before any bookkeeping of ours
             outcome = "finished"
         except TaskStopped as exc:
             outcome, error = "stopped", exc
@@ -173,6 +180,7 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
         if error is None and outcome != "finished":
             outcome, error = "stopped", exc
     finally:
+        rearm.disarm()  # again: a stop may have armed it between the first disarm and close_injections
         current.unbind(token)
     finish(task, emit, outcome, result, error)
 
