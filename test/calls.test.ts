@@ -26,7 +26,7 @@ async function aborted(call: Promise<unknown>): Promise<AbortError> {
   return error as AbortError;
 }
 
-describe.each(pythons)("calls that really stop, on Python $label", ({ python }) => {
+describe.each(pythons)("calls that really stop, on Python $label", ({ label, python }) => {
   it("returns the result of a call that finishes before its timeout, with no stop", async () => {
     const worker = await startWorker({ python });
     await expect(worker.call("blocking:returns_soon", [7], {}, { timeoutMs: 30_000 })).resolves.toBe(7);
@@ -101,7 +101,7 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ python }) 
 
   it("holds a stop back while the call waits for another thread's import of its module", async () => {
     const worker = await startWorker({ python });
-    const importing = worker.call("slow_import:ready");
+    const importing = worker.call("slow_import:ready", [], {}, { timeoutMs: 60_000 }); // a timeout: listed in threads()
     await callReached(worker, "<module>");
     const controller = new AbortController();
     const waiting = worker.call("slow_import:spin", [], {}, { signal: controller.signal, stop: { strategy: "async-exc" } });
@@ -110,6 +110,14 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ python }) 
     expect((await aborted(waiting)).stopReport).toMatchObject({ outcome: "stopped" });
     await expect(importing).resolves.toBe("imported");
     await expect(worker.call("slow_import:ready", [], {}, { timeoutMs: 10_000 })).resolves.toBe("imported");
+  });
+
+  // 3.10 cannot even take the exception in this loop (its back-edge lands on the try's setup, where 3.8-3.10 skip
+  // the check): the agent freezes. test/tasks.test.ts covers that case; docs/stop-strategies.md says why.
+  it.skipIf(label.startsWith("3.10."))("stops a call that swallows every stop with a bare except in a loop", async () => {
+    const worker = await startWorker({ python });
+    const error = await aborted(worker.call("blocking:swallows_forever", [], {}, { timeoutMs: 200, stop: { strategy: "async-exc" } }));
+    expect(error.stopReport).toMatchObject({ outcome: "stopped" });
   });
 
   it("keeps a call queued on the main lane from ever running when it is stopped first", async () => {

@@ -5,6 +5,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from pyleash.deliveries import TaskStopped
+import pyleash.stop.rearm as rearm
 from pyleash.tasks.task import Emit, Task, call_target, close_injections, finish, run
 from pyleash.tasks.thread_kind import ThreadKind
 
@@ -36,6 +37,7 @@ class PoolCallKind(ThreadKind):
         try:
             run(task, emit, lambda: call_target(task))
         except TaskStopped as exc:  # landed between run's handlers: the reply must still leave
+            rearm.disarm()
             close_injections(task)
             if not task.ended.is_set():
                 finish(task, emit, "stopped", error=exc)

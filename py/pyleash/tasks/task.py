@@ -91,6 +91,7 @@ def resolve_shielded(task: Task) -> Callable[..., Any]:
     A stop asked meanwhile lands here, as soon as the import is done."""
     try:
         fn = targets.resolve(task.target)
+        wants_stop_event(fn)  # may import inspect: shielded too, and kept for call_target
     finally:
         with task.inject_lock:
             task.shielded = False
