@@ -196,8 +196,8 @@ class ForeignThreadKind(Kind):
 class Attachment:
     """One attach: the signal stop, the dump file, the transport and the control loop; detach() undoes it."""
 
-    def __init__(self, config: Dict[str, Any]) -> None:
-        self.loop = PythoniaLoop()
+    def __init__(self, config: Dict[str, Any], loop: Optional[PythoniaLoop] = None) -> None:
+        self.loop = loop or PythoniaLoop()
         self.signal = CurrentWorkSignalStop(self.loop.verdict, CallStopped) if signal_available()[0] else None
         self.main = CurrentCallKind(self.loop, self.signal)
         self.threads = ForeignThreadKind()

@@ -12,9 +12,11 @@ import { type StopSubject, stopTask } from "../task/stop.js";
 import { settlesWithin } from "../util/time.js";
 import { describe, nonNegativeInteger, stripUndefined } from "../util/validate.js";
 import { busiestThreadShare } from "../worker/thread-cpu.js";
-import { AttachedLink, type PythoniaImport } from "./link.js";
+import { AttachedLink } from "./link.js";
 
-export type { PythoniaImport };
+/** pythonia's `python(module)`: resolves to a proxy of the imported module (typed loosely: pythonia is optional). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type PythoniaImport = (module: string) => Promise<any>;
 
 export interface LeashOptions {
   /** How long attaching may take: a few pythonia round trips on its main thread, then the agent's hello. @default 10000 */

@@ -14,6 +14,7 @@ import { settlesWithin } from "../util/time.js";
 import { Channel } from "../worker/channel.js";
 import { decode, encode, isReply } from "../worker/framing.js";
 import { PendingRequests, type RequestOptions } from "../worker/pending.js";
+import type { PythoniaImport } from "./leash.js";
 
 /** Run by path inside pythonia's Python: puts this pyleash package in sys.modules without touching sys.path. */
 const LOADER = fileURLToPath(new URL("../../py/pyleash/attach_load.py", import.meta.url));
@@ -21,9 +22,6 @@ const DUMP_SIGNAL = CONTRACT.signals.threadDump satisfies NodeJS.Signals;
 /** How often the link checks that pythonia's process is still there (it is pythonia's child, not ours). */
 const WATCH_MS = 1_000;
 
-/** pythonia's `python(module)`: resolves to a proxy of the imported module. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type PythoniaImport = (module: string) => Promise<any>;
 
 export interface LinkOptions {
   /** How long the attach may take: pythonia's round trips, then the agent's hello. */
