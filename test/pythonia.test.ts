@@ -133,6 +133,23 @@ describe("stopCurrent", () => {
   });
 });
 
+describe("a call waiting for JavaScript", () => {
+  it("is reported blocked, not stopped, and finishes normally once JavaScript answers", async () => {
+    const work = await python(WORK);
+    const l = await attach();
+    let answer!: (value: number) => void;
+    const call = hung(work.call_back(() => new Promise<number>((resolve) => (answer = resolve))));
+    // pythonia has called the JavaScript function, and Python waits for its answer in Executor.ipc
+    for (let i = 0; i < 500 && !(answer && (await l.stack()).frames.some((f) => f.function === "ipc")); i++) await new Promise((r) => setTimeout(r, 10));
+    const report = await l.stopCurrent({ deadlineMs: 500 });
+    expect(report.outcome).toBe("blocked");
+    expect(report.reason).toMatch(/waiting for JavaScript/);
+    answer(5);
+    expect((await call).value).toBe(5);
+    expect(await (await python("math")).floor(2.7)).toBe(2);
+  });
+});
+
 describe("other threads", () => {
   it("lists a spinning thread that the user's Python code started, and stops it with stopThread", async () => {
     const work = await python(WORK);
@@ -146,7 +163,7 @@ describe("other threads", () => {
     const report = await l.stopThread(ident);
     expect(report.outcome).toBe("stopped");
     expect(report.steps.map((s) => s.strategy)).toEqual(["async-exc"]);
-    expect(await work.alive(ident)).toBe(false);
+    expect(await work.spinner_alive(ident)).toBe(false);
   });
 
   it("will not stop pythonia's main thread or pyleash's own threads as a thread", async () => {
@@ -234,6 +251,17 @@ describe("on every CPython found", async () => {
     expect((await l.stopCurrent()).outcome).toBe("stopped");
     expect(String((await call).error?.stack)).toContain("CallStopped");
     expect(await (await python("math")).floor(2.7)).toBe(2);
+  });
+});
+
+describe("package", () => {
+  it("exports pyleash/pythonia with its types, and keeps pythonia an optional peer (a devDependency for the tests)", async () => {
+    const pkg = JSON.parse(await readFile(join(root, "package.json"), "utf8"));
+    expect(pkg.exports["./pythonia"]).toEqual({ types: "./dist/pythonia/index.d.ts", import: "./dist/pythonia/index.js" });
+    expect(pkg.peerDependenciesMeta.pythonia.optional).toBe(true);
+    expect(pkg.peerDependencies.pythonia).toBe(pkg.devDependencies.pythonia);
+    const code = `const m = await import("pyleash/pythonia"); if (typeof m.leash !== "function") process.exit(3);`;
+    await run(process.execPath, ["--input-type=module", "-e", code], { cwd: root, timeout: 30_000 });
   });
 });
 

@@ -75,6 +75,7 @@ class Adopted:
         self.tracer = None
         self.first_delivery = deliveries.deliveries(ident)
         self.raised_before = 0  # the main call: signal handler raises before the stop (CurrentWorkSignalStop.raised)
+        self.deferred_before = 0  # ... and its deferrals (CurrentWorkSignalStop.deferred)
 
     def mark_ended(self, by_us: bool) -> None:
         if not self.ended.is_set():
@@ -299,7 +300,8 @@ class AttachedAgent(Agent):
             frame = sys._current_frames().get(main.ident)  # type: ignore[arg-type]
             task = Adopted(task_id, att.main, main.ident, main, att.loop.call_frame(frame))  # type: ignore[arg-type]
             frame = None
-            task.raised_before = att.signal.raised if att.signal is not None else 0
+            if att.signal is not None:
+                task.raised_before, task.deferred_before = att.signal.raised, att.signal.deferred
             return task
         ident = _thread_ident(task_id)
         thread = next((t for t in threading.enumerate() if t.ident == ident), None)
@@ -326,6 +328,11 @@ class AttachedAgent(Agent):
                 result["outcome"] = "finished-first"
                 result["finallyRan"] = None
                 result["reason"] = "it ended before a stop reached it"
+            signal_stop = self.attachment.signal
+            if (isinstance(result, dict) and result.get("outcome") == "blocked" and task.id == MAIN_TASK
+                    and signal_stop is not None and signal_stop.deferred > task.deferred_before):
+                result["reason"] = ("%s; the signal landed only where pythonia cannot take an exception (its own code: "
+                                    "waiting for JavaScript, or writing a reply)" % result.get("reason", "blocked"))
             send(message)
 
         run = StopRun(task, request["strategy"], request["graceMs"] / 1000.0, request["deadlineMs"] / 1000.0,
