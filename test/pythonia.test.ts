@@ -70,6 +70,26 @@ async function runningIn(l: Leash, inside: (code: string, fn: string) => boolean
 /** pythonia calls a builtin from Bridge.call's `v = v(*args, **kwargs)`: no Python frame of its own. */
 const inBuiltin = (code: string): boolean => code.includes("v(*args, **kwargs)");
 
+// First in the file, on the pythonia process started by its import: pythonia numbers the JavaScript functions it
+// hands to Python and the Python objects it hands to JavaScript alike, and numbers again from 1 in each new process,
+// so a proxy from an earlier process, when garbage-collected, can delete a later process's function of that number.
+describe("a call waiting for JavaScript", () => {
+  it("is reported blocked, not stopped, and finishes normally once JavaScript answers", async () => {
+    const work = await python(WORK);
+    const l = await attach();
+    let answer!: (value: number) => void;
+    const call = hung(work.call_back(() => new Promise<number>((resolve) => (answer = resolve))));
+    // pythonia has called the JavaScript function, and Python waits for its answer in Executor.ipc
+    for (let i = 0; i < 500 && !(answer && (await l.stack()).frames.some((f) => f.function === "ipc")); i++) await new Promise((r) => setTimeout(r, 10));
+    const report = await l.stopCurrent({ deadlineMs: 500 });
+    expect(report.outcome).toBe("blocked");
+    expect(report.reason).toMatch(/waiting for JavaScript/);
+    answer(5);
+    expect((await call).value).toBe(5);
+    expect(await (await python("math")).floor(2.7)).toBe(2);
+  });
+});
+
 describe("stopCurrent", () => {
   it("stops a pythonia call stuck in time.sleep(1000) by signal; the promise rejects with CallStopped and the next call answers", async () => {
     const time = await python("time");
@@ -130,23 +150,6 @@ describe("stopCurrent", () => {
     expect(report.outcome).toBe("unavailable");
     expect(report.reason).toMatch(/by signal only/);
     await expect(l.stopCurrent({ restartWorkerIfBlocked: true } as never)).rejects.toThrow(/python.exit/);
-  });
-});
-
-describe("a call waiting for JavaScript", () => {
-  it("is reported blocked, not stopped, and finishes normally once JavaScript answers", async () => {
-    const work = await python(WORK);
-    const l = await attach();
-    let answer!: (value: number) => void;
-    const call = hung(work.call_back(() => new Promise<number>((resolve) => (answer = resolve))));
-    // pythonia has called the JavaScript function, and Python waits for its answer in Executor.ipc
-    for (let i = 0; i < 500 && !(answer && (await l.stack()).frames.some((f) => f.function === "ipc")); i++) await new Promise((r) => setTimeout(r, 10));
-    const report = await l.stopCurrent({ deadlineMs: 500 });
-    expect(report.outcome).toBe("blocked");
-    expect(report.reason).toMatch(/waiting for JavaScript/);
-    answer(5);
-    expect((await call).value).toBe(5);
-    expect(await (await python("math")).floor(2.7)).toBe(2);
   });
 });
 
@@ -212,6 +215,22 @@ describe("withTimeout", () => {
     const math = await python("math");
     const l = await attach();
     expect(await l.withTimeout(math.floor(3.7), 5_000)).toBe(3);
+  });
+});
+
+describe("attaching", () => {
+  it("gives up after startTimeoutMs while pythonia's main thread is busy, and the late attach then refuses itself", async () => {
+    const time = await python("time");
+    const builtins = await python("builtins");
+    const busy = time.sleep(2);
+    await expect(leash(python, { startTimeoutMs: 300 })).rejects.toMatchObject({ name: "WorkerStartError" });
+    await busy;
+    expect(await builtins.eval("__import__('sys').modules.get('pyleash.attach') is None or not __import__('pyleash.attach').attach.attached()")).toBe(true);
+    expect(await (await python("math")).floor(2.7)).toBe(2);
+  });
+
+  it("refuses something that is not pythonia's python function", async () => {
+    await expect(leash(42 as never)).rejects.toMatchObject({ name: "InvalidArgumentError" });
   });
 });
 

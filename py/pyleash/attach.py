@@ -30,7 +30,7 @@ from pyleash.attach_pythonia import PythoniaLoop
 from pyleash.control import Agent, _log
 from pyleash.deliveries import TaskStopped
 from pyleash.stop import stacks
-from pyleash.stop.ladder import StopRun
+from pyleash.stop.ladder import StopRun, unavailable
 from pyleash.stop.redeliver import GRACE_S
 from pyleash.stop.report import StopReport
 from pyleash.stop.signal_current import CurrentWorkSignalStop
@@ -41,6 +41,7 @@ from pyleash.transport import TransportError, open_transport
 
 MAIN_TASK = "main"  # the stop and stack requests' name for the call the host's main thread runs now
 THREAD_PREFIX = "thread-"  # "thread-<ident>": any other thread of the host
+CONNECT_TIMEOUT_S = 2.0  # the controller has bound its socket before asking: a longer wait would hold the host's main thread
 
 
 class CallStopped(TaskStopped, Exception):
@@ -220,7 +221,8 @@ class Attachment:
             max_bytes = int(config.get("maxMessageBytes") or contract.CONTRACT["limits"]["maxMessageBytes"])
             # The built-in client, even where pyzmq imports: it sees the controller's socket close and detaches,
             # where a pyzmq DEALER would reconnect for ever.
-            transport = open_transport(config["endpoint"], "builtin", max_message_bytes=max_bytes)
+            transport = open_transport(config["endpoint"], "builtin", connect_timeout=CONNECT_TIMEOUT_S,
+                                       max_message_bytes=max_bytes)
             self.agent = AttachedAgent(transport, max_bytes, self)
             self.agent.send(_hello(config["token"], transport.name))
         except BaseException:
@@ -314,7 +316,7 @@ class AttachedAgent(Agent):
 
     def _stop(self, request: Dict[str, Any]) -> None:
         task = self._adopt(request["task"])
-        if task.id == MAIN_TASK and task.target is None:
+        if task.id == MAIN_TASK and task.target is None and not unavailable(task, request["strategy"]):
             report = StopReport(request["strategy"], time.perf_counter())
             self.send(protocol.ok(request["id"], report.result(
                 "finished-first", None, None, "pythonia's main thread is not running a call")))
@@ -380,13 +382,15 @@ _current: Optional[Attachment] = None
 
 def attach(config_json: str) -> str:
     """On the host's main thread: attach to the controller in `config_json` ({endpoint, token, dumpPath,
-    maxMessageBytes}); returns {"pid", "mainIdent"} as JSON. A previous attachment is detached first."""
+    maxMessageBytes, notAfter (epoch ms)}); returns {"pid", "mainIdent"} as JSON. A previous attachment is detached first."""
     global _current
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("attach() must run on the main thread (signal handlers can only be set there)")
     config = json.loads(config_json)
     if not isinstance(config, dict) or "endpoint" not in config or "token" not in config:
         raise ValueError("attach() needs a config with endpoint and token")
+    if config.get("notAfter") is not None and time.time() * 1000 > config["notAfter"]:
+        raise TimeoutError("the controller stopped waiting for this attach (the main thread reached it too late)")
     if _current is not None:
         _current.detach()
         _current = None

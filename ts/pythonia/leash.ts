@@ -72,6 +72,7 @@ export class Leash implements AsyncDisposable {
   readonly #python: PythoniaImport;
   readonly #closeGraceMs: number;
   #closing: Promise<void> | undefined;
+  #stoppingCurrent: Promise<unknown> = Promise.resolve();
 
   private constructor(link: AttachedLink, python: PythoniaImport, closeGraceMs: number) {
     this.#link = link;
@@ -110,7 +111,12 @@ export class Leash implements AsyncDisposable {
    * or `blocked` (C code holding the GIL, or pythonia waiting for JavaScript), never a claim it cannot back.
    */
   stopCurrent(options: LeashStopOptions = {}): Promise<StopReport> {
-    return this.#stop("main", "main", "pythonia's current call", this.#link.mainIdent, options);
+    // One at a time: each stop aims the one signal at the call running when it begins.
+    const next = this.#stoppingCurrent
+      .catch(() => undefined)
+      .then(() => this.#stop("main", "main", "pythonia's current call", this.#link.mainIdent, options));
+    this.#stoppingCurrent = next;
+    return next;
   }
 
   /** Stop another thread of pythonia's Python (one its code started) with an asynchronous exception. */
@@ -119,9 +125,15 @@ export class Leash implements AsyncDisposable {
     return this.#stop(`thread-${ident}`, "thread", `thread ${ident}`, ident, options);
   }
 
-  /** Every Python thread of pythonia's process, with its top frames; pyleash's own threads have `agent: true`. */
+  /**
+   * Every Python thread of pythonia's process, with its top frames; pyleash's own threads have `agent: true`. Read
+   * live by the agent, so it rejects with an AbortError after `timeoutMs` (default 5000) while C code holds the GIL:
+   * `stack()` answers then.
+   */
   threads(options: { timeoutMs?: number } = {}): Promise<ThreadInfo[]> {
-    return this.#link.request({ type: "threads" }, options) as Promise<ThreadInfo[]>;
+    const { timeoutMs } = { timeoutMs: 5_000, ...stripUndefined(options) };
+    nonNegativeInteger("timeoutMs", timeoutMs);
+    return this.#link.request({ type: "threads" }, { timeoutMs }) as Promise<ThreadInfo[]>;
   }
 
   /**
@@ -178,6 +190,8 @@ export class Leash implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#link.close(this.#closeGraceMs);
+      // pythonia's python() starts a new process when its own has ended: ask only the process we attached to.
+      if (!this.#link.processAlive()) return;
       const restored = (async () => {
         const attach = await this.#python("pyleash.attach");
         await attach.detach();

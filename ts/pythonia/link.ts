@@ -73,7 +73,9 @@ export class AttachedLink {
         const runpy = await python("runpy");
         await runpy.run_path(LOADER);
         const attach = await python("pyleash.attach");
-        const config = { endpoint: channel.endpoint, token, dumpPath, maxMessageBytes: CONTRACT.limits.maxMessageBytes };
+        // notAfter: should pythonia's main thread reach the attach only after we gave up, it refuses at once.
+        const notAfter = Date.now() + options.startTimeoutMs;
+        const config = { endpoint: channel.endpoint, token, dumpPath, maxMessageBytes: CONTRACT.limits.maxMessageBytes, notAfter };
         return JSON.parse(String(await attach.attach(JSON.stringify(config)))) as { pid: number; mainIdent: number };
       })();
       attached.catch(() => {});
@@ -152,6 +154,11 @@ export class AttachedLink {
     } finally {
       await file.close();
     }
+  }
+
+  /** pythonia's Python process, the one attached to, is still running. */
+  processAlive(): boolean {
+    return isRunning(this.pid);
   }
 
   /** Called once when the link fails or closes, with the error its requests got. */
