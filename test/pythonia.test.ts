@@ -132,6 +132,26 @@ describe("stopCurrent", () => {
     expect(String((await call).error?.stack)).toContain("CallStopped");
   });
 
+  it("keeps pythonia alive and its report true when stops race calls that end on their own (returning or raising)", async () => {
+    const work = await python(WORK);
+    const time = await python("time");
+    const math = await python("math");
+    const l = await attach();
+    const seen = new Set<string>();
+    for (let i = 0; i < 100; i++) {
+      const seconds = Math.random() * 0.01;
+      const call = hung(i % 2 ? work.fail_after(seconds) : time.sleep(seconds));
+      await new Promise((r) => setTimeout(r, Math.random() * 12));
+      const report = await l.stopCurrent({ deadlineMs: 2_000 });
+      const { error } = await call;
+      const ended = !error ? "returned" : String(error.stack).includes("CallStopped") ? "stopped" : String(error.stack).includes("failed on its own") ? "failed" : String(error.stack);
+      seen.add(`${report.outcome}/${ended}`);
+      expect(report.outcome === "stopped").toBe(ended === "stopped"); // a stop is claimed exactly when the call got it
+      expect(await math.floor(2.7)).toBe(2);
+    }
+    expect(seen.size).toBeGreaterThan(1);
+  }, 120_000);
+
   it("says finished-first when pythonia's main thread runs no call, and the next call is untouched", async () => {
     const math = await python("math");
     const l = await attach();

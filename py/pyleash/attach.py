@@ -199,7 +199,7 @@ class Attachment:
     """One attach: the signal stop, the dump file, the transport and the control loop; detach() undoes it."""
 
     def __init__(self, config: Dict[str, Any], loop: Optional[PythoniaLoop] = None) -> None:
-        self.loop = loop or PythoniaLoop()
+        self.loop = loop or PythoniaLoop(sys._getframe())
         self.signal = CurrentWorkSignalStop(self.loop.verdict, CallStopped) if signal_available()[0] else None
         self.main = CurrentCallKind(self.loop, self.signal)
         self.threads = ForeignThreadKind()

@@ -126,7 +126,7 @@ class DetachTest(unittest.TestCase):
         if "Bridge" in sys.modules:
             self.skipTest("a module named Bridge is loaded")
         with self.assertRaises(NotPythonia):
-            PythoniaLoop()
+            PythoniaLoop(sys._getframe())
 
 
 if __name__ == "__main__":
