@@ -31,7 +31,7 @@ from pyleash.control import Agent, _log
 from pyleash.deliveries import TaskStopped
 from pyleash.stop import stacks
 from pyleash.stop.ladder import StopRun, unavailable
-from pyleash.stop.redeliver import GRACE_S
+from pyleash.stop.redeliver import GRACE_S, fast_switching
 from pyleash.stop.report import StopReport
 from pyleash.stop.signal_current import CurrentWorkSignalStop
 from pyleash.stop.signal_main import available as signal_available
@@ -77,6 +77,7 @@ class Adopted:
         self.first_delivery = deliveries.deliveries(ident)
         self.raised_before = 0  # the main call: signal handler raises before the stop (CurrentWorkSignalStop.raised)
         self.deferred_before = 0  # ... and its deferrals (CurrentWorkSignalStop.deferred)
+        self.primed = False  # the main call: the control thread has sent the first signal
 
     def mark_ended(self, by_us: bool) -> None:
         if not self.ended.is_set():
@@ -136,25 +137,32 @@ class CurrentCallKind(Kind):
 
 
 def _signal_call(run: StopRun, until: float) -> None:
-    """The signal step for a host call: signal, signal again while the handler defers, again after a swallow."""
+    """The signal step for a host call: signal (unless the control thread already did), again while the handler
+    defers, and again after each CallStopped the call swallowed."""
     task, kind = run.task, run.kind
     stop = kind.signal  # type: ignore[attr-defined]
+    raised = task.raised_before  # type: ignore[attr-defined]
+    if not task.primed:  # type: ignore[attr-defined]
+        stop.request_stop(task.target)  # type: ignore[attr-defined]
     try:
-        while not kind.gone(task) and time.perf_counter() < until:
-            raised = stop.raised
-            stop.request_stop(task.target)
-            nap = 0.001
-            while stop.raised == raised and not kind.gone(task):
-                now = time.perf_counter()
-                if now >= until:
+        with fast_switching():  # a spinning main thread hands the GIL on sooner; restored when the stop ends
+            while not kind.gone(task):
+                nap = 0.001
+                while stop.raised == raised and stop.pending and not kind.gone(task):
+                    now = time.perf_counter()
+                    if now >= until:
+                        return
+                    time.sleep(min(nap, until - now))
+                    nap = min(nap * 2, 0.02)
+                    stop.resignal()  # it deferred (pythonia's own code), or a C call took the EINTR and went on
+                if stop.raised == raised:  # dropped: the call ended before the handler ran
+                    kind.wait_gone(task, until)
                     return
-                time.sleep(min(nap, until - now))
-                nap = min(nap * 2, 0.02)
-                if not stop.pending:
-                    break  # dropped: the call ended first
-                stop.resignal()  # it deferred (pythonia's own code), or a C call took the EINTR and went on
-            if stop.raised > raised and not kind.wait_gone(task, min(until, time.perf_counter() + GRACE_S)):
+                if kind.wait_gone(task, min(until, time.perf_counter() + GRACE_S)) or time.perf_counter() >= until:
+                    return
                 run.report.swallowed += 1  # it caught CallStopped and carried on: another one
+                raised = stop.raised
+                stop.request_stop(task.target)  # type: ignore[attr-defined]
     finally:
         stop.cancel()
 
@@ -340,6 +348,8 @@ class AttachedAgent(Agent):
         run = StopRun(task, request["strategy"], request["graceMs"] / 1000.0, request["deadlineMs"] / 1000.0,
                       request["id"], answer)
         if run.begin():
+            if task.id == MAIN_TASK and run.plan[0] == "signal" and self.attachment.signal is not None:
+                task.primed = self.attachment.signal.request_stop(task.target)  # at once: no thread start first
             start_soon(threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True), run.fail)
         else:
             task.target = None
