@@ -56,12 +56,12 @@ function hung(call: Promise<unknown>): Promise<{ value?: unknown; error?: Error 
   );
 }
 
-/** Wait until pythonia's main thread is inside the call: its innermost frame satisfies `inside`. */
+/** Wait until pythonia's main thread is inside a call (pythonia's dispatch is on its stack) and its innermost frame satisfies `inside`. */
 async function runningIn(l: Leash, inside: (code: string, fn: string) => boolean): Promise<void> {
   for (let i = 0; i < 500; i++) {
     const frames = (await l.stack()).frames;
     const top = frames.at(-1);
-    if (top && inside(top.code ?? "", top.function)) return;
+    if (top && frames.some((f) => f.function === "onMessage") && inside(top.code ?? "", top.function)) return;
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error("the call never started");

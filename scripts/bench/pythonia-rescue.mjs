@@ -110,8 +110,10 @@ async function rescueFigures(n) {
 /** Until pythonia's main thread is inside a call's own work (not pythonia's dispatch, which is about to start it). */
 async function runningCall(l) {
   for (let i = 0; i < 1000; i++) {
-    const top = (await l.stack()).frames.at(-1);
-    if (top && (top.code?.includes("v(*args, **kwargs)") || !/[\\/]pythonia[\\/]src[\\/]/.test(top.file))) return;
+    const frames = (await l.stack()).frames;
+    const top = frames.at(-1);
+    const dispatching = frames.some((f) => f.function === "onMessage"); // else idle, reading the next request
+    if (top && dispatching && (top.code?.includes("v(*args, **kwargs)") || !/[\\/]pythonia[\\/]src[\\/]/.test(top.file))) return;
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error("the call never started");
