@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional
 from pyleash import contract, deliveries, protocol
 from pyleash.agent import _hello
 from pyleash.attach_pythonia import PythoniaLoop
-from pyleash.control import Agent, _log
+from pyleash.control import Agent
 from pyleash.deliveries import TaskStopped
 from pyleash.stop import stacks
 from pyleash.stop.ladder import StopRun, unavailable
@@ -293,7 +293,7 @@ class AttachedAgent(Agent):
                 frames = self.transport.recv(None)
             except TransportError as exc:
                 if not self.attachment.detached.is_set():
-                    _log("connection lost, detaching: %s" % exc)
+                    sys.stderr.write("pyleash-agent: connection lost, detaching: %s\n" % exc)
                 break
             if frames is not None:
                 self._dispatch(frames)
