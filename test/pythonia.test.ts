@@ -67,6 +67,15 @@ async function runningIn(l: Leash, inside: (code: string, fn: string) => boolean
   throw new Error("the call never started");
 }
 
+/** Wait until pythonia's main thread runs `fn` (anywhere on its stack: a lock or queue wait sits deeper, in threading.py). */
+async function inFunction(l: Leash, fn: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if ((await l.stack()).frames.some((f) => f.function === fn)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`${fn} never started`);
+}
+
 /** pythonia calls a builtin from Bridge.call's `v = v(*args, **kwargs)`: no Python frame of its own. */
 const inBuiltin = (code: string): boolean => code.includes("v(*args, **kwargs)");
 
@@ -114,7 +123,7 @@ describe("stopCurrent", () => {
     const math = await python("math");
     const l = await attach();
     const call = hung(work[fn]());
-    await runningIn(l, (_code, name) => name !== "call" && name !== "onMessage" && name !== "pcall");
+    await inFunction(l, fn);
     const report = await l.stopCurrent();
     expect(report.outcome).toBe("stopped");
     expect(String((await call).error?.stack)).toContain("CallStopped");
