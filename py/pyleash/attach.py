@@ -68,6 +68,7 @@ class Adopted:
         self.reported = threading.Event()
         self.status: Optional[str] = None
         self.unwinding = False
+        self.inject_lock = threading.Lock()  # the stop engine holds it to inject (a host thread never closes injections)
         self.unwound: Optional[bool] = None
         self.ended_at: Optional[float] = None
         self.delivered = 0
