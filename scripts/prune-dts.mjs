@@ -30,7 +30,8 @@ function* declarations(dir) {
 }
 
 if (process.argv[1] === new URL(import.meta.url).pathname) {
-  const keep = reachable(join(dist, "index.d.ts"));
+  // Two public entries: "pyleash" and "pyleash/pythonia".
+  const keep = new Set([...reachable(join(dist, "index.d.ts")), ...reachable(join(dist, "pythonia", "index.d.ts"))]);
   let pruned = 0;
   for (const file of [...declarations(dist)]) {
     if (keep.has(file)) continue;
