@@ -22,13 +22,13 @@ const CONFIGS = {
   quick: {
     rounds: 5, rttCalls: 2000, rttWarm: 100, hostWarm: 5000, pipelinedCalls: 2000, window: 256,
     coldRounds: 5, memoryRounds: 3, settleMs: 300, heapCalls: 20_000, heapWarm: 2000,
-    stopSamples: 20, stopSamplesBusy: 15, swallowSamples: 20, stopSamplesSpawn: 5, overheadRounds: 3, overheadSeconds: 0.25,
+    stopSamples: 20, stopSamplesBusy: 15, swallowSamples: 20, callTimeoutSamples: 15, stopSamplesSpawn: 5, overheadRounds: 3, overheadSeconds: 0.25,
     blockedSamples: 5, blockedSamplesDeadline: 2, switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
   },
   full: {
     rounds: 15, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,
     coldRounds: 15, memoryRounds: 7, settleMs: 500, heapCalls: 100_000, heapWarm: 5000,
-    stopSamples: 200, stopSamplesBusy: 150, swallowSamples: 100, stopSamplesSpawn: 40, overheadRounds: 9, overheadSeconds: 0.5,
+    stopSamples: 200, stopSamplesBusy: 150, swallowSamples: 100, callTimeoutSamples: 100, stopSamplesSpawn: 40, overheadRounds: 9, overheadSeconds: 0.5,
     blockedSamples: 20, blockedSamplesDeadline: 5, switchRounds: 3, switchSeconds: 0.5, switchStops: 60,
   },
 };
@@ -55,10 +55,11 @@ const { memory } = await import("./bench/memory.mjs");
 const { stopLatency } = await import("./bench/stop-latency.mjs");
 const { killableOverhead } = await import("./bench/killable-overhead.mjs");
 const { swallowStop } = await import("./bench/swallow-stop.mjs");
+const { callTimeoutStop } = await import("./bench/call-timeout.mjs");
 const { blockedStop } = await import("./bench/blocked-stop.mjs");
 const { switchInterval } = await import("./bench/switch-interval.mjs");
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, pipelined, coldStart, memory, stopLatency, swallowStop, killableOverhead, blockedStop, switchInterval];
+const SECTIONS = [callRtt, pipelined, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, killableOverhead, blockedStop, switchInterval];
 const machine = await describeMachine();
 const contenders = [
   { name: "pyleash-builtin", python: machine.python.path },

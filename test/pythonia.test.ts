@@ -235,7 +235,7 @@ describe("withTimeout", () => {
     const error = await l.withTimeout(time.sleep(1000), 300).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CallTimeoutError);
     expect((error as CallTimeoutError).code).toBe("CALL_TIMEOUT");
-    expect((error as CallTimeoutError).report?.outcome).toBe("stopped");
+    expect((error as CallTimeoutError).stopReport?.outcome).toBe("stopped");
     expect(String(((error as CallTimeoutError).cause as Error).stack)).toContain("CallStopped");
     expect(await math.floor(2.7)).toBe(2);
   });

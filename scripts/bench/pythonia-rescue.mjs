@@ -158,7 +158,7 @@ async function side(who, hang) {
     while (performance.now() < endAt && !existsSync(marker)) await new Promise((r) => setTimeout(r, 50));
     const ran = existsSync(marker);
     const markerMs = ran ? Number(readFileSync(marker, "utf8")) * 1000 - (Date.now() - performance.now() + t0) : null;
-    const report = error?.report;
+    const report = error?.stopReport;
     console.log(
       JSON.stringify({
         rejectedMs,

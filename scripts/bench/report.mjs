@@ -71,6 +71,16 @@ function tables(report) {
       rows: Object.keys(sws).map((k) => [k, sws[k] ? `${fmt(sws[k].p50, 2)} / ${fmt(sws[k].p99, 2)}` : "—", fmt(d[k]?.agentLatencyMsP50, 2), swallowed(k), failed(k) || "0"]),
     });
   }
+  const cts = report.callTimeoutStopMs;
+  if (cts) {
+    const d = report.detail?.callTimeoutStopMs ?? {};
+    const failed = (k) => Object.entries(d[k]?.outcomes ?? {}).filter(([o]) => o !== "stopped").map(([o, n]) => `${n} ${o}`).join(", ");
+    out.push({
+      title: "callTimeoutStopMs — an aborted call's Python work stopped: abort → AbortError with the report, ms (p50 / p99)",
+      head: ["case", "p50 / p99", "agent p50", "not stopped"],
+      rows: Object.keys(cts).map((k) => [k, cts[k] ? `${fmt(cts[k].p50, 2)} / ${fmt(cts[k].p99, 2)}` : "—", fmt(d[k]?.agentLatencyMsP50, 2), failed(k) || "0"]),
+    });
+  }
   const sw = report.switchInterval;
   if (sw) {
     out.push({

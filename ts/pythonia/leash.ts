@@ -42,12 +42,12 @@ export interface StackSnapshot {
   frames: Frame[];
 }
 
-/** A call that took longer than its `withTimeout` bound; `report` says whether its Python really stopped. */
+/** A call that took longer than its `withTimeout` bound; `stopReport` says whether its Python really stopped (as on an aborted `worker.call`). */
 export class CallTimeoutError extends PyleashError {
   readonly timeoutMs: number;
   /** The last stop made for it (several when calls queued ahead of it had to be stopped first). */
-  readonly report: StopReport | undefined;
-  readonly reports: StopReport[];
+  readonly stopReport: StopReport | undefined;
+  readonly stopReports: StopReport[];
   constructor(timeoutMs: number, reports: StopReport[], cause: unknown) {
     const report = reports.at(-1);
     super(
@@ -57,8 +57,8 @@ export class CallTimeoutError extends PyleashError {
       cause === undefined ? undefined : { cause },
     );
     this.timeoutMs = timeoutMs;
-    this.reports = reports;
-    this.report = report;
+    this.stopReports = reports;
+    this.stopReport = report;
   }
 }
 
