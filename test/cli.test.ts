@@ -61,6 +61,19 @@ describe("the pyleash command", () => {
     expect(missing.json.error).toMatchObject({ type: "PythonNotFoundError", code: "PYTHON_NOT_FOUND" });
   });
 
+  it("stops a call that outlives --timeout on the main lane, exits 1 and puts the stop report in error.stop", async () => {
+    const { status, json } = await pyleash("call", "pyleash.demo:sleep", "--args", "[100]", "--timeout", "300", "--lane", "main");
+    expect(status).toBe(1);
+    expect(json).toMatchObject({ ok: false, error: { type: "AbortError", code: "ABORT_ERR", stop: { outcome: "stopped" } } });
+    expect(json.error.stop.steps.map((s: { strategy: string }) => s.strategy)).toEqual(["flag", "signal"]);
+  });
+
+  it("reports a timed-out call on the thread lane blocked in time.sleep with where it sits", async () => {
+    const { status, json } = await pyleash("call", "pyleash.demo:sleep", "--args", "[100]", "--timeout", "100", "--strategy", "async-exc", "--deadline", "400");
+    expect(status).toBe(1);
+    expect(json.error.stop).toMatchObject({ outcome: "blocked", strategy: "async-exc", blockedIn: { function: "sleep" } });
+  });
+
   it("runs a task, stops it after --stop-after and prints the stop report", async () => {
     const { status, json } = await pyleash("run", "pyleash.demo:spin", "--stop-after", "100", "--strategy", "async-exc");
     expect(status).toBe(0);

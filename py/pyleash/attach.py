@@ -69,6 +69,7 @@ class Adopted:
         self.status: Optional[str] = None
         self.unwinding = False
         self.inject_lock = threading.Lock()  # the stop engine holds it to inject (a host thread never closes injections)
+        self.shielded = self.held = False  # a host thread is never held back (see pyleash.tasks.task.resolve_shielded)
         self.unwound: Optional[bool] = None
         self.ended_at: Optional[float] = None
         self.delivered = 0

@@ -11,12 +11,10 @@ import type { Frame, StopReport, ThreadInfo } from "../task/report.js";
 import { type StopSubject, stopTask } from "../task/stop.js";
 import { settlesWithin } from "../util/time.js";
 import { describe, nonNegativeInteger, stripUndefined } from "../util/validate.js";
-import { busiestThreadShare } from "../worker/thread-cpu.js";
-import { AttachedLink } from "./link.js";
+import { busiestThreadShare, suspended } from "../worker/thread-cpu.js";
+import { AttachedLink, type PythoniaImport } from "./link.js";
 
-/** pythonia's `python(module)`: resolves to a proxy of the imported module (typed loosely: pythonia is optional). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type PythoniaImport = (module: string) => Promise<any>;
+export type { PythoniaImport };
 
 export interface LeashOptions {
   /** How long attaching may take: a few pythonia round trips on its main thread, then the agent's hello. @default 10000 */
@@ -224,6 +222,7 @@ export class Leash implements AsyncDisposable {
       dumpThreads: () => link.dumpThreads(),
       ping: (timeoutMs) => link.responsive(timeoutMs),
       busiestThreadShare: (windowMs) => busiestThreadShare(link.pid, windowMs),
+      suspended: () => suspended(link.pid),
       python: link.python,
       strategies: link.strategies,
       restartBlocked: async () => false,

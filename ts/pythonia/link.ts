@@ -14,7 +14,10 @@ import { settlesWithin } from "../util/time.js";
 import { Channel } from "../worker/channel.js";
 import { decode, encode, isReply } from "../worker/framing.js";
 import { PendingRequests, type RequestOptions } from "../worker/pending.js";
-import type { PythoniaImport } from "./leash.js";
+
+/** pythonia's `python(module)`: resolves to a proxy of the imported module (typed loosely: pythonia is optional). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type PythoniaImport = (module: string) => Promise<any>;
 
 /** Run by path inside pythonia's Python: puts this pyleash package in sys.modules without touching sys.path. */
 const LOADER = fileURLToPath(new URL("../../py/pyleash/attach_load.py", import.meta.url));

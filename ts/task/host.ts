@@ -11,6 +11,8 @@ export interface TaskHost {
   ping(timeoutMs: number): Promise<boolean>;
   /** The largest share of `windowMs` one agent thread spent on the CPU (0..1); undefined where the platform cannot tell. */
   busiestThreadShare(windowMs: number): Promise<number | undefined>;
+  /** The agent's process is stopped by a signal or a debugger (false where the platform cannot tell). */
+  suspended(): boolean;
   /** The agent's Python version. */
   readonly python: string;
   /** The strategies the agent's interpreter supports. */

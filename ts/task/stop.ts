@@ -98,12 +98,17 @@ async function answerOrFrozen(
     (reply) => ({ reply }),
     (error: unknown) => ({ error }),
   );
-  for (let wait = patienceMs; ; wait = PING_MS) {
-    const outcome = await Promise.race([settled, delay(wait)]);
+  const patientUntil = performance.now() + patienceMs;
+  for (;;) {
+    const patient = performance.now() < patientUntil;
+    // While patient, wake every PING_MS anyway: a suspended process will not answer, however long it is given.
+    const outcome = await Promise.race([settled, delay(patient ? Math.min(PING_MS, patientUntil - performance.now()) : PING_MS)]);
     if (outcome) {
       if ("error" in outcome) throw outcome.error;
       return { ...outcome.reply, agentResponsive: true };
     }
+    if (host.suspended()) return "suspended";
+    if (patient) continue;
     if (performance.now() > giveUpAt) return "unanswered";
     if (await host.ping(PING_MS)) continue; // slow, not frozen: busy threads compete for the GIL
     const share = await host.busiestThreadShare(CPU_WINDOW_MS);
@@ -113,11 +118,12 @@ async function answerOrFrozen(
 }
 
 /** Why the agent's report did not come: see frozenAgentReport. */
-type Silence = "frozen" | "unresponsive" | "unanswered";
+type Silence = "frozen" | "unresponsive" | "unanswered" | "suspended";
 
 const SILENCE: Record<Silence, string> = {
   frozen: `nor a ping within ${PING_MS} ms, and one of its threads held the CPU alone meanwhile: C code holding the GIL has frozen it`,
   unresponsive: `nor a ping within ${PING_MS} ms: its control loop cannot get the GIL (C code holds it, or busy threads starve it; this platform cannot tell which)`,
+  suspended: `because its process is stopped (SIGSTOP, or a debugger holds it): nothing in it runs until it is continued`,
   unanswered: `by ${STARVED_MS / 1000} s past the deadline, though it is alive (it answered pings, or its threads took turns on the CPU): its busy threads starve the stop of the GIL`,
 };
 

@@ -2,6 +2,7 @@
  * How a process's threads used the CPU over a short window, from /proc (Linux). It tells a frozen agent from a
  * busy one: C code holding the GIL keeps one thread on the CPU the whole time, while busy Python threads take turns.
  */
+import { readFileSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 
 /** Per thread id, CPU ticks used so far (user + system); undefined where /proc cannot tell (not Linux, gone). */
@@ -50,4 +51,18 @@ async function sampleShare(pid: number, windowMs: number): Promise<number | unde
   let most = 0;
   for (const [tid, ticks] of after) most = Math.max(most, ticks - (before.get(tid) ?? ticks));
   return Math.min(1, (most * TICK_MS) / (performance.now() - t0));
+}
+
+/**
+ * True while `pid` is stopped by a signal (SIGSTOP, SIGTSTP) or held by a debugger: nothing in it can run until it
+ * is continued. False where /proc cannot tell.
+ */
+export function suspended(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state === "T" || state === "t";
+  } catch {
+    return false;
+  }
 }

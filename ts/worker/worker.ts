@@ -6,7 +6,7 @@ import { Task } from "../task/task.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
 import type { AbandonedWork, ThreadInfo } from "../task/report.js";
 import { Connection } from "./connection.js";
-import { busiestThreadShare } from "./thread-cpu.js";
+import { busiestThreadShare, suspended } from "./thread-cpu.js";
 import { toWire } from "./values.js";
 import { stoppableCall } from "./call.js";
 import {
@@ -205,6 +205,7 @@ export class Worker implements AsyncDisposable {
         dumpThreads: () => connection.dumpThreads(),
         ping: (timeoutMs) => connection.responsive(timeoutMs),
         busiestThreadShare: (windowMs) => busiestThreadShare(connection.pid, windowMs),
+        suspended: () => suspended(connection.pid),
         python: connection.python,
         strategies: connection.strategies,
         // A task of an agent already replaced has nothing left to restart.
