@@ -39,18 +39,19 @@ def check_request(message: Dict[str, Any]) -> Dict[str, Any]:
     request_id = message.get("id")
     if not _is_integer(request_id):
         raise ContractError("%r request needs an integer 'id', got %s" % (kind, _show(request_id)))
-    for name, spec in REQUESTS[kind]["fields"].items():
+    for name, optional, default, nullable, expected in _CHECKS[kind]:
         if name not in message:
-            if not spec.get("optional"):
+            if not optional:
                 raise ContractError("%r request needs field %r" % (kind, name))
-            default = spec.get("default", STOP_DEFAULTS.get(name) if kind == "stop" else None)
-            if default is not None:
+            if isinstance(default, (list, dict)):
                 message[name] = json.loads(json.dumps(default))  # a fresh copy: callers may mutate it
+            elif default is not None:
+                message[name] = default
             continue
         value = message[name]
-        if value is None and spec.get("nullable"):
+        if value is None and nullable:
             continue
-        problem = _type_problem(spec["type"], value, name)
+        problem = _type_problem(expected, value, name)
         if problem:
             raise ContractError("%r request field %r %s, got %s" % (kind, name, problem, _show(value)))
     return message
@@ -58,6 +59,8 @@ def check_request(message: Dict[str, Any]) -> Dict[str, Any]:
 
 def _type_problem(expected: str, value: Any, name: str) -> str:
     """What is wrong with `value` for type `expected`, or ''."""
+    if expected is str:  # the commonest, checked first: a call's target
+        return "" if isinstance(value, str) else "must be a JSON string"
     if expected in _LISTS:
         return "" if isinstance(value, str) and value in _LISTS[expected] else "must be one of %s" % ", ".join(_LISTS[expected])
     millis = expected == "number" and name.endswith("Ms")
@@ -89,3 +92,14 @@ _TYPES: Dict[str, Callable[[Any], bool]] = {
 def _show(value: Any) -> str:
     text = repr(value)
     return "%s (%s)" % (text if len(text) <= 60 else text[:57] + "...", type(value).__name__)
+
+
+# Per request type, its fields as (name, optional, default, nullable, type): check_request runs on every request,
+# calls included, so the spec is read once here. A string field's type is `str` itself: the fast case.
+_CHECKS: Dict[str, Tuple[Tuple[str, bool, Any, bool, Any], ...]] = {
+    kind: tuple(
+        (name, bool(spec.get("optional")), spec.get("default", STOP_DEFAULTS.get(name) if kind == "stop" else None),
+         bool(spec.get("nullable")), str if spec["type"] == "string" else spec["type"])
+        for name, spec in request["fields"].items())
+    for kind, request in REQUESTS.items()
+}

@@ -21,6 +21,8 @@ import {
 } from "./options.js";
 
 const TARGET = new RegExp(CONTRACT.limits.targetPattern);
+/** A call made without options: nothing to check, nothing to stop. */
+const NO_OPTIONS: CallOptions = Object.freeze({});
 
 /** One agent and what runs on it: the tasks of a connection die with it, and a restart opens a new one. */
 interface Live {
@@ -85,16 +87,17 @@ export class Worker implements AsyncDisposable {
     target: string,
     args: unknown[] = [],
     kwargs: Record<string, unknown> = {},
-    options: CallOptions = {},
+    options: CallOptions = NO_OPTIONS,
   ): Promise<T> {
     let wire: WireArgs;
-    let resolved: ResolvedCall;
+    let resolved: ResolvedCall | undefined;
     try {
       wire = wireArgs(target, args, kwargs);
-      resolved = resolveCallOptions(options);
+      if (options !== NO_OPTIONS) resolved = resolveCallOptions(options);
     } catch (error) {
       return Promise.reject(error);
     }
+    if (resolved === undefined) return this.#connection.request({ type: "call", target, ...wire }) as Promise<T>; // the common call
     const { signal, timeoutMs, lane } = resolved;
     if (signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", signal.reason));
     if (signal === undefined && timeoutMs === undefined) {
