@@ -61,6 +61,7 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
     const worker = await startWorker({ python });
     const error = await aborted(worker.call("blocking:sleep_long", [], {}, { timeoutMs: 200, stop: { deadlineMs: 500 } }));
     expect(error.stopReport).toMatchObject({ outcome: "blocked", blockedIn: { function: "sleep_long", code: "time.sleep(100)" } });
+    expect(error.stopReport!.stack?.map((f) => f.function)).toEqual(["sleep_long"]); // the call's own frames, not pyleash's
     await expect(worker.call("blocking:returns_soon", [3])).resolves.toBe(3);
     const abandoned = (await worker.health()).abandoned;
     expect(abandoned).toHaveLength(1);

@@ -5,6 +5,7 @@ pyleash.tasks.registry. The stop engine (pyleash.stop) sees a kind only through 
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
@@ -52,8 +53,8 @@ class Kind:
         return self.gone(task)
 
     def stack(self, task: Task) -> List[Frame]:
-        """The task's frames, innermost last; [] when it is not running."""
-        return thread_stack(task.ident) if task.ident is not None else []
+        """The task's frames from its function inward, innermost last; [] when it is not running."""
+        return own_frames(thread_stack(task.ident)) if task.ident is not None else []
 
     def unavailable(self, strategy: str) -> Optional[str]:
         """Why a strategy the contract gives this kind cannot act here, or None."""
@@ -65,3 +66,16 @@ class Kind:
 
     def gave_up(self, task: Task) -> None:
         """A stop ended `blocked`: the task runs on, and the kind may stop counting on what it holds."""
+
+
+_WRAPPER = os.path.join("pyleash", "tasks", "task.py")
+
+
+def own_frames(frames: List[Frame]) -> List[Frame]:
+    """The frames below pyleash's task wrapper (call_target): what the task's own code is doing. A stack too deep
+    to reach the wrapper is returned whole."""
+    for i in range(len(frames) - 1, -1, -1):
+        frame = frames[i]
+        if frame["function"] == "call_target" and frame["file"].endswith(_WRAPPER):
+            return frames[i + 1:]
+    return frames
