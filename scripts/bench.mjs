@@ -56,10 +56,11 @@ const { stopLatency } = await import("./bench/stop-latency.mjs");
 const { killableOverhead } = await import("./bench/killable-overhead.mjs");
 const { swallowStop } = await import("./bench/swallow-stop.mjs");
 const { callTimeoutStop } = await import("./bench/call-timeout.mjs");
+const { timedOutCall } = await import("./bench/timed-out-call.mjs");
 const { blockedStop } = await import("./bench/blocked-stop.mjs");
 const { switchInterval } = await import("./bench/switch-interval.mjs");
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, pipelined, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, killableOverhead, blockedStop, switchInterval];
+const SECTIONS = [callRtt, pipelined, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, switchInterval];
 const machine = await describeMachine();
 const contenders = [
   { name: "pyleash-builtin", python: machine.python.path },

@@ -33,6 +33,12 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     if (report.stopLatencyMs.monitor === null) expect(report.notes).toHaveProperty(["stopLatencyMs", "monitor"]);
     for (const prep of ["thread", "async-exc", "monitor", "trace", "process"]) expect(report.killableOverhead).toHaveProperty([prep]);
     for (const strategy of ["signal", "terminate", "async-exc"]) expect(report.blockedStop).toHaveProperty([strategy]);
+    for (const c of ["loop thread-lane async-exc", "sleep main-lane signal"]) expect(report.callTimeoutStopMs).toHaveProperty([c, "p50"]);
+    // pyleash stops a timed-out call's Python work; pythonia's runs on after the caller gave up.
+    for (const hang of ["sleep", "spin"]) {
+      expect(report.timedOutCall[`pyleash-${hang}`]).toMatchObject({ error: "AbortError", outcome: "stopped", pythonRanOn: false, nextCall: "answered" });
+      expect(report.timedOutCall).toHaveProperty([`pythonia-${hang}`, "pythonRanOn"]);
+    }
     expect(report.switchInterval.map((r: { switchIntervalMs: number | null }) => r.switchIntervalMs)).toEqual([null, 1, 0.2, 0.05]);
     for (const row of report.switchInterval) {
       for (const key of ["asyncExcStopMs", "busy8ItersPerS", "throughputVsDefault"]) expect(row).toHaveProperty([key]);

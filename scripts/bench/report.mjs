@@ -81,6 +81,20 @@ function tables(report) {
       rows: Object.keys(cts).map((k) => [k, cts[k] ? `${fmt(cts[k].p50, 2)} / ${fmt(cts[k].p99, 2)}` : "—", fmt(d[k]?.agentLatencyMsP50, 2), failed(k) || "0"]),
     });
   }
+  const toc = report.timedOutCall;
+  if (toc) {
+    out.push({
+      title: "timedOutCall — a call that would run 4 s, bounded at 1000 ms: pyleash's timeoutMs beside pythonia's REQ_TIMEOUT",
+      head: ["side, hang", "promise rejects (ms)", "with", "next call", "the Python work"],
+      rows: Object.entries(toc).map(([k, v]) => [
+        k,
+        fmt(v.rejectedMs, 0),
+        v.error ?? "—",
+        `${v.nextCall} (${fmt(v.nextCallMs, 0)} ms)`,
+        v.pythonRanOn ? `ran on to its end, ${fmt(v.pythonEndedAtMs, 0)} ms after the call` : `stopped${v.outcome ? ` (${v.outcome}, ${fmt(v.stopLatencyMs, 1)} ms)` : ""}, never finished`,
+      ]),
+    });
+  }
   const sw = report.switchInterval;
   if (sw) {
     out.push({
