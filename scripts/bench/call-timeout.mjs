@@ -5,7 +5,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { runInChild } from "./procs.mjs";
-import { round, summarize } from "./stats.mjs";
+import { stopFigures } from "./stats.mjs";
 import { openWorker, sleep } from "./tasks.mjs";
 
 export const CALL_TIMEOUT_CASES = {
@@ -56,14 +56,7 @@ export const callTimeoutStop = {
   async run({ contenders, config, env, log }) {
     const python = contenders.find((c) => c.name === "pyleash-builtin").python;
     const got = await runInChild("call-timeout.mjs", "callTimeoutSamples", { python, samples: config.callTimeoutSamples }, { env, timeoutMs: 600_000 });
-    const value = {};
-    const detail = {};
-    for (const [name, g] of Object.entries(got)) {
-      const s = g.ms.length ? summarize(g.ms, 2) : null;
-      value[name] = s ? { p50: s.p50, p99: s.p99 } : null;
-      const agent = g.agentMs.length ? summarize(g.agentMs, 3) : null;
-      detail[name] = { ...(s ?? {}), n: g.ms.length, agentLatencyMsP50: agent ? round(agent.p50, 3) : null, outcomes: g.outcomes };
-    }
+    const { value, detail } = stopFigures(got);
     log(`callTimeoutStopMs: ${Object.entries(value).map(([k, v]) => `${k} ${v?.p50 ?? "—"}`).join(", ")}`);
     return {
       value,

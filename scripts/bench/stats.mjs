@@ -24,6 +24,23 @@ export function overRounds(perRound, digits = 1) {
   };
 }
 
+/**
+ * Stop timings per case: `value` has each case's p50/p99 (null when nothing was timed); `detail` the full summary,
+ * n, the agent's own latencyMs p50, and the case's other tallies (outcomes, swallowed counts...). Each case is
+ * `{ms: [...], agentMs: [...], ...tallies}`.
+ */
+export function stopFigures(cases) {
+  const value = {};
+  const detail = {};
+  for (const [name, { ms, agentMs, ...tallies }] of Object.entries(cases)) {
+    const s = ms.length ? summarize(ms, 2) : null;
+    value[name] = s ? { p50: s.p50, p99: s.p99 } : null;
+    const agent = agentMs.length ? summarize(agentMs, 3) : null;
+    detail[name] = { ...(s ?? {}), n: ms.length, agentLatencyMsP50: agent ? round(agent.p50, 3) : null, ...tallies };
+  }
+  return { value, detail };
+}
+
 export function round(value, digits = 1) {
   if (value === null || value === undefined || !Number.isFinite(value)) return null;
   const f = 10 ** digits;

@@ -6,7 +6,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { runInChild } from "./procs.mjs";
-import { round, summarize } from "./stats.mjs";
+import { stopFigures } from "./stats.mjs";
 import { openWorker, sleep } from "./tasks.mjs";
 
 export const SWALLOW_STRATEGIES = { "async-exc": { graceMs: 250 }, auto: { graceMs: 20 } };
@@ -16,7 +16,7 @@ export const SWALLOW_STRATEGIES = { "async-exc": { graceMs: 250 }, auto: { grace
 /** `samples` stops per strategy (interleaved) of workloads.swallow_loop; e2e ms, outcomes, swallowed counts. */
 export async function swallowSamples({ python, samples }) {
   const worker = await openWorker(python);
-  const out = Object.fromEntries(Object.keys(SWALLOW_STRATEGIES).map((s) => [s, { e2eMs: [], agentMs: [], outcomes: {}, swallowed: {} }]));
+  const out = Object.fromEntries(Object.keys(SWALLOW_STRATEGIES).map((s) => [s, { ms: [], agentMs: [], outcomes: {}, swallowed: {} }]));
   try {
     for (let i = 0; i < samples; i++) {
       for (const [strategy, { graceMs }] of Object.entries(SWALLOW_STRATEGIES)) {
@@ -33,7 +33,7 @@ export async function swallowSamples({ python, samples }) {
           await worker.restart(); // a task that could not be stopped keeps spinning: start over clean
           continue;
         }
-        o.e2eMs.push(ms);
+        o.ms.push(ms);
         if (typeof report.latencyMs === "number") o.agentMs.push(report.latencyMs);
       }
     }
@@ -51,14 +51,7 @@ export const swallowStop = {
   async run({ contenders, config, env, log }) {
     const python = contenders.find((c) => c.name === "pyleash-builtin").python;
     const got = await runInChild("swallow-stop.mjs", "swallowSamples", { python, samples: config.swallowSamples }, { env, timeoutMs: 600_000 });
-    const value = {};
-    const detail = {};
-    for (const [strategy, g] of Object.entries(got)) {
-      const s = g.e2eMs.length ? summarize(g.e2eMs, 2) : null;
-      value[strategy] = s ? { p50: s.p50, p99: s.p99 } : null;
-      const agent = g.agentMs.length ? summarize(g.agentMs, 3) : null;
-      detail[strategy] = { ...(s ?? {}), n: g.e2eMs.length, agentLatencyMsP50: agent ? round(agent.p50, 3) : null, outcomes: g.outcomes, swallowed: g.swallowed };
-    }
+    const { value, detail } = stopFigures(got);
     log(`swallowStopMs: ${Object.entries(value).map(([k, v]) => `${k} ${v?.p50 ?? "—"}`).join(", ")}`);
     return {
       value,

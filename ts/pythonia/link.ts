@@ -8,11 +8,11 @@ import { mkdtemp, open, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AbortError, MessageTooLargeError, type PyleashError, WorkerClosedError, WorkerCrashedError, WorkerStartError } from "../errors.js";
+import { type PyleashError, WorkerClosedError, WorkerCrashedError, WorkerStartError } from "../errors.js";
 import { CONTRACT, type Hello, PROTOCOL_VERSION, type RequestBody, type Strategy } from "../protocol.js";
 import { settlesWithin } from "../util/time.js";
 import { Channel } from "../worker/channel.js";
-import { decode, encode, isReply } from "../worker/framing.js";
+import { decode, isReply } from "../worker/framing.js";
 import { PendingRequests, type RequestOptions } from "../worker/pending.js";
 
 /** pythonia's `python(module)`: resolves to a proxy of the imported module (typed loosely: pythonia is optional). */
@@ -106,13 +106,7 @@ export class AttachedLink {
   /** Send one request and settle with its reply. */
   request(body: RequestBody, options: RequestOptions = {}): Promise<unknown> {
     if (this.#dead) return Promise.reject(this.#dead);
-    if (options.signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", options.signal.reason));
-    const id = this.#pending.nextId();
-    const frame = encode({ id, ...body });
-    if (frame.length > CONTRACT.limits.maxMessageBytes) return Promise.reject(new MessageTooLargeError(frame.length, CONTRACT.limits.maxMessageBytes));
-    const reply = this.#pending.wait(id, options);
-    this.#channel.send(this.#peer, frame);
-    return reply;
+    return this.#pending.send(body, options, CONTRACT.limits.maxMessageBytes, (frame) => this.#channel.send(this.#peer, frame));
   }
 
   /** Whether the agent's control loop answers a ping within `timeoutMs` (false while C code holds the GIL). */

@@ -1,6 +1,6 @@
 /** One agent process and the ZeroMQ channel to it, from hello to exit (a Worker may go through several). */
 import { randomBytes } from "node:crypto";
-import { AbortError, InvalidArgumentError, MessageTooLargeError, type PyleashError, WorkerClosedError, WorkerCrashedError } from "../errors.js";
+import { type PyleashError, WorkerClosedError, WorkerCrashedError } from "../errors.js";
 import type { Hello, RequestBody, Strategy, TaskEvent } from "../protocol.js";
 import { encode, isReply } from "./framing.js";
 import { defaultPythonSpec, locatePython } from "../python/discover.js";
@@ -84,18 +84,7 @@ export class Connection {
   /** Send one request and settle with its reply. */
   request(body: RequestBody, options: RequestOptions = {}): Promise<unknown> {
     if (this.#dead) return Promise.reject(this.#dead);
-    if (options.signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", options.signal.reason));
-    const id = this.#pending.nextId();
-    let frame: Buffer;
-    try {
-      frame = encode({ id, ...body }); // id first: the agent can answer even a request it cannot decode
-    } catch (error) {
-      return Promise.reject(new InvalidArgumentError(`Arguments are not JSON-serialisable: ${(error as Error).message}`));
-    }
-    if (frame.length > this.#options.maxMessageBytes) return Promise.reject(new MessageTooLargeError(frame.length, this.#options.maxMessageBytes));
-    const reply = this.#pending.wait(id, options);
-    this.#channel.send(this.#peer, frame);
-    return reply;
+    return this.#pending.send(body, options, this.#options.maxMessageBytes, (frame) => this.#channel.send(this.#peer, frame));
   }
 
   /** Whether the agent's control loop answers a ping within `timeoutMs` (false while C code holds the GIL). */

@@ -1,6 +1,7 @@
 /** The requests in flight on one connection: ids, timeouts, abort signals, and settling each exactly once. */
-import { AbortError, errorFromPayload, type PyleashError } from "../errors.js";
-import type { Reply } from "../protocol.js";
+import { AbortError, InvalidArgumentError, MessageTooLargeError, errorFromPayload, type PyleashError } from "../errors.js";
+import type { Reply, RequestBody } from "../protocol.js";
+import { encode } from "./framing.js";
 
 export interface RequestOptions {
   /** Aborting stops waiting for the reply. */
@@ -20,6 +21,26 @@ export class PendingRequests {
   /** A fresh request id. */
   nextId(): number {
     return ++this.#nextId;
+  }
+
+  /**
+   * Number `body`, encode it (id first: the agent can answer even a request it cannot decode) and hand the frame to
+   * `write`; settles with the reply. An aborted signal, a body JSON cannot carry or a frame over `maxBytes` rejects
+   * at once, and nothing is written.
+   */
+  send(body: RequestBody, options: RequestOptions, maxBytes: number, write: (frame: Buffer) => void): Promise<unknown> {
+    if (options.signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", options.signal.reason));
+    const id = this.nextId();
+    let frame: Buffer;
+    try {
+      frame = encode({ id, ...body });
+    } catch (error) {
+      return Promise.reject(new InvalidArgumentError(`Arguments are not JSON-serialisable: ${(error as Error).message}`));
+    }
+    if (frame.length > maxBytes) return Promise.reject(new MessageTooLargeError(frame.length, maxBytes));
+    const reply = this.wait(id, options);
+    write(frame);
+    return reply;
   }
 
   /** Wait for the reply to request `id`; the timer and the abort listener go when it settles. */

@@ -16,8 +16,7 @@ async function ticksByThread(pid: number): Promise<Map<string, number> | undefin
   const ticks = new Map<string, number>();
   for (const tid of tids) {
     // One at a time: an agent may have hundreds of threads, and parallel reads would exhaust file descriptors.
-    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8").catch(() => "");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // the name in parentheses may hold spaces
+    const fields = statFields(await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8").catch(() => ""));
     if (fields.length > 13) ticks.set(tid, Number(fields[11]) + Number(fields[12])); // utime, stime: fields 14 and 15
   }
   return ticks;
@@ -59,10 +58,14 @@ async function sampleShare(pid: number, windowMs: number): Promise<number | unde
  */
 export function suspended(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    const state = statFields(readFileSync(`/proc/${pid}/stat`, "utf8"))[0]; // field 3
     return state === "T" || state === "t";
   } catch {
     return false;
   }
+}
+
+/** The fields of a /proc stat line after the command name (field 3 on); the name in parentheses may hold spaces. */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
