@@ -118,6 +118,36 @@ export class WorkerRestartedError extends PyleashError {
   }
 }
 
+/** The pool's queue already holds `maxQueue` calls waiting for a worker: refused at once, nothing ran. */
+export class QueueFullError extends PyleashError {
+  readonly maxQueue: number;
+  constructor(maxQueue: number) {
+    super("QUEUE_FULL", `The pool's queue is full: ${maxQueue} calls already wait for a worker (the maxQueue pool option)`);
+    this.maxQueue = maxQueue;
+  }
+}
+
+/**
+ * The pool's workers crashed `crashes` times within `windowMs`: it waits `retryInMs` before it starts the next
+ * replacement. Emitted on the pool's "error" event; calls that find no live worker meanwhile reject with it.
+ * `cause` is the last crash (a WorkerCrashedError, or the WorkerStartError of a replacement that did not start).
+ */
+export class WorkerCrashLoopError extends PyleashError {
+  readonly crashes: number;
+  readonly windowMs: number;
+  readonly retryInMs: number;
+  constructor(crashes: number, windowMs: number, retryInMs: number, cause: unknown) {
+    super(
+      "WORKER_CRASH_LOOP",
+      `The pool's workers crashed ${crashes} times within ${windowMs} ms: the next replacement starts in ${retryInMs} ms`,
+      { cause },
+    );
+    this.crashes = crashes;
+    this.windowMs = windowMs;
+    this.retryInMs = retryInMs;
+  }
+}
+
 /**
  * A call or task was aborted through its AbortSignal or timed out; `cause` is the signal's reason (a TimeoutError
  * for `timeoutMs`). An aborted call also says what became of its Python work: `stopReport` (stopped, blocked…),

@@ -22,7 +22,12 @@ export {
   InvalidArgumentError,
   UnsupportedValueError,
   MessageTooLargeError,
+  QueueFullError,
+  WorkerCrashLoopError,
   TaskStoppedError,
 } from "./errors.js";
 export { findAllPythons, probePython, locatePython, resolvePythons } from "./python/discover.js";
 export type { PythonInfo } from "./python/discover.js";
+export { Pool, type PoolCrash, type PoolEvents } from "./pool/pool.js";
+export type { PoolOptions } from "./pool/options.js";
+export type { PoolWorkerInfo, PoolWorkerState } from "./pool/slot.js";

@@ -226,6 +226,7 @@ export class Leash implements AsyncDisposable {
       python: link.python,
       strategies: link.strategies,
       restartBlocked: async () => false,
+      gaveUp: () => {},
     };
     const subject: StopSubject = {
       id,

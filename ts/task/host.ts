@@ -1,6 +1,7 @@
 /** What a Task needs from the worker that started it: a narrow seam, so the task never holds the Worker. */
 import type { RequestBody, Strategy } from "../protocol.js";
 import type { RequestOptions } from "../worker/pending.js";
+import type { StopReport } from "./report.js";
 
 export interface TaskHost {
   /** Send a request to the agent that runs the task (the one it started on, even after a restart). */
@@ -19,4 +20,6 @@ export interface TaskHost {
   readonly strategies: readonly Strategy[];
   /** The task could not be stopped and its caller wants the worker recycled: true once a fresh agent is up. */
   restartBlocked(reason: string): Promise<boolean>;
+  /** A stop ended `blocked` and nothing restarted the agent: the work still runs there (a pool retires such a worker). */
+  gaveUp(report: StopReport): void;
 }

@@ -80,6 +80,7 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
       };
     }
   }
+  if (report.outcome === "blocked") host.gaveUp(report);
   return report;
 }
 

@@ -4,7 +4,7 @@ import { CONTRACT, type RequestBody } from "../protocol.js";
 import type { TaskHost } from "../task/host.js";
 import { Task } from "../task/task.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
-import type { AbandonedWork, ThreadInfo } from "../task/report.js";
+import type { AbandonedWork, StopReport, ThreadInfo } from "../task/report.js";
 import { Connection } from "./connection.js";
 import { busiestThreadShare, suspended } from "./thread-cpu.js";
 import { toWire } from "./values.js";
@@ -38,6 +38,7 @@ export class Worker implements AsyncDisposable {
   #closing: Promise<void> | undefined;
   #nextTask = 0;
   #nextCall = 0;
+  readonly #watchers = new Set<WorkerWatcher>();
 
   private constructor(options: ResolvedWorkerOptions, connection: Connection) {
     this.#options = options;
@@ -198,6 +199,12 @@ export class Worker implements AsyncDisposable {
     await this.close();
   }
 
+  /** @internal Hear of each agent's end (crash, close, restart) and of stops that gave up; returns the unsubscribe. */
+  watch(watcher: WorkerWatcher): () => void {
+    this.#watchers.add(watcher);
+    return () => this.#watchers.delete(watcher);
+  }
+
   /** Route a fresh connection's task events to its tasks, and give them a host bound to it. */
   #adopt(connection: Connection): Live {
     const live: Live = {
@@ -217,12 +224,26 @@ export class Worker implements AsyncDisposable {
           await this.restart(reason);
           return true;
         },
+        gaveUp: (report) => {
+          for (const watcher of this.#watchers) watcher.gaveUp?.(report);
+        },
       },
     };
     connection.onEvent((event) => live.tasks.get(event.task)?.handle(event));
-    connection.onExit((error) => abandonAll(live, error));
+    connection.onExit((error) => {
+      abandonAll(live, error);
+      for (const watcher of this.#watchers) watcher.lost?.(error);
+    });
     return live;
   }
+}
+
+/** @internal What a pool hears from its workers. */
+export interface WorkerWatcher {
+  /** An agent's connection ended with `error` (WorkerCrashedError on a crash; the Worker may live on after a restart). */
+  lost?(error: PyleashError): void;
+  /** A stop ended `blocked`: its work still runs in the agent. */
+  gaveUp?(report: StopReport): void;
 }
 
 /** What `worker.ping()` answers. */
@@ -256,12 +277,17 @@ interface WireArgs {
 
 /** Check the target and the arguments' shapes; the arguments as they go on the wire. */
 function wireArgs(target: unknown, args: unknown, kwargs: unknown): WireArgs {
-  if (typeof target !== "string" || !TARGET.test(target)) {
-    throw new InvalidArgumentError(`Expected a target like "package.module:function", got ${JSON.stringify(target)}`);
-  }
+  checkTarget(target);
   if (!Array.isArray(args)) throw new InvalidArgumentError(`Expected "args" to be an array, got ${typeof args}`);
   if (kwargs === null || typeof kwargs !== "object" || Array.isArray(kwargs)) {
     throw new InvalidArgumentError(`Expected "kwargs" to be a plain object, got ${JSON.stringify(kwargs)}`);
   }
   return { args: toWire(args, "args") as unknown[], kwargs: toWire(kwargs, "kwargs") as Record<string, unknown> };
+}
+
+/** @internal Throws an InvalidArgumentError unless `target` reads "package.module:function". */
+export function checkTarget(target: unknown): void {
+  if (typeof target !== "string" || !TARGET.test(target)) {
+    throw new InvalidArgumentError(`Expected a target like "package.module:function", got ${JSON.stringify(target)}`);
+  }
 }

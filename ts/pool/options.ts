@@ -1,0 +1,78 @@
+/** Pool options, their defaults, and eager validation that names the bad value. */
+import { availableParallelism } from "node:os";
+import { InvalidArgumentError } from "../errors.js";
+import { describe, stripUndefined } from "../util/validate.js";
+import { type ResolvedWorkerOptions, type WorkerOptions, resolveWorkerOptions } from "../worker/options.js";
+
+export interface PoolOptions extends WorkerOptions {
+  /** How many agents the pool keeps running. @default os.availableParallelism() */
+  size?: number;
+  /**
+   * How many calls one agent has in flight at most; past it on every agent, calls wait in the pool's queue.
+   * Calls beyond one per agent overlap only where they wait (I/O, sleep) or release the GIL. @default 32
+   */
+  concurrentCallsPerWorker?: number;
+  /** Recycle an agent after it was given this many calls and tasks (for code that leaks), like Celery's max_tasks_per_child. @default no limit */
+  maxCallsPerWorker?: number;
+  /**
+   * A stop that ends `blocked` (the work still runs: C code, a swallowing loop) retires its agent: it gets no new
+   * work, a replacement starts at once, and it is closed when its other calls and tasks have settled. @default true
+   */
+  recycleBlocked?: boolean;
+  /** The most calls that may wait for an agent; past it `pool.call` rejects at once with a QueueFullError. @default Infinity */
+  maxQueue?: number;
+  /** This many crashes within `crashWindowMs` put the pool in back-off: replacements wait, 1 s doubling to 30 s. @default 5 */
+  maxCrashes?: number;
+  /** The window over which crashes are counted. @default 10000 */
+  crashWindowMs?: number;
+}
+
+/** @internal */
+export const POOL_DEFAULTS = {
+  concurrentCallsPerWorker: 32,
+  maxCallsPerWorker: Infinity,
+  recycleBlocked: true,
+  maxQueue: Infinity,
+  maxCrashes: 5,
+  crashWindowMs: 10_000,
+} as const;
+
+/** @internal */
+export interface ResolvedPoolOptions {
+  size: number;
+  concurrentCallsPerWorker: number;
+  maxCallsPerWorker: number;
+  recycleBlocked: boolean;
+  maxQueue: number;
+  maxCrashes: number;
+  crashWindowMs: number;
+  worker: ResolvedWorkerOptions;
+}
+
+/** @internal */
+export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
+  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected pool options to be an object, got ${describe(options)}`);
+  const { size, concurrentCallsPerWorker, maxCallsPerWorker, recycleBlocked, maxQueue, maxCrashes, crashWindowMs, ...worker } = options;
+  const given = stripUndefined({ concurrentCallsPerWorker, maxCallsPerWorker, recycleBlocked, maxQueue, maxCrashes, crashWindowMs });
+  const resolved = { ...POOL_DEFAULTS, ...given, size: size ?? availableParallelism() } as Omit<ResolvedPoolOptions, "worker">;
+  positiveInteger("size", resolved.size);
+  positiveInteger("concurrentCallsPerWorker", resolved.concurrentCallsPerWorker);
+  positiveInteger("maxCallsPerWorker", resolved.maxCallsPerWorker, true);
+  positiveInteger("maxCrashes", resolved.maxCrashes);
+  positiveInteger("crashWindowMs", resolved.crashWindowMs);
+  if (resolved.maxQueue !== Infinity && !(Number.isInteger(resolved.maxQueue) && resolved.maxQueue >= 0)) {
+    throw new InvalidArgumentError(`Expected "maxQueue" to be a non-negative integer or Infinity, got ${describe(resolved.maxQueue)}`);
+  }
+  if (typeof resolved.recycleBlocked !== "boolean") {
+    throw new InvalidArgumentError(`Expected "recycleBlocked" to be a boolean, got ${describe(resolved.recycleBlocked)}`);
+  }
+  return { ...resolved, worker: resolveWorkerOptions(worker) };
+}
+
+function positiveInteger(name: string, value: unknown, infinite = false): void {
+  if (infinite && value === Infinity) return;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    const or = infinite ? " or Infinity" : "";
+    throw new InvalidArgumentError(`Expected "${name}" to be a positive integer${or}, got ${describe(value)}`);
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * Pool: many agents behind one face. Work goes to the ready agent with the least in flight; an agent that
+ * crashes is replaced (with a back-off when crashes repeat), one whose stop gave up is retired.
+ */
+import { EventEmitter } from "node:events";
+import { AbortError, type PyleashError, QueueFullError, WorkerClosedError, WorkerCrashLoopError, WorkerCrashedError } from "../errors.js";
+import { type StartOptions, resolveStartOptions } from "../task/options.js";
+import type { Task } from "../task/task.js";
+import { type CallOptions, resolveCallOptions } from "../worker/options.js";
+import { Worker, checkTarget } from "../worker/worker.js";
+import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.js";
+import { type Waiting, WaitingLine } from "./queue.js";
+import { type PoolWorkerInfo, Slot } from "./slot.js";
+
+/** A call made without options: nothing to check, nothing to stop. */
+const NO_OPTIONS: CallOptions = Object.freeze({});
+/** The first back-off, doubled while crashes go on, up to the last. */
+const BACKOFF_FIRST_MS = 1_000;
+const BACKOFF_MAX_MS = 30_000;
+
+/** What the pool's "crash" event carries. */
+export interface PoolCrash {
+  /** The agent that died. */
+  pid: number;
+  /** How: its exit code or signal, and its last stderr lines; its in-flight calls rejected with this error. */
+  error: WorkerCrashedError;
+}
+
+export interface PoolEvents {
+  /** An agent died on its own; its calls rejected with `error`, and a replacement is on its way. */
+  crash: [PoolCrash];
+  /** Crashes repeat: the pool backs off before the next replacement (with no listener: a process warning). */
+  error: [WorkerCrashLoopError];
+}
+
+export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
+  readonly #options: ResolvedPoolOptions;
+  /** Every agent the pool holds, starting to dead-and-closing: `pool.workers` lists them. */
+  readonly #slots = new Set<Slot>();
+  /** Calls wait for an agent under its call limit; tasks (a thread of their own each) only for a ready agent. */
+  readonly #calls = new WaitingLine();
+  readonly #tasks = new WaitingLine();
+  /** Replacements being started and agents being closed: close() waits for them. */
+  readonly #pending = new Set<Promise<unknown>>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  /** When recent crashes happened, oldest first (within crashWindowMs). */
+  #crashes: number[] = [];
+  #backoffMs = 0;
+  /** Set while the pool backs off with no agent up: calls reject with it instead of waiting. */
+  #down: WorkerCrashLoopError | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: ResolvedPoolOptions) {
+    super();
+    this.#options = options;
+  }
+
+  /** Start `size` agents and wait until every one has said hello; if one cannot start, the others are closed. */
+  static async start(options: PoolOptions = {}): Promise<Pool> {
+    const pool = new Pool(resolvePoolOptions(options));
+    const started = await Promise.allSettled(Array.from({ length: pool.#options.size }, () => pool.#spawn()));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed) {
+      await pool.close();
+      throw failed.reason;
+    }
+    return pool;
+  }
+
+  /** How many agents the pool keeps running. */
+  get size(): number {
+    return this.#options.size;
+  }
+
+  /** Calls and tasks waiting for an agent. */
+  get queued(): number {
+    return this.#calls.size + this.#tasks.size;
+  }
+
+  /** Each agent: pid, python, transport, state, calls in flight, tasks, work done. */
+  get workers(): PoolWorkerInfo[] {
+    return [...this.#slots].map((slot) => slot.info());
+  }
+
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * `worker.call` on the least loaded agent, with the same options; a call that waits for an agent counts its
+   * wait against `timeoutMs`, and leaves the queue on abort (its AbortError then has no stopReport: nothing ran).
+   */
+  call<T = unknown>(target: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: CallOptions = NO_OPTIONS): Promise<T> {
+    if (this.#closing) return Promise.reject(new WorkerClosedError());
+    const slot = this.#calls.size === 0 ? this.#pick(false) : undefined; // first come, first served
+    if (slot) return this.#call<T>(slot, target, args, kwargs, options);
+    let timeoutMs: number | undefined;
+    try {
+      checkTarget(target);
+      if (options !== NO_OPTIONS) timeoutMs = resolveCallOptions(options).timeoutMs;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const run = (slot: Slot, waitedMs: number): Promise<unknown> => {
+      const left = timeoutMs === undefined ? options : { ...options, timeoutMs: Math.max(1, Math.round(timeoutMs - waitedMs)) };
+      return this.#call(slot, target, args, kwargs, left);
+    };
+    return this.#wait(this.#calls, run, options.signal, timeoutMs) as Promise<T>;
+  }
+
+  /** `worker.start` on the least loaded agent, with the same options; the task stays on that agent. */
+  start<T = unknown>(target: string, options: StartOptions = {}): Promise<Task<T>> {
+    if (this.#closing) return Promise.reject(new WorkerClosedError());
+    const slot = this.#tasks.size === 0 ? this.#pick(true) : undefined;
+    if (slot) return this.#start<T>(slot, target, options);
+    try {
+      checkTarget(target);
+      resolveStartOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#wait(this.#tasks, (slot) => this.#start(slot, target, options), options.signal, undefined) as Promise<Task<T>>;
+  }
+
+  /** Reject what waits, close every agent (their in-flight calls reject with WorkerClosedError); no process is left. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const timer of this.#timers) clearTimeout(timer);
+      this.#calls.clear(new WorkerClosedError());
+      this.#tasks.clear(new WorkerClosedError());
+      await Promise.allSettled([...this.#pending]); // a replacement that started meanwhile closes itself
+      await Promise.allSettled([...this.#slots].filter((slot) => slot.worker).map((slot) => this.#bury(slot)));
+      await Promise.allSettled([...this.#pending]);
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #call<T>(slot: Slot, target: string, args: unknown[], kwargs: Record<string, unknown>, options: CallOptions): Promise<T> {
+    slot.inFlight++;
+    this.#given(slot);
+    const call = slot.worker!.call<T>(target, args, kwargs, options);
+    const settled = (): void => {
+      slot.inFlight--;
+      this.#settled(slot);
+    };
+    call.then(settled, settled);
+    return call;
+  }
+
+  async #start<T>(slot: Slot, target: string, options: StartOptions): Promise<Task<T>> {
+    slot.tasks++;
+    this.#given(slot);
+    const ended = (): void => {
+      slot.tasks--;
+      this.#settled(slot);
+    };
+    try {
+      const task = await slot.worker!.start<T>(target, options);
+      task.result.then(ended, ended);
+      return task;
+    } catch (error) {
+      ended();
+      throw error;
+    }
+  }
+
+  #wait(line: WaitingLine, run: Waiting["run"], signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<unknown> {
+    if (signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", signal.reason));
+    if (this.queued >= this.#options.maxQueue) return Promise.reject(new QueueFullError(this.#options.maxQueue));
+    if (this.#down && !this.#anyUp()) return Promise.reject(this.#down);
+    return new Promise((resolve, reject) => line.push({ run, resolve, reject }, signal, timeoutMs));
+  }
+
+  /** The ready agent with the least work; for a call, only one under its call limit. */
+  #pick(task: boolean): Slot | undefined {
+    let best: Slot | undefined;
+    for (const slot of this.#slots) {
+      if (slot.state !== "ready" || (!task && slot.inFlight >= this.#options.concurrentCallsPerWorker)) continue;
+      if (best === undefined || slot.load < best.load) best = slot;
+    }
+    return best;
+  }
+
+  /** Hand waiting work to agents while some can take it. */
+  #drain(): void {
+    if (this.#closing) return;
+    if (this.#calls.size > 0) this.#drainLine(this.#calls, false);
+    if (this.#tasks.size > 0) this.#drainLine(this.#tasks, true);
+  }
+
+  #drainLine(line: WaitingLine, task: boolean): void {
+    for (let slot = this.#pick(task); slot && line.size > 0; slot = this.#pick(task)) {
+      const { job, waitedMs } = line.take()!;
+      job.run(slot, waitedMs).then(job.resolve, job.reject);
+    }
+  }
+
+  #given(slot: Slot): void {
+    if (++slot.given >= this.#options.maxCallsPerWorker) this.#retire(slot);
+  }
+
+  #settled(slot: Slot): void {
+    slot.done++;
+    if (slot.state === "retiring" && slot.idle) void this.#bury(slot);
+    else if (slot.state === "ready" && slot.worker!.closed && !this.#closing) this.#lost(slot, undefined); // it died and its restart failed
+    this.#drain();
+  }
+
+  /** Start one agent; it takes work at once. Rejects (and leaves no trace) if it cannot start. */
+  #spawn(): Promise<void> {
+    const slot = new Slot();
+    this.#slots.add(slot);
+    const spawning = (async () => {
+      let worker: Worker;
+      try {
+        worker = await Worker.start(this.#options.worker);
+      } catch (error) {
+        this.#slots.delete(slot);
+        throw error;
+      }
+      slot.worker = worker;
+      if (this.#closing) {
+        this.#slots.delete(slot);
+        return worker.close();
+      }
+      slot.state = "ready";
+      this.#down = undefined;
+      slot.unwatch = worker.watch({
+        lost: (error) => this.#lost(slot, error),
+        gaveUp: () => {
+          if (this.#options.recycleBlocked) this.#retire(slot);
+        },
+      });
+      this.#drain();
+    })();
+    this.#track(spawning);
+    return spawning;
+  }
+
+  /** An agent's connection ended: a crash (or a failed restart) kills the slot; a restart or our own close does not. */
+  #lost(slot: Slot, error: PyleashError | undefined): void {
+    if (this.#closing || slot.state === "dead" || slot.state === "starting") return;
+    if (error !== undefined && !(error instanceof WorkerCrashedError)) return; // restarted or closed: the Worker lives on, or we closed it
+    const wasReady = slot.state === "ready";
+    void this.#bury(slot);
+    if (error) this.emit("crash", { pid: slot.worker!.pid, error });
+    this.#crashed(error ?? new WorkerCrashedError(null, null, "the agent died and could not be restarted"));
+    if (wasReady) this.#replace();
+  }
+
+  /** Count a crash; past maxCrashes within the window, back off and say so. */
+  #crashed(cause: unknown): void {
+    const now = performance.now();
+    this.#crashes.push(now);
+    this.#crashes = this.#crashes.filter((at) => now - at <= this.#options.crashWindowMs);
+    if (this.#crashes.length < this.#options.maxCrashes) {
+      this.#backoffMs = 0;
+      return;
+    }
+    this.#backoffMs = Math.min(BACKOFF_MAX_MS, this.#backoffMs ? this.#backoffMs * 2 : BACKOFF_FIRST_MS);
+    const error = new WorkerCrashLoopError(this.#crashes.length, this.#options.crashWindowMs, this.#backoffMs, cause);
+    if (!this.#anyUp()) {
+      this.#down = error;
+      this.#calls.clear(error);
+      this.#tasks.clear(error);
+    }
+    if (this.listenerCount("error") > 0) this.emit("error", error);
+    else process.emitWarning(error);
+  }
+
+  /** Start a replacement now, or after the back-off; one that cannot start counts as a crash and is tried again. */
+  #replace(): void {
+    if (this.#closing) return;
+    const start = (): void => {
+      if (this.#closing) return;
+      this.#spawn().catch((error: unknown) => {
+        this.#crashed(error);
+        this.#replace();
+      });
+    };
+    if (this.#backoffMs === 0) return start();
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      start();
+    }, this.#backoffMs);
+    this.#timers.add(timer);
+  }
+
+  /** No new work for `slot`; a replacement starts now; it is closed once its work has settled. */
+  #retire(slot: Slot): void {
+    if (slot.state !== "ready") return;
+    slot.state = "retiring";
+    this.#replace();
+    if (slot.idle) void this.#bury(slot);
+  }
+
+  /** Close the slot's agent (whatever it still runs rejects) and forget it once it is gone. */
+  #bury(slot: Slot): Promise<void> {
+    if (slot.state === "dead") return Promise.resolve();
+    slot.state = "dead";
+    slot.unwatch();
+    const closing = (slot.worker?.close() ?? Promise.resolve()).finally(() => this.#slots.delete(slot));
+    this.#track(closing);
+    return closing;
+  }
+
+  #track(promise: Promise<unknown>): void {
+    const settled: Promise<unknown> = promise.then(
+      () => this.#pending.delete(settled),
+      () => this.#pending.delete(settled),
+    );
+    this.#pending.add(settled);
+  }
+
+  /** Some agent is ready or on its way. */
+  #anyUp(): boolean {
+    for (const slot of this.#slots) if (slot.state === "ready" || slot.state === "starting") return true;
+    return false;
+  }
+}
