@@ -24,12 +24,14 @@ const CONFIGS = {
     coldRounds: 5, memoryRounds: 3, settleMs: 300, heapCalls: 20_000, heapWarm: 2000,
     stopSamples: 20, stopSamplesBusy: 15, swallowSamples: 20, callTimeoutSamples: 15, stopSamplesSpawn: 5, overheadRounds: 3, overheadSeconds: 0.25,
     blockedSamples: 5, blockedSamplesDeadline: 2, switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
+    poolCpuCalls: 8, poolCpuMs: 20,
   },
   full: {
     rounds: 15, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,
     coldRounds: 15, memoryRounds: 7, settleMs: 500, heapCalls: 100_000, heapWarm: 5000,
     stopSamples: 200, stopSamplesBusy: 150, swallowSamples: 100, callTimeoutSamples: 100, stopSamplesSpawn: 40, overheadRounds: 9, overheadSeconds: 0.5,
     blockedSamples: 20, blockedSamplesDeadline: 5, switchRounds: 3, switchSeconds: 0.5, switchStops: 60,
+    poolCpuCalls: 40, poolCpuMs: 20,
   },
 };
 
@@ -59,8 +61,9 @@ const { callTimeoutStop } = await import("./bench/call-timeout.mjs");
 const { timedOutCall } = await import("./bench/timed-out-call.mjs");
 const { blockedStop } = await import("./bench/blocked-stop.mjs");
 const { switchInterval } = await import("./bench/switch-interval.mjs");
+const { poolBench } = await import("./bench/pool.mjs");
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, pipelined, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, switchInterval];
+const SECTIONS = [callRtt, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, switchInterval];
 const machine = await describeMachine();
 const contenders = [
   { name: "pyleash-builtin", python: machine.python.path },

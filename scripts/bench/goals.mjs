@@ -47,6 +47,14 @@ export function evaluateGoals(report) {
       "pipelinedCallsPerS of the best pyleash transport ≥ 6 × pythonia's",
       rateBest?.value, rate.pythonia * 6, (a, t) => a >= t, rateBest?.key,
     ),
+    poolPipelinedVsPythonia: judge(
+      `pool.pipelinedCallsPerS of a pool of ${report.pool?.size ?? "?"} agents ≥ 2 × pythonia's, measured beside it`,
+      report.pool?.poolVsPythonia, 2, (a, t) => a >= t, "pool",
+    ),
+    poolCpuBound: judge(
+      `pool.cpuBoundCallsPerS of a pool of ${report.pool?.size ?? "?"} agents ≥ 1.8 × one agent's (20 ms pure-Python calls)`,
+      report.pool?.poolVsWorkerCpuBound, 1.8, (a, t) => a >= t, "pool",
+    ),
     coldStart: judge("coldStartMs of the best pyleash transport ≤ 100 ms", coldBest?.value, 100, le, coldBest?.key),
     stopAsyncExcP50: judge("stopLatencyMs async-exc with 8 busy threads: p50 ≤ 1 ms", stop8?.p50, 1, le),
     stopAsyncExcP99: judge("stopLatencyMs async-exc with 8 busy threads: p99 ≤ 6 ms", stop8?.p99, 6, le),

@@ -21,6 +21,19 @@ function tables(report) {
     head: ["contender", "median calls/s", "min", "max"],
     rows: Object.entries(rate).map(([k, v]) => [k, int(v), int(rateDetail[k]?.min), int(rateDetail[k]?.max)]),
   });
+  const pool = report.pool;
+  if (pool) {
+    const d = report.detail?.pool ?? {};
+    const row = (what, side, figures, spread, digits) => [what, side, figures[side] === undefined ? "—" : digits ? fmt(figures[side], 1) : int(figures[side]), int(spread?.[side]?.min), int(spread?.[side]?.max)];
+    out.push({
+      title: `pool — a Pool of ${pool.size} agents beside one agent and pythonia, in one process (pool/pythonia ${fmt(pool.poolVsPythonia, 2)}×; cpu-bound pool/agent ${fmt(pool.poolVsWorkerCpuBound, 2)}×)`,
+      head: ["measure", "side", "median", "min", "max"],
+      rows: [
+        ...["pool", "worker", "pythonia"].map((k) => row(`pipelined calls/s (windows of ${report.config.window})`, k, pool.pipelinedCallsPerS, d.pipelined, false)),
+        ...["pool", "worker"].map((k) => row(`calls/s of a ${report.config.poolCpuMs} ms pure-Python loop`, k, pool.cpuBoundCallsPerS, d.cpuBound, true)),
+      ],
+    });
+  }
   const cold = report.coldStartMs ?? {};
   const coldDetail = report.detail?.coldStartMs?.freshProcess ?? {};
   const warm = report.detail?.coldStartMs?.pyleashWarmProcessStartAndFirstCall ?? {};

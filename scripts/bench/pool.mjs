@@ -1,0 +1,79 @@
+/**
+ * pool: a Pool of `size` agents (os.availableParallelism()) beside one Worker and pythonia, in one child process,
+ * rounds interleaved: pipelined math.floor(7) calls/s, and CPU-bound calls/s (a pure-Python loop of `cpuMs` each,
+ * all issued at once), where one agent is held to one core by its GIL and a pool is not.
+ */
+import { availableParallelism } from "node:os";
+import { performance } from "node:perf_hooks";
+import { DIST, openContender } from "./contenders.mjs";
+import { pipelinedRate } from "./calls.mjs";
+import { runInChild } from "./procs.mjs";
+import { overRounds, rotation } from "./stats.mjs";
+
+const BENCH_DIR = new URL(".", import.meta.url).pathname;
+
+// ---- child side -----------------------------------------------------------------------------------
+
+/** `n` CPU-bound calls issued at once; calls per second. */
+async function cpuRate(call, n, seconds) {
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: n }, () => call("workloads:count_for", [seconds])));
+  return n / ((performance.now() - t0) / 1000);
+}
+
+export async function measure({ python, size, rounds, calls, window, cpuCalls, cpuMs }) {
+  const { Pool, Worker } = await import(DIST);
+  const options = { python, transport: "builtin", output: "ignore", pythonPath: [BENCH_DIR] };
+  const pythonia = await openContender("pythonia", python);
+  const worker = await Worker.start(options);
+  const pool = await Pool.start({ ...options, size });
+  const floor = (target) => ({ call: () => target.call("math:floor", [7]) });
+  const sides = { pythonia, worker: floor(worker), pool: floor(pool) };
+  const rates = { pythonia: [], worker: [], pool: [] };
+  const cpu = { worker: [], pool: [] };
+  try {
+    for (const side of Object.values(sides)) await pipelinedRate(side, 2 * calls, window); // untimed warm-up
+    for (let r = 0; r < rounds; r++) {
+      for (const name of rotation(Object.keys(sides), r)) rates[name].push(await pipelinedRate(sides[name], calls, window));
+      for (const name of rotation(Object.keys(cpu), r)) {
+        const target = name === "pool" ? pool : worker;
+        cpu[name].push(await cpuRate((t, a) => target.call(t, a), cpuCalls, cpuMs / 1000));
+      }
+    }
+  } finally {
+    await Promise.all([pythonia.close(), worker.close(), pool.close()]);
+  }
+  return { rates, cpu };
+}
+
+// ---- orchestrator side ----------------------------------------------------------------------------
+
+export const poolBench = {
+  key: "pool",
+  title: "A pool of agents beside one agent and pythonia",
+  async run({ contenders, env, config, log }) {
+    const python = contenders.find((c) => c.name === "pyleash-builtin").python;
+    const size = availableParallelism();
+    const args = { python, size, rounds: config.rounds, calls: config.pipelinedCalls, window: config.window, cpuCalls: config.poolCpuCalls, cpuMs: config.poolCpuMs };
+    const { rates, cpu } = await runInChild("pool.mjs", "measure", args, { env, timeoutMs: 600_000 });
+    const pipelined = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, overRounds(v, 0)]));
+    const cpuBound = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, overRounds(v, 1)]));
+    const ratio = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : null);
+    const value = {
+      size,
+      pipelinedCallsPerS: Object.fromEntries(Object.entries(pipelined).map(([k, v]) => [k, v.median])),
+      cpuBoundCallsPerS: Object.fromEntries(Object.entries(cpuBound).map(([k, v]) => [k, v.median])),
+      poolVsPythonia: ratio(pipelined.pool.median, pipelined.pythonia.median),
+      poolVsWorkerCpuBound: ratio(cpuBound.pool.median, cpuBound.worker.median),
+    };
+    log(`pool: pipelined ${JSON.stringify(value.pipelinedCallsPerS)}; cpu-bound ${JSON.stringify(value.cpuBoundCallsPerS)}`);
+    return {
+      value,
+      detail: { pipelined, cpuBound },
+      method:
+        `one node process holds pythonia, one pyleash Worker and a Pool of ${size} agents (builtin transport); per round, in rotating ` +
+        `order: ${config.pipelinedCalls} calls of math.floor(7) in windows of ${config.window} each, then ${config.poolCpuCalls} calls of a ` +
+        `${config.poolCpuMs} ms pure-Python loop issued at once to the Worker and to the Pool; medians over ${config.rounds} rounds.`,
+    };
+  },
+};
