@@ -8,8 +8,9 @@ export interface PoolOptions extends WorkerOptions {
   /** How many agents the pool keeps running. @default os.availableParallelism() */
   size?: number;
   /**
-   * How many calls one agent has in flight at most; past it on every agent, calls wait in the pool's queue.
-   * Calls beyond one per agent overlap only where they wait (I/O, sleep) or release the GIL. @default 32
+   * How many calls one agent has in flight at most; past it on every agent, calls wait in the pool's queue. Many
+   * calls in flight let a burst travel in a few messages (a message costs far more than a call in it); they
+   * overlap in the agent only where they wait (I/O, sleep) or release the GIL. @default 128
    */
   concurrentCallsPerWorker?: number;
   /** Recycle an agent after it was given this many calls and tasks (for code that leaks), like Celery's max_tasks_per_child. @default no limit */
@@ -29,7 +30,7 @@ export interface PoolOptions extends WorkerOptions {
 
 /** @internal */
 export const POOL_DEFAULTS = {
-  concurrentCallsPerWorker: 32,
+  concurrentCallsPerWorker: 128,
   maxCallsPerWorker: Infinity,
   recycleBlocked: true,
   maxQueue: Infinity,

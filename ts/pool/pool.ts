@@ -49,6 +49,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   /** Set while the pool backs off with no agent up: calls reject with it instead of waiting. */
   #down: WorkerCrashLoopError | undefined;
   #closing: Promise<void> | undefined;
+  #draining = false;
 
   private constructor(options: ResolvedPoolOptions) {
     super();
@@ -189,15 +190,22 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   /** Hand waiting work to agents while some can take it. */
   #drain(): void {
     if (this.#closing) return;
-    if (this.#calls.size > 0) this.#drainLine(this.#calls, false);
-    if (this.#tasks.size > 0) this.#drainLine(this.#tasks, true);
+    const calls = this.#calls;
+    if (calls.size > 0) {
+      // An agent takes queued calls once it is down to half its limit, and then up to its limit: queued calls
+      // leave in batches (one message for many), where refilling one place at a time would send one message per call.
+      const cap = this.#options.concurrentCallsPerWorker;
+      for (const slot of this.#slots) {
+        if (slot.state !== "ready" || slot.inFlight > cap >> 1) continue;
+        while (slot.inFlight < cap && calls.size > 0 && slot.state === "ready") this.#dispatch(calls, slot);
+      }
+    }
+    for (let slot = this.#pick(true); slot && this.#tasks.size > 0; slot = this.#pick(true)) this.#dispatch(this.#tasks, slot);
   }
 
-  #drainLine(line: WaitingLine, task: boolean): void {
-    for (let slot = this.#pick(task); slot && line.size > 0; slot = this.#pick(task)) {
-      const { job, waitedMs } = line.take()!;
-      job.run(slot, waitedMs).then(job.resolve, job.reject);
-    }
+  #dispatch(line: WaitingLine, slot: Slot): void {
+    const { job, waitedMs } = line.take()!;
+    job.run(slot, waitedMs).then(job.resolve, job.reject);
   }
 
   #given(slot: Slot): void {
@@ -208,8 +216,18 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     slot.done++;
     if (slot.state === "retiring" && slot.idle) void this.#bury(slot);
     else if (slot.state === "ready" && slot.worker!.closed && !this.#closing) this.#lost(slot, undefined); // it died and its restart failed
-    this.#drain();
+    if (this.queued > 0 && !this.#draining) {
+      // Replies arrive in batches: refill once they have all settled, so the calls that take their places leave
+      // together too (one message each way per batch, not one per call).
+      this.#draining = true;
+      setImmediate(this.#drainSoon);
+    }
   }
+
+  readonly #drainSoon = (): void => {
+    this.#draining = false;
+    this.#drain();
+  };
 
   /** Start one agent; it takes work at once. Rejects (and leaves no trace) if it cannot start. */
   #spawn(): Promise<void> {
