@@ -15,7 +15,7 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
   try {
     const { stdout } = await run(process.execPath, [join(ROOT, "scripts", "bench.mjs"), "--quick", "--json", "--out", out], {
       cwd: ROOT,
-      timeout: 170_000,
+      timeout: 230_000,
       maxBuffer: 64 * 1024 * 1024,
     });
     const report = JSON.parse(stdout);
@@ -39,6 +39,9 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
       expect(report.timedOutCall[`pyleash-${hang}`]).toMatchObject({ error: "AbortError", outcome: "stopped", pythonRanOn: false, nextCall: "answered" });
       expect(report.timedOutCall).toHaveProperty([`pythonia-${hang}`, "pythonRanOn"]);
     }
+    for (const side of ["pool", "worker", "pythonia"]) expect(report.pool.pipelinedCallsPerS).toHaveProperty([side]);
+    for (const side of ["pool", "worker"]) expect(report.pool.cpuBoundCallsPerS).toHaveProperty([side]);
+    expect(report.pool.size).toBeGreaterThanOrEqual(1);
     expect(report.switchInterval.map((r: { switchIntervalMs: number | null }) => r.switchIntervalMs)).toEqual([null, 1, 0.2, 0.05]);
     for (const row of report.switchInterval) {
       for (const key of ["asyncExcStopMs", "busy8ItersPerS", "throughputVsDefault"]) expect(row).toHaveProperty([key]);
@@ -59,11 +62,11 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     expect(report.memoryMb).toHaveProperty(["agentWith1000TasksRssMb"]);
     expect(report.memoryMb).toHaveProperty(["controllerHeapGrowthMb"]);
     const goals = ["rttVsPythonia", "rttVsFloor", "pipelinedVsPythonia", "coldStart", "idleAgentRss", "stopAsyncExcP50", "stopAsyncExcP99",
-      "overheadAsyncExc", "overheadMonitor", "blockedSignal", "blockedTerminate", "tasksRss", "controllerHeapFlat"];
+      "overheadAsyncExc", "overheadMonitor", "blockedSignal", "blockedTerminate", "tasksRss", "controllerHeapFlat", "poolPipelinedVsPythonia", "poolCpuBound"];
     for (const goal of goals) {
       expect(report.goals).toHaveProperty([goal, "met"]);
     }
   } finally {
     await rm(out, { recursive: true, force: true });
   }
-}, 180_000);
+}, 240_000);
