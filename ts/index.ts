@@ -1,6 +1,8 @@
 /** pyleash: run Python work from TypeScript over ZeroMQ and stop it by every known means. */
 export { Worker, type Ping, type Health } from "./worker/worker.js";
-export type { WorkerOptions, CallOptions, WaitOptions } from "./worker/options.js";
+export type { WorkerOptions, CallOptions, WaitOptions, StreamOptions } from "./worker/options.js";
+export { Stream } from "./worker/stream.js";
+export type { Progress, ProgressListener } from "./task/progress.js";
 export { Task, type TaskStatus } from "./task/task.js";
 export type { StartOptions, StopOptions, Strategy, TaskKind } from "./task/options.js";
 export type { Lane } from "./protocol.js";

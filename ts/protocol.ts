@@ -58,6 +58,12 @@ export type EventOf<T extends EventType> = { type: T } & Fields<Contract["events
 export type Hello = EventOf<"hello">;
 /** Unsolicited news about a task. */
 export type TaskEvent = EventOf<"task-started"> | EventOf<"task-ended">;
+/** Items of a stream (a call recorded as task `task`), in order. */
+export type StreamItemsEvent = EventOf<"stream-items">;
+/** `pyleash.progress()` in a task, a call or a stream. */
+export type ProgressEvent = EventOf<"progress">;
+/** Every event that concerns one task, call or stream, by its `task` id. */
+export type AgentEvent = TaskEvent | StreamItemsEvent | ProgressEvent;
 
 /** An error reply's payload: `kind` is one of the contract's errorKinds. */
 export interface PythonErrorPayload {
@@ -74,4 +80,4 @@ export type Reply =
   | { id: number; status: "ok"; result: unknown }
   | { id: number | null; status: "error"; error: PythonErrorPayload };
 
-export type Incoming = Hello | TaskEvent | Reply;
+export type Incoming = Hello | AgentEvent | Reply;

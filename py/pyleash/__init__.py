@@ -20,5 +20,6 @@ __version__ = "0.1.0"
 
 from pyleash.deliveries import TaskStopped  # noqa: E402
 from pyleash.current import current_task, should_stop  # noqa: E402
+from pyleash.progress_events import progress  # noqa: E402
 
-__all__ = ["TaskStopped", "current_task", "should_stop", "__version__"]
+__all__ = ["TaskStopped", "current_task", "should_stop", "progress", "__version__"]

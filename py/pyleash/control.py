@@ -7,9 +7,10 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from pyleash import contract, protocol, targets
+from pyleash import contract, progress_events, protocol, targets
 from pyleash.outbox import Outbox
 from pyleash.pool import CallPool
+from pyleash.streams import StreamService
 from pyleash.tasks.call_kind import PoolCallKind
 from pyleash.tasks.kind import Kind
 from pyleash.tasks.registry import KINDS
@@ -34,6 +35,9 @@ class Agent:
         self._calls: List[Any] = []  # calls of the message being dispatched, for the pool (control thread only)
         self.tasks = TaskService(self.send, self.send_many)
         self._call_kinds: Dict[str, Kind] = {"thread": PoolCallKind(self.pool), "main": KINDS["main"]}  # by lane
+        self.streams = StreamService(self.tasks, self.pool, lambda frame: self.transport.send([frame]), self.send,
+                                     max_message_bytes)
+        progress_events.install(self.send)
         self.handlers: Dict[str, Handler] = {  # one per request type of the contract
             "call": self._call,
             "ping": self._ping,
@@ -42,6 +46,8 @@ class Agent:
             "stop": self.tasks.stop,
             "stack": self.tasks.stack,
             "threads": self.tasks.threads,
+            "stream": self.streams.stream,
+            "credit": self.streams.credit,
         }
 
     def send(self, message: Dict[str, Any]) -> None:

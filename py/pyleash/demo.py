@@ -30,3 +30,21 @@ def cooperative(stop_event, interval=0.01):
 def freeze_gil():
     """Catastrophic regex backtracking: C code that holds the GIL and freezes every thread of the agent."""
     return regex_freeze()
+
+
+def count(n=None):
+    """A generator of 0, 1, 2... (endless without `n`): `worker.stream("pyleash.demo:count", [5])`."""
+    i = 0
+    while n is None or i < n:
+        yield i
+        i += 1
+
+
+def steps(n=10, seconds=0.05):
+    """Works through n steps of `seconds` each, reporting progress: `pyleash run pyleash.demo:steps`."""
+    from pyleash.progress_events import progress
+
+    for i in range(1, n + 1):
+        time.sleep(seconds)
+        progress(i, n, "step %d of %d" % (i, n))
+    return n

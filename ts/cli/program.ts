@@ -79,10 +79,12 @@ Examples:
     .option("--deadline <ms>", `when a task that still runs is reported blocked (default: ${STOP_DEFAULTS.deadlineMs})`, milliseconds("--deadline"))
     .option("--restart-worker-if-blocked", "recycle the agent when the task is blocked")
     .option("--trace", "install the sys.settrace kill when the task starts (needed by --strategy trace; slows the task)")
-    .option("--json", JSON_HELP)
+    .option("--json", "print the outcome as one JSON object on stdout, after one JSON line per progress update ({\"type\": \"progress\", ...})")
     .addHelpText(
       "after",
       `
+A task that calls pyleash.progress(done, total, message) gets a progress bar on a terminal (on stderr).
+
 Exit status: 0 when the task finished or was stopped, 1 otherwise (blocked, failed, not stopped).
 
 Examples:

@@ -4,6 +4,7 @@ import type { StopReport } from "../task/report.js";
 import { Worker } from "../worker/worker.js";
 import type { TargetOptions } from "./target-options.js";
 import { errorJson, printJson } from "./output.js";
+import { progressOutput } from "./progress-bar.js";
 
 /** What `run` accepts, after parsing. */
 export interface RunOptions extends TargetOptions {
@@ -18,6 +19,7 @@ export interface RunOptions extends TargetOptions {
 
 export async function run(target: string, options: RunOptions): Promise<number> {
   let worker: Worker | undefined;
+  const progress = progressOutput(Boolean(options.json));
   const out: { status?: string; result?: unknown; error?: Record<string, unknown>; stop?: StopReport } = {};
   try {
     const stopAfter = options.stopAfter;
@@ -32,6 +34,7 @@ export async function run(target: string, options: RunOptions): Promise<number> 
       kwargs: options.kwargs,
       kind: options.kind,
       trace: options.trace,
+      onProgress: progress.onProgress,
     });
     if (stopAfter !== undefined) {
       await task.started;
@@ -62,6 +65,7 @@ export async function run(target: string, options: RunOptions): Promise<number> 
     out.status ??= "error";
     out.error = errorJson(error);
   } finally {
+    progress.done();
     await worker?.close();
   }
   if (options.json) printJson(out);

@@ -1,5 +1,5 @@
 /** What a Task needs from the worker that started it: a narrow seam, so the task never holds the Worker. */
-import type { RequestBody, Strategy } from "../protocol.js";
+import type { AgentEvent, RequestBody, Strategy } from "../protocol.js";
 import type { RequestOptions } from "../worker/pending.js";
 import type { StopReport } from "./report.js";
 
@@ -18,6 +18,8 @@ export interface TaskHost {
   readonly python: string;
   /** The strategies the agent's interpreter supports. */
   readonly strategies: readonly Strategy[];
+  /** Route the agent's events about call or stream `id` to `listener` (tasks get theirs already); returns the unsubscribe. Absent: no events (pyleash/pythonia). */
+  listen?(id: string, listener: (event: AgentEvent) => void): () => void;
   /** The task could not be stopped and its caller wants the worker recycled: true once a fresh agent is up. */
   restartBlocked(reason: string): Promise<boolean>;
   /** A stop ended `blocked` and nothing restarted the agent: the work still runs there (a pool retires such a worker). */

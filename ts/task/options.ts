@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from "../errors.js";
 import { CONTRACT, KINDS, STRATEGIES, type Strategy, type TaskKind } from "../protocol.js";
 import { describe, nonNegativeInteger, oneOf, stripUndefined } from "../util/validate.js";
+import type { ProgressListener } from "./progress.js";
 
 export type { Strategy, TaskKind };
 
@@ -21,6 +22,8 @@ export interface StartOptions {
   signal?: AbortSignal;
   /** Install the `sys.settrace` kill when the task starts (needed by the `trace` strategy; slows the task). @default false */
   trace?: boolean;
+  /** Called with each `pyleash.progress()` update the task sends (rate-limited in the agent); `task.progress` iterates them too. */
+  onProgress?: ProgressListener;
 }
 
 export interface StopOptions {
@@ -38,7 +41,7 @@ export interface StopOptions {
 export const STOP_DEFAULTS = CONTRACT.stopDefaults;
 
 /** @internal */
-export type ResolvedStart = Required<Omit<StartOptions, "signal" | "name">> & Pick<StartOptions, "signal" | "name">;
+export type ResolvedStart = Required<Omit<StartOptions, "signal" | "name" | "onProgress">> & Pick<StartOptions, "signal" | "name" | "onProgress">;
 
 /** @internal */
 export function resolveStartOptions(options: StartOptions): ResolvedStart {
@@ -51,7 +54,15 @@ export function resolveStartOptions(options: StartOptions): ResolvedStart {
   if (resolved.signal !== undefined && !(resolved.signal instanceof AbortSignal)) {
     throw new InvalidArgumentError(`Expected "signal" to be an AbortSignal, got ${describe(resolved.signal)}`);
   }
+  validateListener("onProgress", resolved.onProgress);
   return resolved;
+}
+
+/** @internal */
+export function validateListener(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "function") {
+    throw new InvalidArgumentError(`Expected "${name}" to be a function, got ${describe(value)}`);
+  }
 }
 
 /** Checks the options, and that the strategy fits the task's kind (the contract lists each kind's). */

@@ -1,8 +1,9 @@
 /** Task: Python work started in the agent, with its result, its stack, and its stop. */
 import { AbortError, PyleashError, PythonError, TaskStoppedError, errorFromPayload } from "../errors.js";
-import type { EventOf, TaskEvent, TaskKind } from "../protocol.js";
+import type { AgentEvent, EventOf, TaskKind } from "../protocol.js";
 import type { TaskHost } from "./host.js";
 import type { ResolvedStart, StopOptions } from "./options.js";
+import { type Progress, ProgressFeed, notify, progressOf } from "./progress.js";
 import type { Frame, StopReport } from "./report.js";
 import { type StopSubject, stopTask } from "./stop.js";
 
@@ -22,6 +23,11 @@ export class Task<T = unknown> {
   readonly result: Promise<T>;
   /** Resolves once the function has begun running in the agent (main-lane tasks may queue first). */
   readonly started: Promise<void>;
+  /**
+   * The task's `pyleash.progress()` updates, for `for await`: each loop sees the updates that arrive after it
+   * began, in order, and ends when the task ends (the last update, sent before the end, included).
+   */
+  readonly progress: AsyncIterable<Progress>;
 
   #status: TaskStatus = "starting";
   #ident: number | null = null;
@@ -35,6 +41,7 @@ export class Task<T = unknown> {
   #endReported = false;
   #abortReason: { reason: unknown } | undefined;
   #removeAbortListener: (() => void) | undefined;
+  readonly #progress = new ProgressFeed();
 
   private constructor(id: string, target: string, options: ResolvedStart, host: TaskHost) {
     this.id = id;
@@ -43,6 +50,7 @@ export class Task<T = unknown> {
     this.name = options.name ?? target;
     this.#options = options;
     this.#host = host;
+    this.progress = this.#progress;
     let result!: Settle<T>;
     this.result = new Promise<T>((resolve, reject) => (result = { resolve, reject }));
     this.#result = result;
@@ -131,13 +139,17 @@ export class Task<T = unknown> {
   }
 
   /** @internal The agent's news about this task. */
-  handle(event: TaskEvent): void {
-    if (event.type === "task-started") {
+  handle(event: AgentEvent): void {
+    if (event.type === "progress") {
+      const progress = progressOf(event);
+      this.#progress.push(progress);
+      if (this.#options.onProgress) notify(this.#options.onProgress, progress);
+    } else if (event.type === "task-started") {
       this.#ident = event.ident ?? null;
       this.#pid = event.pid ?? null;
       if (this.#status === "starting") this.#status = "running";
       this.#started.resolve();
-    } else {
+    } else if (event.type === "task-ended") {
       this.#end(event);
     }
   }
@@ -164,6 +176,7 @@ export class Task<T = unknown> {
 
   #finish(error: Error | undefined, value?: T): void {
     this.#removeAbortListener?.();
+    this.#progress.end();
     if (error instanceof PythonError || error === undefined) this.#started.resolve();
     else this.#started.reject(error);
     if (this.#abortReason) {

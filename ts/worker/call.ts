@@ -5,6 +5,7 @@
 import { AbortError, PythonError, TaskStoppedError } from "../errors.js";
 import type { Lane } from "../protocol.js";
 import type { TaskHost } from "../task/host.js";
+import { notify, progressOf } from "../task/progress.js";
 import type { StopReport } from "../task/report.js";
 import { type StopSubject, stopTask } from "../task/stop.js";
 import type { ResolvedCall } from "./options.js";
@@ -20,7 +21,11 @@ export interface CallBody {
 export async function stoppableCall<T>(host: TaskHost, id: string, body: CallBody, options: ResolvedCall): Promise<T> {
   const { signal, timeoutMs } = options;
   const forget = new AbortController(); // drops the reply's wait once the call is given up, so a late answer is discarded
+  const { onProgress } = options;
+  // Its updates leave before its reply (the agent sends the last one first), so the route can go once that settles.
+  const unlisten = onProgress && host.listen?.(id, (event) => event.type === "progress" && notify(onProgress, progressOf(event)));
   const reply = host.request({ type: "call", ...body, task: id }, { signal: forget.signal });
+  if (unlisten) void reply.then(unlisten, unlisten);
   let answered = false;
   const settled = reply.then(
     (value) => ((answered = true), { value }),
@@ -70,17 +75,17 @@ interface Fired {
 }
 
 /** Settles when the signal aborts or the timeout passes, whichever comes first; dispose() removes both. */
-function whenAborted(signal: AbortSignal | undefined, timeoutMs: number | undefined): { fired: Promise<Fired>; dispose(): void } {
+export function whenAborted(signal: AbortSignal | undefined, timeoutMs: number | undefined, what = "call"): { fired: Promise<Fired>; dispose(): void } {
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const fired = new Promise<Fired>((resolve) => {
     if (signal) {
-      onAbort = () => resolve({ cause: signal.reason, message: "The call was aborted" });
+      onAbort = () => resolve({ cause: signal.reason, message: `The ${what} was aborted` });
       signal.addEventListener("abort", onAbort, { once: true });
     }
     if (timeoutMs !== undefined) {
       timer = setTimeout(() => {
-        const message = `The call timed out after ${timeoutMs} ms`;
+        const message = `The ${what} timed out after ${timeoutMs} ms`;
         resolve({ cause: new DOMException(message, "TimeoutError"), message });
       }, timeoutMs);
     }

@@ -1,7 +1,7 @@
 /** One agent process and the ZeroMQ channel to it, from hello to exit (a Worker may go through several). */
 import { randomBytes } from "node:crypto";
 import { type PyleashError, WorkerClosedError, WorkerCrashedError } from "../errors.js";
-import type { Hello, RequestBody, Strategy, TaskEvent } from "../protocol.js";
+import type { AgentEvent, Hello, RequestBody, Strategy } from "../protocol.js";
 import { encode, isReply } from "./framing.js";
 import { defaultPythonSpec, locatePython } from "../python/discover.js";
 import { settlesWithin } from "../util/time.js";
@@ -29,7 +29,7 @@ export class Connection {
   readonly #peer: Buffer;
   readonly #options: ResolvedWorkerOptions;
   readonly #pending = new PendingRequests();
-  readonly #eventListeners = new Set<(event: TaskEvent) => void>();
+  readonly #eventListeners = new Set<(event: AgentEvent) => void>();
   readonly #exitListeners = new Set<(error: PyleashError) => void>();
   #dead: PyleashError | undefined;
   #closing: Promise<void> | undefined;
@@ -95,8 +95,8 @@ export class Connection {
     );
   }
 
-  /** Subscribe to the agent's task events; returns the unsubscribe function. */
-  onEvent(listener: (event: TaskEvent) => void): () => void {
+  /** Subscribe to the agent's events about tasks, calls and streams; returns the unsubscribe function. */
+  onEvent(listener: (event: AgentEvent) => void): () => void {
     this.#eventListeners.add(listener);
     return () => this.#eventListeners.delete(listener);
   }

@@ -2,7 +2,8 @@
 import { InvalidArgumentError } from "../errors.js";
 import { describe, isStringArray, nonNegativeInteger, oneOf, stripUndefined } from "../util/validate.js";
 import { CONTRACT, LANES, type Lane, type TaskKind, type Transport } from "../protocol.js";
-import { type StopOptions, resolveStopOptions } from "../task/options.js";
+import { type StopOptions, resolveStopOptions, validateListener } from "../task/options.js";
+import type { ProgressListener } from "../task/progress.js";
 
 /** Where the controller binds: `ipc` (a socket in a private 0700 directory) or `tcp` (127.0.0.1). */
 export type EndpointKind = "ipc" | "tcp";
@@ -71,6 +72,28 @@ export interface CallOptions {
    * `queue.get`, `subprocess.wait` and socket reads. @default "thread"
    */
   lane?: Lane;
+  /**
+   * Called with each `pyleash.progress()` update the call sends (rate-limited in the agent). A call with it is
+   * recorded in the agent like a call with a signal, so that its updates can be routed to it.
+   */
+  onProgress?: ProgressListener;
+}
+
+export interface StreamOptions {
+  /** Aborting stops the generator (as `stop` says) and the iteration rejects with an AbortError carrying the StopReport. */
+  signal?: AbortSignal;
+  /** After this long, the stream is stopped as on abort; the AbortError's `cause` is a TimeoutError. @default no timeout */
+  timeoutMs?: number;
+  /**
+   * How the generator is stopped when the loop is left early or aborted: the options of `task.stop()`; its `flag`
+   * step closes the generator between items (GeneratorExit), `async-exc` reaches one stuck between items.
+   * @default { strategy: "auto" }
+   */
+  stop?: StopOptions;
+  /** How many items the generator may run ahead of the consumer (credit-based backpressure). @default 16 */
+  highWaterMark?: number;
+  /** Called with each `pyleash.progress()` update the generator sends. */
+  onProgress?: ProgressListener;
 }
 
 const MODULE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -134,6 +157,7 @@ export interface ResolvedCall {
   /** The kind whose strategies and ladder stop a call on this lane. */
   kind: TaskKind;
   stop: Required<StopOptions>;
+  onProgress: ProgressListener | undefined;
 }
 
 /** @internal */
@@ -146,5 +170,35 @@ export function resolveCallOptions(options: CallOptions): ResolvedCall {
     throw new InvalidArgumentError(`Expected "stop" to be an object of stop options, got ${describe(options.stop)}`);
   }
   const stop = resolveStopOptions(options.stop ?? {}, kind, `the "${lane}" lane`);
-  return { signal: options.signal, timeoutMs: options.timeoutMs, lane, kind, stop };
+  validateListener("onProgress", options.onProgress);
+  return { signal: options.signal, timeoutMs: options.timeoutMs, lane, kind, stop, onProgress: options.onProgress };
+}
+
+/** @internal */
+export const STREAM_HIGH_WATER_MARK: number = CONTRACT.limits.streamHighWaterMark;
+
+/** @internal A stream's options checked; it runs on the call pool, so its stop is a `thread` task's. */
+export interface ResolvedStream {
+  signal: AbortSignal | undefined;
+  timeoutMs: number | undefined;
+  kind: TaskKind;
+  stop: Required<StopOptions>;
+  highWaterMark: number;
+  onProgress: ProgressListener | undefined;
+}
+
+/** @internal */
+export function resolveStreamOptions(options: StreamOptions): ResolvedStream {
+  validateWaitOptions(options);
+  const highWaterMark = options.highWaterMark ?? STREAM_HIGH_WATER_MARK;
+  if (typeof highWaterMark !== "number" || !Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
+    throw new InvalidArgumentError(`Expected "highWaterMark" to be a positive integer, got ${describe(highWaterMark)}`);
+  }
+  if (options.stop !== undefined && (options.stop === null || typeof options.stop !== "object")) {
+    throw new InvalidArgumentError(`Expected "stop" to be an object of stop options, got ${describe(options.stop)}`);
+  }
+  const kind = CONTRACT.lanes.thread.kind as TaskKind;
+  const stop = resolveStopOptions(options.stop ?? {}, kind, "a stream");
+  validateListener("onProgress", options.onProgress);
+  return { signal: options.signal, timeoutMs: options.timeoutMs, kind, stop, highWaterMark, onProgress: options.onProgress };
 }

@@ -1,6 +1,6 @@
 /** Worker: the public face of one Python agent; survives a restart by opening a new connection. */
 import { AbortError, InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerRestartedError } from "../errors.js";
-import { CONTRACT, type RequestBody } from "../protocol.js";
+import { type AgentEvent, CONTRACT, type RequestBody } from "../protocol.js";
 import type { TaskHost } from "../task/host.js";
 import { Task } from "../task/task.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
@@ -9,13 +9,16 @@ import { Connection } from "./connection.js";
 import { busiestThreadShare, suspended } from "./thread-cpu.js";
 import { toWire } from "./values.js";
 import { stoppableCall } from "./call.js";
+import { Stream } from "./stream.js";
 import {
   type CallOptions,
   type ResolvedCall,
   type ResolvedWorkerOptions,
+  type StreamOptions,
   type WaitOptions,
   type WorkerOptions,
   resolveCallOptions,
+  resolveStreamOptions,
   resolveWorkerOptions,
   validateWaitOptions,
 } from "./options.js";
@@ -29,6 +32,8 @@ interface Live {
   connection: Connection;
   host: TaskHost;
   tasks: Map<string, Task>;
+  /** Where the events of recorded calls and streams go, by id (tasks have `tasks`). */
+  routes: Map<string, (event: AgentEvent) => void>;
 }
 
 export class Worker implements AsyncDisposable {
@@ -39,6 +44,7 @@ export class Worker implements AsyncDisposable {
   #nextTask = 0;
   #nextCall = 0;
   readonly #watchers = new Set<WorkerWatcher>();
+  #nextStream = 0;
 
   private constructor(options: ResolvedWorkerOptions, connection: Connection) {
     this.#options = options;
@@ -99,13 +105,27 @@ export class Worker implements AsyncDisposable {
       return Promise.reject(error);
     }
     if (resolved === undefined) return this.#connection.request({ type: "call", target, ...wire }) as Promise<T>; // the common call
-    const { signal, timeoutMs, lane } = resolved;
+    const { signal, timeoutMs, lane, onProgress } = resolved;
     if (signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", signal.reason));
-    if (signal === undefined && timeoutMs === undefined) {
+    if (signal === undefined && timeoutMs === undefined && onProgress === undefined) {
       // Nothing can stop it: the agent records nothing (the fastest path).
       return this.#connection.request({ type: "call", target, ...wire, ...(lane === "thread" ? {} : { lane }) }) as Promise<T>;
     }
     return stoppableCall<T>(this.#live.host, `c${++this.#nextCall}`, { target, ...wire, lane }, resolved);
+  }
+
+  /**
+   * Iterate what `"package.module:function"` returns (a generator, an async generator, or any iterable) with
+   * `for await`. The generator runs at most `highWaterMark` items ahead of the loop; leaving the loop early
+   * (`break`, `return`, an exception), an abort or a timeout stops it in Python (GeneratorExit first, then the
+   * stop ladder); its exception rejects the iteration with a PythonError. Throws an InvalidArgumentError for a bad
+   * option, and an AbortError when the signal has already aborted (nothing is sent then).
+   */
+  stream<T = unknown>(target: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: StreamOptions = {}): Stream<T> {
+    const wire = wireArgs(target, args, kwargs);
+    const resolved = resolveStreamOptions(options);
+    if (resolved.signal?.aborted) throw new AbortError("The stream was aborted before it started", resolved.signal.reason);
+    return new Stream<T>(this.#live.host, `s${++this.#nextStream}`, { target, ...wire }, resolved);
   }
 
   /**
@@ -210,6 +230,7 @@ export class Worker implements AsyncDisposable {
     const live: Live = {
       connection,
       tasks: new Map(),
+      routes: new Map(),
       host: {
         request: (body, options) => connection.request(body, options),
         dumpThreads: () => connection.dumpThreads(),
@@ -218,6 +239,10 @@ export class Worker implements AsyncDisposable {
         suspended: () => suspended(connection.pid),
         python: connection.python,
         strategies: connection.strategies,
+        listen: (id, listener) => {
+          live.routes.set(id, listener);
+          return () => live.routes.delete(id);
+        },
         // A task of an agent already replaced has nothing left to restart.
         restartBlocked: async (reason) => {
           if (this.#live !== live) return false;
@@ -229,7 +254,11 @@ export class Worker implements AsyncDisposable {
         },
       },
     };
-    connection.onEvent((event) => live.tasks.get(event.task)?.handle(event));
+    connection.onEvent((event) => {
+      const task = live.tasks.get(event.task);
+      if (task) task.handle(event);
+      else live.routes.get(event.task)?.(event);
+    });
     connection.onExit((error) => {
       abandonAll(live, error);
       for (const watcher of this.#watchers) watcher.lost?.(error);

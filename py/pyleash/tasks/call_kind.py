@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from pyleash.deliveries import TaskStopped
 import pyleash.stop.rearm as rearm
@@ -32,10 +32,10 @@ class PoolCallKind(ThreadKind):
             self.pool.abandon(task.ident)
 
     @staticmethod
-    def _run(task: Task, emit: Emit) -> None:
+    def _run(task: Task, emit: Emit, body: Callable[[Task], Any] = call_target) -> None:
         task.thread = threading.current_thread()
         try:
-            run(task, emit, lambda: call_target(task))
+            run(task, emit, lambda: body(task))
         except TaskStopped as exc:  # landed between run's handlers: the reply must still leave
             rearm.disarm()
             close_injections(task)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List
+from typing import Any, Callable, Deque, Dict, List, Optional
 
 from pyleash import protocol, targets
 from pyleash.threads import start_soon
@@ -56,14 +56,17 @@ class TaskService:
         except Exception as exc:  # e.g. no more threads: the task fails, the agent goes on
             finish(task, self.emit, "failed", error=exc)
 
-    def call(self, request: Dict[str, Any], kind: Kind) -> None:
+    def call(self, request: Dict[str, Any], kind: Kind, prepare: Optional[Callable[[Task], None]] = None) -> None:
         """A call recorded as a task while it runs (it named a task id, or it runs on the main lane), so that a
-        stop or stack request can reach it; its end is the call's reply, and it sends no task events."""
+        stop or stack request can reach it; its end is the call's reply, and it sends no task events.
+        `prepare(task)` completes the record before it runs (a stream's credit)."""
         task_id = request.get("task") or "~call-%d" % request["id"]  # the controller never stops an unnamed call
         if task_id in self.tasks:
             raise protocol.ProtocolError("a call's 'task' id must be new, %r is taken" % (task_id,))
         target = request["target"]
         task = Task(task_id, kind, target, request["args"], request["kwargs"], target, False, reply_to=request["id"])
+        if prepare is not None:
+            prepare(task)
         self._add(task)
 
         def emit(*messages: Dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from pyleash import current, deliveries, protocol, targets
+from pyleash import current, deliveries, progress_events, protocol, targets
 from pyleash.deliveries import TaskStopped
 import pyleash.stop.rearm as rearm
 
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from pyleash.stop.trace import TraceKill
     from pyleash.tasks.kind import Kind
     from pyleash.tasks.process_stack import DumpReader
+    from pyleash.progress_events import Limiter
+    from pyleash.streams import StreamState
 
 Emit = Callable[..., None]  # emit(message, ...): send these messages, in order
 
@@ -66,6 +68,8 @@ class Task:
         self.ended_at: Optional[float] = None
         self.delivered = 0  # TaskStopped instances its thread had made when it ended (see pyleash.deliveries)
         self.stop_runs: List[StopRun] = []  # stops under way; asked for answers when it ends
+        self.progress: Optional[Limiter] = None  # pyleash.progress's rate limit, made at the first update
+        self.stream: Optional[StreamState] = None  # a stream's credit and batch (pyleash.streams)
 
     @property
     def stop_asked(self) -> bool:
@@ -248,6 +252,8 @@ def failure_reply(request_id: Optional[int], error: BaseException) -> Dict[str, 
         return protocol.error(request_id, protocol.FORBIDDEN, error, with_traceback=False)
     if isinstance(error, targets.TargetError):
         return protocol.error(request_id, protocol.TARGET, error, with_traceback=False)
+    if isinstance(error, protocol.NotSerializable):  # a stream's item that cannot cross
+        return protocol.error(request_id, protocol.RESULT, error, with_traceback=False)
     return protocol.error(request_id, protocol.EXCEPTION, error)
 
 
@@ -285,7 +291,8 @@ def finish(
     # A stop under way is answered from here, in the same write: waking its stop thread, or writing
     # twice, would each mean one more wait for the GIL while other threads are busy.
     answers = [answer for answer in (run.answer_on_end() for run in task.stop_runs) if answer is not None]
+    held = progress_events.take_held(task)  # the last progress update leaves before the end
     try:
-        emit(event, *answers)
+        emit(*((held, event) if held is not None else (event,)), *answers)
     finally:
         task.reported.set()  # a stop concludes "stopped" only after this: the controller hears the end first
