@@ -13,7 +13,7 @@ from typing import Callable, Deque, Dict, List, NoReturn, Optional, Sequence, Tu
 
 from .errors import TransportError
 
-MAX_FRAME = 256 * 1024 * 1024  # larger data frames are skipped unread (their message dropped), never buffered
+MAX_FRAME = 256 * 1024 * 1024  # a message whose frames add up to more is skipped unread (dropped), never buffered
 READ_CHUNK = 65536  # below glibc's mmap threshold, so a recv() buffer is cheap to allocate
 BIG_FRAME = 128 * 1024  # frames this large skip the join on send and are recv_into()'d in place
 
@@ -146,7 +146,7 @@ class Decoder:
         self._on_command = on_command
         self._skip = 0  # bytes of an oversized frame still to discard as they arrive
         self._dropping = False  # the rest of a message that had an oversized frame is discarded too
-        self.dropped: List[int] = []  # declared sizes of the oversized frames skipped (their messages dropped)
+        self.dropped: List[int] = []  # sizes of the oversized messages skipped, up to their oversized frame
 
     def big_view(self) -> memoryview:
         """The unfilled rest of the large frame's buffer, for socket.recv_into().
@@ -213,11 +213,12 @@ class Decoder:
                     break
                 size = _unpack_q(b, pos + 1)[0]
                 start = pos + 9
-                if size > self.max_frame:
+                held = sum(map(len, self._parts)) if self._parts else 0  # earlier frames of the same message
+                if size > self.max_frame - held:
                     if flags & FLAG_COMMAND or not self.ready:
                         raise TransportError("frame of %d bytes is larger than the %d byte limit" % (size, self.max_frame))
                     # A peer's oversized message costs it the message, not the connection: skip it unread.
-                    self.dropped.append(size)
+                    self.dropped.append(held + size)
                     self._parts = []
                     self._dropping = bool(flags & FLAG_MORE)
                     if start + size > n:
@@ -317,7 +318,7 @@ def _connect(endpoint: str, deadline: float, timeout: float) -> socket.socket:
 
 def _report_dropped(sizes: List[int], limit: int) -> None:
     for size in sizes:  # each one took its peer > limit bytes of traffic: no flood of lines is possible
-        sys.stderr.write("pyleash-agent: dropped a message with a frame of %d bytes, over the %d byte limit\n" % (size, limit))
+        sys.stderr.write("pyleash-agent: dropped a message of %d bytes or more, over the %d byte limit\n" % (size, limit))
     del sizes[:]
 
 
