@@ -24,14 +24,14 @@ const CONFIGS = {
     coldRounds: 5, memoryRounds: 3, settleMs: 300, heapCalls: 20_000, heapWarm: 2000,
     stopSamples: 20, stopSamplesBusy: 15, swallowSamples: 20, callTimeoutSamples: 15, stopSamplesSpawn: 5, overheadRounds: 3, overheadSeconds: 0.25,
     blockedSamples: 5, blockedSamplesDeadline: 2, switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
-    bytesMiB: 16, bytesRounds: 3, bytesPythoniaMiB: 1, bytesPythoniaRounds: 1,
+    bytesMiB: 64, bytesRounds: 3, bytesBase64Rounds: 1, bytesPythoniaMiB: 1, bytesPythoniaRounds: 1,
   },
   full: {
     rounds: 15, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,
     coldRounds: 15, memoryRounds: 7, settleMs: 500, heapCalls: 100_000, heapWarm: 5000,
     stopSamples: 200, stopSamplesBusy: 150, swallowSamples: 100, callTimeoutSamples: 100, stopSamplesSpawn: 40, overheadRounds: 9, overheadSeconds: 0.5,
     blockedSamples: 20, blockedSamplesDeadline: 5, switchRounds: 3, switchSeconds: 0.5, switchStops: 60,
-    bytesMiB: 64, bytesRounds: 9, bytesPythoniaMiB: 4, bytesPythoniaRounds: 2,
+    bytesMiB: 64, bytesRounds: 9, bytesBase64Rounds: 5, bytesPythoniaMiB: 4, bytesPythoniaRounds: 2,
   },
 };
 

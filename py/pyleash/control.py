@@ -63,6 +63,7 @@ class Agent:
             if frames is None:
                 continue
             self._dispatch(frames)
+            frames = None  # while the next recv() waits, the last request's frames (binary ones can be large) go
 
     def _dispatch(self, frames: Any) -> None:
         """Each JSON frame is one request, followed by the binary frames it carries (the controller sends several

@@ -17,8 +17,8 @@ const mbPerS = (bytes, ms) => bytes / 1e6 / (ms / 1000);
 
 // ---- child side -----------------------------------------------------------------------------------
 
-/** `rounds` frame round trips, then the RSS, then `rounds` base64 round trips, on one worker. */
-export async function bytesSamples({ python, transport, sizeMiB, rounds, settleMs }) {
+/** `rounds` frame round trips, then the RSS, then `base64Rounds` base64 round trips, on one worker. */
+export async function bytesSamples({ python, transport, sizeMiB, rounds, base64Rounds, settleMs }) {
   const worker = await openWorker(python, { transport });
   const payload = randomFillSync(Buffer.allocUnsafe(sizeMiB * MiB));
   try {
@@ -35,7 +35,7 @@ export async function bytesSamples({ python, transport, sizeMiB, rounds, settleM
     await sleep(settleMs);
     const rssAfterMb = rssMb(worker.pid);
     const base64Ms = [];
-    for (let r = 0; r < rounds; r++) {
+    for (let r = 0; r < base64Rounds; r++) {
       const t0 = performance.now();
       const back = Buffer.from(await worker.call("workloads:echo_base64", [payload.toString("base64")]), "base64");
       base64Ms.push(performance.now() - t0);
@@ -56,7 +56,7 @@ export async function pythoniaBytesSamples({ sizeMiB, rounds }) {
   try {
     const workloads = await pythonia.python(`${BENCH_DIR}workloads.py`);
     const ms = [];
-    for (let r = 0; r < rounds; r++) {
+    for (let r = 0; r < base64Rounds; r++) {
       const t0 = performance.now();
       const back = Buffer.from(await (await workloads.pythonia_bytes(payload)).valueOf());
       ms.push(performance.now() - t0);
@@ -85,7 +85,7 @@ export const bytesRoundTrip = {
       const got = await runInChild(
         "bytes.mjs",
         "bytesSamples",
-        { python: c.python, transport, sizeMiB: config.bytesMiB, rounds: config.bytesRounds, settleMs: config.settleMs },
+        { python: c.python, transport, sizeMiB: config.bytesMiB, rounds: config.bytesRounds, base64Rounds: config.bytesBase64Rounds, settleMs: config.settleMs },
         { env, timeoutMs: 600_000 },
       );
       const bytes = config.bytesMiB * MiB;
@@ -110,7 +110,7 @@ export const bytesRoundTrip = {
       detail,
       method:
         `a fresh worker per transport with scripts/bench on its pythonPath; a ${config.bytesMiB} MiB random Buffer, ` +
-        `${config.bytesRounds} round trips each, median: worker.call("workloads:echo", [buffer]) (the bytes cross as ZeroMQ frames, ` +
+        `${config.bytesRounds} round trips as frames and ${config.bytesBase64Rounds} as base64, median: worker.call("workloads:echo", [buffer]) (the bytes cross as ZeroMQ frames, ` +
         'back as a Buffer; checked equal once), then the same bytes as payload.toString("base64") in the JSON, decoded and ' +
         're-encoded by workloads:echo_base64, and Buffer.from(text, "base64") again. MB/s = payload bytes / 10^6 / seconds per ' +
         "round trip. rssBeforeMb: the agent's VmRSS after a warm-up call and a settle; rssAfterMb: after the frame round trips " +

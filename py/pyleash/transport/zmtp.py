@@ -16,7 +16,7 @@ from .errors import TransportError
 MAX_FRAME = 256 * 1024 * 1024  # a message whose frames add up to more is skipped unread (dropped), never buffered
 READ_CHUNK = 65536  # below glibc's mmap threshold, so a recv() buffer is cheap to allocate
 BIG_FRAME = 128 * 1024  # frames this large skip the join on send and are received in pieces, joined once
-BIG_READ = 16 * 1024 * 1024  # the most one recv() asks for while a large frame arrives (it returns what is there)
+BIG_READ = 256 * 1024  # the most one recv() asks for while a large frame arrives (a socket holds about this much)
 
 FLAG_MORE = 0x01
 FLAG_LONG = 0x02
