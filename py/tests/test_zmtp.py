@@ -259,6 +259,11 @@ class FramingTest(unittest.TestCase):
             self.assertIn(needle, str(ctx.exception))
 
 
+def _rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmRSS:")).split()[1])
+
+
 class TransportTest(unittest.TestCase):
     def setUp(self) -> None:
         self.peers: List[FakeRouter] = []
@@ -454,6 +459,31 @@ class TransportTest(unittest.TestCase):
         c._decoder.max_frame = 4096
         conn.sendall(message([b"x" * 100000]) + message([b"next"]))
         self.assertEqual(c.recv(5), [b"next"])
+
+    @unittest.skipUnless(os.path.exists("/proc/self/status"), "reads VmRSS from /proc")
+    def test_an_oversized_frame_from_a_raw_socket_is_never_held_in_memory(self) -> None:
+        c, conn = self.pair()
+        c._decoder.max_frame = 1 << 20
+        chunk = bytes(1 << 20)
+        rss = _rss_kib()
+        declared = 48 << 20  # sent in full, a MiB at a time: the client skips it as it comes
+
+        def flood() -> None:
+            conn.sendall(struct.pack(">BQ", 0x02, declared))
+            for _ in range(declared // len(chunk)):
+                conn.sendall(chunk)
+            conn.sendall(message([b"next"]))
+        sender = threading.Thread(target=flood)
+        sender.start()
+        self.assertEqual(c.recv(30), [b"next"])
+        sender.join()
+        self.assertLess(_rss_kib() - rss, 16 * 1024)  # far below the 48 MiB it was sent
+
+    def test_a_message_whose_frames_add_up_past_the_limit_is_dropped_unread(self) -> None:
+        c, conn = self.pair()
+        c._decoder.max_frame = 4096
+        conn.sendall(message([b"a" * 3000, b"b" * 3000]) + message([b"c" * 3000]))
+        self.assertEqual(c.recv(5), [b"c" * 3000])
 
     def test_recv_timeout(self) -> None:
         c, _ = self.pair()
