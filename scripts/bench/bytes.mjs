@@ -56,7 +56,7 @@ export async function pythoniaBytesSamples({ sizeMiB, rounds }) {
   try {
     const workloads = await pythonia.python(`${BENCH_DIR}workloads.py`);
     const ms = [];
-    for (let r = 0; r < base64Rounds; r++) {
+    for (let r = 0; r < rounds; r++) {
       const t0 = performance.now();
       const back = Buffer.from(await (await workloads.pythonia_bytes(payload)).valueOf());
       ms.push(performance.now() - t0);
