@@ -25,6 +25,7 @@ const CONFIGS = {
     stopSamples: 20, stopSamplesBusy: 15, swallowSamples: 20, callTimeoutSamples: 15, stopSamplesSpawn: 5, overheadRounds: 3, overheadSeconds: 0.25,
     blockedSamples: 5, blockedSamplesDeadline: 2, switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
     poolCpuCalls: 8, poolCpuMs: 20,
+    bytesMiB: 64, bytesRounds: 3, bytesBase64Rounds: 1, bytesPythoniaMiB: 1, bytesPythoniaRounds: 1,
   },
   full: {
     rounds: 15, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,
@@ -32,12 +33,13 @@ const CONFIGS = {
     stopSamples: 200, stopSamplesBusy: 150, swallowSamples: 100, callTimeoutSamples: 100, stopSamplesSpawn: 40, overheadRounds: 9, overheadSeconds: 0.5,
     blockedSamples: 20, blockedSamplesDeadline: 5, switchRounds: 3, switchSeconds: 0.5, switchStops: 60,
     poolCpuCalls: 40, poolCpuMs: 20,
+    bytesMiB: 64, bytesRounds: 9, bytesBase64Rounds: 5, bytesPythoniaMiB: 4, bytesPythoniaRounds: 2,
   },
 };
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const USAGE = "usage: node scripts/bench.mjs [--quick] [--json] [--out DIR (default: report/)] [--help]";
-const { json, quick, out: reportDir } = readArgs(process.argv.slice(2));
+const USAGE = "usage: node scripts/bench.mjs [--quick] [--json] [--out DIR (default: report/)] [--only KEY,...] [--help]";
+const { json, quick, out: reportDir, only } = readArgs(process.argv.slice(2));
 const config = CONFIGS[quick ? "quick" : "full"];
 const log = (text) => process.stderr.write(`[bench] ${text}\n`);
 process.once("SIGINT", () => process.exit(130)); // run the exit hooks that kill our children
@@ -62,8 +64,9 @@ const { timedOutCall } = await import("./bench/timed-out-call.mjs");
 const { blockedStop } = await import("./bench/blocked-stop.mjs");
 const { switchInterval } = await import("./bench/switch-interval.mjs");
 const { poolBench } = await import("./bench/pool.mjs");
+const { bytesRoundTrip } = await import("./bench/bytes.mjs");
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, switchInterval];
+const SECTIONS = [callRtt, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, switchInterval, bytesRoundTrip];
 const machine = await describeMachine();
 const contenders = [
   { name: "pyleash-builtin", python: machine.python.path },
@@ -87,7 +90,10 @@ try {
     hosts.push(await openHost(c.name, { python: c.python, warm: config.hostWarm }, env));
   }
   const ctx = { contenders, hosts, config, env, log, quick, machine };
-  for (const section of SECTIONS) {
+  const chosen = only ? only.split(",") : SECTIONS.map((s) => s.key);
+  const unknown = chosen.filter((key) => !SECTIONS.some((s) => s.key === key));
+  if (unknown.length) throw new Error(`--only: no section ${unknown.join(", ")} (sections: ${SECTIONS.map((s) => s.key).join(", ")})`);
+  for (const section of SECTIONS.filter((s) => chosen.includes(s.key))) {
     if (!section.pending) log(`${section.key}: ${section.title}`);
     const out = await section.run(ctx);
     figures[section.key] = out.value;
@@ -139,6 +145,7 @@ function readArgs(args) {
       json: { type: "boolean", default: false },
       quick: { type: "boolean", default: false },
       out: { type: "string", default: join(ROOT, "report") },
+      only: { type: "string" }, // a comma-separated subset of the sections' keys, e.g. bytesRoundTrip
     },
     USAGE,
   );

@@ -61,7 +61,12 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     expect(report.memoryMb).toHaveProperty(["agentWith1000TasksMb"]);
     expect(report.memoryMb).toHaveProperty(["agentWith1000TasksRssMb"]);
     expect(report.memoryMb).toHaveProperty(["controllerHeapGrowthMb"]);
-    const goals = ["rttVsPythonia", "rttVsFloor", "pipelinedVsPythonia", "coldStart", "idleAgentRss", "stopAsyncExcP50", "stopAsyncExcP99",
+    for (const name of bridges) expect(report.bytesRoundTrip).toHaveProperty([name]);
+    for (const name of bridges.filter((b) => b.startsWith("pyleash-"))) {
+      for (const key of ["framesMBps", "base64MBps", "rssBeforeMb", "rssAfterMb"]) expect(report.bytesRoundTrip[name][key]).toEqual(expect.any(Number));
+    }
+    expect(report.bytesRoundTrip.pythonia.jsonArrayMBps).toEqual(expect.any(Number));
+    const goals = ["bytesFrames", "bytesVsBase64", "bytesRssBack", "rttVsPythonia", "rttVsFloor", "pipelinedVsPythonia", "coldStart", "idleAgentRss", "stopAsyncExcP50", "stopAsyncExcP99",
       "overheadAsyncExc", "overheadMonitor", "blockedSignal", "blockedTerminate", "tasksRss", "controllerHeapFlat", "poolPipelinedVsPythonia", "poolCpuBound"];
     for (const goal of goals) {
       expect(report.goals).toHaveProperty([goal, "met"]);

@@ -73,8 +73,8 @@ describe("values refused before anything is sent", () => {
     ["NaN", [{ x: [1, NaN] }], {}, "args[0].x[1]", "NaN"],
     ["Infinity", [Infinity], {}, "args[0]", "Infinity"],
     ["undefined in an array", [1, undefined], {}, "args[1]", "undefined"],
-    ["a Buffer", [Buffer.from("a")], {}, "args[0]", "a Buffer"],
-    ["a Uint8Array", [], { data: new Uint8Array(2) }, "kwargs.data", "a Uint8Array"],
+    ["a Float32Array", [new Float32Array(1)], {}, "args[0]", "a Float32Array"], // a Buffer or Uint8Array crosses: test/binary.test.ts
+    ["an ArrayBuffer", [], { data: new ArrayBuffer(2) }, "kwargs.data", "a ArrayBuffer"],
     ["a function", [() => 1], {}, "args[0]", "a function"],
     ["a symbol", [Symbol("s")], {}, "args[0]", "a symbol"],
     ["a Date", [new Date(0)], {}, "args[0]", "a Date"],

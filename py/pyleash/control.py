@@ -52,11 +52,11 @@ class Agent:
 
     def send(self, message: Dict[str, Any]) -> None:
         """Encode and send; a reply JSON cannot carry becomes a typed error naming the Python type."""
-        self.transport.send([self._encode(message)])
+        self.transport.send(self._encode(message))
 
     def send_many(self, messages: List[Dict[str, Any]]) -> None:
         """send() each, in order, in as few writes as the transport allows."""
-        self.transport.send_many([[self._encode(message)] for message in messages])
+        self.transport.send_many([self._encode(message) for message in messages])
 
     def serve(self) -> None:
         """Runs on pyleash-control until the controller disconnects or asks to shut down."""
@@ -69,26 +69,31 @@ class Agent:
             if frames is None:
                 continue
             self._dispatch(frames)
+            frames = None  # while the next recv() waits, the last request's frames (binary ones can be large) go
 
     def _dispatch(self, frames: Any) -> None:
-        """Each frame is one request (the controller sends several per message when they queue up);
-        the calls among them go to the pool together."""
-        for frame in frames:
-            self._handle(frame)
+        """Each JSON frame is one request, followed by the binary frames it carries (the controller sends several
+        requests per message when they queue up); the calls among them go to the pool together."""
+        i, n = 0, len(frames)
+        while i < n:
+            count = protocol.binary_count(frames[i])
+            self._handle(frames[i], frames[i + 1:i + 1 + count])
+            i += 1 + count
         if self._calls:
             calls, self._calls = self._calls, []
             self.pool.submit_many(calls)
 
-    def _handle(self, frame: bytes) -> None:
+    def _handle(self, frame: bytes, binary: List[bytes]) -> None:
         """One request, under a catch-all: no input may stop the control loop. A request that cannot be served is
         answered with a protocol error whenever its id can be read, else dropped and logged (rate-limited)."""
         request_id: Optional[int] = None
         decoded = False
         try:
-            if len(frame) > self.max_message_bytes:
-                raise protocol.ProtocolError("a message of %d bytes is over the %d byte limit" % (len(frame), self.max_message_bytes),
+            size = len(frame) + sum(map(len, binary)) if binary else len(frame)
+            if size > self.max_message_bytes:
+                raise protocol.ProtocolError("a message of %d bytes is over the %d byte limit" % (size, self.max_message_bytes),
                                              protocol.salvage_id(frame))
-            request = protocol.decode(frame)
+            request = protocol.decode(frame, binary)
             decoded = True
             request_id = _integer(request.get("id"))
             handler = self.handlers.get(request["type"])
@@ -102,23 +107,25 @@ class Agent:
         except Exception as exc:  # noqa: B902 - a defect of ours, not the caller's: answer and carry on
             self._refuse(request_id, decoded, exc, "request failed in the agent")
 
-    def _encode(self, message: Dict[str, Any]) -> bytes:
-        """The message's frame; one that cannot cross (or is over the size limit) becomes a typed error reply."""
+    def _encode(self, message: Dict[str, Any]) -> List[Any]:
+        """The message's frames (JSON, then binary); one that cannot cross (or is over the size limit, binary
+        frames included) becomes a typed error reply."""
         try:
-            frame = protocol.encode(message)
+            frames = protocol.encode_frames(message)
         except protocol.NotSerializable as exc:
-            return protocol.encode(protocol.error(message.get("id"), protocol.RESULT, exc, with_traceback=False))
+            return [protocol.encode(protocol.error(message.get("id"), protocol.RESULT, exc, with_traceback=False))]
         except Exception as exc:  # noqa: B902 - a defect of ours: the caller still gets an answer
-            return protocol.encode(protocol.error(message.get("id"), protocol.EXCEPTION, exc, with_traceback=False))
-        if len(frame) <= self.max_message_bytes:
-            return frame
+            return [protocol.encode(protocol.error(message.get("id"), protocol.EXCEPTION, exc, with_traceback=False))]
+        size = len(frames[0]) if len(frames) == 1 else sum(map(len, frames))
+        if size <= self.max_message_bytes:
+            return frames
         too_big = protocol.NotSerializable(
             protocol.type_name(message.get("result")),
-            "it encodes to %d bytes, over the %d byte limit (maxMessageBytes)" % (len(frame), self.max_message_bytes))
+            "it encodes to %d bytes, over the %d byte limit (maxMessageBytes)" % (size, self.max_message_bytes))
         if message.get("type") == "task-ended":  # the controller must still hear of the end
             error = protocol.error(None, protocol.RESULT, too_big, with_traceback=False)["error"]
-            return protocol.encode({"type": "task-ended", "task": message.get("task"), "status": "failed", "error": error})
-        return protocol.encode(protocol.error(message.get("id"), protocol.RESULT, too_big, with_traceback=False))
+            return [protocol.encode({"type": "task-ended", "task": message.get("task"), "status": "failed", "error": error})]
+        return [protocol.encode(protocol.error(message.get("id"), protocol.RESULT, too_big, with_traceback=False))]
 
     def _refuse(self, request_id: Optional[int], decoded: bool, exc: Exception, what: str) -> None:
         """Answer with the request's id, or with a null id when it decoded without a usable one; a frame that

@@ -22,10 +22,11 @@ class Outbox:
         self._frames: List[bytes] = []
         self._lock = threading.Lock()
 
-    def add(self, frame: bytes, hold: bool) -> None:
+    def add(self, frames: List[bytes], hold: bool) -> None:
+        """One reply's frames (its JSON frame, then any binary frames it carries)."""
         with self._lock:
-            self._frames.append(frame)
-            if hold and len(self._frames) < self._max:
+            self._frames += frames
+            if hold and len(frames) == 1 and len(self._frames) < self._max:  # binary data never waits
                 return
             frames, self._frames = self._frames, []
         self._transport.send(frames)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pyleash import contract
 
@@ -16,12 +16,17 @@ RESULT = "result"  # the return value is not JSON-serialisable
 PROTOCOL = "protocol"  # the request itself was malformed
 
 TAG = contract.CONTRACT["values"]["tagKey"]  # {"__pyleash__": "int", "value": "123..."}: docs/values.md
+BINARY_KEY = contract.CONTRACT["values"]["binaryFramesKey"]  # the JSON frame's last key: how many binary frames follow
+BYTES_LIKE = (bytes, bytearray, memoryview)
 _TAG_TEXT = '"%s"' % TAG
 _TAG_BYTES = _TAG_TEXT.encode()
 MAX_SAFE_INTEGER = 2 ** 53 - 1  # beyond it a JavaScript number is no longer exact
 _LONG_DIGITS = re.compile(r"\d{16,}")  # only an encoded message with such a run can hold an int beyond 2^53
 _ID_VALUE = re.compile(rb'\s*:\s*(\d{1,15})\s*[,}]')
 _ID_SCAN_LIMIT = 1 << 20  # how far into an undecodable frame its top-level "id" is looked for
+# Written last, with no whitespace, so a receiver reads the count from the frame's end without decoding it.
+_BINARY_TAIL = re.compile(rb',"%s":(\d{1,9})\}\Z' % BINARY_KEY.encode())
+_BINARY_TAIL_BYTES = len(BINARY_KEY) + 16
 
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
 _dumps_ascii = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=True).encode
@@ -46,38 +51,111 @@ class NotSerializable(Exception):
 
 
 def encode(message: Dict[str, Any]) -> bytes:
-    """JSON-encode one message; ints beyond 2^53 are tagged; raises NotSerializable naming the offender."""
+    """JSON-encode one message that carries no binary data (bytes are refused: see encode_frames)."""
+    frames = encode_frames(message)
+    if len(frames) > 1:
+        python_type, path = _offender(message, TypeError("binary data"), binary=True)
+        raise NotSerializable(python_type, "binary data cannot cross here", path)
+    return frames[0]
+
+
+def encode_frames(message: Dict[str, Any]) -> List[Any]:
+    """One message as its frames: the JSON frame, then one frame per bytes, bytearray or memoryview inside it,
+    sent as they are (no copy), each referenced from the JSON by a `bytes` tag; ints beyond 2^53 are tagged.
+    Raises NotSerializable naming the offender."""
+    binary: List[Any] = []
+    dumps = _binary_dumps(binary)
     try:
-        text = _dumps(message)
+        text = dumps(message)
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         python_type, path = _offender(message, exc)
         raise NotSerializable(python_type, str(exc), path) from None
-    if _TAG_TEXT in text:
+    if _TAG_TEXT in text and (not binary or text.count(_TAG_TEXT) > len(binary)):
         path = _reserved_key(message)
         if path is not None:
             raise NotSerializable("dict", "the key %r is reserved by pyleash" % TAG, path)
     if _LONG_DIGITS.search(text):
         tagged = _tag_big_ints(message)
         if tagged is not message:
-            message, text = tagged, _dumps(tagged)
+            del binary[:]
+            message, text = tagged, dumps(tagged)
     try:
-        return text.encode("utf-8")
+        frame = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate ("\ud800"): escaped, it crosses exactly, as JavaScript allows it
-        return _dumps_ascii(message).encode("ascii")
+        del binary[:]
+        frame = _binary_dumps(binary, ascii_only=True)(message).encode("ascii")
+    if not binary:
+        return [frame]
+    return [b"%s,\"%s\":%d}" % (frame[:-1], BINARY_KEY.encode(), len(binary))] + binary
 
 
-def decode(frame: bytes) -> Dict[str, Any]:
-    """Decode one request frame, reviving tagged values; raises ProtocolError when it is not a JSON object with a
-    type (carrying the request's id when the frame starts with one, so that even a broken request is answered)."""
+def _binary_dumps(binary: List[Any], ascii_only: bool = False) -> Callable[[Any], str]:
+    """A JSON encoder that moves bytes-like values out to `binary` and writes a tag in their place."""
+    if ascii_only:
+        plain = _dumps_ascii
+    else:
+        plain = _dumps
+
+    def out_of_band(value: Any) -> Any:
+        if isinstance(value, BYTES_LIKE):
+            binary.append(_frame_of(value))
+            return {TAG: "bytes", "value": str(len(binary) - 1)}
+        raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
+
+    encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=ascii_only, default=out_of_band)
+
+    def dumps(value: Any) -> str:
+        # The C encoder without a default hook is the fast path; it raises on the first bytes-like value.
+        try:
+            return plain(value)
+        except TypeError:
+            del binary[:]
+            return encoder.encode(value)
+    return dumps
+
+
+def _frame_of(value: Any) -> Any:
+    """A bytes-like value as a frame's payload: bytes and bytearray as they are, a memoryview as flat bytes
+    (a view, no copy, when it is contiguous; a copy when it is strided)."""
+    if not isinstance(value, memoryview):
+        return value
+    if value.contiguous:
+        return value.cast("B") if value.format != "B" or value.ndim != 1 else value
+    return value.tobytes()
+
+
+def binary_count(frame: Any) -> int:
+    """How many binary frames follow this JSON frame (0 for most): read from its last bytes, without decoding."""
+    if len(frame) < 4 or frame[-2] not in _DIGITS:
+        return 0
+    match = _BINARY_TAIL.search(frame, max(0, len(frame) - _BINARY_TAIL_BYTES))
+    return int(match.group(1)) if match else 0
+
+
+_DIGITS = frozenset(b"0123456789")
+
+
+def decode(frame: bytes, binary: Sequence[bytes] = ()) -> Dict[str, Any]:
+    """Decode one request frame, reviving tagged values (a `bytes` tag as the binary frame it names, as it came:
+    no copy); raises ProtocolError when it is not a JSON object with a type (carrying the request's id when the
+    frame starts with one, so that even a broken request is answered)."""
     try:
         text = frame.decode("utf-8")  # the wire is UTF-8 (RFC 8259); json.loads(bytes) would guess
-        message = _loads_tagged(text) if _TAG_BYTES in frame else _loads(text)
+        if _TAG_BYTES not in frame:
+            message = _loads(text)
+        elif binary:
+            message = json.JSONDecoder(object_hook=lambda obj: _revive(obj, binary)).decode(text)
+        else:
+            message = _loads_tagged(text)
     except RecursionError:
         raise ProtocolError("the message is nested too deeply to decode", salvage_id(frame)) from None
     except (ValueError, UnicodeDecodeError) as exc:  # 3.11+ refuses integers of more than 4300 digits here too
         raise ProtocolError("frame is not JSON: %s" % _short(exc), salvage_id(frame)) from None
     if not isinstance(message, dict):
         raise ProtocolError("message is a JSON %s, not an object" % type(message).__name__)
+    if message.pop(BINARY_KEY, 0) != len(binary):
+        raise ProtocolError("the message's %r does not match its %d binary frames" % (BINARY_KEY, len(binary)),
+                            _integer(message.get("id")))
     if not isinstance(message.get("type"), str):
         raise ProtocolError("message has no string 'type'", _integer(message.get("id")))
     return message
@@ -120,7 +198,7 @@ def _short(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _revive(obj: Dict[str, Any]) -> Any:
+def _revive(obj: Dict[str, Any], binary: Sequence[bytes] = ()) -> Any:
     tag = obj.get(TAG)
     if tag is None:
         return obj
@@ -131,6 +209,10 @@ def _revive(obj: Dict[str, Any]) -> Any:
         return int(value)
     if tag == "float":
         return float(value)
+    if tag == "bytes":
+        if not value.isdigit() or int(value) >= len(binary):
+            raise ValueError("a bytes tag names binary frame %r of %d" % (value[:20], len(binary)))
+        return binary[int(value)]
     raise ValueError("unknown tag %r" % (tag,))
 
 
@@ -210,9 +292,14 @@ def error(request_id: Any, kind: str, exc: BaseException, with_traceback: bool =
     return {"id": request_id, "status": "error", "error": payload}
 
 
-def _offender(message: Any, exc: BaseException) -> Tuple[str, Optional[str]]:
-    """The first thing JSON refuses in the message, and where: the exception text alone is vague for NaN."""
+def _offender(message: Any, exc: BaseException, binary: bool = False) -> Tuple[str, Optional[str]]:
+    """The first thing JSON refuses in the message, and where: the exception text alone is vague for NaN.
+    Bytes-like values cross as frames, so they are offenders only where `binary` says frames cannot go."""
     for item, path in _walk(message):
+        if isinstance(item, BYTES_LIKE):
+            if binary:
+                return type_name(item), path
+            continue
         if isinstance(item, dict):
             for key in item:
                 if not isinstance(key, (str, int, float, bool)) and key is not None:

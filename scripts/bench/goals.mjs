@@ -34,6 +34,11 @@ export function evaluateGoals(report) {
   const stop8 = report.stopLatencyMs?.["async-exc"]?.["8"];
   const overhead = report.killableOverhead ?? {};
   const blocked = report.blockedStop ?? {};
+  const bytes = report.bytesRoundTrip ?? {};
+  const bytesBest = best(bytes, (v) => v?.framesMBps, true);
+  const bytesWorstRss = best(bytes, (v) => (v && v.rssBeforeMb ? v.rssAfterMb / v.rssBeforeMb : undefined), true);
+  const speedup = (v) => (v && v.base64MBps ? v.framesMBps / v.base64MBps : undefined);
+  const bytesSpeedup = best(bytes, speedup, true);
   return {
     rttVsPythonia: judge(
       "callRttUs p50 of the best pyleash transport ≤ 0.4 × pythonia's",
@@ -71,6 +76,12 @@ export function evaluateGoals(report) {
     tasksRss: judge("agent RSS growth with 1 000 sleeping thread tasks ≤ 120 MB", report.memoryMb?.agentWith1000TasksMb, 120, le),
     controllerHeapFlat: judge(
       "controller heap flat over the heap run's calls (growth ≤ 1 MB)", report.memoryMb?.controllerHeapGrowthMb, 1, le,
+    ),
+    bytesFrames: judge("bytesRoundTrip: a Buffer through a call and back as frames ≥ 1000 MB/s", bytesBest?.value, 1000, (a, t) => a >= t, bytesBest?.key),
+    bytesVsBase64: judge("bytesRoundTrip: frames ≥ 5 × the same bytes as base64 in the JSON", bytesSpeedup?.value, 5, (a, t) => a >= t, bytesSpeedup?.key),
+    bytesRssBack: judge(
+      "bytesRoundTrip: the agent's idle RSS after the transfers ≤ 1.10 × before (no buffer kept), worst transport",
+      bytesWorstRss?.value, 1.1, le, bytesWorstRss?.key,
     ),
     idleAgentRss: judge(
       "idle agent RSS of every pyleash transport ≤ pythonia's Python process",

@@ -134,6 +134,15 @@ function tables(report) {
       rows: Object.entries(bs).map(([k, v]) => [k, d[k]?.expected ?? "", fmt(v, 2), fmt(d[k]?.p99, 2), d[k]?.n ?? ""]),
     });
   }
+  const bytes = report.bytesRoundTrip;
+  if (bytes) {
+    const c = report.config;
+    out.push({
+      title: `bytesRoundTrip — a Buffer through a call that returns it, MB/s (${c.bytesMiB} MiB; pythonia ${c.bytesPythoniaMiB} MiB), and the agent's RSS (MiB)`,
+      head: ["contender", "binary frames", "base64 in JSON", "JSON array (pythonia)", "RSS before", "RSS after"],
+      rows: Object.entries(bytes).map(([k, v]) => [k, int(v.framesMBps), int(v.base64MBps), fmt(v.jsonArrayMBps, 2), fmt(v.rssBeforeMb), fmt(v.rssAfterMb)]),
+    });
+  }
   out.push({
     title: "Goals (reported, not asserted)",
     head: ["goal", "contender", "actual", "target", "result"],

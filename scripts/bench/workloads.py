@@ -80,3 +80,21 @@ def article_trace_count_for(seconds: float) -> int:
 
 def _traced(fn: Any, *args: Any) -> Any:
     return fn(*args)  # a new frame: the article traces frames started after settrace
+
+
+def echo(value: Any) -> Any:
+    """The argument, returned as it came: a round trip of its bytes (the bytesRoundTrip section)."""
+    return value
+
+
+def echo_base64(text: str) -> str:
+    """The same bytes as base64 text inside the JSON: decoded to bytes, encoded back, as a JSON-only bridge must."""
+    import base64
+
+    return base64.b64encode(base64.b64decode(text)).decode("ascii")
+
+
+def pythonia_bytes(value: Any) -> list:
+    """pythonia's way: a Buffer reaches Python as its toJSON form, {"type": "Buffer", "data": [ints]}, and bytes
+    cannot come back as bytes (a bytes result is a proxy that JSON cannot serialise), so they return as a list of ints."""
+    return list(bytes(value["data"]))

@@ -12,7 +12,7 @@ import { type PyleashError, WorkerClosedError, WorkerCrashedError, WorkerStartEr
 import { CONTRACT, type Hello, PROTOCOL_VERSION, type RequestBody, type Strategy } from "../protocol.js";
 import { settlesWithin } from "../util/time.js";
 import { Channel } from "../worker/channel.js";
-import { decode, isReply } from "../worker/framing.js";
+import { decode, isReply, splitMessages } from "../worker/framing.js";
 import { PendingRequests, type RequestOptions } from "../worker/pending.js";
 
 /** pythonia's `python(module)`: resolves to a proxy of the imported module (typed loosely: pythonia is optional). */
@@ -106,7 +106,7 @@ export class AttachedLink {
   /** Send one request and settle with its reply. */
   request(body: RequestBody, options: RequestOptions = {}): Promise<unknown> {
     if (this.#dead) return Promise.reject(this.#dead);
-    return this.#pending.send(body, options, CONTRACT.limits.maxMessageBytes, (frame) => this.#channel.send(this.#peer, frame));
+    return this.#pending.send(body, options, CONTRACT.limits.maxMessageBytes, (frames) => this.#channel.send(this.#peer, frames));
   }
 
   /** Whether the agent's control loop answers a ping within `timeoutMs` (false while C code holds the GIL). */
@@ -192,8 +192,8 @@ export class AttachedLink {
     void (async () => {
       for await (const [peer, ...frames] of messages) {
         if (!peer?.equals(this.#peer)) continue;
-        for (const frame of frames) {
-          const message = tryDecode(frame);
+        for (const [frame, binary] of splitMessages(frames)) {
+          const message = tryDecode(frame, binary);
           if (message && isReply(message)) this.#pending.answer(message);
         }
       }
@@ -219,9 +219,9 @@ async function helloFrom(messages: AsyncGenerator<Buffer[]>, token: string): Pro
   throw new WorkerStartError("The channel closed before the agent said hello");
 }
 
-function tryDecode(frame: Buffer): ReturnType<typeof decode> | undefined {
+function tryDecode(frame: Buffer, binary: Buffer[] = []): ReturnType<typeof decode> | undefined {
   try {
-    return decode(frame);
+    return decode(frame, binary);
   } catch {
     return undefined;
   }

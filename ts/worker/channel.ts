@@ -1,16 +1,21 @@
 /**
- * The controller's ROUTER socket: binds privately, queues sends (zeromq.js allows one at a time). Frames that
- * queue up behind a send leave together, as one message of several frames (each still one request): a
- * burst of calls costs a few socket sends instead of one each, while a lone request leaves at once.
+ * The controller's ROUTER socket: binds privately, queues sends (zeromq.js allows one at a time). Requests that
+ * queue up behind a send leave together, as one message of several frames (each request its JSON frame and the
+ * binary frames after it): a burst of calls costs a few socket sends instead of one each, while a lone request
+ * leaves at once.
  */
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Router } from "zeromq";
 
+import { CONTRACT } from "../protocol.js";
 import type { EndpointKind } from "./options.js";
 
-/** Bounds on one message of queued frames: the agent handles its frames one after another. */
+/**
+ * Bounds on one message of queued requests: the agent handles them one after another. A request past the byte
+ * bound leaves alone, so no message is larger than its largest request (the agent drops any over its limit).
+ */
 const MAX_FRAMES = 256;
 const MAX_BYTES = 1 << 20;
 
@@ -49,23 +54,28 @@ export class Channel {
   readonly endpoint: string;
   readonly #router: Router;
   readonly #dir: string | undefined;
-  readonly #queue: Array<[peer: Buffer, frame: Buffer]> = [];
+  readonly #queue: Array<[peer: Buffer, frames: Buffer[], bytes: number]> = [];
+  readonly #maxBytes: number;
   #busy = false;
   #closed = false;
 
-  private constructor(router: Router, endpoint: string, dir: string | undefined) {
+  private constructor(router: Router, endpoint: string, dir: string | undefined, maxMessageBytes: number) {
     this.#router = router;
+    this.#maxBytes = Math.min(MAX_BYTES, maxMessageBytes);
     this.endpoint = endpoint;
     this.#dir = dir;
   }
 
-  /** ipc: a socket in a fresh 0700 directory, so only this user can connect; tcp: loopback, random port. */
-  static async bind(kind: EndpointKind): Promise<Channel> {
+  /**
+   * ipc: a socket in a fresh 0700 directory, so only this user can connect; tcp: loopback, random port.
+   * `maxMessageBytes`: the agent's limit, which queued requests leaving together must stay within.
+   */
+  static async bind(kind: EndpointKind, maxMessageBytes: number = CONTRACT.limits.maxMessageBytes): Promise<Channel> {
     // No send high-water mark: past libzmq's default 1 000 queued messages a ROUTER drops silently.
     const router = new Router({ linger: 0, mandatory: false, sendHighWaterMark: 0 });
     if (kind === "tcp") {
       await router.bind("tcp://127.0.0.1:*");
-      return new Channel(router, router.lastEndpoint ?? "", undefined);
+      return new Channel(router, router.lastEndpoint ?? "", undefined, maxMessageBytes);
     }
     sweeping ??= sweepStaleDirs();
     await sweeping;
@@ -78,18 +88,20 @@ export class Channel {
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
-    return new Channel(router, endpoint, dir);
+    return new Channel(router, endpoint, dir, maxMessageBytes);
   }
 
-  /** Send `[peer, frame]`; never throws EBUSY: a send behind another waits its turn. */
-  send(peer: Buffer, frame: Buffer): void {
+  /** Send `[peer, ...frames]` (one request); never throws EBUSY: a send behind another waits its turn. */
+  send(peer: Buffer, frames: Buffer[]): void {
     if (this.#closed) return;
     if (this.#busy) {
-      this.#queue.push([peer, frame]);
+      let bytes = 0;
+      for (const frame of frames) bytes += frame.length;
+      this.#queue.push([peer, frames, bytes]);
       return;
     }
     this.#busy = true;
-    this.#router.send([peer, frame]).then(this.#next, this.#failed);
+    this.#router.send([peer, ...frames]).then(this.#next, this.#failed);
   }
 
   readonly #next = (): void => {
@@ -102,9 +114,9 @@ export class Channel {
     const message = [peer];
     let n = 0;
     let bytes = 0;
-    while (n < queue.length && n < MAX_FRAMES && bytes < MAX_BYTES && queue[n]![0] === peer) {
-      message.push(queue[n]![1]);
-      bytes += queue[n]![1].length;
+    while (n < queue.length && message.length <= MAX_FRAMES && queue[n]![0] === peer && (n === 0 || bytes + queue[n]![2] <= this.#maxBytes)) {
+      message.push(...queue[n]![1]);
+      bytes += queue[n]![2];
       n++;
     }
     queue.splice(0, n);

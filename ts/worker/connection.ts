@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { type PyleashError, WorkerClosedError, WorkerCrashedError } from "../errors.js";
 import type { AgentEvent, Hello, RequestBody, Strategy } from "../protocol.js";
-import { encode, isReply } from "./framing.js";
+import { encode, isReply, splitMessages } from "./framing.js";
 import { defaultPythonSpec, locatePython } from "../python/discover.js";
 import { settlesWithin } from "../util/time.js";
 import { type AgentProcess, exited, killGroup, spawnAgent } from "./agent-process.js";
@@ -50,7 +50,7 @@ export class Connection {
   static async open(resolved: ResolvedWorkerOptions): Promise<Connection> {
     const spec = resolved.python ?? defaultPythonSpec();
     const python = await locatePython(spec);
-    const channel = await Channel.bind(resolved.endpoint);
+    const channel = await Channel.bind(resolved.endpoint, resolved.maxMessageBytes);
     const token = randomBytes(24).toString("hex");
     const agent = spawnAgent(python, resolved, {
       endpoint: channel.endpoint,
@@ -84,7 +84,7 @@ export class Connection {
   /** Send one request and settle with its reply. */
   request(body: RequestBody, options: RequestOptions = {}): Promise<unknown> {
     if (this.#dead) return Promise.reject(this.#dead);
-    return this.#pending.send(body, options, this.#options.maxMessageBytes, (frame) => this.#channel.send(this.#peer, frame));
+    return this.#pending.send(body, options, this.#options.maxMessageBytes, (frames) => this.#channel.send(this.#peer, frames));
   }
 
   /** Whether the agent's control loop answers a ping within `timeoutMs` (false while C code holds the GIL). */
@@ -170,13 +170,13 @@ export class Connection {
     void (async () => {
       for await (const [peer, ...frames] of messages) {
         if (!peer?.equals(this.#peer)) continue;
-        for (const frame of frames) this.#receive(frame); // the agent sends queued replies together
+        for (const [frame, binary] of splitMessages(frames)) this.#receive(frame, binary); // queued replies leave together
       }
     })();
   }
 
-  #receive(frame: Buffer): void {
-    const message = tryDecode(frame);
+  #receive(frame: Buffer, binary: Buffer[]): void {
+    const message = tryDecode(frame, binary);
     if (!message) {
       process.emitWarning("pyleash: dropped an unreadable message from the agent");
     } else if (isReply(message)) {

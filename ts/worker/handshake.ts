@@ -61,9 +61,9 @@ function startFailure(python: string, code: number | null, signal: NodeJS.Signal
   return new WorkerStartError(`The Python agent (${python}) ${how} before connecting\n${stderr.trim()}`);
 }
 
-export function tryDecode(frame: Buffer): ReturnType<typeof decode> | undefined {
+export function tryDecode(frame: Buffer, binary: Buffer[] = []): ReturnType<typeof decode> | undefined {
   try {
-    return decode(frame);
+    return decode(frame, binary);
   } catch {
     return undefined;
   }

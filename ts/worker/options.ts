@@ -35,9 +35,9 @@ export interface WorkerOptions {
    */
   switchIntervalMs?: number | null;
   /**
-   * The largest message either side sends: a request over it rejects at once with a MessageTooLargeError, and
-   * a result over it comes back as a ResultNotSerializableError; the agent never reads a larger frame into
-   * memory. @default 268435456 (256 MiB)
+   * The largest message either side sends, its binary frames (Buffers, bytes) included: a request over it
+   * rejects at once with a MessageTooLargeError, and a result over it comes back as a ResultNotSerializableError;
+   * the agent never reads a larger message into memory. @default 268435456 (256 MiB)
    */
   maxMessageBytes?: number;
   /**

@@ -24,22 +24,24 @@ export class PendingRequests {
   }
 
   /**
-   * Number `body`, encode it (id first: the agent can answer even a request it cannot decode) and hand the frame to
-   * `write`; settles with the reply. An aborted signal, a body JSON cannot carry or a frame over `maxBytes` rejects
-   * at once, and nothing is written.
+   * Number `body`, encode it (id first: the agent can answer even a request it cannot decode) and hand its frames
+   * to `write`; settles with the reply. An aborted signal, a body JSON cannot carry or frames (binary ones
+   * included) over `maxBytes` in all rejects at once, and nothing is written.
    */
-  send(body: RequestBody, options: RequestOptions, maxBytes: number, write: (frame: Buffer) => void): Promise<unknown> {
+  send(body: RequestBody, options: RequestOptions, maxBytes: number, write: (frames: Buffer[]) => void): Promise<unknown> {
     if (options.signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", options.signal.reason));
     const id = this.nextId();
-    let frame: Buffer;
+    let frames: Buffer[];
     try {
-      frame = encode({ id, ...body });
+      frames = encode({ id, ...body });
     } catch (error) {
       return Promise.reject(new InvalidArgumentError(`Arguments are not JSON-serialisable: ${(error as Error).message}`));
     }
-    if (frame.length > maxBytes) return Promise.reject(new MessageTooLargeError(frame.length, maxBytes));
+    let size = 0;
+    for (const frame of frames) size += frame.length;
+    if (size > maxBytes) return Promise.reject(new MessageTooLargeError(size, maxBytes));
     const reply = this.wait(id, options);
-    write(frame);
+    write(frames);
     return reply;
   }
 

@@ -6,6 +6,7 @@
  */
 import { UnsupportedValueError } from "../errors.js";
 import { CONTRACT } from "../protocol.js";
+import { OutgoingBytes, bytesFrom } from "./binary.js";
 
 const { tagKey: TAG } = CONTRACT.values;
 const { maxNesting: MAX_NESTING } = CONTRACT.limits;
@@ -17,7 +18,8 @@ function tagged(tag: Tag, value: string): Record<string, string> {
 
 /**
  * `value` ready for JSON.stringify: the same object when nothing needs converting (the usual case, no copy),
- * else a copy with BigInt and -0 tagged. Throws UnsupportedValueError for anything that cannot cross exactly.
+ * else a copy with BigInt and -0 tagged and each Uint8Array (Buffer included) marked to leave as a binary frame.
+ * Throws UnsupportedValueError for anything that cannot cross exactly.
  */
 export function toWire(value: unknown, path: string): unknown {
   return convert(value, path, 0, new Set());
@@ -42,6 +44,7 @@ function convert(value: unknown, path: string, depth: number, open: Set<object>)
   if (value === null) return null;
   const object = value as object;
   if (depth >= MAX_NESTING) throw new UnsupportedValueError(path, "a value", `is nested deeper than ${MAX_NESTING} levels`);
+  if (object instanceof Uint8Array) return new OutgoingBytes(object); // bytes in Python, sent as a frame of its own
   if (open.has(object)) throw new UnsupportedValueError(path, "a circular reference", "cannot be sent");
   open.add(object);
   try {
@@ -90,18 +93,23 @@ function unsupportedWhy(object: object): string {
   if (object instanceof Map) return "has no JSON form (send an object, or an array of [key, value] pairs)";
   if (object instanceof Set) return "has no JSON form (send an array)";
   if (object instanceof Date) return "is not sent implicitly (send date.toISOString() or date.getTime())";
-  if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) return "is binary data, which calls do not carry yet";
+  if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer) {
+    return "is not a Uint8Array (send new Uint8Array(view.buffer, view.byteOffset, view.byteLength) for its bytes)";
+  }
   return "is not a plain object or array; send its fields as a plain object";
 }
 
-/** Revive the tagged values of a decoded message (only called when the frame mentions the tag). */
-export function reviveTags(_key: string, value: unknown): unknown {
-  if (value === null || typeof value !== "object" || !(TAG in value)) return value;
-  const { [TAG]: tag, value: text } = value as Record<string, unknown>;
-  if (typeof text !== "string") return value;
-  if (tag === "int") return BigInt(text);
-  if (tag === "float") return Number(text);
-  return value;
+/** The JSON.parse reviver of a message that mentions the tag; `binary` holds the frames its `bytes` tags name. */
+export function reviveTags(binary: readonly Buffer[]): (key: string, value: unknown) => unknown {
+  return (_key, value) => {
+    if (value === null || typeof value !== "object" || !(TAG in value)) return value;
+    const { [TAG]: tag, value: text } = value as Record<string, unknown>;
+    if (typeof text !== "string") return value;
+    if (tag === "int") return BigInt(text);
+    if (tag === "float") return Number(text);
+    if (tag === "bytes") return bytesFrom(text, binary);
+    return value;
+  };
 }
 
 /** Whether a frame carries any tagged value (a byte search, so untagged messages parse without a reviver). */

@@ -231,7 +231,7 @@ def _ended_event(task: Task, outcome: str, result: Any, error: Optional[BaseExce
             payload = protocol.error(None, protocol.EXCEPTION, error or RuntimeError("the task failed"))["error"]
         event["error"] = payload
     try:
-        protocol.encode(event)
+        protocol.encode_frames(event)
     except protocol.NotSerializable as exc:  # the controller must hear of the end, so say why instead
         task.status = "failed"
         event = {"type": "task-ended", "task": task.id, "status": "failed"}

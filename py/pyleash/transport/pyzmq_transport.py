@@ -28,6 +28,7 @@ _HANDSHAKE_FAILED = (
 )
 _WATCHED = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED
 CLOSE_LINGER_MS = 1000  # let final replies drain on close without risking a hang
+ZERO_COPY_BYTES = 1 << 16  # pyzmq's copy_threshold: frames this large are sent by reference
 
 
 def _event_name(event: int) -> str:
@@ -110,7 +111,9 @@ class PyzmqTransport:
         """Send everything queued; caller holds the socket lock."""
         outbox = self._outbox
         while outbox:
-            self._sock.send_multipart(outbox.popleft())
+            parts = outbox.popleft()
+            # Binary frames leave without a copy; a small frame is cheaper copied than tracked (pyzmq's own advice).
+            self._sock.send_multipart(parts, copy=len(parts) == 1 or max(map(len, parts)) < ZERO_COPY_BYTES)
 
     def _release(self) -> None:
         """Release the socket lock, then flush whatever was queued while we held it."""

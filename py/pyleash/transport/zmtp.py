@@ -13,9 +13,10 @@ from typing import Callable, Deque, Dict, List, NoReturn, Optional, Sequence, Tu
 
 from .errors import TransportError
 
-MAX_FRAME = 256 * 1024 * 1024  # larger data frames are skipped unread (their message dropped), never buffered
+MAX_FRAME = 256 * 1024 * 1024  # a message whose frames add up to more is skipped unread (dropped), never buffered
 READ_CHUNK = 65536  # below glibc's mmap threshold, so a recv() buffer is cheap to allocate
-BIG_FRAME = 128 * 1024  # frames this large skip the join on send and are recv_into()'d in place
+BIG_FRAME = 128 * 1024  # frames this large skip the join on send and are received in pieces, joined once
+BIG_READ = 256 * 1024  # the most one recv() asks for while a large frame arrives (a socket holds about this much)
 
 FLAG_MORE = 0x01
 FLAG_LONG = 0x02
@@ -138,36 +139,26 @@ class Decoder:
         self.want = 0  # bytes still missing from the frame being received
         self.max_frame = max_frame
         self.big_frame = BIG_FRAME
-        self.big: Optional[bytearray] = None  # a large frame being filled in place (see big_received)
-        self._big_have = 0
+        self.big: Optional[List[Union[bytes, memoryview]]] = None  # the pieces of a large frame so far (see big_add)
         self._big_flags = 0
         self._buf = bytearray()
         self._parts: List[bytes] = []
         self._on_command = on_command
         self._skip = 0  # bytes of an oversized frame still to discard as they arrive
         self._dropping = False  # the rest of a message that had an oversized frame is discarded too
-        self.dropped: List[int] = []  # declared sizes of the oversized frames skipped (their messages dropped)
+        self.dropped: List[int] = []  # sizes of the oversized messages skipped, up to their oversized frame
 
-    def big_view(self) -> memoryview:
-        """The unfilled rest of the large frame's buffer, for socket.recv_into().
-
-        The buffer doubles as the frame's bytes arrive, up to the declared size: a peer that only announces a
-        large frame costs the agent what it has sent so far (at most twice that), not the size it announced.
-        """
+    def big_add(self, piece: Union[bytes, memoryview]) -> None:
+        """The next bytes of the large frame (at most `want`), kept as they came (socket.recv(n) writes its bytes
+        object once) and joined once the frame is whole: one copy in all, and a peer that only announces a large
+        frame costs the agent what it has sent so far, not the size it announced."""
         big = self.big
         assert big is not None
-        if self._big_have == len(big):
-            grown = bytearray(min(len(big) * 2, self._big_have + self.want))
-            grown[:self._big_have] = big
-            self.big = big = grown
-        return memoryview(big)[self._big_have:]
-
-    def big_received(self, n: int) -> None:
-        """n more bytes of the large frame were written through big_view()."""
-        self._big_have += n
-        self.want -= n
+        big.append(piece)
+        self.want -= len(piece)
         if self.want == 0:
-            frame, self.big = bytes(self.big), None  # type: ignore[arg-type]
+            frame, self.big = b"".join(big), None
+            big.clear()
             if self._dropping:
                 self._dropping = bool(self._big_flags & FLAG_MORE)
             else:
@@ -182,10 +173,8 @@ class Decoder:
                 return
             data = data[take:]
         while self.big is not None:
-            with self.big_view() as view:
-                take = min(len(data), len(view))
-                view[:take] = memoryview(data)[:take]
-            self.big_received(take)
+            take = min(len(data), self.want)
+            self.big_add(memoryview(data)[:take] if take < len(data) else data)
             if take == len(data):
                 return
             data = data[take:]
@@ -213,11 +202,12 @@ class Decoder:
                     break
                 size = _unpack_q(b, pos + 1)[0]
                 start = pos + 9
-                if size > self.max_frame:
+                held = sum(map(len, self._parts)) if self._parts else 0  # earlier frames of the same message
+                if size > self.max_frame - held:
                     if flags & FLAG_COMMAND or not self.ready:
                         raise TransportError("frame of %d bytes is larger than the %d byte limit" % (size, self.max_frame))
                     # A peer's oversized message costs it the message, not the connection: skip it unread.
-                    self.dropped.append(size)
+                    self.dropped.append(held + size)
                     self._parts = []
                     self._dropping = bool(flags & FLAG_MORE)
                     if start + size > n:
@@ -231,10 +221,9 @@ class Decoder:
             end = start + size
             if end > n:
                 if size >= self.big_frame:
-                    # Move what we have into a buffer that grows toward the final size; the rest goes straight there.
-                    self.big = bytearray(min(size, max(self.big_frame, 2 * (n - start))))
-                    self.big[:n - start] = b[start:n]
-                    self._big_have, self._big_flags, self.want = n - start, flags, end - n
+                    # Keep what we have; the rest arrives in pieces of its own (big_add).
+                    self.big = [bytes(b[start:n])]
+                    self._big_flags, self.want = flags, end - n
                     return n
                 self.want = end - n
                 break
@@ -317,7 +306,7 @@ def _connect(endpoint: str, deadline: float, timeout: float) -> socket.socket:
 
 def _report_dropped(sizes: List[int], limit: int) -> None:
     for size in sizes:  # each one took its peer > limit bytes of traffic: no flood of lines is possible
-        sys.stderr.write("pyleash-agent: dropped a message with a frame of %d bytes, over the %d byte limit\n" % (size, limit))
+        sys.stderr.write("pyleash-agent: dropped a message of %d bytes or more, over the %d byte limit\n" % (size, limit))
     del sizes[:]
 
 
@@ -424,14 +413,13 @@ class ZmtpTransport:
         if dec.big is None:
             dec.feed(self._recv_raw())
             return True
-        with dec.big_view() as view:
-            try:
-                n = self._sock.recv_into(view)
-            except OSError as exc:
-                self._raise_recv_error(exc)
-        if not n:
+        try:
+            piece = self._sock.recv(min(dec.want, BIG_READ))  # a fresh bytes object the kernel writes into
+        except OSError as exc:
+            self._raise_recv_error(exc)
+        if not piece:
             self._raise_recv_error(None)
-        dec.big_received(n)
+        dec.big_add(piece)
         return True
 
     def _recv_raw(self) -> bytes:
