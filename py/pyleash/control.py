@@ -8,6 +8,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from pyleash import contract, protocol, targets
+from pyleash.inline import InlineCalls
 from pyleash.outbox import Outbox
 from pyleash.pool import CallPool
 from pyleash.tasks.call_kind import PoolCallKind
@@ -31,7 +32,8 @@ class Agent:
         self.max_message_bytes = max_message_bytes
         self.outbox = Outbox(transport)
         self.pool = CallPool(on_drain=self.outbox.flush)
-        self._calls: List[Any] = []  # calls of the message being dispatched, for the pool (control thread only)
+        self.inline = InlineCalls(self._serve_as, self.pool, self.outbox.flush)
+        self._calls: List[Any] = []  # plain calls of the message being dispatched (control thread only)
         self.tasks = TaskService(self.send, self.send_many)
         self._call_kinds: Dict[str, Kind] = {"thread": PoolCallKind(self.pool), "main": KINDS["main"]}  # by lane
         self.handlers: Dict[str, Handler] = {  # one per request type of the contract
@@ -54,6 +56,12 @@ class Agent:
 
     def serve(self) -> None:
         """Runs on pyleash-control until the controller disconnects or asks to shut down."""
+        self._serve_as(self.inline.reader)
+
+    def _serve_as(self, reader: object) -> None:
+        """The control loop, on whichever thread holds the turn `reader`; returns when a call run here outlasted its
+        budget and another thread took over the reading (pyleash.inline)."""
+        self.inline.reading()
         while True:
             try:
                 frames = self.transport.recv(None)
@@ -62,16 +70,18 @@ class Agent:
                 os._exit(0)
             if frames is None:
                 continue
-            self._dispatch(frames)
+            if not self._dispatch(frames, reader):
+                return
 
-    def _dispatch(self, frames: Any) -> None:
-        """Each frame is one request (the controller sends several per message when they queue up);
-        the calls among them go to the pool together."""
+    def _dispatch(self, frames: Any, reader: Optional[object] = None) -> bool:
+        """Each frame is one request (the controller sends several per message when they queue up); the plain
+        calls among them then run here, one after another. False when the reading passed to another thread."""
         for frame in frames:
             self._handle(frame)
-        if self._calls:
-            calls, self._calls = self._calls, []
-            self.pool.submit_many(calls)
+        if not self._calls:
+            return True
+        calls, self._calls = self._calls, []
+        return self.inline.run(calls, self.inline.reader if reader is None else reader)
 
     def _handle(self, frame: bytes) -> None:
         """One request, under a catch-all: no input may stop the control loop. A request that cannot be served is
@@ -131,14 +141,15 @@ class Agent:
             return
         self._calls.append((self._run_call, (request["id"], request["target"], request["args"], request["kwargs"])))
 
-    def _run_call(self, request_id: int, target: str, args: list, kwargs: dict) -> None:
-        """A call no stop can reach (it named no task id): nothing recorded, its reply may wait for a batch."""
+    def _run_call(self, request_id: int, target: str, args: list, kwargs: dict, hold: Optional[bool] = None) -> None:
+        """A call no stop can reach (it named no task id): nothing recorded, its reply may wait for a batch (`hold`,
+        given inline; on a pool thread: while the pool has calls queued)."""
         try:
             fn = targets.resolve(target)
             reply = protocol.ok(request_id, fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET)))
         except BaseException as exc:  # noqa: B902 - an import that raised, and everything the call raises, go back
             reply = failure_reply(request_id, exc)
-        self.outbox.add(self._encode(reply), hold=self.pool.queued())
+        self.outbox.add(self._encode(reply), hold=self.pool.queued() if hold is None else hold)
 
     def _ping(self, request: Dict[str, Any]) -> None:
         self.send(protocol.ok(request["id"], {"pid": os.getpid(), "threads": threading.active_count(),
