@@ -20,7 +20,7 @@ import { scriptArgs } from "./script-args.mjs";
 
 const CONFIGS = {
   quick: {
-    rounds: 5, rttCalls: 2000, rttWarm: 100, hostWarm: 5000, pipelinedCalls: 2000, window: 256,
+    rounds: 5, ctxRounds: 3, rttCalls: 2000, rttWarm: 100, hostWarm: 5000, pipelinedCalls: 2000, window: 256,
     coldRounds: 5, memoryRounds: 3, settleMs: 300, heapCalls: 20_000, heapWarm: 2000,
     stopSamples: 20, stopSamplesBusy: 15, swallowSamples: 20, callTimeoutSamples: 15, stopSamplesSpawn: 5, overheadRounds: 3, overheadSeconds: 0.25,
     blockedSamples: 5, blockedSamplesDeadline: 2, switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
@@ -28,7 +28,7 @@ const CONFIGS = {
     bytesMiB: 64, bytesRounds: 3, bytesBase64Rounds: 1, bytesPythoniaMiB: 1, bytesPythoniaRounds: 1,
   },
   full: {
-    rounds: 15, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,
+    rounds: 15, ctxRounds: 5, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,
     coldRounds: 15, memoryRounds: 7, settleMs: 500, heapCalls: 100_000, heapWarm: 5000,
     stopSamples: 200, stopSamplesBusy: 150, swallowSamples: 100, callTimeoutSamples: 100, stopSamplesSpawn: 40, overheadRounds: 9, overheadSeconds: 0.5,
     blockedSamples: 20, blockedSamplesDeadline: 5, switchRounds: 3, switchSeconds: 0.5, switchStops: 60,
@@ -53,6 +53,7 @@ if (!existsSync(new URL(DIST))) {
 const { probePython } = await import(DIST);
 // Loaded once dist/ is known to exist: the sections' statistics come from dist/util/stats.js.
 const { pipelined, callRtt } = await import("./bench/calls.mjs");
+const { ctxSwitches } = await import("./bench/ctx-switches.mjs");
 const { coldStart } = await import("./bench/coldstart.mjs");
 const { evaluateGoals } = await import("./bench/goals.mjs");
 const { memory } = await import("./bench/memory.mjs");
@@ -66,7 +67,7 @@ const { switchInterval } = await import("./bench/switch-interval.mjs");
 const { poolBench } = await import("./bench/pool.mjs");
 const { bytesRoundTrip } = await import("./bench/bytes.mjs");
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, switchInterval, bytesRoundTrip];
+const SECTIONS = [callRtt, ctxSwitches, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, switchInterval, bytesRoundTrip];
 const machine = await describeMachine();
 const contenders = [
   { name: "pyleash-builtin", python: machine.python.path },

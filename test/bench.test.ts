@@ -30,6 +30,12 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
       if (report.stopLatencyMs[strategy] === null) continue; // monitor below CPython 3.12, with a note
       for (const busy of ["0", "8"]) for (const stat of ["p50", "p99"]) expect(report.stopLatencyMs).toHaveProperty([strategy, busy, stat]);
     }
+    for (const busy of ["0", "8"]) for (const stat of ["p50", "p99"]) expect(report.stopLatencyMs).toHaveProperty(["async-exc floor", busy, stat]);
+    for (const name of ["pyleash-builtin", "pythonia", "floor-zeromq"]) {
+      for (const side of ["node", "python"]) {
+        for (const key of ["voluntary", "nonvoluntary", "cpuUs"]) expect(report.callCtxSwitches).toHaveProperty([name, side, key]);
+      }
+    }
     if (report.stopLatencyMs.monitor === null) expect(report.notes).toHaveProperty(["stopLatencyMs", "monitor"]);
     for (const prep of ["thread", "async-exc", "monitor", "trace", "process"]) expect(report.killableOverhead).toHaveProperty([prep]);
     for (const strategy of ["signal", "terminate", "async-exc"]) expect(report.blockedStop).toHaveProperty([strategy]);
@@ -66,7 +72,8 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
       for (const key of ["framesMBps", "base64MBps", "rssBeforeMb", "rssAfterMb"]) expect(report.bytesRoundTrip[name][key]).toEqual(expect.any(Number));
     }
     expect(report.bytesRoundTrip.pythonia.jsonArrayMBps).toEqual(expect.any(Number));
-    const goals = ["bytesFrames", "bytesVsBase64", "bytesRssBack", "rttVsPythonia", "rttVsFloor", "pipelinedVsPythonia", "coldStart", "idleAgentRss", "stopAsyncExcP50", "stopAsyncExcP99",
+    const goals = ["bytesFrames", "bytesVsBase64", "bytesRssBack", "rttVsPythonia", "rttVsFloor", "rttVsFloorZeromq", "pipelinedVsPythonia15", "stopVsFloorP50", "stopVsFloorP99",
+      "pipelinedVsPythonia", "coldStart", "idleAgentRss", "stopAsyncExcP50", "stopAsyncExcP99",
       "overheadAsyncExc", "overheadMonitor", "blockedSignal", "blockedTerminate", "tasksRss", "controllerHeapFlat", "poolPipelinedVsPythonia", "poolCpuBound"];
     for (const goal of goals) {
       expect(report.goals).toHaveProperty([goal, "met"]);

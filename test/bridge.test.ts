@@ -57,13 +57,14 @@ describe.each(pythons)("the call path on Python $label", ({ python, transport })
     expect(await worker.call("calls:blob", [70_000])).toHaveLength(70_000);
   });
 
-  it("runs calls concurrently on a thread pool, off the main thread", async () => {
+  it("runs calls concurrently off the main thread, a short one on the control thread itself", async () => {
     const worker = await startWorker({ python, transport });
     const started = Date.now();
     const results = await Promise.all(Array.from({ length: 8 }, () => worker.call("calls:sleep", [0.5])));
     expect(results).toEqual(Array(8).fill(0.5));
     expect(Date.now() - started).toBeLessThan(8 * 500); // serial would take 4 s
-    expect(await worker.call("calls:thread_name")).toMatch(/^pyleash-call-\d+$/);
+    // Calls that outlast 2 ms there hand the reading to another thread, which carries on as pyleash-control.
+    expect(await worker.call("calls:thread_name")).toBe("pyleash-control");
   });
 
   it("keeps hundreds of calls in flight and answers each with its own result", async () => {

@@ -71,6 +71,27 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
     expect(thread).toMatchObject({ task: abandoned![0]!.task, ident: abandoned![0]!.ident });
   });
 
+  it("keeps answering pings, calls and stops while a plain call that began on the control thread sleeps in C", async () => {
+    const worker = await startWorker({ python });
+    const sleeping = worker.call("blocking:sleep_long"); // no signal, no timeout: it runs inline, where nothing can stop it
+    sleeping.catch(() => {}); // settles only when the worker closes
+    const deadline = Date.now() + 20_000;
+    let threads = await worker.threads();
+    while (!threads.some((t) => t.frames.at(-1)?.function === "sleep_long") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+      threads = await worker.threads();
+    }
+    // The reading has passed to another thread; the one left in the call says so.
+    expect(threads.find((t) => t.frames.at(-1)?.function === "sleep_long")?.name).toBe("pyleash-inline-call");
+    expect((await worker.health()).responsive).toBe(true);
+    await expect(worker.call("blocking:returns_soon", [4])).resolves.toBe(4);
+    const controller = new AbortController();
+    const loop = worker.call("blocking:busy_loop", [], {}, { signal: controller.signal });
+    await callReached(worker, "busy_loop");
+    controller.abort();
+    expect((await aborted(loop)).stopReport).toMatchObject({ outcome: "stopped" });
+  });
+
   it("hands a stop_event to a call that declares one, and the flag alone stops it", async () => {
     const worker = await startWorker({ python });
     const error = await aborted(worker.call("blocking:cooperative", [], {}, { timeoutMs: 200 }));

@@ -2,7 +2,8 @@
 
 Threads and what they own:
 - main thread: the main lane (tasks that must run where signals are delivered); idle otherwise.
-- pyleash-control: the transport's receive side and request dispatch.
+- pyleash-control: the transport's receive side and request dispatch; runs plain calls itself (pyleash.inline).
+- pyleash-control-watch: takes over the reading when an inline call outlasts its budget.
 - pyleash-lifeline: waits for the controller's pipe to close, then exits the process.
 - pyleash-call-N: run calls (LIFO pool, grows on a 2 ms backlog); they send replies (send is thread-safe).
 - pyleash-call-watch: adds call threads while a backlog waits.

@@ -8,6 +8,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from pyleash import contract, progress_events, protocol, targets
+from pyleash.inline import InlineCalls
 from pyleash.outbox import Outbox
 from pyleash.pool import CallPool
 from pyleash.streams import StreamService
@@ -32,7 +33,8 @@ class Agent:
         self.max_message_bytes = max_message_bytes
         self.outbox = Outbox(transport)
         self.pool = CallPool(on_drain=self.outbox.flush)
-        self._calls: List[Any] = []  # calls of the message being dispatched, for the pool (control thread only)
+        self.inline = InlineCalls(self._serve_as, self.pool, self.outbox.flush)
+        self._calls: List[Any] = []  # plain calls of the message being dispatched (control thread only)
         self.tasks = TaskService(self.send, self.send_many)
         self._call_kinds: Dict[str, Kind] = {"thread": PoolCallKind(self.pool), "main": KINDS["main"]}  # by lane
         self.streams = StreamService(self.tasks, self.pool, lambda frame: self.transport.send([frame]), self.send,
@@ -60,6 +62,12 @@ class Agent:
 
     def serve(self) -> None:
         """Runs on pyleash-control until the controller disconnects or asks to shut down."""
+        self._serve_as(self.inline.reader)
+
+    def _serve_as(self, reader: object) -> None:
+        """The control loop, on whichever thread holds the turn `reader`; returns when a call run here outlasted its
+        budget and another thread took over the reading (pyleash.inline)."""
+        self.inline.reading()
         while True:
             try:
                 frames = self.transport.recv(None)
@@ -68,20 +76,23 @@ class Agent:
                 os._exit(0)
             if frames is None:
                 continue
-            self._dispatch(frames)
+            if not self._dispatch(frames, reader):
+                return
             frames = None  # while the next recv() waits, the last request's frames (binary ones can be large) go
 
-    def _dispatch(self, frames: Any) -> None:
+    def _dispatch(self, frames: Any, reader: Optional[object] = None) -> bool:
         """Each JSON frame is one request, followed by the binary frames it carries (the controller sends several
-        requests per message when they queue up); the calls among them go to the pool together."""
+        requests per message when they queue up); the plain calls among them then run here, one after another.
+        False when the reading passed to another thread."""
         i, n = 0, len(frames)
         while i < n:
             count = protocol.binary_count(frames[i])
             self._handle(frames[i], frames[i + 1:i + 1 + count])
             i += 1 + count
-        if self._calls:
-            calls, self._calls = self._calls, []
-            self.pool.submit_many(calls)
+        if not self._calls:
+            return True
+        calls, self._calls = self._calls, []
+        return self.inline.run(calls, self.inline.reader if reader is None else reader)
 
     def _handle(self, frame: bytes, binary: List[bytes]) -> None:
         """One request, under a catch-all: no input may stop the control loop. A request that cannot be served is
@@ -144,14 +155,15 @@ class Agent:
             return
         self._calls.append((self._run_call, (request["id"], request["target"], request["args"], request["kwargs"])))
 
-    def _run_call(self, request_id: int, target: str, args: list, kwargs: dict) -> None:
-        """A call no stop can reach (it named no task id): nothing recorded, its reply may wait for a batch."""
+    def _run_call(self, request_id: int, target: str, args: list, kwargs: dict, hold: Optional[bool] = None) -> None:
+        """A call no stop can reach (it named no task id): nothing recorded, its reply may wait for a batch (`hold`,
+        given inline; on a pool thread: while the pool has calls queued)."""
         try:
             fn = targets.resolve(target)
             reply = protocol.ok(request_id, fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET)))
         except BaseException as exc:  # noqa: B902 - an import that raised, and everything the call raises, go back
             reply = failure_reply(request_id, exc)
-        self.outbox.add(self._encode(reply), hold=self.pool.queued())
+        self.outbox.add(self._encode(reply), hold=self.pool.queued() if hold is None else hold)
 
     def _ping(self, request: Dict[str, Any]) -> None:
         self.send(protocol.ok(request["id"], {"pid": os.getpid(), "threads": threading.active_count(),

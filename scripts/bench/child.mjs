@@ -1,6 +1,6 @@
 /**
  * Entry of the harness's child processes: `node child.mjs MODE CONFIG_JSON`, reporting over Node IPC.
- *   host  — opens one contender, warms it up and serves commands (rtt, pipelined, reopen, close) until closed.
+ *   host  — opens one contender, warms it up and serves commands (rtt, pipelined, ctx, reopen, close) until closed.
  *   fresh — from nothing to the first call's result in this fresh process, then optionally the agent's RSS.
  *   heap  — the controller's heap growth over many calls (needs node --expose-gc).
  *   run   — `config.export` of the section module `config.module` called with `config.args`; its result.
@@ -82,6 +82,7 @@ async function reopen() {
 
 async function host() {
   const { pipelinedRate, rttSamples } = await import("./calls.mjs");
+  const { ctxSwitchSamples } = await import("./ctx-switches.mjs");
   let contender;
   try {
     contender = await openContender(config.name, config.python);
@@ -104,6 +105,7 @@ async function host() {
       let result;
       if (cmd === "rtt") result = await rttSamples(contender, args.n, args.warm);
       else if (cmd === "pipelined") result = await pipelinedRate(contender, args.total, args.window);
+      else if (cmd === "ctx") result = await ctxSwitchSamples(contender, args.n);
       else if (cmd === "reopen") result = await reopen();
       else if (cmd === "close") return void (await close());
       else throw new Error(`unknown command ${cmd}`);

@@ -1,6 +1,7 @@
 /**
  * The contenders, each behind the same face: `call()` runs one math.floor(7) round trip,
- * `agentPid` is the Python process doing the work, `close()` leaves no process behind.
+ * `agentPid` is the Python process doing the work, `close()` leaves no process behind; pyleash's also have
+ * `threadNames()`.
  */
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
@@ -24,6 +25,10 @@ export async function openContender(name, python) {
     return {
       agentPid: worker.pid,
       call: () => worker.call("math:floor", [7]),
+      /** native thread id → Python thread name, to label the agent's context switches. */
+      async threadNames() {
+        return new Map((await worker.threads()).map((t) => [t.nativeId, t.name]));
+      },
       close: () => worker.close(),
     };
   }

@@ -32,6 +32,7 @@ export function evaluateGoals(report) {
   const idleWorst = idleKeys.length ? idleKeys.reduce((a, b) => (idle[b] > idle[a] ? b : a)) : undefined;
   const le = (a, t) => a <= t;
   const stop8 = report.stopLatencyMs?.["async-exc"]?.["8"];
+  const floor8 = report.stopLatencyMs?.["async-exc floor"]?.["8"];
   const overhead = report.killableOverhead ?? {};
   const blocked = report.blockedStop ?? {};
   const bytes = report.bytesRoundTrip ?? {};
@@ -43,6 +44,14 @@ export function evaluateGoals(report) {
     rttVsPythonia: judge(
       "callRttUs p50 of the best pyleash transport ≤ 0.4 × pythonia's",
       rttBest?.value, rtt.pythonia?.p50 * 0.4, le, rttBest?.key,
+    ),
+    rttVsFloorZeromq: judge(
+      "callRttUs p50 of the best pyleash transport ≤ 1.2 × floor-zeromq's",
+      rttBest?.value, rtt["floor-zeromq"]?.p50 * 1.2, le, rttBest?.key,
+    ),
+    pipelinedVsPythonia15: judge(
+      "pipelinedCallsPerS of the best pyleash transport ≥ 1.5 × pythonia's",
+      rateBest?.value, rate.pythonia * 1.5, (a, t) => a >= t, rateBest?.key,
     ),
     rttVsFloor: judge(
       "callRttUs p50 of the best pyleash transport ≤ 1.5 × the floor's",
@@ -63,6 +72,8 @@ export function evaluateGoals(report) {
     coldStart: judge("coldStartMs of the best pyleash transport ≤ 100 ms", coldBest?.value, 100, le, coldBest?.key),
     stopAsyncExcP50: judge("stopLatencyMs async-exc with 8 busy threads: p50 ≤ 1 ms", stop8?.p50, 1, le),
     stopAsyncExcP99: judge("stopLatencyMs async-exc with 8 busy threads: p99 ≤ 6 ms", stop8?.p99, 6, le),
+    stopVsFloorP50: judge("stopLatencyMs async-exc with 8 busy threads: p50 ≤ 1.5 × the in-process floor's", stop8?.p50, floor8?.p50 * 1.5, le),
+    stopVsFloorP99: judge("stopLatencyMs async-exc with 8 busy threads: p99 ≤ 1.5 × the in-process floor's", stop8?.p99, floor8?.p99 * 1.5, le),
     overheadAsyncExc: judge("killableOverhead async-exc (its lazy line hook, before a stop) ≤ 1.02", overhead["async-exc"], 1.02, le),
     overheadMonitor: judge("killableOverhead monitor ≤ 1.02", overhead.monitor, 1.02, le),
     overheadAfterStop: judge("killableOverhead after-stop (what a stop's lazy hook leaves behind) ≤ 1.02", overhead["after-stop"], 1.02, le),

@@ -14,6 +14,16 @@ function tables(report) {
     head: ["contender", "p50", "p99", "min", "max"],
     rows: Object.entries(rtt).map(([k, s]) => [k, fmt(s.p50), fmt(s.p99), fmt(s.min), fmt(s.max)]),
   });
+  const ctx = report.callCtxSwitches;
+  if (ctx) {
+    const both = (p) => `${fmt(p?.voluntary, 2)} / ${fmt(p?.nonvoluntary, 2)}`;
+    const total = (v) => (v ? v.node.voluntary + v.node.nonvoluntary + v.python.voluntary + v.python.nonvoluntary : null);
+    out.push({
+      title: "callCtxSwitches — per serial round trip: context switches (voluntary / nonvoluntary) and CPU time of each process",
+      head: ["contender", "Node process", "Python process", "total", "Node CPU µs", "Python CPU µs"],
+      rows: Object.entries(ctx).map(([k, v]) => [k, both(v.node), both(v.python), fmt(total(v), 2), fmt(v.node.cpuUs), fmt(v.python.cpuUs)]),
+    });
+  }
   const rate = report.pipelinedCallsPerS ?? {};
   const rateDetail = report.detail?.pipelinedCallsPerS ?? {};
   out.push({

@@ -3,7 +3,9 @@
  * strategy, on a pure-Python loop, with 0 and 8 other CPU-bound thread tasks in the same agent. The agent's
  * own figure (report.latencyMs: stop request received → thread seen dead) is kept beside it.
  */
+import { execFile } from "node:child_process";
 import { performance } from "node:perf_hooks";
+import { promisify } from "node:util";
 import { runInChild } from "./procs.mjs";
 import { round, summarize, median } from "./stats.mjs";
 import { openWorker, sleep, startBusy, stopAll } from "./tasks.mjs";
@@ -18,6 +20,16 @@ export const STOP_TARGETS = {
   terminate: { target: "pyleash.demo:spin", kind: "process" },
 };
 export const BUSY_LEVELS = [0, 8];
+/** The row of the in-process floor (stop_floor.py) beside the strategies. */
+export const FLOOR_ROW = "async-exc floor";
+const SWITCH_INTERVAL_MS = 0.2; // the worker's default, which the stops above run at
+
+/** The floor's latencies in ms: the same async-exc stop in one Python process, no pyleash (stop_floor.py). */
+async function floorSamples(python, busy, samples) {
+  const script = new URL("./stop_floor.py", import.meta.url).pathname;
+  const { stdout } = await promisify(execFile)(python, [script, String(busy), String(samples), String(SWITCH_INTERVAL_MS)], { timeout: 300_000 });
+  return JSON.parse(stdout);
+}
 
 // ---- child side -----------------------------------------------------------------------------------
 
@@ -165,6 +177,15 @@ export const stopLatency = {
       }
       log(`stopLatencyMs busy ${busy}: ${Object.keys(STOP_TARGETS).map((s) => `${s} ${value[s][busy]?.p50 ?? "—"}`).join(", ")}`);
     }
+    value[FLOOR_ROW] = {};
+    detail[FLOOR_ROW] = {};
+    for (const busy of BUSY_LEVELS) {
+      const ms = await floorSamples(python, busy, busy ? config.stopSamplesBusy : config.stopSamples);
+      const s = summarize(ms, 2);
+      value[FLOOR_ROW][busy] = { p50: s.p50, p99: s.p99 };
+      detail[FLOOR_ROW][busy] = { ...s, n: ms.length };
+    }
+    log(`stopLatencyMs ${FLOOR_ROW}: ${BUSY_LEVELS.map((b) => `busy ${b} ${value[FLOOR_ROW][b].p50}`).join(", ")}`);
     if (!monitorOk) value.monitor = null;
     return {
       value,
@@ -178,7 +199,11 @@ export const stopLatency = {
         `${config.stopSamplesSpawn} for terminate (a process spawn each), strategies interleaved. Targets: spin ` +
         "(a pure-Python loop) as a thread (async-exc, monitor; trace with trace: true), on the main lane (signal), " +
         "as a process (terminate); flag stops workloads.flag_loop, which checks stop_event every iteration. " +
-        "Only stopped outcomes are timed; detail has the outcomes and the agent's own latencyMs median.",
+        "Only stopped outcomes are timed; detail has the outcomes and the agent's own latencyMs median. " +
+        `"${FLOOR_ROW}": the same stop with no pyleash (scripts/bench/stop_floor.py): one Python process at a ${SWITCH_INTERVAL_MS} ms ` +
+        "switch interval, that many threads spinning pyleash.demo:spin's loop, a target thread spinning it too; the main thread, " +
+        "woken from a sleep at a set moment, calls PyThreadState_SetAsyncExc on the target and joins it; timed from that moment " +
+        "to the join's return (as many samples as the strategies).",
     };
   },
 };
