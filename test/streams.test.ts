@@ -166,6 +166,22 @@ describe.each(pythons)("streams on Python $label", ({ label, python, transport }
     expect((error as PythonError).traceback).toContain("fails_after");
   });
 
+  it("yields bytes items, and bytes nested in items, as Buffers in order among plain ones", async () => {
+    const worker = await start();
+    const size = 100_000;
+    const { items, error } = await drain(worker.stream<unknown>("streams:chunks", [9, size], {}, { highWaterMark: 2 }));
+    expect(error).toBeUndefined();
+    expect(items).toHaveLength(9);
+    items.forEach((item, i) => {
+      if (i % 3 === 0) return expect(item).toBe(i);
+      const data = i % 3 === 1 ? item : (item as { i: number; data: Buffer }).data;
+      if (i % 3 === 2) expect((item as { i: number }).i).toBe(i);
+      expect(Buffer.isBuffer(data)).toBe(true);
+      expect((data as Buffer).length).toBe(size);
+      expect((data as Buffer).every((b) => b === i % 256)).toBe(true);
+    });
+  });
+
   it("rejects with a ResultNotSerializableError naming the item that cannot cross", async () => {
     const worker = await start();
     const { items, error } = await drain(worker.stream("streams:unserializable"));

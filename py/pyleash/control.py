@@ -37,7 +37,7 @@ class Agent:
         self._calls: List[Any] = []  # plain calls of the message being dispatched (control thread only)
         self.tasks = TaskService(self.send, self.send_many)
         self._call_kinds: Dict[str, Kind] = {"thread": PoolCallKind(self.pool), "main": KINDS["main"]}  # by lane
-        self.streams = StreamService(self.tasks, self.pool, lambda frame: self.transport.send([frame]), self.send,
+        self.streams = StreamService(self.tasks, self.pool, self.transport.send, self.send,
                                      max_message_bytes)
         progress_events.install(self.send)
         self.handlers: Dict[str, Handler] = {  # one per request type of the contract

@@ -33,12 +33,14 @@ WAIT_SLICE_S = 0.05  # waits (for credit, for an async step) are cut in slices, 
 CANCEL_WAIT_S = 1.0  # how long a stopped async step is given to run its handlers after its cancel
 
 SendFrame = Callable[[bytes], None]
+SendFrames = Callable[[List[Any]], None]  # one message: a JSON frame and the binary frames it references
 
 
 class StreamState:
     """One stream's credit and pending batch (see the module docstring for who touches what)."""
 
-    def __init__(self, task_id: str, credit: int, send_frame: SendFrame, max_bytes: int, flusher: "Flusher") -> None:
+    def __init__(self, task_id: str, credit: int, send_frame: SendFrame, send_frames: SendFrames, max_bytes: int,
+                 flusher: "Flusher") -> None:
         self.lock = threading.Lock()
         self.credit = credit  # items the producer may still make before the controller grants more
         self.batch: List[bytes] = []  # encoded items not sent yet
@@ -47,7 +49,9 @@ class StreamState:
         self.wake = threading.Lock()  # held while the producer waits for credit; released by a grant or a stop
         self.wake.acquire()
         self._prefix = ('{"type":"stream-items","task":%s,"items":[' % json.dumps(task_id)).encode()
+        self._task = task_id
         self._send_frame = send_frame
+        self._send_frames = send_frames
         self._max_bytes = max_bytes - len(self._prefix) - 2
         self._flusher = flusher
 
@@ -79,11 +83,19 @@ class StreamState:
             self.wake.acquire(timeout=WAIT_SLICE_S)  # a plain lock: an asynchronous stop lands right after it
 
     def add(self, item: Any) -> None:
-        """On the producer: encode the item (now, so a value that cannot cross is named with its index) and batch it."""
+        """On the producer: encode the item (now, so a value that cannot cross is named with its index) and batch it.
+        An item that holds bytes leaves alone, as a message with its binary frames, after the batch before it."""
         try:
             frame = protocol.encode(item)  # type: ignore[arg-type]  (any JSON value encodes)
         except protocol.NotSerializable as exc:
-            raise protocol.NotSerializable(exc.python_type, str(exc), "stream[%d]%s" % (self.count, _suffix(exc.path))) from None
+            frames = self._with_binary(item)
+            if frames is None:
+                raise protocol.NotSerializable(exc.python_type, str(exc), "stream[%d]%s" % (self.count, _suffix(exc.path))) from None
+            with self.lock:
+                self._flush_locked()
+                self.count += 1
+                self._send_frames(frames)
+            return
         if len(frame) > self._max_bytes:
             raise protocol.NotSerializable(protocol.type_name(item), "it encodes to %d bytes, over the %d byte limit "
                                            "(maxMessageBytes)" % (len(frame), self._max_bytes), "stream[%d]" % self.count)
@@ -96,6 +108,21 @@ class StreamState:
             self.count += 1
         if first:
             self._flusher.want(self)
+
+    def _with_binary(self, item: Any) -> Optional[List[Any]]:
+        """The item as a stream-items message of its own with binary frames, or None when bytes are not what kept it
+        from crossing (then the caller names the offender)."""
+        try:
+            frames = protocol.encode_frames({"type": "stream-items", "task": self._task, "items": [item]})
+        except protocol.NotSerializable:
+            return None
+        if len(frames) == 1:
+            return None
+        size = sum(len(f) if isinstance(f, bytes) else memoryview(f).nbytes for f in frames)
+        if size > self._max_bytes:
+            raise protocol.NotSerializable(protocol.type_name(item), "it encodes to %d bytes, over the %d byte limit "
+                                           "(maxMessageBytes)" % (size, self._max_bytes), "stream[%d]" % self.count)
+        return frames
 
     def flush(self) -> None:
         with self.lock:
@@ -289,10 +316,10 @@ class PoolStreamKind(PoolCallKind):
 class StreamService:
     """The `stream` and `credit` requests (on the control thread); a stream's task lives in the TaskService."""
 
-    def __init__(self, tasks: Any, pool: Any, send_frame: SendFrame, send: Callable[[Dict[str, Any]], None],
+    def __init__(self, tasks: Any, pool: Any, send_frames: SendFrames, send: Callable[[Dict[str, Any]], None],
                  max_message_bytes: int) -> None:
         self._tasks = tasks
-        self._send_frame = send_frame
+        self._send_frames = send_frames
         self._send = send
         self._max_bytes = max_message_bytes
         self._kind = PoolStreamKind(pool)
@@ -304,7 +331,8 @@ class StreamService:
 
         def prepare(task: Task) -> None:
             flag = StreamFlag()
-            task.stream = flag.state = StreamState(task.id, request["credit"], self._send_frame, self._max_bytes, self._flusher)
+            task.stream = flag.state = StreamState(task.id, request["credit"], lambda frame: self._send_frames([frame]),
+                                                  self._send_frames, self._max_bytes, self._flusher)
             task.stop_event = flag
 
         self._tasks.call(request, self._kind, prepare)
