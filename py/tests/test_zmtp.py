@@ -204,13 +204,16 @@ class FramingTest(unittest.TestCase):
         dec = Decoder(lambda name, data: None)
         dec.ready = True
         declared = zmtp.MAX_FRAME  # 256 MiB: within the limit, so it is read, not skipped
+        before = _rss_kb()
         dec.feed(struct.pack(">BQ", 0x02, declared) + b"x" * 1000)
         self.assertIsNotNone(dec.big)
-        self.assertEqual(sum(map(len, dec.big)), 1000)
+        self.assertEqual(dec.want, declared - 1000)
         chunk = b"y" * 300000
         for _ in range(10):
             dec.feed(chunk)
-        self.assertEqual(sum(map(len, dec.big)), 1000 + 10 * len(chunk))
+        self.assertEqual(dec.want, declared - 1000 - 10 * len(chunk))
+        if before is not None:  # the frame's buffer is reserved, not touched: only what arrived is in memory
+            self.assertLess(_rss_kb() - before, 32 * 1024)
 
     def test_decoder_skips_a_frame_declared_near_2_to_the_63(self) -> None:
         dec = Decoder(lambda name, data: None)
@@ -583,6 +586,18 @@ class OpenTransportTest(unittest.TestCase):
         t = open_transport(p.endpoint, "auto")
         self.addCleanup(t.close)
         self.assertEqual(t.name, "builtin")
+
+
+def _rss_kb() -> Optional[int]:
+    """This process's resident memory in KiB (Linux), else None."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from collections import deque
 from typing import Callable, Deque, Dict, List, NoReturn, Optional, Sequence, Tuple, Union
 
 from .errors import TransportError
+from .fresh_bytes import FreshBytes
 
 MAX_FRAME = 256 * 1024 * 1024  # a message whose frames add up to more is skipped unread (dropped), never buffered
 READ_CHUNK = 65536  # below glibc's mmap threshold, so a recv() buffer is cheap to allocate
@@ -139,7 +140,7 @@ class Decoder:
         self.want = 0  # bytes still missing from the frame being received
         self.max_frame = max_frame
         self.big_frame = BIG_FRAME
-        self.big: Optional[List[Union[bytes, memoryview]]] = None  # the pieces of a large frame so far (see big_add)
+        self.big: Optional[FreshBytes] = None  # the large frame being received (see big_add)
         self._big_flags = 0
         self._buf = bytearray()
         self._parts: List[bytes] = []
@@ -149,20 +150,31 @@ class Decoder:
         self.dropped: List[int] = []  # sizes of the oversized messages skipped, up to their oversized frame
 
     def big_add(self, piece: Union[bytes, memoryview]) -> None:
-        """The next bytes of the large frame (at most `want`), kept as they came (socket.recv(n) writes its bytes
-        object once) and joined once the frame is whole: one copy in all, and a peer that only announces a large
-        frame costs the agent what it has sent so far, not the size it announced."""
+        """The next bytes of the large frame (at most `want`), written into the frame's own bytes object
+        (transport/fresh_bytes.py): no join, and a peer that only announces a large frame costs the agent what it
+        has sent so far, not the size it announced."""
         big = self.big
         assert big is not None
-        big.append(piece)
-        self.want -= len(piece)
+        big.add(piece)
+        self.want = big.want
         if self.want == 0:
-            frame, self.big = b"".join(big), None
-            big.clear()
-            if self._dropping:
-                self._dropping = bool(self._big_flags & FLAG_MORE)
-            else:
-                self._frame(self._big_flags, frame)
+            self._big_done()
+
+    def big_filled(self, n: int) -> None:
+        """`n` more bytes of the large frame were received straight into `big.slot()`."""
+        big = self.big
+        assert big is not None
+        big.filled(n)
+        self.want = big.want
+        if self.want == 0:
+            self._big_done()
+
+    def _big_done(self) -> None:
+        frame, self.big = self.big.result(), None  # type: ignore[union-attr]
+        if self._dropping:
+            self._dropping = bool(self._big_flags & FLAG_MORE)
+        else:
+            self._frame(self._big_flags, frame)
 
     def feed(self, data: bytes) -> None:
         """Add received bytes and decode every whole frame they complete."""
@@ -222,7 +234,7 @@ class Decoder:
             if end > n:
                 if size >= self.big_frame:
                     # Keep what we have; the rest arrives in pieces of its own (big_add).
-                    self.big = [bytes(b[start:n])]
+                    self.big = FreshBytes(size, bytes(b[start:n]))
                     self._big_flags, self.want = flags, end - n
                     return n
                 self.want = end - n
@@ -413,13 +425,25 @@ class ZmtpTransport:
         if dec.big is None:
             dec.feed(self._recv_raw())
             return True
+        slot = dec.big.slot()
         try:
-            piece = self._sock.recv(min(dec.want, BIG_READ))  # a fresh bytes object the kernel writes into
+            if slot is None:
+                piece = self._sock.recv(min(dec.want, BIG_READ))
+            else:
+                got = self._sock.recv_into(slot, min(dec.want, BIG_READ))  # straight into the frame's bytes
         except OSError as exc:
             self._raise_recv_error(exc)
-        if not piece:
-            self._raise_recv_error(None)
-        dec.big_add(piece)
+        finally:
+            if slot is not None:
+                slot.release()
+        if slot is None:
+            if not piece:
+                self._raise_recv_error(None)
+            dec.big_add(piece)
+        else:
+            if not got:
+                self._raise_recv_error(None)
+            dec.big_filled(got)
         return True
 
     def _recv_raw(self) -> bytes:
