@@ -72,7 +72,8 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
       for (const key of ["framesMBps", "base64MBps", "rssBeforeMb", "rssAfterMb"]) expect(report.bytesRoundTrip[name][key]).toEqual(expect.any(Number));
     }
     expect(report.bytesRoundTrip.pythonia.jsonArrayMBps).toEqual(expect.any(Number));
-    const goals = ["bytesFrames", "bytesVsBase64", "bytesRssBack", "rttVsPythonia", "rttVsFloor", "rttVsFloorZeromq", "pipelinedVsPythonia15", "stopVsFloorP50", "stopVsFloorP99",
+    expect(report.bytesRoundTrip.floor.framesMBps).toEqual(expect.any(Number));
+    const goals = ["bytesFrames", "bytesVsFloor", "bytesVsBase64", "bytesRssBack", "rttVsPythonia", "rttVsFloor", "rttVsFloorZeromq", "pipelinedVsPythonia15", "stopVsFloorP50", "stopVsFloorP99",
       "pipelinedVsPythonia", "coldStart", "idleAgentRss", "stopAsyncExcP50", "stopAsyncExcP99",
       "overheadAsyncExc", "overheadMonitor", "blockedSignal", "blockedTerminate", "tasksRss", "controllerHeapFlat", "poolPipelinedVsPythonia", "poolCpuBound"];
     for (const goal of goals) {

@@ -8,6 +8,7 @@ import { randomFillSync } from "node:crypto";
 import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import { rssMb } from "./contenders.mjs";
+import { floorBytesSamples } from "./bytes-floor.mjs";
 import { runInChild } from "./procs.mjs";
 import { median, round } from "./stats.mjs";
 import { BENCH_DIR, openWorker, sleep } from "./tasks.mjs";
@@ -45,6 +46,11 @@ export async function bytesSamples({ python, transport, sizeMiB, rounds, base64R
   } finally {
     await worker.close();
   }
+}
+
+/** The floor (bytes-floor.mjs): the same payload through a raw unix socket to the same Python and back. */
+export async function floorSamples({ python, sizeMiB, rounds }) {
+  return floorBytesSamples({ python, payload: randomFillSync(Buffer.allocUnsafe(sizeMiB * MiB)), rounds });
 }
 
 /** pythonia (env PYTHON_BIN picks its interpreter): `rounds` round trips of a `sizeMiB` Buffer. */
@@ -98,6 +104,10 @@ export const bytesRoundTrip = {
       detail[c.name] = { frameMs: got.frameMs.map((v) => round(v)), base64Ms: got.base64Ms.map((v) => round(v)) };
       log(`bytesRoundTrip ${c.name}: ${JSON.stringify(value[c.name])}`);
     }
+    const floor = await runInChild("bytes.mjs", "floorSamples", { python: contenders[0].python, sizeMiB: config.bytesMiB, rounds: config.bytesRounds }, { env, timeoutMs: 600_000 });
+    value.floor = { framesMBps: round(mbPerS(config.bytesMiB * MiB, median(floor)), 0), base64MBps: null, rssBeforeMb: null, rssAfterMb: null };
+    detail.floor = { ms: floor.map((v) => round(v)) };
+    log(`bytesRoundTrip floor: ${JSON.stringify(value.floor)}`);
     const pythonia = contenders.find((c) => c.name === "pythonia");
     if (pythonia) {
       const got = await runInChild("bytes.mjs", "pythoniaBytesSamples", { sizeMiB: config.bytesPythoniaMiB, rounds: config.bytesPythoniaRounds }, { env, timeoutMs: 600_000 });
@@ -117,7 +127,10 @@ export const bytesRoundTrip = {
         `and a settle of ${config.settleMs} ms. pythonia has no binary type: a Buffer reaches Python as its toJSON form ` +
         '({"type": "Buffer", "data": [numbers]}, a JSON array of one number per byte) and a bytes result is a proxy JSON ' +
         "cannot carry, so workloads:pythonia_bytes returns list(bytes) and the caller awaits its valueOf(): " +
-        `${config.bytesPythoniaRounds} round trip(s) of a ${config.bytesPythoniaMiB} MiB Buffer (its rate is per byte; a larger one only takes longer).`,
+        `${config.bytesPythoniaRounds} round trip(s) of a ${config.bytesPythoniaMiB} MiB Buffer (its rate is per byte; a larger one only takes longer). ` +
+        "floor: the same payload through a raw unix socket (an 8-byte length, then the bytes) to the same Python, received " +
+        "straight into a fresh bytes object and sent back, gathered by Node into a fresh Buffer: the kernel's copies and the " +
+        "first touch of fresh memory, with no ZeroMQ, JSON or agent.",
     };
   },
 };

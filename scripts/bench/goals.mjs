@@ -89,6 +89,10 @@ export function evaluateGoals(report) {
       "controller heap flat over the heap run's calls (growth ≤ 1 MB)", report.memoryMb?.controllerHeapGrowthMb, 1, le,
     ),
     bytesFrames: judge("bytesRoundTrip: a Buffer through a call and back as frames ≥ 1000 MB/s", bytesBest?.value, 1000, (a, t) => a >= t, bytesBest?.key),
+    bytesVsFloor: judge(
+      "bytesRoundTrip: frames ≥ 0.8 × the floor (the same bytes through a raw unix socket to the same Python and back)",
+      bytesBest?.value, bytes.floor?.framesMBps * 0.8, (a, t) => a >= t, bytesBest?.key,
+    ),
     bytesVsBase64: judge("bytesRoundTrip: frames ≥ 5 × the same bytes as base64 in the JSON", bytesSpeedup?.value, 5, (a, t) => a >= t, bytesSpeedup?.key),
     bytesRssBack: judge(
       "bytesRoundTrip: the agent's idle RSS after the transfers ≤ 1.10 × before (no buffer kept), worst transport",
