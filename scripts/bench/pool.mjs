@@ -1,7 +1,7 @@
 /**
  * pool: a Pool of `size` agents (os.availableParallelism()) beside one Worker and pythonia, in one child process,
- * rounds interleaved: pipelined math.floor(7) calls/s, and CPU-bound calls/s (a pure-Python loop of `cpuMs` each,
- * all issued at once), where one agent is held to one core by its GIL and a pool is not.
+ * rounds interleaved: pipelined math.floor(7) calls/s, and CPU-bound calls/s (a fixed pure-Python loop of about
+ * `cpuMs` each, all issued at once), where one agent is held to one core by its GIL and a pool is not.
  */
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -14,11 +14,24 @@ const BENCH_DIR = new URL(".", import.meta.url).pathname;
 
 // ---- child side -----------------------------------------------------------------------------------
 
-/** `n` CPU-bound calls issued at once; calls per second. */
-async function cpuRate(call, n, seconds) {
+/** `n` CPU-bound calls of `iterations` each, issued at once; calls per second. */
+async function cpuRate(call, n, iterations) {
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: n }, () => call("workloads:count_for", [seconds])));
+  await Promise.all(Array.from({ length: n }, () => call("workloads:count_to", [iterations])));
   return n / ((performance.now() - t0) / 1000);
+}
+
+/** Iterations of workloads:count_to that take about `ms` alone on `worker` (median of 5 timings of a million). */
+async function calibrate(worker, ms) {
+  const probe = 1_000_000;
+  const times = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    await worker.call("workloads:count_to", [probe]);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return Math.max(1, Math.round((probe * ms) / times[2]));
 }
 
 export async function measure({ python, size, rounds, calls, window, cpuCalls, cpuMs }) {
@@ -31,19 +44,21 @@ export async function measure({ python, size, rounds, calls, window, cpuCalls, c
   const sides = { pythonia, worker: floor(worker), pool: floor(pool) };
   const rates = { pythonia: [], worker: [], pool: [] };
   const cpu = { worker: [], pool: [] };
+  let iterations = 0;
   try {
     for (const side of Object.values(sides)) await pipelinedRate(side, 2 * calls, window); // untimed warm-up
+    iterations = await calibrate(worker, cpuMs);
     for (let r = 0; r < rounds; r++) {
       for (const name of rotation(Object.keys(sides), r)) rates[name].push(await pipelinedRate(sides[name], calls, window));
       for (const name of rotation(Object.keys(cpu), r)) {
         const target = name === "pool" ? pool : worker;
-        cpu[name].push(await cpuRate((t, a) => target.call(t, a), cpuCalls, cpuMs / 1000));
+        cpu[name].push(await cpuRate((t, a) => target.call(t, a), cpuCalls, iterations));
       }
     }
   } finally {
     await Promise.all([pythonia.close(), worker.close(), pool.close()]);
   }
-  return { rates, cpu };
+  return { rates, cpu, iterations };
 }
 
 // ---- orchestrator side ----------------------------------------------------------------------------
@@ -55,7 +70,7 @@ export const poolBench = {
     const python = contenders.find((c) => c.name === "pyleash-builtin").python;
     const size = availableParallelism();
     const args = { python, size, rounds: config.rounds, calls: config.pipelinedCalls, window: config.window, cpuCalls: config.poolCpuCalls, cpuMs: config.poolCpuMs };
-    const { rates, cpu } = await runInChild("pool.mjs", "measure", args, { env, timeoutMs: 600_000 });
+    const { rates, cpu, iterations } = await runInChild("pool.mjs", "measure", args, { env, timeoutMs: 600_000 });
     const pipelined = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, overRounds(v, 0)]));
     const cpuBound = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, overRounds(v, 1)]));
     const ratio = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : null);
@@ -69,11 +84,12 @@ export const poolBench = {
     log(`pool: pipelined ${JSON.stringify(value.pipelinedCallsPerS)}; cpu-bound ${JSON.stringify(value.cpuBoundCallsPerS)}`);
     return {
       value,
-      detail: { pipelined, cpuBound },
+      detail: { pipelined, cpuBound, iterations },
       method:
         `one node process holds pythonia, one pyleash Worker and a Pool of ${size} agents (builtin transport); per round, in rotating ` +
         `order: ${config.pipelinedCalls} calls of math.floor(7) in windows of ${config.window} each, then ${config.poolCpuCalls} calls of a ` +
-        `${config.poolCpuMs} ms pure-Python loop issued at once to the Worker and to the Pool; medians over ${config.rounds} rounds.`,
+        `fixed pure-Python loop (workloads:count_to, its iterations calibrated to take ${config.poolCpuMs} ms alone: ${iterations}) issued at once ` +
+        `to the Worker and to the Pool; medians over ${config.rounds} rounds.`,
     };
   },
 };

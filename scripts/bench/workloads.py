@@ -16,6 +16,14 @@ def count_for(seconds: float) -> int:
             return n
 
 
+def count_to(n: int) -> int:
+    """A fixed amount of pure-Python work (n iterations): its time grows when calls share one GIL, unlike count_for."""
+    i = 0
+    while i < n:
+        i += 1
+    return i
+
+
 def count_between(start: float, end: float) -> int:
     """count_for over a window of the agent's time.perf_counter(): sleeps until `start`, counts until `end`.
     Tasks started one after another then all count over the same interval, so their counts add up."""
