@@ -83,14 +83,14 @@ describe("Pool", () => {
   it("retires exactly the agent whose stop ended blocked, once its other call has settled", async () => {
     const pool = await startPool({ size: 2 });
     const [first, second] = ready(pool);
-    const other = pool.call("calls:sleep", [1.5]); // to the first agent
+    const other = pool.call("calls:sleep", [4]); // to the first agent; it outlasts the stop below by seconds
     const elsewhere = pool.call("calls:sleep", [0.1]); // to the second
     const stuck = settle(pool.call("blocking:sleep_long", [], {}, { timeoutMs: 200, stop: { graceMs: 50, deadlineMs: 400 } }));
     const { error } = await stuck;
     expect(error).toBeInstanceOf(AbortError);
     expect((error as AbortError).stopReport?.outcome).toBe("blocked");
     expect(pool.workers.find((w) => w.pid === first)?.state).toBe("retiring");
-    await expect(other).resolves.toBe(1.5); // its other work settles normally
+    await expect(other).resolves.toBe(4); // its other work settles normally
     await expect(elsewhere).resolves.toBe(0.1);
     await until(() => ready(pool).length === 2 && !pool.workers.some((w) => w.pid === first), "the blocked agent is gone");
     const now = ready(pool);
