@@ -131,6 +131,17 @@ describe("load", () => {
   });
 });
 
+describe("pool", () => {
+  it("settles every call while its agents are SIGKILLed: results, or WorkerCrashedError for the dead agent's calls; each is replaced", () => {
+    const p = report.pool;
+    expect(p.kills).toBeGreaterThan(0);
+    expect(Object.keys(p.others).filter((k) => k !== "WorkerCrashedError")).toEqual([]);
+    expect(p.correct + (p.others.WorkerCrashedError ?? 0)).toBe(p.n);
+    expect(p.crashEvents).toBe(p.kills);
+    expect({ replacedAll: p.replacedAll, nextCall: p.nextCall, leftover: p.leftover }).toEqual({ replacedAll: true, nextCall: "ok", leftover: 0 });
+  });
+});
+
 describe("security", () => {
   it("accepts nothing from rogue peers on the tcp endpoint and sends them nothing", () => {
     const s = report.security;

@@ -77,6 +77,16 @@ export function rows(r) {
     const o = L.oversize;
     if (o) out.push(row("load", `one ${o.mb} MB argument`, "call / bystander / next call", `${o.outcome} / ${o.bystander} / ${o.nextCall}`, "typed error / ok / ok", o.bystander === "ok" && o.nextCall === "ok" && o.outcome !== "hung"));
   }
+  const P = r.pool;
+  if (P) {
+    const what = `${P.n.toLocaleString("en-US")} calls through a pool of ${P.size}, ${P.kills} agents SIGKILLed`;
+    const failed = Object.entries(P.others ?? {});
+    const onlyCrashes = failed.every(([k]) => k === "WorkerCrashedError");
+    out.push(row("pool", what, "correct / other outcomes", `${P.correct} / ${counts(P.others)} (${P.seconds} s)`, "the rest WorkerCrashedError", onlyCrashes));
+    out.push(row("pool", what, "crash events / agents killed", `${P.crashEvents} / ${P.kills}`, "equal", P.crashEvents === P.kills));
+    out.push(row("pool", what, "every agent replaced / next call", `${P.replacedAll} / ${P.nextCall}`, "true / ok", P.replacedAll && P.nextCall === "ok"));
+    out.push(row("pool", what, "processes left after close()", P.leftover, "0", P.leftover === 0));
+  }
   for (const [S, kind] of [[r.stops, "spinning"], [r.cooperativeStops, "cooperative"]]) {
     if (!S) continue;
     const what = `${S.n} ${kind} tasks stopped at once`;
