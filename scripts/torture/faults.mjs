@@ -92,7 +92,8 @@ async function stopRound(ctx, sum, round) {
   if (round % 2 === 0) {
     process.kill(worker.pid, "SIGCONT");
     const next = await settleWithin(worker.call("math:floor", [2.7], {}, { timeoutMs: 5_000 }), HANG_MS);
-    sum.afterSigcont = bump(sum.afterSigcont ?? {}, next.ok && next.value === 2 ? "next call ok" : `next call ${next.hung ? "hung" : errorClass(next.error)}`);
+    const how = next.error?.signal ?? next.error?.exitCode; // a crash: by which signal, or with which status
+    sum.afterSigcont = bump(sum.afterSigcont ?? {}, next.ok && next.value === 2 ? "next call ok" : `next call ${next.hung ? "hung" : errorClass(next.error)}${how == null ? "" : ` (${how})`}`);
     await settleWithin(Promise.all(untimed.map((t) => t.done)), HANG_MS);
   }
   await settleWithin(worker.close(), HANG_MS);

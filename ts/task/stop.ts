@@ -57,7 +57,9 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
   );
   const answered = await answerOrFrozen(answer, host, deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs), asked + deadlineMs + STARVED_MS);
   let report: StopReport;
-  const dump = typeof answered === "string" ? await host.dumpThreads() : ""; // the end may arrive meanwhile
+  // The end may arrive meanwhile. A stopped process cannot write a dump: the signal would only wait, and fire at a
+  // random moment after SIGCONT, with faulthandler walking the stacks of threads that are busy freeing them.
+  const dump = typeof answered === "string" && answered !== "suspended" ? await host.dumpThreads() : "";
   if (typeof answered !== "string") report = answered;
   else if (endedAs) {
     const how = endedAs === "stopped" ? "it was stopped" : "it had ended on its own";
@@ -163,7 +165,9 @@ function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: num
     stack,
     reason:
       `the agent did not answer the stop within ${Math.round(elapsedMs)} ms ${SILENCE[silence]}; ` +
-      `the controller made this report from faulthandler's dump` + (dump ? "" : " (which wrote nothing)"),
+      (silence === "suspended"
+        ? "the controller made this report without stacks (a stopped process cannot dump them)"
+        : `the controller made this report from faulthandler's dump` + (dump ? "" : " (which wrote nothing)")),
     agentResponsive: false,
   };
 }
