@@ -6,14 +6,12 @@ import { EventEmitter } from "node:events";
 import { AbortError, type PyleashError, QueueFullError, WorkerClosedError, WorkerCrashLoopError, WorkerCrashedError } from "../errors.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
 import type { Task } from "../task/task.js";
-import { type CallOptions, resolveCallOptions } from "../worker/options.js";
+import { type CallOptions, NO_CALL_OPTIONS, resolveCallOptions } from "../worker/options.js";
 import { Worker, checkTarget } from "../worker/worker.js";
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.js";
 import { type Waiting, WaitingLine } from "./queue.js";
 import { type PoolWorkerInfo, Slot } from "./slot.js";
 
-/** A call made without options: nothing to check, nothing to stop. */
-const NO_OPTIONS: CallOptions = Object.freeze({});
 /** The first back-off, doubled while crashes go on, up to the last. */
 const BACKOFF_FIRST_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
@@ -92,14 +90,14 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
    * `worker.call` on the least loaded agent, with the same options; a call that waits for an agent counts its
    * wait against `timeoutMs`, and leaves the queue on abort (its AbortError then has no stopReport: nothing ran).
    */
-  call<T = unknown>(target: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: CallOptions = NO_OPTIONS): Promise<T> {
+  call<T = unknown>(target: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: CallOptions = NO_CALL_OPTIONS): Promise<T> {
     if (this.#closing) return Promise.reject(new WorkerClosedError());
     const slot = this.#calls.size === 0 ? this.#pick(false) : undefined; // first come, first served
     if (slot) return this.#call<T>(slot, target, args, kwargs, options);
     let timeoutMs: number | undefined;
     try {
       checkTarget(target);
-      if (options !== NO_OPTIONS) timeoutMs = resolveCallOptions(options).timeoutMs;
+      if (options !== NO_CALL_OPTIONS) timeoutMs = resolveCallOptions(options).timeoutMs;
     } catch (error) {
       return Promise.reject(error);
     }

@@ -149,6 +149,9 @@ export function validateWaitOptions(options: WaitOptions): void {
   }
 }
 
+/** @internal A call made without options: nothing to check, nothing to stop (the fast path; a pool passes it on). */
+export const NO_CALL_OPTIONS: CallOptions = Object.freeze({});
+
 /** @internal A call's options checked, the stop's included, against the lane's kind. */
 export interface ResolvedCall {
   signal: AbortSignal | undefined;

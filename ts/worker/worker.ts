@@ -17,6 +17,7 @@ import {
   type StreamOptions,
   type WaitOptions,
   type WorkerOptions,
+  NO_CALL_OPTIONS,
   resolveCallOptions,
   resolveStreamOptions,
   resolveWorkerOptions,
@@ -24,8 +25,6 @@ import {
 } from "./options.js";
 
 const TARGET = new RegExp(CONTRACT.limits.targetPattern);
-/** A call made without options: nothing to check, nothing to stop. */
-const NO_OPTIONS: CallOptions = Object.freeze({});
 
 /** One agent and what runs on it: the tasks of a connection die with it, and a restart opens a new one. */
 interface Live {
@@ -94,13 +93,13 @@ export class Worker implements AsyncDisposable {
     target: string,
     args: unknown[] = [],
     kwargs: Record<string, unknown> = {},
-    options: CallOptions = NO_OPTIONS,
+    options: CallOptions = NO_CALL_OPTIONS,
   ): Promise<T> {
     let wire: WireArgs;
     let resolved: ResolvedCall | undefined;
     try {
       wire = wireArgs(target, args, kwargs);
-      if (options !== NO_OPTIONS) resolved = resolveCallOptions(options);
+      if (options !== NO_CALL_OPTIONS) resolved = resolveCallOptions(options);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -8,19 +8,19 @@ CPython) the frame is gathered in pieces and joined.
 """
 from __future__ import annotations
 
+import sys
 from typing import List, Optional, Union
 
 try:
     import ctypes
-    import sys
 
     if sys.implementation.name != "cpython":
         raise ImportError("not CPython")
-    _new = ctypes.pythonapi.PyBytes_FromStringAndSize
-    _new.restype = ctypes.py_object
-    _new.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t)
+    # A private prototype, as in stop/async_exc.py: setting restype on ctypes.pythonapi's shared attribute would
+    # change it for every other user of it in the process.
+    _new = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_ssize_t)(("PyBytes_FromStringAndSize", ctypes.pythonapi))
     _DATA_OFFSET = bytes.__basicsize__ - 1  # offsetof(PyBytesObject, ob_sval): the header, then the bytes
-except (ImportError, AttributeError):  # pragma: no cover - other interpreters
+except (ImportError, AttributeError):  # pragma: no cover - other interpreters, or a Python built without ctypes
     _new = None
 
 
