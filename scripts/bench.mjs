@@ -148,6 +148,7 @@ function agentBytecode(python) {
   }
 }
 
+/** @returns {Record<string, any>} */
 function readArgs(args) {
   const values = scriptArgs(
     args,

@@ -118,7 +118,7 @@ for (const section of SECTIONS) {
     figures[section.key] = (await section.run(ctx)).value;
   } catch (error) {
     figures[section.key] = undefined;
-    ctx.finding(section.key, `the section failed: ${error?.stack ?? error}`, { seed });
+    ctx.finding(section.key, `the section failed: ${/** @type {any} */ (error)?.stack ?? error}`, { seed });
   }
   sectionSeconds[section.key] = +((performance.now() - s0) / 1000).toFixed(1);
 }

@@ -28,7 +28,7 @@ let com: { proc: unknown };
 let open: Leash | undefined;
 
 beforeAll(async () => {
-  ({ python, com } = await import("pythonia"));
+  ({ python, com } = (await import("pythonia")) as unknown as { python: Py; com: { proc: unknown } });
 });
 
 afterEach(async () => {
@@ -89,7 +89,7 @@ describe("a call waiting for JavaScript", () => {
     let answer!: (value: number) => void;
     const call = hung(work.call_back(() => new Promise<number>((resolve) => (answer = resolve))));
     // pythonia has called the JavaScript function, and Python waits for its answer in Executor.ipc
-    for (let i = 0; i < 500 && !(answer && (await l.stack()).frames.some((f) => f.function === "ipc")); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && !(answer !== undefined && (await l.stack()).frames.some((f) => f.function === "ipc")); i++) await new Promise((r) => setTimeout(r, 10));
     const report = await l.stopCurrent({ deadlineMs: 500 });
     expect(report.outcome).toBe("blocked");
     expect(report.reason).toMatch(/waiting for JavaScript/);

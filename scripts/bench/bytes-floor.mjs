@@ -58,17 +58,24 @@ export async function floorBytesSamples({ python, payload, rounds }) {
     const head = Buffer.alloc(8);
     let into = head;
     let at = 0;
-    let done = (_back) => {};
+    /** @type {(back: Buffer) => void} */
+    let done = () => {};
     const socket = connect({
       path,
       onread: {
         buffer: () => into.subarray(at),
         callback: (n) => {
           at += n;
-          if (at < into.length) return;
+          if (at < into.length) return true;
           at = 0;
-          if (into === head) into = Buffer.allocUnsafe(Number(head.readBigUInt64BE()));
-          else [into, done] = [head, done(into)];
+          if (into === head) {
+            into = Buffer.allocUnsafe(Number(head.readBigUInt64BE()));
+          } else {
+            const back = into;
+            into = head;
+            done(back);
+          }
+          return true;
         },
       },
     });

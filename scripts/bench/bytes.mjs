@@ -57,7 +57,7 @@ export async function floorSamples({ python, sizeMiB, rounds }) {
 export async function pythoniaBytesSamples({ sizeMiB, rounds }) {
   const mod = await import("pythonia");
   const pythonia = mod.default ?? mod;
-  const proc = pythonia.com.proc;
+  const proc = /** @type {any} */ (pythonia).com.proc;
   const payload = randomFillSync(Buffer.allocUnsafe(sizeMiB * MiB));
   try {
     const workloads = await pythonia.python(`${BENCH_DIR}workloads.py`);

@@ -90,7 +90,7 @@ async function host() {
     await rttSamples(contender, 0, config.warm ?? 0);
   } catch (error) {
     await contender?.close();
-    process.send({ fatal: String(error?.stack ?? error) }, () => process.exit(1));
+    process.send({ fatal: String(/** @type {any} */ (error)?.stack ?? error) }, () => process.exit(1));
     return;
   }
   let closing;
@@ -111,7 +111,7 @@ async function host() {
       else throw new Error(`unknown command ${cmd}`);
       process.send({ id, result });
     } catch (error) {
-      process.send({ id, error: String(error?.stack ?? error) });
+      process.send({ id, error: String(/** @type {any} */ (error)?.stack ?? error) });
     }
   });
   process.send({ ready: true, agentPid: contender.agentPid });
@@ -125,6 +125,6 @@ if (mode === "host") {
     if (result === undefined) throw new Error(`unknown mode ${mode}`);
     process.send({ result }, () => process.exit(0));
   } catch (error) {
-    process.send({ error: String(error?.stack ?? error) }, () => process.exit(0));
+    process.send({ error: String(/** @type {any} */ (error)?.stack ?? error) }, () => process.exit(0));
   }
 }

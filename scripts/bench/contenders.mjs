@@ -49,7 +49,7 @@ async function openPythonia(python) {
   const mod = await import("pythonia");
   const pythonia = mod.default ?? mod;
   const math = await pythonia.python("math");
-  const proc = pythonia.com.proc; // pythonia's own handle, kept to await its exit
+  const proc = /** @type {any} */ (pythonia).com.proc; // pythonia's own handle, kept to await its exit
   const found = childPythons(process.pid);
   if (!found.includes(proc.pid)) {
     throw new Error(`pythonia: its Python (${proc.pid}) is not among the python children of ${process.pid}: ${JSON.stringify(found)}`);

@@ -29,6 +29,7 @@ function spawnChild(args, env, nodeArgs = []) {
 /** Run a one-shot child (`node [nodeArgs] child.mjs MODE CONFIG`) and resolve to the one message it sends. */
 export async function runOnce(mode, config, { env = {}, nodeArgs = [], timeoutMs = 120_000 } = {}) {
   const { child, exited } = spawnChild([mode, JSON.stringify(config)], env, nodeArgs);
+  /** @type {any} */
   let message;
   child.on("message", (m) => (message = m));
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
@@ -48,7 +49,7 @@ export async function openHost(name, config, env = {}) {
   let nextId = 0;
   let ended;
   const ready = new Promise((resolve, reject) => {
-    child.on("message", (m) => {
+    child.on("message", (/** @type {any} */ m) => {
       if (m.ready) return resolve(m);
       if (m.fatal) return reject(new Error(`${name} host: ${m.fatal}`));
       const w = waiting.get(m.id);

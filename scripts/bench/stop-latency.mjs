@@ -41,7 +41,7 @@ export async function stopSamples({ python, busy, samples, switchIntervalMs }) {
   const worker = await openWorker(python, switchIntervalMs === undefined ? {} : { switchIntervalMs });
   samples = { ...samples };
   const strategies = Object.keys(samples);
-  const out = Object.fromEntries(strategies.map((s) => [s, { e2eMs: [], agentMs: [], outcomes: {}, steps: {} }]));
+  const out = Object.fromEntries(strategies.map((s) => [s, /** @type {Record<string, any>} */ ({ e2eMs: [], agentMs: [], outcomes: {}, steps: {} })]));
   try {
     const others = await startBusy(worker, busy);
     const most = Math.max(...Object.values(samples));
@@ -80,7 +80,7 @@ export async function stopSamples({ python, busy, samples, switchIntervalMs }) {
           // Counted, not timed; the task is stopped again (untimed) so it does not spin on.
           o.errors = (o.errors ?? 0) + 1;
           if (process.env.BENCH_DEBUG) process.stderr.write(`[stop-latency]   error ${error}\n`);
-          o.firstError ??= String(error?.message ?? error).split("\n")[0];
+          o.firstError ??= String(error instanceof Error ? error.message : error).split("\n")[0];
           await sleep(20);
           await task.stop({ strategy: "async-exc", deadlineMs: 3_000 });
           continue;
@@ -132,7 +132,7 @@ async function threadSummary(worker) {
     const threads = await worker.connection.request({ type: "threads" }, { timeoutMs: 2_000 });
     return threads.map((t) => `${t.name}: ${t.frames?.at?.(-1)?.function ?? "?"}:${t.frames?.at?.(-1)?.line ?? "?"}`);
   } catch (error) {
-    return [`threads: ${error?.message ?? error}`];
+    return [`threads: ${error instanceof Error ? error.message : error}`];
   }
 }
 

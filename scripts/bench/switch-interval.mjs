@@ -53,11 +53,11 @@ export const switchInterval = {
       );
       const s = summarize(got["async-exc"].e2eMs, 2);
       rates.sort((a, b) => a - b);
-      rows.push({
+      rows.push(/** @type {Record<string, any>} */ ({
         switchIntervalMs: interval,
         asyncExcStopMs: { p50: s.p50, p99: s.p99 },
         busy8ItersPerS: Math.round(rates[Math.floor(rates.length / 2)]),
-      });
+      }));
       log(`switchInterval ${label} ms: async-exc p50 ${s.p50} p99 ${s.p99} ms, 8 threads ${rows.at(-1).busy8ItersPerS} it/s`);
     }
     const base = rows.find((r) => r.switchIntervalMs === null).busy8ItersPerS;

@@ -151,9 +151,9 @@ export function spawnAgent(python, { endpoint, transport = "builtin", token = ra
   });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr = (stderr + d.toString()).slice(-4096)));
-  for (const fd of [3, 4]) child.stdio[fd].on("error", () => {});
-  child.stdio[4].resume();
-  child.stdio[3].write(JSON.stringify({ endpoint, token, transport, parentPid: process.pid, switchIntervalMs: null }) + "\n");
+  for (const fd of [3, 4]) child.stdio[fd]?.on("error", () => {});
+  /** @type {import("node:stream").Readable} */ (child.stdio[4]).resume();
+  /** @type {import("node:stream").Writable} */ (child.stdio[3]).write(JSON.stringify({ endpoint, token, transport, parentPid: process.pid, switchIntervalMs: null }) + "\n");
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const kill = async () => {
     try {

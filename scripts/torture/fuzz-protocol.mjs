@@ -29,6 +29,7 @@ function coverFirst(rng, weights, index) {
 }
 
 export const nest = (depth, leaf = 1) => {
+  /** @type {unknown} */
   let v = leaf;
   for (let i = 0; i < depth; i++) v = [v];
   return v;

@@ -33,6 +33,7 @@ async function driver(ctx) {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let last = Date.now();
+  /** @type {any} */
   let final;
   let buffered = "";
   let stderr = "";
@@ -80,7 +81,7 @@ async function liveAgents(ctx) {
         socket.on("error", () => {});
         socket.end(input.data); // the agent's greeting arrives meanwhile; we never wait for it
       });
-      await new Promise((r) => server.listen(path, r));
+      await new Promise((r) => server.listen(path, () => r(undefined)));
       const agent = spawnAgent(ctx.python, { endpoint: `ipc://${path}` });
       const t0 = performance.now();
       let rss = 0;

@@ -26,6 +26,7 @@ export const security = {
       try {
         const calls = Array.from({ length: 20 }, (_, i) => worker.call("calls:sleep", [0.2 + i / 100]));
         const task = await worker.start("blocking:returns_soon", { args: ["real"] });
+        /** @type {Record<string, unknown>[]} */
         const forged = [
           { type: "hello", protocol: 2, token: "0".repeat(48), pid: 1, python: "3.99.0" },
           { type: "hello", protocol: 2, token: "", pid: 1, python: "3.99.0" },
