@@ -122,12 +122,12 @@ const report = {
   detail,
   elapsedS: Math.round((performance.now() - t0) / 100) / 10,
 };
-const text = JSON.stringify(report, null, 2) + "\n";
+const text = `${JSON.stringify(report, null, 2)}\n`;
 mkdirSync(reportDir, { recursive: true });
 writeFileSync(join(reportDir, "bench.json"), text);
 writeFileSync(join(reportDir, "BENCH.md"), renderMarkdown(report));
 log(`wrote ${join(reportDir, "bench.json")} and ${join(reportDir, "BENCH.md")} in ${report.elapsedS} s`);
-process.stdout.write(json ? text : renderText(report) + "\n");
+process.stdout.write(json ? text : `${renderText(report)}\n`);
 
 /**
  * Whether py/pyleash holds bytecode for this interpreter, so the agent starts from it. Compiled here first, as npm

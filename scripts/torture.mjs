@@ -147,14 +147,14 @@ writeOutputs(report);
 process.exit(0); // zeromq sockets of rogue peers and routers may hold the loop open for their linger
 
 function writeOutputs(report) {
-  const text = JSON.stringify(report, null, 2) + "\n";
+  const text = `${JSON.stringify(report, null, 2)}\n`;
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, "torture.json"), text);
   const markdown = renderMarkdown(report);
   writeFileSync(join(args.out, "TORTURE.md"), markdown);
   if (args.writeDocs) writeFileSync(join(ROOT, "docs", "reliability.md"), PREAMBLE + markdown.replace(/^# .*\n\n/, "## The last full run\n\n").replace(/^## Findings/m, "### Findings"));
   log(`wrote ${join(args.out, "torture.json")} and TORTURE.md${args.writeDocs ? " and docs/reliability.md" : ""}${report.elapsedS === undefined ? "" : ` (a run of ${report.elapsedS} s)`}`);
-  process.stdout.write(args.json ? text : renderText(report) + "\n");
+  process.stdout.write(args.json ? text : `${renderText(report)}\n`);
 }
 
 function readArgs(argv) {

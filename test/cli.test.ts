@@ -115,8 +115,8 @@ describe("the pyleash command line", () => {
     const { status, stdout } = await raw("call", "--help");
     expect(status).toBe(0);
     expect(stdout).toContain("Call a Python function once in a fresh agent");
-    expect(stdout).toMatch(/^  --args <json> +positional arguments for the function, as a JSON/m);
-    expect(stdout).toMatch(/^  --json +print exactly one JSON object on stdout/m);
+    expect(stdout).toMatch(/^ {2}--args <json> +positional arguments for the function, as a JSON/m);
+    expect(stdout).toMatch(/^ {2}--json +print exactly one JSON object on stdout/m);
     expect(stdout).toContain("Examples:\n  $ pyleash call math:floor --args '[2.7]' --json");
   });
 

@@ -200,7 +200,6 @@ async function oldPython(): Promise<string | undefined> {
       const path = await locatePython(version);
       if (![...supported].some((v) => v.startsWith(version))) return path;
     } catch {
-      continue;
     }
   }
   return undefined;

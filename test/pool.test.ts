@@ -6,7 +6,7 @@ import {
   type PoolOptions,
   QueueFullError,
   WorkerClosedError,
-  WorkerCrashLoopError,
+  type WorkerCrashLoopError,
   WorkerCrashedError,
 } from "../ts/index.js";
 import { FIXTURES, track } from "./support/cleanup.js";

@@ -5,7 +5,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { runInChild } from "./procs.mjs";
-import { round, summarize } from "./stats.mjs";
+import { summarize } from "./stats.mjs";
 import { openWorker, sleep } from "./tasks.mjs";
 
 export const BLOCKED = {

@@ -79,7 +79,6 @@ export function childPythons(ppid) {
       const [state, parent] = stat.slice(close + 2).split(" ");
       if (Number(parent) === ppid && state !== "Z" && comm.startsWith("python")) out.push(Number(entry));
     } catch {
-      continue; // gone meanwhile
     }
   }
   return out;

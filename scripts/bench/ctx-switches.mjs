@@ -26,7 +26,6 @@ export function threadSwitches(pid) {
       const cpuNs = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]); // time on a CPU
       out.set(Number(tid), { name, voluntary: field("voluntary_ctxt_switches"), nonvoluntary: field("nonvoluntary_ctxt_switches"), cpuNs });
     } catch {
-      continue; // the thread ended meanwhile
     }
   }
   return out;

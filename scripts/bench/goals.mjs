@@ -37,8 +37,8 @@ export function evaluateGoals(report) {
   const blocked = report.blockedStop ?? {};
   const bytes = report.bytesRoundTrip ?? {};
   const bytesBest = best(bytes, (v) => v?.framesMBps, true);
-  const bytesWorstRss = best(bytes, (v) => (v && v.rssBeforeMb ? v.rssAfterMb / v.rssBeforeMb : undefined), true);
-  const speedup = (v) => (v && v.base64MBps ? v.framesMBps / v.base64MBps : undefined);
+  const bytesWorstRss = best(bytes, (v) => (v?.rssBeforeMb ? v.rssAfterMb / v.rssBeforeMb : undefined), true);
+  const speedup = (v) => (v?.base64MBps ? v.framesMBps / v.base64MBps : undefined);
   const bytesSpeedup = best(bytes, speedup, true);
   return {
     rttVsPythonia: judge(

@@ -166,7 +166,7 @@ function machineLines(m) {
     `CPU: ${m.cores} cores (${m.cpuModel}), load average ${m.loadavgStart.join(" ")} at start, ${m.loadavgEnd.join(" ")} at end`,
     `OS: ${m.os}; Node ${m.node}; zeromq.js ${m.zeromq}` + (m.PYTHONDONTWRITEBYTECODE ? `; PYTHONDONTWRITEBYTECODE=${m.PYTHONDONTWRITEBYTECODE} (Python writes no .pyc cache)` : "") +
       `; the agent's bytecode, compiled as npm install does: ${m.agentBytecode ? "present (pythonia's script compiles at every start)" : "absent (it compiles at every start)"}`,
-    `Python ${m.python.version} at ${m.python.path}` + (m.pyzmqPython ? `; pyzmq ${m.pyzmqPython.pyzmq} (libzmq ${m.pyzmqPython.libzmq}) in ${m.pyzmqPython.path}` : "; no pyzmq venv: pyleash-pyzmq not measured"),
+    `Python ${m.python.version} at ${m.python.path}${m.pyzmqPython ? `; pyzmq ${m.pyzmqPython.pyzmq} (libzmq ${m.pyzmqPython.libzmq}) in ${m.pyzmqPython.path}` : "; no pyzmq venv: pyleash-pyzmq not measured"}`,
     `pythonia ${m.pythonia}`,
   ];
 }

@@ -5,7 +5,6 @@
  */
 import { runInChild } from "./procs.mjs";
 import { round, summarize } from "./stats.mjs";
-import { stopSamples } from "./stop-latency.mjs";
 import { openWorker } from "./tasks.mjs";
 
 export const INTERVALS = [null, 1, 0.2, 0.05]; // null: Python's own 5 ms

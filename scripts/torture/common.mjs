@@ -114,7 +114,6 @@ export function taggedPythons() {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
       if (cmdline.includes("python") || cmdline.includes("pyleash")) out.push({ pid, cmdline });
     } catch {
-      continue;
     }
   }
   return out;
@@ -153,7 +152,7 @@ export function spawnAgent(python, { endpoint, transport = "builtin", token = ra
   child.stderr.on("data", (d) => (stderr = (stderr + d.toString()).slice(-4096)));
   for (const fd of [3, 4]) child.stdio[fd]?.on("error", () => {});
   /** @type {import("node:stream").Readable} */ (child.stdio[4]).resume();
-  /** @type {import("node:stream").Writable} */ (child.stdio[3]).write(JSON.stringify({ endpoint, token, transport, parentPid: process.pid, switchIntervalMs: null }) + "\n");
+  /** @type {import("node:stream").Writable} */ (child.stdio[3]).write(`${JSON.stringify({ endpoint, token, transport, parentPid: process.pid, switchIntervalMs: null })}\n`);
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const kill = async () => {
     try {

@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import {
-  DIST, FIXTURES, TAG_ENV, bump, dirGone, errorClass, ipcDir, isAlive, settleWithin, sleep, survivors, track,
+  DIST, FIXTURES, TAG_ENV, bump, dirGone, errorClass, ipcDir, isAlive, settleWithin, survivors, track,
 } from "./common.mjs";
 
 const HANG_MS = 10_000; // a call not settled this long after the fault counts as hung

@@ -47,7 +47,7 @@ function workerBody(rng, retired, index) {
   for (const k of retired) weights[k] = 0;
   const kind = coverFirst(rng, weights, index);
   const anyValue = () => rng.pick([null, true, 0, -1, 1.5, 1e308, -1e308, "", "x", [], [1, "a"], {}, { a: 1 }, nest(5)]);
-  const type = rng.pick(["call", "ping", "start", "stop", "stack", "threads"]);
+  const _type = rng.pick(["call", "ping", "start", "stop", "stack", "threads"]);
   switch (kind) {
     case "unknownType":
       return [kind, { type: rng.pick([rng.string(8), "", "CALL", "hello", "task-ended", "__proto__", "constructor"]) }];
@@ -81,7 +81,7 @@ function workerBody(rng, retired, index) {
       return [kind, rng.pick([{ type: "call", target: "calls:echo", args: [s] }, { type: "stack", task: s }, { type: "call", target: s }])];
     }
     case "extraFields":
-      return [kind, { type: "ping", [rng.string(6)]: anyValue(), __proto__x: 1, constructor: "x", ["\u0000"]: 1 }];
+      return [kind, { type: "ping", [rng.string(6)]: anyValue(), __proto__x: 1, constructor: "x", "\u0000": 1 }];
     case "deepArgs":
       return [kind, { type: "call", target: "builtins:len", args: [nest(rng.pick([100, 500, 900, 990, 1000, 1500, 3000]))] }];
     case "taskObject":
@@ -224,7 +224,10 @@ export async function rawAgent(ctx, dir) {
             continue;
           }
           if (msg.type === "hello") {
-            if (msg.token === agent.token) (peer = id), resolve(true);
+            if (msg.token === agent.token) {
+              peer = id;
+              resolve(true);
+            }
           } else if (!("type" in msg)) replies.set(msg.id, msg);
         }
       } catch {}

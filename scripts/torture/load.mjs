@@ -58,7 +58,10 @@ async function starts(ctx, worker) {
   const t0 = performance.now();
   const tasks = await Promise.all(Array.from({ length: n }, (_, i) => worker.start("blocking:returns_soon", { args: [i] }).catch((e) => e)));
   const startErrors = {};
-  const running = tasks.filter((t) => (t instanceof Error ? (bump(startErrors, errorClass(t)), false) : true));
+  const running = tasks.filter((t) => {
+    if (t instanceof Error) bump(startErrors, errorClass(t));
+    return !(t instanceof Error);
+  });
   const started = await settleWithin(Promise.all(running.map((t) => t.started)), 120_000);
   const results = await settleWithin(Promise.all(tasks.map((t, i) => (t instanceof Error ? false : t.result.then((v) => v === i, () => false)))), 120_000);
   const finished = results.ok ? results.value.filter(Boolean).length : 0;

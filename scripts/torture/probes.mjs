@@ -39,7 +39,7 @@ export const probes = {
       for (let i = 0; i < names.length; i += ctx.config.probeParallel) {
         const slice = names.slice(i, i + ctx.config.probeParallel);
         const results = await Promise.all(slice.map((name) => (PROBES[name].api ? apiProbe(ctx) : rawProbe(ctx, dir, PROBES[name]))));
-        slice.forEach((name, k) => (out[name] = results[k]));
+        for (const [k, name] of slice.entries()) out[name] = results[k];
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

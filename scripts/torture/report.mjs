@@ -123,7 +123,7 @@ const HEAD = ["section", "scenario", "figure", "value", "wanted", "verdict"];
 export function renderText(report) {
   const table = [HEAD, ...rows(report)];
   const width = HEAD.map((_, i) => Math.min(60, Math.max(...table.map((r) => r[i].length))));
-  const line = (r) => r.map((c, i) => (c.length > 60 ? c.slice(0, 57) + "..." : c).padEnd(width[i])).join("  ").trimEnd();
+  const line = (r) => r.map((c, i) => (c.length > 60 ? `${c.slice(0, 57)}...` : c).padEnd(width[i])).join("  ").trimEnd();
   const failed = rows(report).filter((r) => r[5] === "FAIL").length;
   return [
     `pyleash torture (${report.quick ? "quick" : "full"}) — seed ${report.seed} (replay: --seed ${report.seed}), ${report.elapsedS} s, Python ${report.python.version}, transport ${report.transport}`,

@@ -30,7 +30,6 @@ async function tagged(tag: string): Promise<Leftover[]> {
       if (/\) Z /.test(stat)) continue; // a zombie is already dead; its parent reaps it
       if (cmdline.includes("python") || cmdline.includes("pyleash")) out.push({ pid, cmdline });
     } catch {
-      continue; // gone meanwhile, or not ours to read
     }
   }
   return out;

@@ -30,12 +30,12 @@ export async function call(target: string, options: CallCommandOptions): Promise
       stop: { strategy: options.strategy, graceMs: options.grace, deadlineMs: options.deadline },
     });
     if (options.json) printJson({ ok: true, result, python: worker.python, transport: worker.transport });
-    else process.stdout.write(JSON.stringify(result) + "\n");
+    else process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;
   } catch (error) {
     const stop = error instanceof AbortError ? error.stopReport : undefined;
     if (options.json) printJson({ ok: false, error: { ...errorJson(error), ...(stop && { stop }) } });
-    else process.stderr.write([errorText(error), ...(stop ? describeStop(stop) : [])].join("\n") + "\n");
+    else process.stderr.write(`${[errorText(error), ...(stop ? describeStop(stop) : [])].join("\n")}\n`);
     return 1;
   } finally {
     await worker?.close();

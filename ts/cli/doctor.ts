@@ -45,7 +45,7 @@ export async function doctor(options: DoctorOptions): Promise<number> {
       f.transport ?? `FAILED: ${String(f.error?.message).split("\n")[0]}`,
       f.roundTripUs === null ? "-" : `${f.roundTripUs.toFixed(0)} µs`,
     ]);
-    process.stdout.write(table(["python", "free-threaded", "path", "pyzmq", "transport", "call round trip (median)"], rows) + "\n");
+    process.stdout.write(`${table(["python", "free-threaded", "path", "pyzmq", "transport", "call round trip (median)"], rows)}\n`);
   }
   return findings.every((f) => f.transport !== null) ? 0 : 1;
 }

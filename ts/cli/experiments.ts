@@ -38,7 +38,7 @@ export async function experiments(options: ExperimentsOptions): Promise<number> 
   } else {
     const { versions, rows } = grid(report);
     const body = rows.map((r) => [r.id, ...r.cells.map((c) => (c ? `${c.verdict} ${c.key}` : "–"))]);
-    process.stdout.write(table(["experiment", ...versions], body) + "\n");
+    process.stdout.write(`${table(["experiment", ...versions], body)}\n`);
     process.stdout.write(`\n${(report.durationMs / 1000).toFixed(1)} s; wrote ${join(dir, "experiments.json")}, EXPERIMENTS.md, index.html\n`);
   }
   // Verdicts are findings, not failures: only a run that could not measure anything is an error.

@@ -2,7 +2,7 @@
 import { PyleashError, PythonError } from "../errors.js";
 
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** An error as the CLI's JSON shows it: its class name, message and whatever facts it carries. */

@@ -8,14 +8,14 @@ const WIDTH = 30;
 
 /** The `onProgress` for `run`, and `done()` to leave the terminal tidy; nothing happens where nothing fits. */
 export function progressOutput(json: boolean): { onProgress: ((p: Progress) => void) | undefined; done(): void } {
-  if (json) return { onProgress: (p) => process.stdout.write(JSON.stringify({ type: "progress", ...p }) + "\n"), done() {} };
+  if (json) return { onProgress: (p) => process.stdout.write(`${JSON.stringify({ type: "progress", ...p })}\n`), done() {} };
   const tty = process.stderr;
   if (!tty.isTTY) return { onProgress: undefined, done() {} };
   let drawn = false;
   return {
     onProgress(p) {
       const columns = tty.columns || 80;
-      tty.write("\r" + barLine(p).slice(0, columns - 1) + "\x1b[K");
+      tty.write(`\r${barLine(p).slice(0, columns - 1)}\x1b[K`);
       drawn = true;
     },
     done() {

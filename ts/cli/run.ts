@@ -69,7 +69,7 @@ export async function run(target: string, options: RunOptions): Promise<number> 
     await worker?.close();
   }
   if (options.json) printJson(out);
-  else process.stdout.write(describeRun(out) + "\n");
+  else process.stdout.write(`${describeRun(out)}\n`);
   return out.status === "finished" || out.stop?.outcome === "stopped" || out.stop?.outcome === "finished-first" ? 0 : 1;
 }
 

@@ -343,7 +343,7 @@ export const signalsMainThread = define<SignalsMain, { main_sleep: number }>({
     if (!f.handlerThreads.length) return { verdict: "n/a", evidence: `No handler ran${f.error ? ` (${f.error})` : ""}.` };
     const allMain = f.handlerThreads.every((t) => t === "MainThread");
     const evidence =
-      f.targets.map((t, i) => `aimed at ${t}: ran on ${f.handlerThreads[i] ?? "–"} after ${ms(f.handlerDelaysMs[i])}`).join("; ") + ".";
+      `${f.targets.map((t, i) => `aimed at ${t}: ran on ${f.handlerThreads[i] ?? "–"} after ${ms(f.handlerDelaysMs[i])}`).join("; ")}.`;
     return { verdict: allMain && f.handlerThreads.length === f.targets.length ? "holds" : "fails", evidence };
   },
   key: (f) => f.handlerThreads.join(", ") || "–",

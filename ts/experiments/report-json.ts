@@ -2,5 +2,5 @@
 import type { ExperimentsReport } from "./types.js";
 
 export function reportJson(report: ExperimentsReport): string {
-  return JSON.stringify(report, null, 2) + "\n";
+  return `${JSON.stringify(report, null, 2)}\n`;
 }

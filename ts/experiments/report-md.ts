@@ -24,7 +24,7 @@ export function reportMarkdown(report: ExperimentsReport): string {
     "",
     `| experiment | ${versions.join(" | ")} |`,
     `|---|${versions.map(() => "---").join("|")}|`,
-    ...rows.map((r) => `| \`${r.id}\` | ${r.cells.map((c) => (c ? `**${c.verdict}** ${escape(c.key)}` : "–")).join(" | ")} |`),
+    ...rows.map((r) => `| \`${r.id}\` | ${r.cells.map((c) => (c ? `**${c.verdict}** ${escapeCell(c.key)}` : "–")).join(" | ")} |`),
     `| *holds / fails / n/a* | ${versions.map((v) => `${counts[v]!.holds} / ${counts[v]!.fails} / ${counts[v]!["n/a"]}`).join(" | ")} |`,
     "",
   ];
@@ -35,12 +35,12 @@ export function reportMarkdown(report: ExperimentsReport): string {
       out.push(`## ${ARTICLE[article] ?? article}`, "");
     }
     out.push(`### \`${e.id}\``, "", `> ${e.claimQuote}`, "", `*Claim:* ${e.claimGloss}`, "", `*Method:* ${e.method}`, "");
-    for (const r of e.results) out.push(`- **${r.python}: ${r.verdict}** — ${escape(r.evidence)}`);
+    for (const r of e.results) out.push(`- **${r.python}: ${r.verdict}** — ${escapeCell(r.evidence)}`);
     out.push("");
   }
   return out.join("\n");
 }
 
-function escape(text: string): string {
+function escapeCell(text: string): string {
   return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }

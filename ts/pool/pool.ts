@@ -299,7 +299,10 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         this.#replace();
       });
     };
-    if (this.#backoffMs === 0) return start();
+    if (this.#backoffMs === 0) {
+      start();
+      return;
+    }
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       start();

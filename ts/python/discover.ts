@@ -172,7 +172,6 @@ async function whichOnPath(name: string, tried: string[]): Promise<string | unde
       const { stdout } = await run("pyenv", ["which", name], { timeout: 10_000 });
       return stdout.trim();
     } catch {
-      continue; // the shim exists but pyenv has no such version selected
     }
   }
   return undefined;

@@ -17,6 +17,7 @@ import { PendingRequests, type RequestOptions } from "../worker/pending.js";
 
 /** pythonia's `python(module)`: resolves to a proxy of the imported module (typed loosely: pythonia is optional). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: pythonia's proxies are untyped by design (any attribute is a Python one)
 export type PythoniaImport = (module: string) => Promise<any>;
 
 /** Run by path inside pythonia's Python: puts this pyleash package in sys.modules without touching sys.path. */

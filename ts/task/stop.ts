@@ -9,7 +9,7 @@ import { roundMs, settlesWithin } from "../util/time.js";
 import { parseDump } from "./faulthandler.js";
 import type { TaskHost } from "./host.js";
 import { type StopOptions, resolveStopOptions } from "./options.js";
-import type { Frame, StopReport } from "./report.js";
+import type { StopReport } from "./report.js";
 
 /** How long past the deadline the agent has to deliver its report before the controller checks on it. */
 const ANSWER_SLACK_MS = 1_000;
@@ -167,7 +167,7 @@ function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: num
       `the agent did not answer the stop within ${Math.round(elapsedMs)} ms ${SILENCE[silence]}; ` +
       (silence === "suspended"
         ? "the controller made this report without stacks (a stopped process cannot dump them)"
-        : `the controller made this report from faulthandler's dump` + (dump ? "" : " (which wrote nothing)")),
+        : `the controller made this report from faulthandler's dump${dump ? "" : " (which wrote nothing)"}`),
     agentResponsive: false,
   };
 }

@@ -1,5 +1,5 @@
 /** Task: Python work started in the agent, with its result, its stack, and its stop. */
-import { AbortError, PyleashError, PythonError, TaskStoppedError, errorFromPayload } from "../errors.js";
+import { AbortError, type PyleashError, PythonError, TaskStoppedError, errorFromPayload } from "../errors.js";
 import type { AgentEvent, EventOf, TaskKind } from "../protocol.js";
 import type { TaskHost } from "./host.js";
 import type { ResolvedStart, StopOptions } from "./options.js";

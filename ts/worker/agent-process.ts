@@ -52,7 +52,7 @@ export function spawnAgent(python: string, options: ResolvedWorkerOptions, confi
   }
   const lifeline = child.stdio[CONFIG_FD] as Writable | null;
   lifeline?.on("error", () => {}); // EPIPE when the agent is gone: its exit is reported elsewhere
-  lifeline?.write(JSON.stringify(config) + "\n");
+  lifeline?.write(`${JSON.stringify(config)}\n`);
   return { child, dumpThreads: dumper(child), stderrTail: () => tail };
 }
 

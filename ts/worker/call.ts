@@ -28,8 +28,14 @@ export async function stoppableCall<T>(host: TaskHost, id: string, body: CallBod
   if (unlisten) void reply.then(unlisten, unlisten);
   let answered = false;
   const settled = reply.then(
-    (value) => ((answered = true), { value }),
-    (error: unknown) => ((answered = true), { error }),
+    (value) => {
+      answered = true;
+      return { value };
+    },
+    (error: unknown) => {
+      answered = true;
+      return { error };
+    },
   );
   const trigger = whenAborted(signal, timeoutMs);
   const first = await Promise.race([settled, trigger.fired]);
