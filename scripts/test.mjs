@@ -16,6 +16,19 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 
+// The static checks first (scripts/lint.mjs): each counts as one test.
+const lint = spawnSync(process.execPath, [join(root, "scripts", "lint.mjs")], { cwd: root, encoding: "utf8" });
+process.stdout.write(lint.stdout.split("\n").slice(0, -2).join("\n") + "\n");
+const lintCounts = lastJsonLine(lint.stdout ?? "", ["passed", "failed", "skipped"]);
+if (lintCounts) {
+  passed += lintCounts.passed;
+  failed += lintCounts.failed;
+  skipped += lintCounts.skipped;
+} else {
+  failed += 1;
+  console.log(`lint died: ${lint.stderr}`);
+}
+
 const vitest = spawnSync(
   process.execPath,
   [join(root, "node_modules/vitest/vitest.mjs"), "run", "--reporter=default", "--reporter=json", `--outputFile=${vitestJson}`, ...extra],
@@ -61,12 +74,12 @@ for (const python of [...interpreters.map((p) => p.path), ...venvs]) {
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exitCode = failed ? 1 : 0;
 
-/** The counts py/tests/run.py prints as its last stdout line, or undefined when there are none. */
-function lastJsonLine(stdout) {
+/** The counts a runner (py/tests/run.py, scripts/lint.mjs) prints as its last stdout line, or undefined when there are none. */
+function lastJsonLine(stdout, keys = ["run", "passed", "failed", "errors", "skipped"]) {
   const line = stdout.trimEnd().split("\n").at(-1) ?? "";
   try {
     const counts = JSON.parse(line);
-    return ["run", "passed", "failed", "errors", "skipped"].every((k) => Number.isInteger(counts?.[k])) ? counts : undefined;
+    return keys.every((k) => Number.isInteger(counts?.[k])) ? counts : undefined;
   } catch {
     return undefined;
   }

@@ -15,7 +15,6 @@ gives back the signal handlers, faulthandler's signal and threading.excepthook; 
 """
 from __future__ import annotations
 
-import faulthandler
 import json
 import os
 import sys

@@ -10,7 +10,8 @@ with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "contract.jso
 
 PROTOCOL_VERSION: int = CONTRACT["protocol"]
 KINDS: Tuple[str, ...] = tuple(CONTRACT["kinds"])
-LANE_KINDS: Dict[str, str] = {lane: spec["kind"] for lane, spec in CONTRACT["lanes"].items()}  # a call's lane -> the kind whose stops fit it
+# a call's lane -> the kind whose stops fit it
+LANE_KINDS: Dict[str, str] = {lane: spec["kind"] for lane, spec in CONTRACT["lanes"].items()}
 STRATEGIES: Tuple[str, ...] = tuple(CONTRACT["strategies"])
 LADDERS: Dict[str, Tuple[str, ...]] = {kind: tuple(spec["ladder"]) for kind, spec in CONTRACT["kinds"].items()}
 SUPPORTED: Dict[str, Tuple[str, ...]] = {kind: tuple(spec["strategies"]) for kind, spec in CONTRACT["kinds"].items()}

@@ -115,7 +115,7 @@ class Agent:
         except (protocol.ProtocolError, contract.ContractError) as exc:
             request_id = request_id if request_id is not None else getattr(exc, "request_id", None)
             self._refuse(request_id, decoded, exc, "malformed request")
-        except Exception as exc:  # noqa: B902 - a defect of ours, not the caller's: answer and carry on
+        except Exception as exc:  # noqa: BLE001 - a defect of ours, not the caller's: answer and carry on
             self._refuse(request_id, decoded, exc, "request failed in the agent")
 
     def _encode(self, message: Dict[str, Any]) -> List[Any]:
@@ -125,7 +125,7 @@ class Agent:
             frames = protocol.encode_frames(message)
         except protocol.NotSerializable as exc:
             return [protocol.encode(protocol.error(message.get("id"), protocol.RESULT, exc, with_traceback=False))]
-        except Exception as exc:  # noqa: B902 - a defect of ours: the caller still gets an answer
+        except Exception as exc:  # noqa: BLE001 - a defect of ours: the caller still gets an answer
             return [protocol.encode(protocol.error(message.get("id"), protocol.EXCEPTION, exc, with_traceback=False))]
         size = len(frames[0]) if len(frames) == 1 else sum(map(len, frames))
         if size <= self.max_message_bytes:
@@ -146,7 +146,7 @@ class Agent:
             return
         try:
             self.send(protocol.error(request_id, protocol.PROTOCOL, exc, with_traceback=False))
-        except Exception as failure:  # noqa: B902 - e.g. the transport is closing; the loop goes on
+        except Exception as failure:  # noqa: BLE001 - e.g. the transport is closing; the loop goes on
             _log("could not answer request %d: %s" % (request_id, failure))
 
     def _call(self, request: Dict[str, Any]) -> None:
@@ -161,7 +161,7 @@ class Agent:
         try:
             fn = targets.resolve(target)
             reply = protocol.ok(request_id, fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET)))
-        except BaseException as exc:  # noqa: B902 - an import that raised, and everything the call raises, go back
+        except BaseException as exc:  # noqa: BLE001 - an import that raised, and everything the call raises, go back
             reply = failure_reply(request_id, exc)
         self.outbox.add(self._encode(reply), hold=self.pool.queued() if hold is None else hold)
 

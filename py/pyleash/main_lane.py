@@ -25,5 +25,5 @@ class MainLane:
         try:
             fn, args = self._jobs.get()
             fn(*args)
-        except BaseException:  # noqa: B902 - jobs report their own errors; a late stop signal lands here
+        except BaseException:  # noqa: BLE001 - jobs report their own errors; a late stop signal lands here
             pass

@@ -178,7 +178,7 @@ class CallPool:
             fn, args = job
             try:
                 fn(*args)
-            except BaseException:  # noqa: B902 - a job reports its own errors; the thread must survive
+            except BaseException:  # noqa: BLE001 - a job reports its own errors; the thread must survive
                 pass
             job = fn = args = None  # type: ignore[assignment]  (drop references before idling)
             drained = retire = False

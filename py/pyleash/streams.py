@@ -171,7 +171,7 @@ class Flusher:
             for state in waiting:
                 try:
                     state.flush()
-                except Exception:  # noqa: B902 - e.g. the transport is closing: the stream's own end reports it
+                except Exception:  # noqa: BLE001 - e.g. the transport is closing: the stream's own end reports it
                     pass
 
 
@@ -251,7 +251,7 @@ class _AsyncSteps:
         async def guarded() -> None:
             try:
                 outcome.append((True, await make()))
-            except BaseException as exc:  # noqa: B902 - handed to the pool thread, which raises it
+            except BaseException as exc:  # noqa: BLE001 - handed to the pool thread, which raises it
                 outcome.append((False, exc))
             finally:
                 settled.release()

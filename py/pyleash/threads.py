@@ -20,7 +20,7 @@ def start_soon(thread: threading.Thread, on_error: Optional[OnError] = None) -> 
     def starter() -> None:
         try:
             thread.start()
-        except BaseException as exc:  # noqa: B902 - reported, never lost in a helper thread
+        except BaseException as exc:  # noqa: BLE001 - reported, never lost in a helper thread
             if on_error is not None:
                 on_error(exc)
 

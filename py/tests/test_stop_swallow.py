@@ -39,7 +39,7 @@ def swallow_base_exception(w: Worker) -> None:
     while not w.quit:
         try:
             _work()
-        except BaseException as exc:  # noqa: B902
+        except BaseException as exc:  # noqa: BLE001
             w.swallowed.append(exc)
 
 
@@ -105,7 +105,7 @@ def swallow_twice_in_one_frame(w: Worker) -> None:
                     _work()
                 except:  # noqa: E722
                     pass
-        except BaseException:  # noqa: B902
+        except BaseException:  # noqa: BLE001
             pass
 
 
@@ -117,7 +117,7 @@ def swallow_with_multiline_finally(w: Worker) -> None:
         while not w.quit:
             try:
                 _work()
-            except BaseException:  # noqa: B902
+            except BaseException:  # noqa: BLE001
                 pass
     finally:
         w.cleanup.append(1)  # type: ignore[attr-defined]

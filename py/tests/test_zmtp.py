@@ -165,7 +165,8 @@ class FramingTest(unittest.TestCase):
         for big_frame in (zmtp.BIG_FRAME, 1000):  # 1000: the 70000-byte frame arrives in pieces
             for step in (1, 2, 3, 7, 9, 256, 4096, len(stream)):
                 del got[:]
-                dec = Decoder(lambda name, data: (got.append((name, data)), setattr(dec, "ready", True)))
+                # the callback runs within this iteration, on this iteration's decoder
+                dec = Decoder(lambda name, data: (got.append((name, data)), setattr(dec, "ready", True)))  # noqa: B023
                 dec.big_frame = big_frame
                 for i in range(0, len(stream), step):
                     dec.feed(stream[i:i + step])

@@ -113,7 +113,7 @@ def setdaemon():
             t.join()
             out["daemon"] = t.daemon
             out["works"] = t.daemon is True
-        except Exception as e:  # setDaemon may be gone in a future Python
+        except Exception as e:  # noqa: BLE001 - setDaemon may be gone in a future Python: reported
             out["error"] = "%s: %s" % (type(e).__name__, e)
     out["warnings"] = ["%s: %s" % (w.category.__name__, w.message) for w in caught]
     return out

@@ -3,7 +3,6 @@ import ctypes
 import json
 import signal
 import threading
-import time
 import queue
 import warnings
 
@@ -209,7 +208,7 @@ def isalive():
         try:
             terminate_thread(t)
             out["ran"] = True
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - reported as the experiment's finding
             out["error"] = "%s: %s" % (type(e).__name__, e)
     t.join(2)
     out["threadStopped"] = not t.is_alive()
@@ -231,7 +230,7 @@ def ctypes_ident():
         try:
             out["bareIdentResult"] = ctypes.pythonapi.PyThreadState_SetAsyncExc(t.ident, None)
             out["bareIdentError"] = None
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - reported as the experiment's finding
             out["bareIdentResult"] = None
             out["bareIdentError"] = "%s: %s" % (type(e).__name__, e)
     finally:

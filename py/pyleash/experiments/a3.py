@@ -1,5 +1,4 @@
 """Article 003 (six ways to kill a thread): its snippets run in sacrificial children, raw observations back."""
-import sys
 import threading
 import time
 

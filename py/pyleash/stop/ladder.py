@@ -50,7 +50,7 @@ class StopRun:
         """On the control thread. False if the answer is already sent (ended task, strategy unavailable)."""
         try:
             return self._begin()
-        except Exception as exc:  # e.g. SystemError from async_raise: answered, the control loop goes on
+        except Exception as exc:  # noqa: BLE001 - e.g. SystemError from async_raise: answered, the control loop goes on
             self._conclude_with(exc)
             return False
 
@@ -103,7 +103,7 @@ class StopRun:
             self.report.blocked([] if kind.stack_waits or task.ident is None else kind.stack(task))
             kind.gave_up(task)
             self._conclude("blocked", None, None, "still running %d ms after the stop was asked" % (self.deadline_s * 1000))
-        except BaseException as exc:  # noqa: B902 - the controller must get an answer
+        except BaseException as exc:  # noqa: BLE001 - the controller must get an answer
             self._conclude_with(exc)
 
     def deliver(self, until: float, inject: Callable[[], bool]) -> None:

@@ -105,7 +105,7 @@ async def _run(task: Task, emit: Emit) -> None:
         outcome, how, error = "stopped", "cancelled", TaskStopped("cancelled")
     except TaskStopped as exc:
         outcome, error = "stopped", exc
-    except BaseException as exc:  # noqa: B902 - everything the task raises is reported
+    except BaseException as exc:  # noqa: BLE001 - everything the task raises is reported
         error = exc
     task.unwinding = True
     finish(task, emit, outcome, result, error, how)

@@ -36,7 +36,7 @@ def main(task_id: str, target: str, args: list, kwargs: dict, conn: Any, stop_ev
         message = {"status": "finished", "result": fn(*args, **kwargs)}
     except TaskStopped:
         message = {"status": "stopped", "how": "SIGTERM"}
-    except BaseException as exc:  # noqa: B902 - everything the task raises is reported
+    except BaseException as exc:  # noqa: BLE001 - everything the task raises is reported
         message = {"status": "failed", "error": protocol.error(None, protocol.EXCEPTION, exc)["error"]}
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:

@@ -88,7 +88,7 @@ def _watch(task: Task, emit: Emit, process: BaseProcess, receiver: Any, child_en
     task.ident = threading.get_ident()
     try:
         process.start()
-    except BaseException as exc:  # noqa: B902 - a failed spawn is the task's failure
+    except BaseException as exc:  # noqa: BLE001 - a failed spawn is the task's failure
         for end in (receiver, task.stop_event, task.dumps) + child_ends:
             end.close()
         finish(task, emit, "failed", None, exc)

@@ -53,7 +53,7 @@ class TaskService:
         self._send(protocol.ok(request["id"], task.describe()))
         try:
             kind.start(task, self.emit)
-        except Exception as exc:  # e.g. no more threads: the task fails, the agent goes on
+        except Exception as exc:  # noqa: BLE001 - e.g. no more threads: the task fails, the agent goes on
             finish(task, self.emit, "failed", error=exc)
 
     def call(self, request: Dict[str, Any], kind: Kind, prepare: Optional[Callable[[Task], None]] = None) -> None:

@@ -177,7 +177,7 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
             outcome = "finished"
         except TaskStopped as exc:
             outcome, error = "stopped", exc
-        except BaseException as exc:  # noqa: B902 - everything the task raises is reported
+        except BaseException as exc:  # noqa: BLE001 - everything the task raises is reported
             error = exc
         close_injections(task)
     except TaskStopped as exc:  # a second delivery landed in the bookkeeping above

@@ -69,7 +69,7 @@ def open_transport(
     if kind != "builtin":
         try:
             from .pyzmq_transport import PyzmqTransport
-        except Exception as exc:  # a broken pyzmq install counts as absent for "auto"
+        except Exception as exc:  # noqa: BLE001 - a broken pyzmq install counts as absent for "auto"
             if kind == "pyzmq":
                 raise TransportError("pyzmq is not importable: %s" % exc) from None
         else:
