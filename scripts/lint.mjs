@@ -11,7 +11,7 @@ import { findAllPythons } from "../dist/python/discover.js";
 const ROOT = new URL("..", import.meta.url).pathname;
 const BIN = join(ROOT, "node_modules", ".bin");
 // Pinned: a new release of either may find new things, which belongs in a commit of its own.
-const PY_TOOLS = ["ruff==0.16.9", "mypy==2.4.0"];
+const PY_TOOLS = ["ruff==0.16.9", "mypy==2.4.0", "pyzmq==27.2.0"]; // pyzmq: its types, for the agent's pyzmq transport
 const TOOLS_VENV = join(ROOT, ".cache", "venv-tools");
 
 const counts = { passed: 0, failed: 0, skipped: 0 };

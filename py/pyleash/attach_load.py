@@ -12,6 +12,7 @@ _loaded = sys.modules.get("pyleash")
 if _loaded is None:
     _spec = importlib.util.spec_from_file_location("pyleash", os.path.join(_here, "__init__.py"),
                                                    submodule_search_locations=[_here])
+    assert _spec is not None and _spec.loader is not None  # a file location always has a spec and a loader
     _module = importlib.util.module_from_spec(_spec)
     sys.modules["pyleash"] = _module
     try:

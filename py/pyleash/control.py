@@ -147,7 +147,7 @@ class Agent:
         try:
             self.send(protocol.error(request_id, protocol.PROTOCOL, exc, with_traceback=False))
         except Exception as failure:  # noqa: BLE001 - e.g. the transport is closing; the loop goes on
-            _log("could not answer request %d: %s" % (request_id, failure))
+            _log("could not answer request %s: %s" % (request_id, failure))
 
     def _call(self, request: Dict[str, Any]) -> None:
         if request["lane"] != "thread" or "task" in request:  # stoppable, or on the main lane: recorded as a task

@@ -70,7 +70,7 @@ class InlineCalls:
                 self._running = True
                 hold = bool(pending)
             fn(*args, hold)  # jobs report their own errors
-            fn = args = None  # type: ignore[assignment]  (drop references before the next)
+            fn = args = None  # type: ignore[assignment]  # drop references before the next
         self._flush()  # our reply may have been held for calls that have gone to the pool since
         return False
 

@@ -180,7 +180,7 @@ class CallPool:
                 fn(*args)
             except BaseException:  # noqa: BLE001 - a job reports its own errors; the thread must survive
                 pass
-            job = fn = args = None  # type: ignore[assignment]  (drop references before idling)
+            job = fn = args = None  # type: ignore[assignment]  # drop references before idling
             drained = retire = False
             with self._lock:
                 if me in self._abandoned:  # already uncounted: it leaves, and the pool forgets it

@@ -86,7 +86,7 @@ class StreamState:
         """On the producer: encode the item (now, so a value that cannot cross is named with its index) and batch it.
         An item that holds bytes leaves alone, as a message with its binary frames, after the batch before it."""
         try:
-            frame = protocol.encode(item)  # type: ignore[arg-type]  (any JSON value encodes)
+            frame = protocol.encode(item)  # any JSON value encodes
         except protocol.NotSerializable as exc:
             frames = self._with_binary(item)
             if frames is None:

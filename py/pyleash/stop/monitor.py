@@ -121,7 +121,7 @@ class MonitorKill:
         tool = self.tool_id
         self._codes.add(code)
         try:
-            sys.monitoring.set_local_events(tool, code, sys.monitoring.events.INSTRUCTION)
+            sys.monitoring.set_local_events(tool, code, sys.monitoring.events.INSTRUCTION)  # type: ignore[arg-type]  # None: TypeError
         except (TypeError, ValueError):  # disarmed meanwhile: the tool id is None or free again
             pass
         return None

@@ -34,7 +34,7 @@ class CurrentWorkSignalStop(MainSignalStop):
         """A request the handler has neither raised nor dropped yet."""
         return self._requested
 
-    def request_stop(self, target: Any = None) -> bool:  # type: ignore[override]
+    def request_stop(self, target: Any = None) -> bool:
         """From any thread: ask for the exception while `target` runs; False if not installed."""
         if not self._installed:
             return False

@@ -58,7 +58,7 @@ def register_dump(file: Any, signum: Optional[int] = DUMP_SIGNAL) -> int:
 
 def unregister_dump(signum: Optional[int] = DUMP_SIGNAL) -> bool:
     """Undo register_dump; True if a dump handler was registered."""
-    return signum is not None and faulthandler.unregister(signum)
+    return signum is not None and bool(faulthandler.unregister(signum))  # type: ignore[func-returns-value]  # a bool (typeshed: None)
 
 
 def parse_faulthandler_dump(text: str) -> List[Dict[str, Any]]:

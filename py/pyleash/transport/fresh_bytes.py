@@ -21,7 +21,7 @@ try:
     _new = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.c_ssize_t)(("PyBytes_FromStringAndSize", ctypes.pythonapi))
     _DATA_OFFSET = bytes.__basicsize__ - 1  # offsetof(PyBytesObject, ob_sval): the header, then the bytes
 except (ImportError, AttributeError):  # pragma: no cover - other interpreters, or a Python built without ctypes
-    _new = None
+    _new = None  # type: ignore[assignment]  # callers check for None
 
 
 class FreshBytes:

@@ -50,7 +50,7 @@ def encode_message(frames: Frames) -> bytes:
     last = len(frames) - 1
     if last < 0:
         raise ValueError("a message needs at least one frame")
-    out = []
+    out: List[Union[bytes, bytearray]] = []
     append = out.append
     for i, frame in enumerate(frames):
         n = len(frame)
@@ -121,7 +121,7 @@ def decode_properties(data: bytes) -> Dict[str, bytes]:
     return props
 
 
-def check_greeting(data: bytes) -> None:
+def check_greeting(data: Union[bytes, bytearray]) -> None:
     """Validate as much of the peer's 64-byte greeting as has arrived (any prefix)."""
     if len(data) >= 1 and data[0] != 0xFF or len(data) >= 10 and data[9] != 0x7F:
         raise TransportError("bad ZMTP greeting signature %r: the peer is not a ZMTP 3 endpoint" % bytes(data[:10]))
