@@ -61,6 +61,19 @@ describe.each(pythons)("stopping tasks on Python $label", ({ label, python }) =>
     expect(report.swallowed).toBeGreaterThanOrEqual(1);
   });
 
+  it("stops a main-thread loop whose bare except wraps a call, with the default ladder and with signal", async () => {
+    const worker = await startWorker({ python });
+    for (const strategy of ["auto", "signal"] as const) {
+      const task = await worker.start("blocking:swallows_around_a_call", { kind: "main" });
+      await reached(task, "swallows_around_a_call");
+      const report = await task.stop({ strategy, deadlineMs: 10_000 });
+      expect(report, strategy).toMatchObject({ outcome: "stopped", finallyRan: true });
+    }
+    const error = await worker.call("blocking:swallows_around_a_call", [], {}, { lane: "main", timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortError);
+    expect((error as AbortError).stopReport).toMatchObject({ outcome: "stopped" });
+  });
+
   it("stops a cooperative loop with the flag, and the function's return value travels with the stop", async () => {
     const worker = await startWorker({ python });
     const task = await worker.start("blocking:cooperative");

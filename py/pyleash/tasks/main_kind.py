@@ -5,6 +5,7 @@ import threading
 from typing import TYPE_CHECKING, Optional
 
 from pyleash.main_lane import MainLane
+from pyleash.stop import rearm
 from pyleash.stop.signal_main import MainSignalStop, available
 from pyleash.tasks.kind import Kind
 from pyleash.tasks.task import Emit, Task, body, run
@@ -50,5 +51,16 @@ class MainKind(Kind):
             run(task, emit, lambda: body(task))
 
     def _signal(self, stop: StopRun, until: float) -> None:
-        assert self.signal is not None  # unavailable() refused the strategy otherwise
-        stop.deliver(until, self.signal.request_stop)
+        signal = self.signal
+        assert signal is not None  # unavailable() refused the strategy otherwise
+        ident = stop.task.ident
+
+        def inject() -> bool:
+            # The line hook of pyleash.stop.rearm, as async-exc has: a handler that swallows the signal's
+            # TaskStopped gets it again at its next line. Without it, a loop whose try holds a call is out of
+            # reach on 3.10, where the handler runs at the call's entry, inside the try, every time.
+            if ident is not None:
+                rearm.arm(ident)
+            return signal.request_stop()
+
+        stop.deliver(until, inject)
