@@ -124,7 +124,7 @@ class CurrentCallKind(Kind):
         return True
 
     def stack(self, task: Adopted) -> List[Dict[str, Any]]:  # type: ignore[override]
-        return stacks.thread_stack(task.ident) if task.ident is not None else []  # type: ignore[arg-type]
+        return stacks.thread_stack(task.ident) if task.ident is not None else []
 
     def unavailable(self, strategy: str) -> Optional[str]:
         if strategy != "signal":

@@ -41,7 +41,7 @@ class PythoniaLoop:
         if dispatch is None:
             raise NotPythonia("attach() was not called through pythonia (no Bridge.onMessage on its stack)")
         self.call_line = dispatch.f_lineno  # onMessage's `return getattr(self, action)(...)`, inside its try
-        self.home = os.path.dirname(os.path.abspath(bridge.__file__))  # type: ignore[union-attr]
+        self.home = os.path.dirname(os.path.abspath(bridge.__file__))  # type: ignore[union-attr, arg-type]
         invoke = here
         while invoke is not None and not self._in_pythonia(invoke):
             invoke = invoke.f_back

@@ -189,7 +189,7 @@ def _inject_async(task: Stoppable) -> bool:
     """Arm TaskStopped in the task's thread, with the line hook its delivery installs there (pyleash.stop.rearm):
     a handler that swallows it gets it again at the next line it runs. Under the task's inject lock (_guarded),
     so a thread that has closed injections is never armed again."""
-    rearm.arm(task.ident)  # type: ignore[arg-type]  (costs the thread nothing until the exception is made there)
+    rearm.arm(task.ident)  # type: ignore[arg-type]  # costs the thread nothing until the exception is made there
     try:
         async_raise(task.ident, TaskStopped)  # type: ignore[arg-type]
     except ValueError:  # the thread state is gone: the task is leaving
@@ -209,18 +209,24 @@ def _trace(run: StopRun, until: float) -> None:
         return
     # trace: true, article 003's kill at the next line. CPython drops a trace function that raised, so once
     # that kill was swallowed the stop goes on with asynchronous deliveries, and the hook they install.
-    run.deliver(until, lambda: (tracer.kill() or True) if not tracer.spent else _inject_async(task))
+    run.deliver(until, lambda: _done(tracer.kill) if not tracer.spent else _inject_async(task))
 
 
 def _monitor(run: StopRun, until: float) -> None:
     from pyleash.stop.monitor import MonitorKill
 
     kill = MonitorKill()
-    kill.arm(run.task.ident)  # type: ignore[arg-type]  (zero cost until now: events are switched on only for the stop)
+    kill.arm(run.task.ident)  # type: ignore[arg-type]  # zero cost until now: events are switched on only for the stop
     try:
-        run.deliver(until, lambda: kill.fire() or True)
+        run.deliver(until, lambda: _done(kill.fire))
     finally:
         kill.disarm()
+
+
+def _done(act: Callable[[], None]) -> bool:
+    """act(), as an injection that was made."""
+    act()
+    return True
 
 
 # The steps that act inside a thread of the agent; a kind brings its own others (StopKind.step).

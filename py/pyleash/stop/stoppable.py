@@ -49,10 +49,17 @@ class StopKind(Protocol):
 class Stoppable(Protocol):
     """A task as the stop engine reads and writes it (pyleash.tasks.task.Task)."""
 
-    id: str
-    kind: StopKind
+    # Read-only to the engine (properties, so a task may declare narrower types: Kind, threading.Event).
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def kind(self) -> StopKind: ...
+
+    @property
+    def stop_event(self) -> Flag: ...
+
     ident: Optional[int]  # the thread that runs it (the watcher thread for a process task)
-    stop_event: Flag
     ended: threading.Event  # set once the outcome fields below are written
     reported: threading.Event  # set once the end event has left (after `ended`)
     status: Optional[str]
@@ -65,4 +72,5 @@ class Stoppable(Protocol):
     delivered: int  # TaskStopped instances its thread had made when it ended
     stop_asked_at: Optional[float]
     stop_runs: List["StopRun"]
-    tracer: Optional["TraceKill"]  # set when started with trace: true
+    @property
+    def tracer(self) -> Optional["TraceKill"]: ...  # set when started with trace: true

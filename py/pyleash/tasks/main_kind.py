@@ -5,7 +5,7 @@ import threading
 from typing import TYPE_CHECKING, Optional
 
 from pyleash.main_lane import MainLane
-from pyleash.stop import rearm
+import pyleash.stop.rearm as rearm
 from pyleash.stop.signal_main import MainSignalStop, available
 from pyleash.tasks.kind import Kind
 from pyleash.tasks.task import Emit, Task, body, run

@@ -55,7 +55,8 @@ class ProcessKind(Kind):
         """The child's stack, innermost last; [] before it has started or once it has ended."""
         if not task.started.is_set() or task.ended.is_set() or task.dumps is None or task.process is None:
             return []
-        return task.dumps.stack(task.process.pid)
+        pid = task.process.pid
+        return task.dumps.stack(pid) if pid is not None else []
 
     def step(self, strategy: str) -> Optional[Step]:
         return _terminate if strategy == "terminate" else None
@@ -65,7 +66,7 @@ class ProcessKind(Kind):
             import multiprocessing
 
             # spawn, not fork: forking a process that runs threads can copy a lock held by another thread.
-            self._context = multiprocessing.get_context("spawn")  # type: ignore[assignment]
+            self._context = multiprocessing.get_context("spawn")
         return self._context
 
 
@@ -107,7 +108,7 @@ def _watch(task: Task, emit: Emit, process: BaseProcess, receiver: Any, child_en
         pass
     process.join()
     receiver.close()
-    task.stop_event.close()  # type: ignore[attr-defined]  (an AgentFlag)
+    task.stop_event.close()  # type: ignore[attr-defined]  # an AgentFlag
     task.dumps.close()  # type: ignore[union-attr]
     _report(task, emit, process.exitcode, message)
 

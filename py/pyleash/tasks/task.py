@@ -284,7 +284,7 @@ def finish(
     else:
         task.status = outcome
     event = _call_reply(task, result, error) if task.reply_to is not None else _ended_event(task, outcome, result, error)
-    task.args = task.kwargs = None  # type: ignore[assignment]  (the caller's data: not kept past the end)
+    task.args = task.kwargs = None  # type: ignore[assignment]  # the caller's data: not kept past the end
     task.delivered = deliveries.deliveries(task.ident) if task.ident is not None else 0
     task.ended_at = time.perf_counter()
     task.ended.set()  # before the news leaves: a stop that follows it must see the task ended
