@@ -1,8 +1,8 @@
 /** Pool options, their defaults, and eager validation that names the bad value. */
 import { availableParallelism } from "node:os";
 import { InvalidArgumentError } from "../errors.js";
-import { describe, stripUndefined } from "../util/validate.js";
-import { type ResolvedWorkerOptions, type WorkerOptions, resolveWorkerOptions } from "../worker/options.js";
+import { describe, knownKeys, optionKeys, stripUndefined } from "../util/validate.js";
+import { type ResolvedWorkerOptions, WORKER_KEYS, type WorkerOptions, resolveWorkerOptions } from "../worker/options.js";
 
 export interface PoolOptions extends WorkerOptions {
   /** How many agents the pool keeps running. @default os.availableParallelism() */
@@ -50,9 +50,17 @@ export interface ResolvedPoolOptions {
   worker: ResolvedWorkerOptions;
 }
 
+const POOL_KEYS = new Set([
+  ...WORKER_KEYS,
+  ...optionKeys<Omit<PoolOptions, keyof WorkerOptions>>({
+    size: true, concurrentCallsPerWorker: true, maxCallsPerWorker: true, recycleBlocked: true, maxQueue: true, maxCrashes: true, crashWindowMs: true,
+  }),
+]);
+
 /** @internal */
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
   if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected pool options to be an object, got ${describe(options)}`);
+  knownKeys("pool option", options, POOL_KEYS);
   const { size, concurrentCallsPerWorker, maxCallsPerWorker, recycleBlocked, maxQueue, maxCrashes, crashWindowMs, ...worker } = options;
   const given = stripUndefined({ concurrentCallsPerWorker, maxCallsPerWorker, recycleBlocked, maxQueue, maxCrashes, crashWindowMs });
   const resolved = { ...POOL_DEFAULTS, ...given, size: size ?? availableParallelism() } as Omit<ResolvedPoolOptions, "worker">;
@@ -67,7 +75,7 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (typeof resolved.recycleBlocked !== "boolean") {
     throw new InvalidArgumentError(`Expected "recycleBlocked" to be a boolean, got ${describe(resolved.recycleBlocked)}`);
   }
-  return { ...resolved, worker: resolveWorkerOptions(worker) };
+  return { ...resolved, worker: resolveWorkerOptions(worker, undefined) };
 }
 
 function positiveInteger(name: string, value: unknown, infinite = false): void {
