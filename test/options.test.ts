@@ -1,5 +1,9 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError, Pool, Worker } from "../ts/index.js";
+import { ERROR_CODES, InvalidArgumentError, Pool, Worker } from "../ts/index.js";
+import { POOL_DEFAULTS } from "../ts/pool/options.js";
+import { CONTRACT } from "../ts/protocol.js";
+import { WORKER_DEFAULTS } from "../ts/worker/options.js";
 import { startWorker, track } from "./support/cleanup.js";
 
 /** The InvalidArgumentError `run` throws or rejects with. */
@@ -47,5 +51,48 @@ describe("unknown option keys", () => {
     const pool = track(await Pool.start({ size: 1, pythonPath: [new URL("./fixtures", import.meta.url).pathname] }));
     expect((await refused(() => pool.call("calls:add", [1, 2], {}, { timeout: 1 } as never))).message).toContain('did you mean "timeoutMs"?');
     await expect(pool.call("calls:add", [1, 2])).resolves.toBe(3);
+  });
+});
+
+describe("documented defaults", () => {
+  /** Each option's `@default` in the TSDoc of the published option interfaces, by interface and option. */
+  function documented(file: string): Map<string, string> {
+    const source = readFileSync(new URL(`../ts/${file}`, import.meta.url), "utf8");
+    const found = new Map<string, string>();
+    for (const match of source.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*?)@default ([^\n*]+?)\s*\*\/\s*(\w+)\?:/g)) {
+      found.set(match[3]!, match[2]!.trim());
+    }
+    return found;
+  }
+  const shown = (value: unknown): string => (typeof value === "string" ? `"${value}"` : String(value));
+  const matches = (doc: string | undefined, value: unknown): boolean =>
+    doc !== undefined && (doc === shown(value) || doc.replace(/_/g, "").split(" ")[0] === shown(value) || doc.startsWith(`${shown(value)} `));
+
+  it("say what the contract and the defaults constants say, for every option that has one", () => {
+    const worker = documented("worker/options.ts");
+    const stop = documented("task/options.ts");
+    const pool = documented("pool/options.ts");
+    const expected: [Map<string, string>, string, unknown][] = [
+      [worker, "highWaterMark", CONTRACT.limits.streamHighWaterMark],
+      [worker, "maxMessageBytes", CONTRACT.limits.maxMessageBytes],
+      [worker, "lane", CONTRACT.requests.call.fields.lane.default],
+      ...Object.entries(WORKER_DEFAULTS).map(([k, v]): [Map<string, string>, string, unknown] => [worker, k, v]),
+      ...Object.entries(CONTRACT.stopDefaults).map(([k, v]): [Map<string, string>, string, unknown] => [stop, k, v]),
+      [stop, "kind", CONTRACT.requests.start.fields.kind.default],
+      ...Object.entries(POOL_DEFAULTS)
+        .filter(([, v]) => v !== Infinity)
+        .map(([k, v]): [Map<string, string>, string, unknown] => [pool, k, v]),
+    ];
+    const wrong = expected.filter(([docs, key, value]) => !matches(docs.get(key), value)).map(([docs, key, value]) => `${key}: @default ${docs.get(key)}, is ${shown(value)}`);
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe("error codes", () => {
+  it("are exported as a map whose every code docs/errors.md documents, and the other way round", () => {
+    const docs = readFileSync(new URL("../docs/errors.md", import.meta.url), "utf8");
+    const documented = new Set([...docs.matchAll(/^\|[^|]*\| `([A-Z_]+)` \|/gm)].map((m) => m[1]!));
+    expect(Object.entries(ERROR_CODES).filter(([k, v]) => k !== v)).toEqual([]);
+    expect([...documented].sort()).toEqual(Object.keys(ERROR_CODES).sort());
   });
 });

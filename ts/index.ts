@@ -27,6 +27,8 @@ export {
   QueueFullError,
   WorkerCrashLoopError,
   TaskStoppedError,
+  ERROR_CODES,
+  type ErrorCode,
 } from "./errors.js";
 export { findAllPythons, probePython, locatePython, resolvePythons } from "./python/discover.js";
 export type { PythonInfo } from "./python/discover.js";

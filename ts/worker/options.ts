@@ -90,7 +90,7 @@ export interface StreamOptions {
    * @default { strategy: "auto" }
    */
   stop?: StopOptions;
-  /** How many items the generator may run ahead of the consumer (credit-based backpressure). @default 16 */
+  /** How many items the generator may run ahead of the consumer (credit-based backpressure). @default 64 */
   highWaterMark?: number;
   /** Called with each `pyleash.progress()` update the generator sends. */
   onProgress?: ProgressListener;
