@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -90,6 +91,20 @@ describe("the pyleash command", () => {
     const { status, json } = await pyleash("doctor");
     expect(status).toBe(0);
     expect(json.pythons[0]).toMatchObject({ path: expect.any(String), version: expect.any(String), freeThreaded: expect.any(Boolean), pyzmq: expect.any(Boolean) });
+  });
+
+  it("probes a virtual environment's own interpreter with doctor --python .venv/bin/python, not its base", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pyleash-venv-"));
+    try {
+      await exec(process.env.PYLEASH_PYTHON || "python3", ["-m", "venv", "--without-pip", join(dir, "venv")], { timeout: 60_000 });
+      const venvPython = join(dir, "venv", "bin", "python");
+      const { status, json } = await pyleash("doctor", "--python", venvPython);
+      expect(status).toBe(0);
+      expect(json.pythons).toHaveLength(1);
+      expect(json.pythons[0].path).toBe(venvPython);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

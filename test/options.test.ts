@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ERROR_CODES, InvalidArgumentError, Pool, Worker } from "../ts/index.js";
+import { ERROR_CODES, InvalidArgumentError, Pool, PythonNotFoundError, Worker, locatePython } from "../ts/index.js";
 import { POOL_DEFAULTS } from "../ts/pool/options.js";
 import { CONTRACT } from "../ts/protocol.js";
 import { WORKER_DEFAULTS } from "../ts/worker/options.js";
@@ -94,5 +97,28 @@ describe("error codes", () => {
     const documented = new Set([...docs.matchAll(/^\|[^|]*\| `([A-Z_]+)` \|/gm)].map((m) => m[1]!));
     expect(Object.entries(ERROR_CODES).filter(([k, v]) => k !== v)).toEqual([]);
     expect([...documented].sort()).toEqual(Object.keys(ERROR_CODES).sort());
+  });
+});
+
+describe("start-up problems named for what they are", () => {
+  it("refuses a missing cwd as such, not as a missing interpreter", async () => {
+    const error = await refused(() => Worker.start({ cwd: "/nonexistent-pyleash-dir" }));
+    expect(error.message).toContain('Expected "cwd" to be an existing directory');
+  });
+
+  it("says a python that is a directory is a directory, and names a venv's interpreter inside it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pyleash-dir-"));
+    try {
+      await mkdir(join(dir, "bin"));
+      await symlink(await locatePython(), join(dir, "bin", "python"));
+      const error = await Worker.start({ python: dir }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(PythonNotFoundError);
+      expect((error as Error).message).toContain(`${dir} is a directory, not an interpreter; a virtual environment's interpreter is ${join(dir, "bin", "python")}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
