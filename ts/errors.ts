@@ -111,11 +111,11 @@ export class ProtocolError extends PyleashError {
 export class WorkerCrashedError extends PyleashError {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
-  /** The last lines the agent wrote to stderr, for the post-mortem. */
+  /** The last lines the agent wrote to stderr, for the post-mortem (kept here, not in the message: they may be older and unrelated). */
   readonly stderr: string;
-  constructor(exitCode: number | null, signal: NodeJS.Signals | null, stderr: string) {
-    const how = signal ? `was killed by ${signal}` : `exited with status ${exitCode}`;
-    const tail = stderr.trim() ? `\n${stderr.trim()}` : "";
+  constructor(exitCode: number | null, signal: NodeJS.Signals | null, stderr: string, detail?: string) {
+    const how = detail ?? (signal ? `was killed by ${signal}` : `exited with status ${exitCode}`);
+    const tail = stderr.trim() ? " (its last stderr lines are in the error's stderr)" : "";
     super("WORKER_CRASHED", `The Python agent ${how}${tail}`);
     this.exitCode = exitCode;
     this.signal = signal;

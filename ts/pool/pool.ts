@@ -265,7 +265,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     const wasReady = slot.state === "ready";
     void this.#bury(slot);
     if (error) this.emit("crash", { pid: slot.worker!.pid, error });
-    this.#crashed(error ?? new WorkerCrashedError(null, null, "the agent died and could not be restarted"));
+    this.#crashed(error ?? new WorkerCrashedError(null, null, "", "died and could not be restarted"));
     if (wasReady) this.#replace();
   }
 

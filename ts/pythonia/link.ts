@@ -57,7 +57,7 @@ export class AttachedLink {
     this.executable = hello.executable;
     this.strategies = hello.strategies as Strategy[];
     this.#watch = setInterval(() => {
-      if (!isRunning(this.pid)) this.fail(new WorkerCrashedError(null, null, "pythonia's Python process is gone"));
+      if (!isRunning(this.pid)) this.fail(new WorkerCrashedError(null, null, "", "is gone (pythonia's Python process)"));
     }, WATCH_MS).unref();
   }
 
