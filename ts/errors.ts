@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_VALUE: "UNSUPPORTED_VALUE",
   TASK_STOPPED: "TASK_STOPPED",
   CALL_TIMEOUT: "CALL_TIMEOUT",
+  INITIALIZER_FAILED: "INITIALIZER_FAILED",
 } as const;
 
 /** A PyleashError's stable `code`. */
@@ -171,6 +172,17 @@ export class WorkerCrashLoopError extends PyleashError {
     this.crashes = crashes;
     this.windowMs = windowMs;
     this.retryInMs = retryInMs;
+  }
+}
+
+/** A pool's `initializer` failed on an agent (`pid`), which was closed without taking work; `cause` is why. */
+export class InitializerError extends PyleashError {
+  readonly pid: number;
+  readonly target: string;
+  constructor(target: string, pid: number, cause: unknown) {
+    super("INITIALIZER_FAILED", `The pool's initializer ${target} failed on agent ${pid}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.pid = pid;
+    this.target = target;
   }
 }
 
