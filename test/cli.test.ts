@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -91,6 +91,25 @@ describe("the pyleash command", () => {
     const { status, json } = await pyleash("doctor");
     expect(status).toBe(0);
     expect(json.pythons[0]).toMatchObject({ path: expect.any(String), version: expect.any(String), freeThreaded: expect.any(Boolean), pyzmq: expect.any(Boolean) });
+  });
+
+  it("stops the task with the ladder on Ctrl-C of run --json, prints the report and exits 130", async () => {
+    const child = spawn(process.execPath, [CLI, "run", "calls:announce_and_spin", "--pythonpath", FIXTURES, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    const spinning = new Promise<void>((resolve) => child.stderr.on("data", (chunk: Buffer) => ((stderr += chunk.toString()), stderr.includes("SPINNING") && resolve())));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
+    try {
+      await Promise.race([spinning, exited]);
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+    } finally {
+      clearTimeout(timer);
+    }
+    const json = JSON.parse(stdout);
+    expect(json).toMatchObject({ interrupted: true, stop: { outcome: "stopped" } });
   });
 
   it("probes a virtual environment's own interpreter with doctor --python .venv/bin/python, not its base", async () => {
