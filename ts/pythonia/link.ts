@@ -170,9 +170,10 @@ export class AttachedLink {
 
   /** Ask the agent to detach (its threads end); then close the channel whatever it answered. */
   async close(graceMs: number): Promise<void> {
-    if (!this.#dead) {
+    if (!this.#dead && isRunning(this.pid)) {
       const answered = this.request({ type: "shutdown" }, { timeoutMs: graceMs }).catch(() => {});
-      await settlesWithin(answered, graceMs);
+      // pythonia's process may be ending (python.exit()): its end settles the close too, not the next liveness tick.
+      await settlesWithin(Promise.race([answered, ended(this.pid, graceMs)]), graceMs);
     }
     this.fail(new WorkerClosedError());
   }
@@ -234,6 +235,12 @@ function isRunning(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** Resolves once `pid` is gone (polled every 20 ms), or after `limitMs`. */
+async function ended(pid: number, limitMs: number): Promise<void> {
+  const until = performance.now() + limitMs;
+  while (isRunning(pid) && performance.now() < until) await delay(20);
 }
 
 function delay(ms: number): Promise<void> {
