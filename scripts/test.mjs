@@ -18,7 +18,7 @@ let skipped = 0;
 
 // The static checks first (scripts/lint.mjs): each counts as one test.
 const lint = spawnSync(process.execPath, [join(root, "scripts", "lint.mjs")], { cwd: root, encoding: "utf8" });
-process.stdout.write(lint.stdout.split("\n").slice(0, -2).join("\n") + "\n");
+process.stdout.write(`${lint.stdout.split("\n").slice(0, -2).join("\n")}\n`);
 const lintCounts = lastJsonLine(lint.stdout ?? "", ["passed", "failed", "skipped"]);
 if (lintCounts) {
   passed += lintCounts.passed;

@@ -1,5 +1,6 @@
-import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -90,6 +91,42 @@ describe("the pyleash command", () => {
     const { status, json } = await pyleash("doctor");
     expect(status).toBe(0);
     expect(json.pythons[0]).toMatchObject({ path: expect.any(String), version: expect.any(String), freeThreaded: expect.any(Boolean), pyzmq: expect.any(Boolean) });
+  });
+
+  it("stops the task with the ladder on Ctrl-C of run --json, prints the report and exits 130", async () => {
+    const child = spawn(process.execPath, [CLI, "run", "calls:announce_and_spin", "--pythonpath", FIXTURES, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    const spinning = new Promise<void>((resolve) => child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes("SPINNING")) resolve();
+    }));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
+    try {
+      await Promise.race([spinning, exited]);
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+    } finally {
+      clearTimeout(timer);
+    }
+    const json = JSON.parse(stdout);
+    expect(json).toMatchObject({ interrupted: true, stop: { outcome: "stopped" } });
+  });
+
+  it("probes a virtual environment's own interpreter with doctor --python .venv/bin/python, not its base", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pyleash-venv-"));
+    try {
+      await exec(process.env.PYLEASH_PYTHON || "python3", ["-m", "venv", "--without-pip", join(dir, "venv")], { timeout: 60_000 });
+      const venvPython = join(dir, "venv", "bin", "python");
+      const { status, json } = await pyleash("doctor", "--python", venvPython);
+      expect(status).toBe(0);
+      expect(json.pythons).toHaveLength(1);
+      expect(json.pythons[0].path).toBe(venvPython);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../ts/index.js";
-import { CONTRACT, KINDS, STRATEGIES } from "../ts/protocol.js";
+import { CONTRACT, type ErrorKind, KINDS, STRATEGIES } from "../ts/protocol.js";
 import { parseDump } from "../ts/task/faulthandler.js";
 import { startWorker } from "./support/cleanup.js";
 
@@ -65,7 +65,7 @@ describe("the contract both sides load", () => {
 
   it("gives every error kind of the agent its own error class in the controller", async () => {
     const { errorFromPayload, PythonError } = await import("../ts/errors.js");
-    const classes = Object.keys(CONTRACT.errorKinds).map((kind) => errorFromPayload({ kind, type: "X", message: "m" }).constructor);
+    const classes = Object.keys(CONTRACT.errorKinds).map((kind) => errorFromPayload({ kind: kind as ErrorKind, type: "X", message: "m" }).constructor);
     expect(new Set(classes).size).toBe(classes.length);
     expect(errorFromPayload({ kind: "exception", type: "X", message: "m" })).toBeInstanceOf(PythonError);
   });

@@ -6,7 +6,6 @@ import {
   type PoolOptions,
   QueueFullError,
   WorkerClosedError,
-  type WorkerCrashLoopError,
   WorkerCrashedError,
 } from "../ts/index.js";
 import { FIXTURES, track } from "./support/cleanup.js";
@@ -147,7 +146,7 @@ describe("Pool", () => {
 
   it("backs off when agents crash again and again, says so on 'error', and recovers after the back-off", async () => {
     const pool = await startPool({ size: 1, maxCrashes: 2, crashWindowMs: 10_000 });
-    const errors: WorkerCrashLoopError[] = [];
+    const errors: Error[] = [];
     pool.on("error", (error) => errors.push(error));
     await expect(pool.call("calls:exit_hard", [3])).rejects.toBeInstanceOf(WorkerCrashedError);
     await until(() => ready(pool).length === 1, "the first replacement is ready");

@@ -284,6 +284,16 @@ describe("close", () => {
     expect(l.closed).toBe(true);
     await expect(l.threads()).rejects.toThrow();
   });
+
+  it("closes at once after python.exit(), without waiting for the next liveness tick", async () => {
+    await python("math");
+    const l = await attach();
+    exitPython();
+    const start = performance.now();
+    await l.close();
+    // The liveness tick is 1 s; the close follows the process's end (polled every 20 ms) instead.
+    expect(performance.now() - start).toBeLessThan(800);
+  });
 });
 
 describe("on every CPython found", async () => {

@@ -2,9 +2,36 @@
 import type { PythonErrorPayload } from "./protocol.js";
 import type { StopReport } from "./task/report.js";
 
+/** Every `code` a PyleashError may carry (docs/errors.md), to match on: `error.code === ERROR_CODES.WORKER_CRASHED`. */
+export const ERROR_CODES = {
+  PYTHON_NOT_FOUND: "PYTHON_NOT_FOUND",
+  PYTHON_UNSUPPORTED: "PYTHON_UNSUPPORTED",
+  PYTHON_ERROR: "PYTHON_ERROR",
+  TARGET_NOT_FOUND: "TARGET_NOT_FOUND",
+  TARGET_NOT_ALLOWED: "TARGET_NOT_ALLOWED",
+  RESULT_NOT_SERIALIZABLE: "RESULT_NOT_SERIALIZABLE",
+  PROTOCOL_ERROR: "PROTOCOL_ERROR",
+  WORKER_CRASHED: "WORKER_CRASHED",
+  WORKER_START_FAILED: "WORKER_START_FAILED",
+  WORKER_CLOSED: "WORKER_CLOSED",
+  WORKER_RESTARTED: "WORKER_RESTARTED",
+  QUEUE_FULL: "QUEUE_FULL",
+  WORKER_CRASH_LOOP: "WORKER_CRASH_LOOP",
+  ABORT_ERR: "ABORT_ERR",
+  INVALID_ARGUMENT: "INVALID_ARGUMENT",
+  MESSAGE_TOO_LARGE: "MESSAGE_TOO_LARGE",
+  UNSUPPORTED_VALUE: "UNSUPPORTED_VALUE",
+  TASK_STOPPED: "TASK_STOPPED",
+  CALL_TIMEOUT: "CALL_TIMEOUT",
+  INITIALIZER_FAILED: "INITIALIZER_FAILED",
+} as const;
+
+/** A PyleashError's stable `code`. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
 export class PyleashError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -40,7 +67,7 @@ export class PythonVersionError extends PyleashError {
 export class PythonError extends PyleashError {
   readonly type: string;
   readonly traceback: string | undefined;
-  constructor(payload: PythonErrorPayload, code = "PYTHON_ERROR") {
+  constructor(payload: PythonErrorPayload, code: ErrorCode = "PYTHON_ERROR") {
     super(code, `${payload.type}: ${payload.message}`);
     this.type = payload.type;
     this.traceback = payload.traceback;
@@ -85,11 +112,11 @@ export class ProtocolError extends PyleashError {
 export class WorkerCrashedError extends PyleashError {
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
-  /** The last lines the agent wrote to stderr, for the post-mortem. */
+  /** The last lines the agent wrote to stderr, for the post-mortem (kept here, not in the message: they may be older and unrelated). */
   readonly stderr: string;
-  constructor(exitCode: number | null, signal: NodeJS.Signals | null, stderr: string) {
-    const how = signal ? `was killed by ${signal}` : `exited with status ${exitCode}`;
-    const tail = stderr.trim() ? `\n${stderr.trim()}` : "";
+  constructor(exitCode: number | null, signal: NodeJS.Signals | null, stderr: string, detail?: string) {
+    const how = detail ?? (signal ? `was killed by ${signal}` : `exited with status ${exitCode}`);
+    const tail = stderr.trim() ? " (its last stderr lines are in the error's stderr)" : "";
     super("WORKER_CRASHED", `The Python agent ${how}${tail}`);
     this.exitCode = exitCode;
     this.signal = signal;
@@ -148,6 +175,17 @@ export class WorkerCrashLoopError extends PyleashError {
   }
 }
 
+/** A pool's `initializer` failed on an agent (`pid`), which was closed without taking work; `cause` is why. */
+export class InitializerError extends PyleashError {
+  readonly pid: number;
+  readonly target: string;
+  constructor(target: string, pid: number, cause: unknown) {
+    super("INITIALIZER_FAILED", `The pool's initializer ${target} failed on agent ${pid}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.pid = pid;
+    this.target = target;
+  }
+}
+
 /**
  * A call or task was aborted through its AbortSignal or timed out; `cause` is the signal's reason (a TimeoutError
  * for `timeoutMs`). An aborted call also says what became of its Python work: `stopReport` (stopped, blocked…),
@@ -166,7 +204,7 @@ export class AbortError extends PyleashError {
 
 /** An option or argument has a value pyleash cannot use; the message names it and the bad value. */
 export class InvalidArgumentError extends PyleashError {
-  constructor(message: string, code = "INVALID_ARGUMENT") {
+  constructor(message: string, code: ErrorCode = "INVALID_ARGUMENT") {
     super(code, message);
   }
 }
@@ -207,8 +245,12 @@ export function errorFromPayload(payload: PythonErrorPayload): PyleashError {
       return new ResultNotSerializableError(payload);
     case "protocol":
       return new ProtocolError(`${payload.type}: ${payload.message}`);
-    default:
+    case "exception":
       return new PythonError(payload);
+    default: {
+      const unknown: never = payload.kind; // a kind added to the contract fails to compile here until it is mapped
+      return new PythonError({ ...payload, kind: unknown });
+    }
   }
 }
 

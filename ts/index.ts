@@ -27,9 +27,12 @@ export {
   QueueFullError,
   WorkerCrashLoopError,
   TaskStoppedError,
+  InitializerError,
+  ERROR_CODES,
+  type ErrorCode,
 } from "./errors.js";
 export { findAllPythons, probePython, locatePython, resolvePythons } from "./python/discover.js";
 export type { PythonInfo } from "./python/discover.js";
-export { Pool, type PoolCrash, type PoolEvents } from "./pool/pool.js";
-export type { PoolOptions } from "./pool/options.js";
+export { Pool, type PoolCrash, type PoolEvents, type BroadcastResult } from "./pool/pool.js";
+export type { PoolOptions, PoolInitializer } from "./pool/options.js";
 export type { PoolWorkerInfo, PoolWorkerState } from "./pool/slot.js";

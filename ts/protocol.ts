@@ -15,6 +15,8 @@ export type Strategy = keyof Contract["strategies"];
 export type StopOutcome = Contract["stopOutcomes"][number];
 export type Transport = Contract["transports"][number];
 export type TaskEndStatus = Contract["taskEndStatuses"][number];
+/** Which part of a request went wrong (contract "errorKinds"); the controller maps each to an error class. */
+export type ErrorKind = keyof Contract["errorKinds"];
 
 export const KINDS = Object.keys(CONTRACT.kinds) as TaskKind[];
 export const LANES = Object.keys(CONTRACT.lanes) as Lane[];
@@ -67,7 +69,7 @@ export type AgentEvent = TaskEvent | StreamItemsEvent | ProgressEvent;
 
 /** An error reply's payload: `kind` is one of the contract's errorKinds. */
 export interface PythonErrorPayload {
-  kind: string;
+  kind: ErrorKind;
   type: string;
   message: string;
   traceback?: string;

@@ -27,6 +27,13 @@ _LISTS = {"kinds": KINDS, "lanes": tuple(LANE_KINDS), "strategies": STRATEGIES, 
           "taskEndStatuses": tuple(CONTRACT["taskEndStatuses"])}
 
 
+def error_kind(name: str) -> str:
+    """The contract's error kind `name`; a KeyError at import when the contract has no such kind."""
+    if name not in CONTRACT["errorKinds"]:
+        raise KeyError("contract.json has no error kind %r" % name)
+    return name
+
+
 class ContractError(ValueError):
     """A message that breaks the contract; the text names the field and what was wrong with it."""
 

@@ -16,6 +16,7 @@ from pyleash.tasks.call_kind import PoolCallKind
 from pyleash.tasks.kind import Kind
 from pyleash.tasks.registry import KINDS
 from pyleash.tasks.service import TaskService
+from pyleash.tasks.awaiting import settle
 from pyleash.tasks.task import failure_reply, with_stop_event
 from pyleash.transport import Transport, TransportError
 
@@ -160,7 +161,7 @@ class Agent:
         given inline; on a pool thread: while the pool has calls queued)."""
         try:
             fn = targets.resolve(target)
-            reply = protocol.ok(request_id, fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET)))
+            reply = protocol.ok(request_id, settle(fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET))))
         except BaseException as exc:  # noqa: BLE001 - an import that raised, and everything the call raises, go back
             reply = failure_reply(request_id, exc)
         self.outbox.add(self._encode(reply), hold=self.pool.queued() if hold is None else hold)

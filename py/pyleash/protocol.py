@@ -7,13 +7,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pyleash import contract
 
-# Error kinds (contract.json "errorKinds"): which part of a request went wrong; the controller maps each to an
-# error class.
-EXCEPTION = "exception"  # the Python code raised
-TARGET = "target"  # "mod:func" could not be imported or resolved
-FORBIDDEN = "forbidden"  # the target lies outside the agent's allowedModules
-RESULT = "result"  # the return value is not JSON-serialisable
-PROTOCOL = "protocol"  # the request itself was malformed
+# Error kinds: which part of a request went wrong; the controller maps each to an error class. Read from the
+# contract (its "errorKinds" says what each means): a kind the contract lacks fails at import, not on the wire.
+EXCEPTION, TARGET, FORBIDDEN, RESULT, PROTOCOL = (
+    contract.error_kind(name) for name in ("exception", "target", "forbidden", "result", "protocol"))
 
 TAG = contract.CONTRACT["values"]["tagKey"]  # {"__pyleash__": "int", "value": "123..."}: docs/values.md
 BINARY_KEY = contract.CONTRACT["values"]["binaryFramesKey"]  # the JSON frame's last key: how many binary frames follow

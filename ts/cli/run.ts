@@ -20,7 +20,11 @@ export interface RunOptions extends TargetOptions {
 export async function run(target: string, options: RunOptions): Promise<number> {
   let worker: Worker | undefined;
   const progress = progressOutput(Boolean(options.json));
-  const out: { status?: string; result?: unknown; error?: Record<string, unknown>; stop?: StopReport } = {};
+  const out: { status?: string; result?: unknown; error?: Record<string, unknown>; stop?: StopReport; interrupted?: boolean } = {};
+  // Ctrl-C stops the task with the ladder and still prints the report; a second Ctrl-C kills as usual.
+  let onInterrupt: (() => void) | undefined;
+  const interrupted = new Promise<void>((resolve) => (onInterrupt = resolve));
+  process.once("SIGINT", onInterrupt!);
   try {
     const stopAfter = options.stopAfter;
     worker = await Worker.start({
@@ -36,12 +40,15 @@ export async function run(target: string, options: RunOptions): Promise<number> 
       trace: options.trace,
       onProgress: progress.onProgress,
     });
-    if (stopAfter !== undefined) {
-      await task.started;
+    {
       let timer: NodeJS.Timeout | undefined;
       const ended = await Promise.race([
         task.result.then(() => true, () => true),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), stopAfter))),
+        interrupted.then(() => {
+          out.interrupted = true;
+          return false;
+        }),
+        ...(stopAfter === undefined ? [] : [task.started.then(() => new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), stopAfter))))]),
       ]);
       clearTimeout(timer); // a task that ended first must not keep the process alive until --stop-after
       if (!ended) {
@@ -65,11 +72,13 @@ export async function run(target: string, options: RunOptions): Promise<number> 
     out.status ??= "error";
     out.error = errorJson(error);
   } finally {
+    process.off("SIGINT", onInterrupt!);
     progress.done();
     await worker?.close();
   }
   if (options.json) printJson(out);
   else process.stdout.write(`${describeRun(out)}\n`);
+  if (out.interrupted) return 130; // 128 + SIGINT, as a shell reports a Ctrl-C
   return out.status === "finished" || out.stop?.outcome === "stopped" || out.stop?.outcome === "finished-first" ? 0 : 1;
 }
 

@@ -1,8 +1,9 @@
 /** Pool options, their defaults, and eager validation that names the bad value. */
 import { availableParallelism } from "node:os";
 import { InvalidArgumentError } from "../errors.js";
-import { describe, stripUndefined } from "../util/validate.js";
-import { type ResolvedWorkerOptions, type WorkerOptions, resolveWorkerOptions } from "../worker/options.js";
+import { describe, knownKeys, optionKeys, stripUndefined } from "../util/validate.js";
+import { type ResolvedWorkerOptions, WORKER_KEYS, type WorkerOptions, resolveWorkerOptions } from "../worker/options.js";
+import { checkTarget } from "../worker/worker.js";
 
 export interface PoolOptions extends WorkerOptions {
   /** How many agents the pool keeps running. @default os.availableParallelism() */
@@ -26,6 +27,19 @@ export interface PoolOptions extends WorkerOptions {
   maxCrashes?: number;
   /** The window over which crashes are counted. @default 10000 */
   crashWindowMs?: number;
+  /**
+   * A call run on every agent before it takes work, replacements included (load a model, open a connection):
+   * one that fails is an InitializerError (Pool.start rejects with it; for a replacement, the "error" event).
+   * @default none
+   */
+  initializer?: PoolInitializer;
+}
+
+/** What `initializer` runs: `target(*args, **kwargs)` on each agent, once. */
+export interface PoolInitializer {
+  target: string;
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
 }
 
 /** @internal */
@@ -47,13 +61,23 @@ export interface ResolvedPoolOptions {
   maxQueue: number;
   maxCrashes: number;
   crashWindowMs: number;
+  initializer: Required<PoolInitializer> | undefined;
   worker: ResolvedWorkerOptions;
 }
+
+const POOL_KEYS = new Set([
+  ...WORKER_KEYS,
+  ...optionKeys<Omit<PoolOptions, keyof WorkerOptions>>({
+    size: true, concurrentCallsPerWorker: true, maxCallsPerWorker: true, recycleBlocked: true, maxQueue: true, maxCrashes: true, crashWindowMs: true,
+    initializer: true,
+  }),
+]);
 
 /** @internal */
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
   if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected pool options to be an object, got ${describe(options)}`);
-  const { size, concurrentCallsPerWorker, maxCallsPerWorker, recycleBlocked, maxQueue, maxCrashes, crashWindowMs, ...worker } = options;
+  knownKeys("pool option", options, POOL_KEYS);
+  const { size, concurrentCallsPerWorker, maxCallsPerWorker, recycleBlocked, maxQueue, maxCrashes, crashWindowMs, initializer, ...worker } = options;
   const given = stripUndefined({ concurrentCallsPerWorker, maxCallsPerWorker, recycleBlocked, maxQueue, maxCrashes, crashWindowMs });
   const resolved = { ...POOL_DEFAULTS, ...given, size: size ?? availableParallelism() } as Omit<ResolvedPoolOptions, "worker">;
   positiveInteger("size", resolved.size);
@@ -67,7 +91,24 @@ export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptio
   if (typeof resolved.recycleBlocked !== "boolean") {
     throw new InvalidArgumentError(`Expected "recycleBlocked" to be a boolean, got ${describe(resolved.recycleBlocked)}`);
   }
-  return { ...resolved, worker: resolveWorkerOptions(worker) };
+  return { ...resolved, initializer: resolveInitializer(initializer), worker: resolveWorkerOptions(worker, undefined) };
+}
+
+const INITIALIZER_KEYS = optionKeys<PoolInitializer>({ target: true, args: true, kwargs: true });
+
+function resolveInitializer(initializer: PoolInitializer | undefined): Required<PoolInitializer> | undefined {
+  if (initializer === undefined) return undefined;
+  if (initializer === null || typeof initializer !== "object") {
+    throw new InvalidArgumentError(`Expected "initializer" to be an object { target, args?, kwargs? }, got ${describe(initializer)}`);
+  }
+  knownKeys("initializer option", initializer, INITIALIZER_KEYS);
+  checkTarget(initializer.target);
+  const { target, args = [], kwargs = {} } = initializer;
+  if (!Array.isArray(args)) throw new InvalidArgumentError(`Expected "initializer.args" to be an array, got ${describe(args)}`);
+  if (kwargs === null || typeof kwargs !== "object" || Array.isArray(kwargs)) {
+    throw new InvalidArgumentError(`Expected "initializer.kwargs" to be a plain object, got ${describe(kwargs)}`);
+  }
+  return { target, args, kwargs };
 }
 
 function positiveInteger(name: string, value: unknown, infinite = false): void {

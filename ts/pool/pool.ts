@@ -3,7 +3,7 @@
  * crashes is replaced (with a back-off when crashes repeat), one whose stop gave up is retired.
  */
 import { EventEmitter } from "node:events";
-import { AbortError, type PyleashError, QueueFullError, WorkerClosedError, WorkerCrashLoopError, WorkerCrashedError } from "../errors.js";
+import { AbortError, InitializerError, type PyleashError, QueueFullError, WorkerClosedError, WorkerCrashLoopError, WorkerCrashedError } from "../errors.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
 import type { Task } from "../task/task.js";
 import { type CallOptions, NO_CALL_OPTIONS, resolveCallOptions } from "../worker/options.js";
@@ -27,9 +27,17 @@ export interface PoolCrash {
 export interface PoolEvents {
   /** An agent died on its own; its calls rejected with `error`, and a replacement is on its way. */
   crash: [PoolCrash];
-  /** Crashes repeat: the pool backs off before the next replacement (with no listener: a process warning). */
-  error: [WorkerCrashLoopError];
+  /**
+   * Crashes repeat: the pool backs off before the next replacement; or a replacement's `initializer` failed (it
+   * counts as a crash, so a failing initializer backs off too). With no listener: a process warning.
+   */
+  error: [WorkerCrashLoopError | InitializerError];
 }
+
+/** What `pool.broadcast` answers for one agent. */
+export type BroadcastResult<T = unknown> =
+  | { pid: number; status: "fulfilled"; value: T }
+  | { pid: number; status: "rejected"; reason: unknown };
 
 export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   readonly #options: ResolvedPoolOptions;
@@ -106,6 +114,31 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       return this.#call(slot, target, args, kwargs, left);
     };
     return this.#wait(this.#calls, run, options.signal, timeoutMs) as Promise<T>;
+  }
+
+  /**
+   * The same call on every ready agent at once (to load or reset state each holds); resolves, once all have
+   * settled, to one result per agent, in the order of `pool.workers`. Agents that start later do not get it:
+   * use the `initializer` pool option for that.
+   */
+  broadcast<T = unknown>(target: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: CallOptions = NO_CALL_OPTIONS): Promise<BroadcastResult<T>[]> {
+    if (this.#closing) return Promise.reject(new WorkerClosedError());
+    try {
+      checkTarget(target);
+      if (options !== NO_CALL_OPTIONS) resolveCallOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const ready = [...this.#slots].filter((slot) => slot.state === "ready");
+    return Promise.all(
+      ready.map((slot) => {
+        const pid = slot.worker!.pid;
+        return this.#call<T>(slot, target, args, kwargs, options).then(
+          (value): BroadcastResult<T> => ({ pid, status: "fulfilled", value }),
+          (reason: unknown): BroadcastResult<T> => ({ pid, status: "rejected", reason }),
+        );
+      }),
+    );
   }
 
   /** `worker.start` on the least loaded agent, with the same options; the task stays on that agent. */
@@ -239,6 +272,16 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         this.#slots.delete(slot);
         throw error;
       }
+      const init = this.#options.initializer;
+      if (init && !this.#closing) {
+        try {
+          await worker.call(init.target, init.args, init.kwargs);
+        } catch (cause) {
+          this.#slots.delete(slot);
+          await worker.close();
+          throw new InitializerError(init.target, worker.pid, cause);
+        }
+      }
       slot.worker = worker;
       if (this.#closing) {
         this.#slots.delete(slot);
@@ -265,7 +308,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     const wasReady = slot.state === "ready";
     void this.#bury(slot);
     if (error) this.emit("crash", { pid: slot.worker!.pid, error });
-    this.#crashed(error ?? new WorkerCrashedError(null, null, "the agent died and could not be restarted"));
+    this.#crashed(error ?? new WorkerCrashedError(null, null, "", "died and could not be restarted"));
     if (wasReady) this.#replace();
   }
 
@@ -285,6 +328,10 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       this.#calls.clear(error);
       this.#tasks.clear(error);
     }
+    this.#warn(error);
+  }
+
+  #warn(error: WorkerCrashLoopError | InitializerError): void {
     if (this.listenerCount("error") > 0) this.emit("error", error);
     else process.emitWarning(error);
   }
@@ -295,6 +342,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     const start = (): void => {
       if (this.#closing) return;
       this.#spawn().catch((error: unknown) => {
+        if (error instanceof InitializerError) this.#warn(error);
         this.#crashed(error);
         this.#replace();
       });

@@ -1,6 +1,6 @@
 /** Finding Python interpreters: by path, by version ("3.12"), by name, or all of them ("all"). */
 import { execFile } from "node:child_process";
-import { access, constants, realpath } from "node:fs/promises";
+import { access, constants, realpath, stat } from "node:fs/promises";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { PythonNotFoundError, PythonVersionError } from "../errors.js";
@@ -9,7 +9,7 @@ const run = promisify(execFile);
 
 /** What a probe of one interpreter found. */
 export interface PythonInfo {
-  /** The real executable (pyenv shims and symlinks resolved). */
+  /** The executable (`sys.executable`: a virtual environment's own interpreter, not the base one it links to). */
   path: string;
   /** e.g. "3.11.7" */
   version: string;
@@ -48,6 +48,11 @@ async function locate(spec: string): Promise<string> {
   if (spec.includes("/")) {
     const path = resolve(spec);
     tried.push(path);
+    if (await isDirectory(path)) {
+      const inside = join(path, "bin", "python");
+      const hint = (await isExecutable(inside)) ? `; a virtual environment's interpreter is ${inside}` : "";
+      throw new PythonNotFoundError(spec, tried, `${path} is a directory, not an interpreter${hint}`);
+    }
     if (await isExecutable(path)) return path;
     throw new PythonNotFoundError(spec, tried);
   }
@@ -86,7 +91,9 @@ export async function findAllPythons(): Promise<PythonInfo[]> {
   const infos = await Promise.all([...candidates].map(probe));
   const byPath = new Map<string, PythonInfo>();
   for (const info of infos) {
-    if (info && isSupported(info) && !byPath.has(info.path)) byPath.set(info.path, info);
+    if (!info || !isSupported(info)) continue;
+    const real = await realpath(info.path).catch(() => info.path); // python3 and python3.11 are one interpreter
+    if (!byPath.has(real)) byPath.set(real, info);
   }
   return [...byPath.values()].sort((a, b) => compareVersions(a.version, b.version));
 }
@@ -119,7 +126,7 @@ function isSupported(info: PythonInfo): boolean {
 const PROBE = [
   "import json, os, platform, sys, sysconfig",
   "try:\n import zmq\n z = True\nexcept Exception:\n z = False",
-  "print(json.dumps({'path': os.path.realpath(sys.executable), 'version': platform.python_version(),",
+  "print(json.dumps({'path': os.path.abspath(sys.executable), 'version': platform.python_version(),",
   " 'implementation': platform.python_implementation(), 'pyzmq': z,",
   " 'freeThreaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED'))}))",
 ].join("\n");
@@ -175,6 +182,10 @@ async function whichOnPath(name: string, tried: string[]): Promise<string | unde
     }
   }
   return undefined;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
 }
 
 async function isExecutable(path: string): Promise<boolean> {

@@ -58,7 +58,7 @@ export class AttachedLink {
     this.executable = hello.executable;
     this.strategies = hello.strategies as Strategy[];
     this.#watch = setInterval(() => {
-      if (!isRunning(this.pid)) this.fail(new WorkerCrashedError(null, null, "pythonia's Python process is gone"));
+      if (!isRunning(this.pid)) this.fail(new WorkerCrashedError(null, null, "", "is gone (pythonia's Python process)"));
     }, WATCH_MS).unref();
   }
 
@@ -171,9 +171,10 @@ export class AttachedLink {
 
   /** Ask the agent to detach (its threads end); then close the channel whatever it answered. */
   async close(graceMs: number): Promise<void> {
-    if (!this.#dead) {
+    if (!this.#dead && isRunning(this.pid)) {
       const answered = this.request({ type: "shutdown" }, { timeoutMs: graceMs }).catch(() => {});
-      await settlesWithin(answered, graceMs);
+      // pythonia's process may be ending (python.exit()): its end settles the close too, not the next liveness tick.
+      await settlesWithin(Promise.race([answered, ended(this.pid, graceMs)]), graceMs);
     }
     this.fail(new WorkerClosedError());
   }
@@ -235,6 +236,12 @@ function isRunning(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** Resolves once `pid` is gone (polled every 20 ms), or after `limitMs`. */
+async function ended(pid: number, limitMs: number): Promise<void> {
+  const until = performance.now() + limitMs;
+  while (isRunning(pid) && performance.now() < until) await delay(20);
 }
 
 function delay(ms: number): Promise<void> {

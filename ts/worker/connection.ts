@@ -1,6 +1,7 @@
 /** One agent process and the ZeroMQ channel to it, from hello to exit (a Worker may go through several). */
 import { randomBytes } from "node:crypto";
-import { type PyleashError, WorkerClosedError, WorkerCrashedError } from "../errors.js";
+import { stat } from "node:fs/promises";
+import { InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerCrashedError } from "../errors.js";
 import type { AgentEvent, Hello, RequestBody, Strategy } from "../protocol.js";
 import { encode, isReply, splitMessages } from "./framing.js";
 import { defaultPythonSpec, locatePython } from "../python/discover.js";
@@ -50,6 +51,7 @@ export class Connection {
   static async open(resolved: ResolvedWorkerOptions): Promise<Connection> {
     const spec = resolved.python ?? defaultPythonSpec();
     const python = await locatePython(spec);
+    if (resolved.cwd !== undefined) await checkCwd(resolved.cwd);
     const channel = await Channel.bind(resolved.endpoint, resolved.maxMessageBytes);
     const token = randomBytes(24).toString("hex");
     const agent = spawnAgent(python, resolved, {
@@ -192,5 +194,13 @@ export class Connection {
     this.#pending.failAll(error);
     for (const listener of this.#exitListeners) listener(error);
     this.#exitListeners.clear();
+  }
+}
+
+/** A missing working directory would fail the spawn with ENOENT, which reads as a missing interpreter. */
+async function checkCwd(cwd: string): Promise<void> {
+  const found = await stat(cwd).catch(() => undefined);
+  if (!found?.isDirectory()) {
+    throw new InvalidArgumentError(`Expected "cwd" to be an existing directory, got ${JSON.stringify(cwd)} (${found ? "not a directory" : "it does not exist"})`);
   }
 }

@@ -1,6 +1,6 @@
 /** Worker and call options, their defaults, and eager validation that names the bad value. */
 import { InvalidArgumentError } from "../errors.js";
-import { describe, isStringArray, nonNegativeInteger, oneOf, stripUndefined } from "../util/validate.js";
+import { describe, isStringArray, knownKeys, nonNegativeInteger, oneOf, optionKeys, stripUndefined } from "../util/validate.js";
 import { CONTRACT, LANES, type Lane, type TaskKind, type Transport } from "../protocol.js";
 import { type StopOptions, resolveStopOptions, validateListener } from "../task/options.js";
 import type { ProgressListener } from "../task/progress.js";
@@ -90,7 +90,7 @@ export interface StreamOptions {
    * @default { strategy: "auto" }
    */
   stop?: StopOptions;
-  /** How many items the generator may run ahead of the consumer (credit-based backpressure). @default 16 */
+  /** How many items the generator may run ahead of the consumer (credit-based backpressure). @default 64 */
   highWaterMark?: number;
   /** Called with each `pyleash.progress()` update the generator sends. */
   onProgress?: ProgressListener;
@@ -114,7 +114,18 @@ export type ResolvedWorkerOptions = WorkerOptions &
   Required<Pick<WorkerOptions, Exclude<keyof typeof WORKER_DEFAULTS, "switchIntervalMs">>> & { switchIntervalMs: number | null };
 
 /** @internal */
-export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorkerOptions {
+export const WORKER_KEYS = optionKeys<WorkerOptions>({
+  python: true, cwd: true, env: true, pythonPath: true, transport: true, endpoint: true, startTimeoutMs: true,
+  closeGraceMs: true, output: true, switchIntervalMs: true, maxMessageBytes: true, allowedModules: true,
+});
+const WAIT_KEYS = optionKeys<WaitOptions>({ signal: true, timeoutMs: true });
+const CALL_KEYS = optionKeys<CallOptions>({ signal: true, timeoutMs: true, stop: true, lane: true, onProgress: true });
+const STREAM_KEYS = optionKeys<StreamOptions>({ signal: true, timeoutMs: true, stop: true, highWaterMark: true, onProgress: true });
+
+/** @internal */
+export function resolveWorkerOptions(options: WorkerOptions = {}, keys: ReadonlySet<string> | undefined = WORKER_KEYS): ResolvedWorkerOptions {
+  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected worker options to be an object, got ${describe(options)}`);
+  if (keys) knownKeys("worker option", options, keys);
   const resolved = { ...WORKER_DEFAULTS, ...stripUndefined(options) };
   oneOf("transport", resolved.transport, ["auto", "pyzmq", "builtin"]);
   oneOf("endpoint", resolved.endpoint, ["ipc", "tcp"]);
@@ -141,8 +152,9 @@ export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorke
 }
 
 /** @internal */
-export function validateWaitOptions(options: WaitOptions): void {
+export function validateWaitOptions(options: WaitOptions, keys = WAIT_KEYS, what = "option"): void {
   if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected options to be an object, got ${describe(options)}`);
+  knownKeys(what, options, keys);
   if (options.timeoutMs !== undefined) nonNegativeInteger("timeoutMs", options.timeoutMs);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new InvalidArgumentError(`Expected "signal" to be an AbortSignal, got ${describe(options.signal)}`);
@@ -165,7 +177,7 @@ export interface ResolvedCall {
 
 /** @internal */
 export function resolveCallOptions(options: CallOptions): ResolvedCall {
-  validateWaitOptions(options);
+  validateWaitOptions(options, CALL_KEYS, "call option");
   const lane = options.lane ?? (CONTRACT.requests.call.fields.lane.default as Lane);
   oneOf("lane", lane, LANES);
   const kind = CONTRACT.lanes[lane].kind as TaskKind;
@@ -192,7 +204,7 @@ export interface ResolvedStream {
 
 /** @internal */
 export function resolveStreamOptions(options: StreamOptions): ResolvedStream {
-  validateWaitOptions(options);
+  validateWaitOptions(options, STREAM_KEYS, "stream option");
   const highWaterMark = options.highWaterMark ?? STREAM_HIGH_WATER_MARK;
   if (typeof highWaterMark !== "number" || !Number.isSafeInteger(highWaterMark) || highWaterMark < 1) {
     throw new InvalidArgumentError(`Expected "highWaterMark" to be a positive integer, got ${describe(highWaterMark)}`);

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from pyleash import current, deliveries, progress_events, protocol, targets
 from pyleash.deliveries import TaskStopped
+from pyleash.tasks.awaiting import settle
 import pyleash.stop.rearm as rearm
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class Task:
 def call_target(task: Task) -> Any:
     """Call the task's function, handing it the stop Event when it declares a `stop_event` parameter."""
     fn = resolve_shielded(task)
-    return fn(*task.args, **with_stop_event(fn, task.kwargs, task.stop_event))
+    return settle(fn(*task.args, **with_stop_event(fn, task.kwargs, task.stop_event)))  # an async def is awaited
 
 
 def resolve_shielded(task: Task) -> Callable[..., Any]:
