@@ -25,7 +25,7 @@ def _await(coroutine: Any) -> Any:
     try:
         while not future.done():
             concurrent.futures.wait([future], timeout=_POLL_S)
-    except BaseException:  # noqa: BLE001 - a stop (TaskStopped) or KeyboardInterrupt: the coroutine is cancelled too
+    except BaseException:  # a stop (TaskStopped) or KeyboardInterrupt: the coroutine is cancelled too, and it goes on
         future.cancel()
         raise
     return future.result()
