@@ -97,6 +97,21 @@ export class WorkerCrashedError extends PyleashError {
   }
 }
 
+/** A remote agent stopped answering (host down, link cut, frozen): its in-flight work rejects with this. */
+export class WorkerLostError extends PyleashError {
+  /** The agent's host name and pid, as its hello said. */
+  readonly host: string;
+  readonly pid: number;
+  /** When the controller last heard from it (ms since the epoch). */
+  readonly lastSeen: number;
+  constructor(host: string, pid: number, lastSeen: number, silentMs: number) {
+    super("WORKER_LOST", `The remote agent ${pid} on ${host} was lost: nothing heard from it for ${silentMs} ms`);
+    this.host = host;
+    this.pid = pid;
+    this.lastSeen = lastSeen;
+  }
+}
+
 /** The agent did not say hello in time, or exited before it did. */
 export class WorkerStartError extends PyleashError {
   constructor(message: string, options?: { cause?: unknown }) {

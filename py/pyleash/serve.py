@@ -12,7 +12,6 @@ import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -100,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lifeline-fd", type=int, help="exit when this pipe closes")
     p.add_argument("--no-supervise", action="store_true", help="run the agent in this process, without a parent")
     p.add_argument("--transport", choices=contract.TRANSPORTS, default="auto")
+    p.add_argument("--connect-timeout", type=float, default=10.0, help=argparse.SUPPRESS)
     return p
 
 
@@ -146,23 +146,41 @@ def run(argv: Sequence[str]) -> int:
 
         lifeline.watch(args.lifeline_fd, None)
     if args.no_supervise:
-        return _agent(args.connect, kind, curve, args.heartbeat_ms)
-    return _supervise([a for a in argv] + ["--no-supervise"], args.reconnect_for)
+        return _agent(args.connect, kind, curve, args.heartbeat_ms, args.connect_timeout)
+    return _supervise(_without(list(argv), "--lifeline-fd") + ["--no-supervise"], args.reconnect_for)
+
+
+def _without(argv: List[str], flag: str) -> List[str]:
+    """argv less `flag VALUE` / `flag=VALUE` (the supervisor gives its child a lifeline of its own)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == flag:
+            skip = True
+        elif not arg.startswith(flag + "="):
+            out.append(arg)
+    return out
 
 
 def _supervise(child_argv: List[str], reconnect_for: float) -> int:
-    """Run the agent as a child; start it again while the last loss is under reconnect_for seconds old."""
+    """Run the agent as a child that dies with us; start it again until reconnect_for seconds have passed since the
+    controller was last lost (a child that could not connect does not open a new window)."""
     lost_at: Optional[float] = None
     while True:
-        child = subprocess.Popen([sys.executable, "-m", "pyleash", "serve"] + child_argv)
+        remaining = 10.0 if lost_at is None else max(1.0, reconnect_for - (time.monotonic() - lost_at))
+        read_end, write_end = os.pipe()
+        child = subprocess.Popen([sys.executable, "-m", "pyleash", "serve"] + child_argv +
+                                 ["--lifeline-fd", str(read_end), "--connect-timeout", str(remaining)],
+                                 pass_fds=(read_end,))
+        os.close(read_end)
         _forward_signals(child)
-        started = time.monotonic()
         code = child.wait()
-        if code == 0 or code == EXIT_INSECURE or code == EXIT_CONFIG:
+        os.close(write_end)
+        if code in (0, EXIT_INSECURE, EXIT_CONFIG):
             return code
-        if time.monotonic() - started > 1.0:
-            lost_at = None  # it served a while: a new loss starts a new window
-        lost_at = lost_at if lost_at is not None else time.monotonic()
+        if code == EXIT_LOST or lost_at is None:
+            lost_at = time.monotonic()
         if time.monotonic() - lost_at >= reconnect_for:
             return code
         time.sleep(min(0.5, reconnect_for))
@@ -179,12 +197,14 @@ def _forward_signals(child: "subprocess.Popen[bytes]") -> None:
         signal.signal(sig, forward)
 
 
-def _agent(endpoint: str, kind: str, curve: Optional[Tuple[bytes, bytes, bytes]], heartbeat_ms: int) -> int:
+def _agent(endpoint: str, kind: str, curve: Optional[Tuple[bytes, bytes, bytes]], heartbeat_ms: int,
+           connect_timeout: float) -> int:
     from pyleash import agent as boot
     from pyleash.transport import TransportError, open_transport
 
     try:
-        transport = open_transport(endpoint, kind, curve=curve, heartbeat_ms=heartbeat_ms)
+        transport = open_transport(endpoint, kind, curve=curve, heartbeat_ms=heartbeat_ms,
+                                   connect_timeout=connect_timeout)
     except TransportError as exc:
         sys.stderr.write("pyleash-agent: cannot connect to %s: %s\n" % (endpoint, exc))
         return EXIT_CONNECT
