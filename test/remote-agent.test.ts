@@ -1,7 +1,9 @@
 /** Remote agents, agent side: `python -m pyleash serve --connect` against a real zeromq.js CURVE ROUTER on loopback. */
 import { type ChildProcess, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -140,5 +142,17 @@ describe("python -m pyleash serve", () => {
       expect(code).not.toBe(0);
       expect(Date.now() - lostAt).toBeGreaterThanOrEqual(3_000);
     }, 60_000);
+  });
+});
+
+describe("pyleash keys", () => {
+  it("writes a z85 key pair whose secret file is mode 0600 and refuses to overwrite it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pyleash-keys-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const cli = join(ROOT, "dist", "cli", "main.js");
+    await promisify(execFile)(process.execPath, [cli, "keys", "--out", dir, "--name", "agent"]);
+    expect((await stat(join(dir, "agent.key"))).mode & 0o777).toBe(0o600);
+    expect((await readFile(join(dir, "agent.pub"), "utf8")).trim()).toHaveLength(40);
+    await expect(promisify(execFile)(process.execPath, [cli, "keys", "--out", dir, "--name", "agent"])).rejects.toThrow(/overwrite/);
   });
 });
