@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   RESULT_NOT_SERIALIZABLE: "RESULT_NOT_SERIALIZABLE",
   PROTOCOL_ERROR: "PROTOCOL_ERROR",
   WORKER_CRASHED: "WORKER_CRASHED",
+  WORKER_LOST: "WORKER_LOST",
   WORKER_START_FAILED: "WORKER_START_FAILED",
   WORKER_CLOSED: "WORKER_CLOSED",
   WORKER_RESTARTED: "WORKER_RESTARTED",
@@ -121,6 +122,21 @@ export class WorkerCrashedError extends PyleashError {
     this.exitCode = exitCode;
     this.signal = signal;
     this.stderr = stderr;
+  }
+}
+
+/** A remote agent stopped answering (host down, link cut, frozen): its in-flight work rejects with this. */
+export class WorkerLostError extends PyleashError {
+  /** The agent's host name and pid, as its hello said. */
+  readonly host: string;
+  readonly pid: number;
+  /** When the controller last heard from it (ms since the epoch). */
+  readonly lastSeen: number;
+  constructor(host: string, pid: number, lastSeen: number, silentMs: number) {
+    super("WORKER_LOST", `The remote agent ${pid} on ${host} was lost: nothing heard from it for ${silentMs} ms`);
+    this.host = host;
+    this.pid = pid;
+    this.lastSeen = lastSeen;
   }
 }
 

@@ -17,6 +17,7 @@ export {
   ResultNotSerializableError,
   ProtocolError,
   WorkerCrashedError,
+  WorkerLostError,
   WorkerStartError,
   WorkerClosedError,
   WorkerRestartedError,
@@ -33,6 +34,7 @@ export {
 } from "./errors.js";
 export { findAllPythons, probePython, locatePython, resolvePythons } from "./python/discover.js";
 export type { PythonInfo } from "./python/discover.js";
-export { Pool, type PoolCrash, type PoolEvents, type BroadcastResult } from "./pool/pool.js";
+export { Pool, type PoolCrash, type PoolEvents, type PoolLost, type BroadcastResult } from "./pool/pool.js";
+export type { ListenOptions } from "./pool/listener.js";
 export type { PoolOptions, PoolInitializer } from "./pool/options.js";
 export type { PoolWorkerInfo, PoolWorkerState } from "./pool/slot.js";

@@ -46,8 +46,22 @@ def main() -> None:
     except TransportError as exc:
         sys.stderr.write("pyleash-agent: cannot connect to %s: %s\n" % (config["endpoint"], exc))
         sys.exit(EXIT_CONNECT)
-    agent = Agent(transport, max_bytes)
-    agent.send(_hello(config["token"], transport.name))
+    _serve(Agent(transport, max_bytes), _hello(config["token"], transport.name))
+
+
+def serve_on(transport: Any, token: str, hello_extra: Dict[str, Any], lost_exit: int) -> None:
+    """A remote agent (pyleash.serve): serve on an open transport; exit with `lost_exit` when the controller is lost."""
+    _register_dumps()
+    MAIN.install()
+    agent = Agent(transport, int(contract.CONTRACT["limits"]["maxMessageBytes"]))
+    agent.lost_exit = lost_exit
+    hello = _hello(token, transport.name)
+    hello.update(hello_extra)
+    _serve(agent, hello)
+
+
+def _serve(agent: Agent, hello: Dict[str, Any]) -> None:
+    agent.send(hello)
     control = threading.Thread(target=agent.serve, name="pyleash-control", daemon=True)
     control.start()
     MAIN.lane.run()

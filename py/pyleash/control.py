@@ -32,6 +32,7 @@ class Agent:
     def __init__(self, transport: Transport, max_message_bytes: int = contract.CONTRACT["limits"]["maxMessageBytes"]) -> None:
         self.transport = transport
         self.max_message_bytes = max_message_bytes
+        self.lost_exit = 0  # exit status when the controller is lost: 0 for a spawned agent, controllerLost remote
         self.outbox = Outbox(transport)
         self.pool = CallPool(on_drain=self.outbox.flush)
         self.inline = InlineCalls(self._serve_as, self.pool, self.outbox.flush)
@@ -74,7 +75,7 @@ class Agent:
                 frames = self.transport.recv(None)
             except TransportError as exc:
                 _log("connection lost: %s" % exc)
-                os._exit(0)
+                os._exit(self.lost_exit)
             if frames is None:
                 continue
             if not self._dispatch(frames, reader):

@@ -8,6 +8,7 @@ import { bashCompletion } from "./completion.js";
 import { doctor, type DoctorOptions } from "./doctor.js";
 // Type only: the experiments code (and everything under ts/experiments/) loads when that command runs.
 import type { ExperimentsOptions } from "./experiments.js";
+import { keys, type KeysOptions } from "./keys.js";
 import { run, type RunOptions } from "./run.js";
 import { JSON_HELP, addTargetOptions, collect, milliseconds } from "./target-options.js";
 
@@ -129,6 +130,21 @@ Examples:
       // Loaded on demand, so that `pyleash call` does not load the experiments.
       const { experiments } = await import("./experiments.js");
       process.exitCode = await experiments(options);
+    });
+
+  subcommand(program, "keys", "Make a CURVE key pair for a remote agent or a listening pool (secret file mode 0600).")
+    .option("--out <dir>", "where to write the key files", ".")
+    .option("--name <name>", "file names: NAME.key (secret) and NAME.pub (public)", "pyleash")
+    .option("--json", JSON_HELP)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ pyleash keys --out ~/.pyleash --name agent
+  $ python -m pyleash serve --connect tcp://10.0.0.1:7000 --server-key-file controller.pub --key-file agent.key`,
+    )
+    .action(async (options: KeysOptions) => {
+      process.exitCode = await keys(options);
     });
 
   subcommand(program, "completion", "Print a shell completion script.")

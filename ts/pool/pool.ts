@@ -3,12 +3,24 @@
  * crashes is replaced (with a back-off when crashes repeat), one whose stop gave up is retired.
  */
 import { EventEmitter } from "node:events";
-import { AbortError, InitializerError, type PyleashError, QueueFullError, WorkerClosedError, WorkerCrashLoopError, WorkerCrashedError } from "../errors.js";
+import {
+  AbortError,
+  InitializerError,
+  InvalidArgumentError,
+  type PyleashError,
+  QueueFullError,
+  WorkerClosedError,
+  WorkerCrashLoopError,
+  WorkerCrashedError,
+  WorkerLostError,
+  WorkerStartError,
+} from "../errors.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
 import type { Task } from "../task/task.js";
 import { type CallOptions, NO_CALL_OPTIONS, resolveCallOptions } from "../worker/options.js";
 import { Worker, checkTarget } from "../worker/worker.js";
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.js";
+import { type ListenOptions, Listener, resolveListen } from "./listener.js";
 import { type Waiting, WaitingLine } from "./queue.js";
 import { type PoolWorkerInfo, Slot } from "./slot.js";
 
@@ -24,7 +36,18 @@ export interface PoolCrash {
   error: WorkerCrashedError;
 }
 
+/** What the pool's "lost" event carries. */
+export interface PoolLost {
+  worker: PoolWorkerInfo;
+  /** What its in-flight calls and tasks rejected with. */
+  error: WorkerLostError;
+}
+
 export interface PoolEvents {
+  /** A remote agent joined (Pool.listen) and takes work. */
+  join: [PoolWorkerInfo];
+  /** A remote agent went silent past lostAfterMs; its work rejected with `error`; the pool no longer uses it. */
+  lost: [PoolLost];
   /** An agent died on its own; its calls rejected with `error`, and a replacement is on its way. */
   crash: [PoolCrash];
   /**
@@ -56,6 +79,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   #down: WorkerCrashLoopError | undefined;
   #closing: Promise<void> | undefined;
   #draining = false;
+  #listener: Listener | undefined;
 
   private constructor(options: ResolvedPoolOptions) {
     super();
@@ -72,6 +96,52 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       throw failed.reason;
     }
     return pool;
+  }
+
+  /**
+   * A pool that remote agents join (`python -m pyleash serve --connect …`, docs/remote.md) over CURVE on tcp;
+   * `size` (default 0) local agents are spawned besides. Resolves once it listens: see `endpoint`, `waitForWorkers`.
+   */
+  static async listen(options: PoolOptions & ListenOptions): Promise<Pool> {
+    const { bind, curve, allow, heartbeatMs, lostAfterMs, size = 0, ...rest } = options ?? ({} as PoolOptions & ListenOptions);
+    const listen = resolveListen({ bind, curve, allow, heartbeatMs, lostAfterMs });
+    if (!Number.isInteger(size) || size < 0) throw new InvalidArgumentError(`Expected "size" to be a non-negative integer, got ${String(size)}`);
+    const pool = new Pool({ ...resolvePoolOptions({ ...rest, size: 1 }), size });
+    pool.#listener = await Listener.open(listen, pool.#options.worker, (worker) => pool.#join(worker));
+    try {
+      await Promise.all(Array.from({ length: size }, () => pool.#spawn()));
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  /** Where a listening pool is bound, with its real port (undefined for a pool that does not listen). */
+  get endpoint(): string | undefined {
+    return this.#listener?.endpoint;
+  }
+
+  /** Resolves once `n` agents are ready; rejects with a WorkerStartError after `timeoutMs` (default 30 s). */
+  waitForWorkers(n: number, { timeoutMs = 30_000 }: { timeoutMs?: number } = {}): Promise<void> {
+    const ready = (): number => [...this.#slots].filter((slot) => slot.state === "ready").length;
+    if (ready() >= n) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (ready() < n) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new WorkerStartError(`Only ${ready()} of ${n} workers were ready within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off("join", check);
+      };
+      this.on("join", check);
+    });
   }
 
   /** How many agents the pool keeps running. */
@@ -159,11 +229,13 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const timer of this.#timers) clearTimeout(timer);
+      const listening = this.#listener?.close();
       this.#calls.clear(new WorkerClosedError());
       this.#tasks.clear(new WorkerClosedError());
       await Promise.allSettled([...this.#pending]); // a replacement that started meanwhile closes itself
       await Promise.allSettled([...this.#slots].filter((slot) => slot.worker).map((slot) => this.#bury(slot)));
       await Promise.allSettled([...this.#pending]);
+      await listening;
     })();
     return this.#closing;
   }
@@ -301,9 +373,35 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     return spawning;
   }
 
+  /** A remote agent said hello: it takes work at once, and is dropped (not replaced) when lost. */
+  #join(worker: Worker): void {
+    if (this.#closing) {
+      void worker.close();
+      return;
+    }
+    const slot = new Slot();
+    slot.worker = worker;
+    slot.remote = true;
+    slot.state = "ready";
+    this.#slots.add(slot);
+    slot.unwatch = worker.watch({
+      lost: (error) => {
+        if (this.#closing || slot.state === "dead") return;
+        void this.#bury(slot);
+        if (error instanceof WorkerLostError) this.emit("lost", { worker: slot.info(), error });
+      },
+      gaveUp: () => {
+        if (this.#options.recycleBlocked) this.#retire(slot);
+      },
+    });
+    this.emit("join", slot.info());
+    this.#drain();
+  }
+
   /** An agent's connection ended: a crash (or a failed restart) kills the slot; a restart or our own close does not. */
   #lost(slot: Slot, error: PyleashError | undefined): void {
     if (this.#closing || slot.state === "dead" || slot.state === "starting") return;
+    if (slot.remote) return void this.#bury(slot); // its restart failed: nothing here can start it again
     if (error !== undefined && !(error instanceof WorkerCrashedError)) return; // restarted or closed: the Worker lives on, or we closed it
     const wasReady = slot.state === "ready";
     void this.#bury(slot);
@@ -362,7 +460,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   #retire(slot: Slot): void {
     if (slot.state !== "ready") return;
     slot.state = "retiring";
-    this.#replace();
+    if (!slot.remote) this.#replace();
     if (slot.idle) void this.#bury(slot);
   }
 

@@ -11,6 +11,10 @@ export interface PoolWorkerInfo {
   python: string | null;
   /** Its ZeroMQ client; null while it starts. */
   transport: "pyzmq" | "builtin" | null;
+  /** The agent's host name; null while it starts. */
+  host: string | null;
+  /** Joined over the network (Pool.listen) rather than spawned by the pool. */
+  remote: boolean;
   /** `starting`; `ready` (takes work); `retiring` (takes none, closes once its work has settled); `dead`. */
   state: PoolWorkerState;
   /** Calls sent to it and not yet settled. */
@@ -24,6 +28,8 @@ export interface PoolWorkerInfo {
 export class Slot {
   worker: Worker | undefined;
   state: PoolWorkerState = "starting";
+  /** A remote agent (Pool.listen): never replaced, only dropped when lost. */
+  remote = false;
   inFlight = 0;
   tasks = 0;
   done = 0;
@@ -47,6 +53,8 @@ export class Slot {
       pid: worker?.pid ?? null,
       python: worker?.python ?? null,
       transport: worker?.transport ?? null,
+      host: worker?.host ?? null,
+      remote: this.remote,
       state: this.state,
       inFlight: this.inFlight,
       tasks: this.tasks,

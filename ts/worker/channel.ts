@@ -91,6 +91,21 @@ export class Channel {
     return new Channel(router, endpoint, dir, maxMessageBytes);
   }
 
+  /**
+   * A listening pool's channel: one ROUTER bound where asked (any interface), shared by every remote agent;
+   * `socketOptions` carry CURVE, the ZAP domain and heartbeats (ts/pool/listener.ts).
+   */
+  static async listen(bind: string, socketOptions: ConstructorParameters<typeof Router>[0], maxMessageBytes: number): Promise<Channel> {
+    const router = new Router({ ...socketOptions, linger: 0, mandatory: false, sendHighWaterMark: 0 });
+    try {
+      await router.bind(bind);
+    } catch (error) {
+      router.close();
+      throw error;
+    }
+    return new Channel(router, router.lastEndpoint ?? bind, undefined, maxMessageBytes);
+  }
+
   /** Send `[peer, ...frames]` (one request); never throws EBUSY: a send behind another waits its turn. */
   send(peer: Buffer, frames: Buffer[]): void {
     if (this.#closed) return;

@@ -1,6 +1,7 @@
 /** One agent process and the ZeroMQ channel to it, from hello to exit (a Worker may go through several). */
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
+import { hostname } from "node:os";
 import { InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerCrashedError } from "../errors.js";
 import type { AgentEvent, Hello, RequestBody, Strategy } from "../protocol.js";
 import { encode, isReply, splitMessages } from "./framing.js";
@@ -12,6 +13,57 @@ import { tryDecode, waitForHello } from "./handshake.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 import { PendingRequests, type RequestOptions } from "./pending.js";
 import { release, track } from "./reaper.js";
+
+/**
+ * What a connection needs of its agent's lifecycle: a child it spawned (process exit, signals, its own channel),
+ * or a remote agent that joined a listening pool (heartbeats on a shared channel; ts/pool/listener.ts).
+ */
+export interface AgentLife {
+  /** The agent has not gone (it may still be frozen). */
+  readonly alive: boolean;
+  /** Settles once the agent is gone. */
+  readonly gone: Promise<void>;
+  /** Called once when the agent dies on its own, with the error its requests get. */
+  onDeath(listener: (error: PyleashError) => void): void;
+  /** After a polite shutdown was sent. */
+  askedToExit(): void;
+  /** Force it away: signals a spawned agent's process group; a remote agent is forgotten. */
+  kill(signal: NodeJS.Signals): void;
+  dumpThreads(timeoutMs: number): Promise<string>;
+  /** Once it is gone: free what it held. */
+  release(): Promise<void>;
+}
+
+/** The life of an agent this controller spawned: its process and the channel made for it alone. */
+function spawnedLife(agent: AgentProcess, channel: Channel): AgentLife {
+  const child = agent.child;
+  return {
+    get alive() {
+      return child.exitCode === null && child.signalCode === null;
+    },
+    gone: exited(child),
+    onDeath(listener) {
+      child.once("exit", (code, signal) => {
+        release(child);
+        // Give stderr a moment to deliver the agent's last words, without waiting on a timeout.
+        const drained = child.stderr ? new Promise((r) => child.stderr!.once("close", r)) : Promise.resolve();
+        void settlesWithin(drained, 50).then(() => {
+          listener(new WorkerCrashedError(code, signal, agent.stderrTail()));
+          killGroup(child, "SIGKILL");
+          void channel.close();
+        });
+      });
+    },
+    askedToExit() {},
+    kill: (signal) => void killGroup(child, signal),
+    dumpThreads: (timeoutMs) => agent.dumpThreads(timeoutMs),
+    async release() {
+      killGroup(child, "SIGKILL"); // whatever the tasks left in the group
+      release(child);
+      await channel.close();
+    },
+  };
+}
 
 export class Connection {
   /** The agent's process id. */
@@ -25,7 +77,12 @@ export class Connection {
   /** The stop strategies the agent's interpreter supports (its hello says). */
   readonly strategies: readonly Strategy[];
 
-  readonly #agent: AgentProcess;
+  /** The agent's host name (remote agents say; spawned ones run here). */
+  readonly host: string;
+  /** Joined a listening pool rather than spawned by this controller. */
+  readonly remote: boolean;
+
+  readonly #life: AgentLife;
   readonly #channel: Channel;
   readonly #peer: Buffer;
   readonly #options: ResolvedWorkerOptions;
@@ -35,8 +92,8 @@ export class Connection {
   #dead: PyleashError | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(agent: AgentProcess, channel: Channel, peer: Buffer, hello: Hello, options: ResolvedWorkerOptions) {
-    this.#agent = agent;
+  private constructor(life: AgentLife, channel: Channel, peer: Buffer, hello: Hello, options: ResolvedWorkerOptions) {
+    this.#life = life;
     this.#channel = channel;
     this.#peer = peer;
     this.#options = options;
@@ -45,6 +102,16 @@ export class Connection {
     this.executable = hello.executable;
     this.transport = hello.transport as "pyzmq" | "builtin";
     this.strategies = hello.strategies as Strategy[];
+    const extra = hello as Hello & { host?: unknown; remote?: unknown };
+    this.remote = extra.remote === true;
+    this.host = typeof extra.host === "string" ? extra.host : hostname();
+  }
+
+  /** A remote agent that said hello on a listening pool's channel; `messages` are its own (the pool demultiplexes). */
+  static adopt(life: AgentLife, channel: Channel, peer: Buffer, hello: Hello, messages: AsyncGenerator<Buffer[]>, resolved: ResolvedWorkerOptions): Connection {
+    const connection = new Connection(life, channel, peer, hello, resolved);
+    connection.#watch(messages);
+    return connection;
   }
 
   /** Spawn an agent and wait until it has connected and proved it is ours. */
@@ -67,7 +134,7 @@ export class Connection {
     const messages = channel.messages();
     try {
       const { peer, hello } = await waitForHello(agent, messages, token, resolved.startTimeoutMs, spec, python);
-      const connection = new Connection(agent, channel, peer, hello, resolved);
+      const connection = new Connection(spawnedLife(agent, channel), channel, peer, hello, resolved);
       connection.#watch(messages);
       return connection;
     } catch (error) {
@@ -116,8 +183,7 @@ export class Connection {
 
   /** The agent process has not exited (it may still be frozen). */
   get alive(): boolean {
-    const child = this.#agent.child;
-    return child.exitCode === null && child.signalCode === null;
+    return this.#life.alive;
   }
 
   /** Ask the agent to exit; SIGTERM its process group after `closeGraceMs`, then SIGKILL. */
@@ -135,40 +201,28 @@ export class Connection {
 
   /** Every thread's Python stack, dumped by the agent's faulthandler; works even when the agent is frozen. */
   dumpThreads(timeoutMs = 1_000): Promise<string> {
-    return this.#agent.dumpThreads(timeoutMs);
+    return this.#life.dumpThreads(timeoutMs);
   }
 
   async #shutDown(): Promise<void> {
-    const child = this.#agent.child;
-    const gone = exited(child);
+    const life = this.#life;
     const polite = !this.#dead;
     if (polite) {
       this.#channel.send(this.#peer, encode({ type: "shutdown", id: this.#pending.nextId() }));
       this.#fail(new WorkerClosedError());
+      life.askedToExit();
     }
     const grace = this.#options.closeGraceMs;
-    if (!polite || !(await settlesWithin(gone, grace))) {
-      killGroup(child, "SIGTERM");
-      if (!(await settlesWithin(gone, grace))) killGroup(child, "SIGKILL");
+    if (!polite || !(await settlesWithin(life.gone, grace))) {
+      life.kill("SIGTERM");
+      if (!(await settlesWithin(life.gone, grace))) life.kill("SIGKILL");
     }
-    await gone;
-    killGroup(child, "SIGKILL"); // whatever the tasks left in the group
-    release(child);
-    await this.#channel.close();
+    await life.gone;
+    await life.release();
   }
 
   #watch(messages: AsyncGenerator<Buffer[]>): void {
-    const child = this.#agent.child;
-    child.once("exit", (code, signal) => {
-      release(child);
-      // Give stderr a moment to deliver the agent's last words, without waiting on a timeout.
-      const drained = child.stderr ? new Promise((r) => child.stderr!.once("close", r)) : Promise.resolve();
-      void settlesWithin(drained, 50).then(() => {
-        this.#fail(new WorkerCrashedError(code, signal, this.#agent.stderrTail()));
-        killGroup(child, "SIGKILL");
-        void this.#channel.close();
-      });
-    });
+    this.#life.onDeath((error) => this.#fail(error));
     void (async () => {
       for await (const [peer, ...frames] of messages) {
         if (!peer?.equals(this.#peer)) continue;

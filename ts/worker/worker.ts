@@ -60,6 +60,21 @@ export class Worker implements AsyncDisposable {
     return new Worker(resolved, await Connection.open(resolved));
   }
 
+  /** @internal A remote agent that joined a listening pool (Pool.listen); a restart cannot make a new one. */
+  static adopt(connection: Connection, options: ResolvedWorkerOptions): Worker {
+    return new Worker(options, connection);
+  }
+
+  /** The host the agent runs on (this one for a spawned agent). */
+  get host(): string {
+    return this.#connection.host;
+  }
+
+  /** Joined over the network (Pool.listen) rather than spawned here. */
+  get remote(): boolean {
+    return this.#connection.remote;
+  }
+
   /** The agent's process id (a new one after a restart). */
   get pid(): number {
     return this.#connection.pid;
@@ -195,6 +210,7 @@ export class Worker implements AsyncDisposable {
       const error = new WorkerRestartedError(reason);
       abandonAll(old, error);
       await old.connection.abandon(error);
+      if (old.connection.remote) throw error; // nothing here can start it again: the pool drops it
       this.#live = this.#adopt(await Connection.open(this.#options));
     })().finally(() => (this.#restarting = undefined));
     return this.#restarting;

@@ -30,7 +30,7 @@ ERROR command, oversized frame, ...) raises TransportError with the reason;
 """
 from __future__ import annotations
 
-from typing import List, Optional, Protocol, Sequence
+from typing import List, Optional, Protocol, Sequence, Tuple
 
 from pyleash.contract import TRANSPORTS
 
@@ -61,9 +61,14 @@ def open_transport(
     routing_id: Optional[bytes] = None,
     connect_timeout: float = 10.0,
     max_message_bytes: Optional[int] = None,
+    curve: Optional[Tuple[bytes, bytes, bytes]] = None,
+    heartbeat_ms: int = 0,
 ) -> Transport:
     """Connect to endpoint: kind "auto" uses pyzmq when importable, else the builtin client. The builtin client
-    skips frames over `max_message_bytes` unread; the control loop refuses such messages on either transport."""
+    skips frames over `max_message_bytes` unread; the control loop refuses such messages on either transport. `curve`
+    (server public, own public, own secret key) and `heartbeat_ms` need pyzmq (remote agents, pyleash.serve)."""
+    if curve is not None and kind == "builtin":
+        raise TransportError("the builtin transport has no CURVE security: use pyzmq")
     if kind not in KINDS:
         raise TransportError("unknown transport kind %r (expected one of %s)" % (kind, ", ".join(KINDS)))
     if kind != "builtin":
@@ -73,7 +78,10 @@ def open_transport(
             if kind == "pyzmq":
                 raise TransportError("pyzmq is not importable: %s" % exc) from None
         else:
-            return PyzmqTransport(endpoint, routing_id=routing_id, connect_timeout=connect_timeout)
+            return PyzmqTransport(endpoint, routing_id=routing_id, connect_timeout=connect_timeout, curve=curve,
+                                  heartbeat_ms=heartbeat_ms)
+    if curve is not None:
+        raise TransportError("CURVE security needs pyzmq, which is not importable here: pip install pyzmq")
     from .zmtp import ZmtpTransport
 
     if max_message_bytes is None:

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Deque, List, Optional, Sequence
+from typing import Deque, List, Optional, Sequence, Tuple
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
@@ -43,7 +43,10 @@ class PyzmqTransport:
 
     name = "pyzmq"
 
-    def __init__(self, endpoint: str, routing_id: Optional[bytes] = None, connect_timeout: float = 10.0) -> None:
+    def __init__(self, endpoint: str, routing_id: Optional[bytes] = None, connect_timeout: float = 10.0,
+                 curve: Optional[Tuple[bytes, bytes, bytes]] = None, heartbeat_ms: int = 0) -> None:
+        """curve: (server public key, own public key, own secret key), z85; heartbeat_ms: ZMTP PING interval, the
+        connection counts as lost after three silent intervals (libzmq's heartbeat options)."""
         if routing_id is not None and not 0 < len(routing_id) < 256:
             raise ValueError("routing_id must be 1..255 bytes")
         if not endpoint.startswith(("ipc://", "tcp://")):
@@ -68,6 +71,12 @@ class PyzmqTransport:
             self._sock.rcvhwm = 0
             if routing_id is not None:
                 self._sock.setsockopt(zmq.ROUTING_ID, routing_id)
+            if curve is not None:
+                self._sock.curve_serverkey, self._sock.curve_publickey, self._sock.curve_secretkey = curve
+            if heartbeat_ms > 0:
+                self._sock.setsockopt(zmq.HEARTBEAT_IVL, heartbeat_ms)
+                self._sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * heartbeat_ms)
+                self._sock.setsockopt(zmq.HEARTBEAT_TTL, 3 * heartbeat_ms)
             self._monitor = self._sock.get_monitor_socket(_WATCHED)
             self._poller = zmq.Poller()
             self._poller.register(self._sock, zmq.POLLIN)

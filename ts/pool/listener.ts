@@ -1,0 +1,250 @@
+/**
+ * A listening pool's door: one CURVE ROUTER on tcp that remote agents (`python -m pyleash serve`) connect to.
+ * libzmq asks our ZAP handler about each new peer's key before it may send or receive a message; allowed agents
+ * say hello and become pool workers through the same Connection and Worker as spawned ones, with a remote life:
+ * the controller pings each one and declares it lost when nothing came from it for `lostAfterMs`.
+ */
+import { Reply } from "zeromq";
+import { InvalidArgumentError, type PyleashError, WorkerLostError } from "../errors.js";
+import { type Hello, PROTOCOL_VERSION } from "../protocol.js";
+import { describe } from "../util/validate.js";
+import { type AgentLife, Connection } from "../worker/connection.js";
+import { Channel } from "../worker/channel.js";
+import { tryDecode } from "../worker/handshake.js";
+import type { ResolvedWorkerOptions } from "../worker/options.js";
+import { Worker } from "../worker/worker.js";
+
+export interface ListenOptions {
+  /** Where to listen, e.g. "tcp://0.0.0.0:7000" or "tcp://127.0.0.1:0" (any free port: see `pool.endpoint`). */
+  bind: string;
+  /** The controller's CURVE key pair (z85, 40 characters each), e.g. from `pyleash keys`. */
+  curve: { publicKey: string; secretKey: string };
+  /** The agents' CURVE public keys that may join; any other is refused before a single message. @default any key */
+  allow?: string[];
+  /** How often the controller pings a quiet agent (and libzmq sends ZMTP PINGs). @default 1000 */
+  heartbeatMs?: number;
+  /** Nothing heard from an agent this long: it is lost, its work rejects with WorkerLostError. @default 5000 */
+  lostAfterMs?: number;
+}
+
+/** @internal */
+export interface ResolvedListen {
+  bind: string;
+  curve: { publicKey: string; secretKey: string };
+  allow: Set<string> | undefined;
+  heartbeatMs: number;
+  lostAfterMs: number;
+}
+
+const Z85 = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+/** @internal */
+export function resolveListen(options: ListenOptions): ResolvedListen {
+  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected listen options to be an object, got ${describe(options)}`);
+  const { bind, curve, allow, heartbeatMs = 1_000, lostAfterMs = 5_000 } = options;
+  if (typeof bind !== "string" || !bind.startsWith("tcp://")) throw new InvalidArgumentError(`Expected "bind" to be a tcp://HOST:PORT endpoint, got ${describe(bind)}`);
+  if (!curve || !Z85.test(curve.publicKey) || !Z85.test(curve.secretKey)) {
+    throw new InvalidArgumentError('Expected "curve" to be { publicKey, secretKey }, each a 40-character z85 CURVE key (pyleash keys makes a pair)');
+  }
+  if (allow !== undefined && (!Array.isArray(allow) || !allow.every((key) => typeof key === "string" && Z85.test(key)))) {
+    throw new InvalidArgumentError(`Expected "allow" to be an array of 40-character z85 public keys, got ${describe(allow)}`);
+  }
+  for (const [name, value] of [["heartbeatMs", heartbeatMs], ["lostAfterMs", lostAfterMs]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`Expected "${name}" to be a positive integer, got ${describe(value)}`);
+  }
+  if (lostAfterMs <= heartbeatMs) throw new InvalidArgumentError(`Expected "lostAfterMs" (${lostAfterMs}) to exceed "heartbeatMs" (${heartbeatMs})`);
+  return { bind, curve, allow: allow && new Set(allow), heartbeatMs, lostAfterMs };
+}
+
+/** libzmq takes one ZAP handler per context: it serves every listener, each by its own domain. */
+const domains = new Map<string, (key: string) => boolean>();
+let zap: Reply | undefined;
+let nextDomain = 0;
+
+async function serveZap(): Promise<void> {
+  if (zap) return;
+  zap = new Reply({ linger: 0 });
+  await zap.bind("inproc://zeromq.zap.01");
+  void (async () => {
+    // ZAP request: version, request id, domain, address, identity, mechanism, then the mechanism's credentials.
+    for await (const [version, id, domain, , , mechanism, key] of zap!) {
+      const check = domains.get(domain?.toString() ?? "");
+      const ok = check !== undefined && mechanism?.toString() === "CURVE" && key !== undefined && check(z85(key));
+      await zap!.send([version ?? "1.0", id ?? "", ok ? "200" : "400", ok ? "OK" : "key not allowed", "", ""]);
+    }
+  })().catch(() => {});
+}
+
+const Z85_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+
+/** The z85 text of a 32-byte key (ZAP hands over raw bytes). */
+function z85(raw: Buffer): string {
+  let out = "";
+  for (let i = 0; i + 4 <= raw.length; i += 4) {
+    let value = raw.readUInt32BE(i);
+    const chunk: string[] = [];
+    for (let j = 0; j < 5; j++) {
+      chunk.unshift(Z85_CHARS[value % 85]!);
+      value = Math.floor(value / 85);
+    }
+    out += chunk.join("");
+  }
+  return out;
+}
+
+/** One joined agent: its messages, when it was last heard from, and its life. */
+class Peer {
+  lastSeen = Date.now();
+  connection: Connection | undefined;
+  readonly #queue: Buffer[][] = [];
+  #wake: (() => void) | undefined;
+  #ended = false;
+  #dead = false;
+  #onDeath: ((error: PyleashError) => void) | undefined;
+  #resolveGone!: () => void;
+  readonly gone = new Promise<void>((resolve) => (this.#resolveGone = resolve));
+
+  push(message: Buffer[]): void {
+    this.lastSeen = Date.now();
+    this.#queue.push(message);
+    this.#wake?.();
+  }
+
+  async *messages(): AsyncGenerator<Buffer[]> {
+    while (!this.#ended) {
+      const next = this.#queue.shift();
+      if (next) yield next;
+      else await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#resolveGone();
+    this.#wake?.();
+  }
+
+  die(error: PyleashError): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.end();
+    this.#onDeath?.(error);
+  }
+
+  life(forget: () => void): AgentLife {
+    const peer = this;
+    return {
+      get alive() {
+        return !peer.#ended;
+      },
+      gone: this.gone,
+      onDeath: (listener) => (this.#onDeath = listener),
+      askedToExit: () => this.end(), // it exits on shutdown; nothing here to wait for
+      kill: () => this.end(),
+      dumpThreads: () => Promise.resolve("(no thread dump: the agent runs on another host)"),
+      release: async () => forget(),
+    };
+  }
+}
+
+export class Listener {
+  readonly #channel: Channel;
+  readonly #options: ResolvedListen;
+  readonly #worker: ResolvedWorkerOptions;
+  readonly #domain: string;
+  readonly #peers = new Map<string, Peer>();
+  /** Peers lost or closed: whatever they still send is dropped. */
+  readonly #gone = new Set<string>();
+  readonly #timer: NodeJS.Timeout;
+  #closed = false;
+
+  private constructor(channel: Channel, options: ResolvedListen, worker: ResolvedWorkerOptions, domain: string, join: (worker: Worker) => void) {
+    this.#channel = channel;
+    this.#options = options;
+    this.#worker = worker;
+    this.#domain = domain;
+    this.#timer = setInterval(() => this.#beat(), options.heartbeatMs);
+    void this.#accept(join);
+  }
+
+  static async open(options: ResolvedListen, worker: ResolvedWorkerOptions, join: (worker: Worker) => void): Promise<Listener> {
+    await serveZap();
+    const domain = `pyleash-${process.pid}-${++nextDomain}`;
+    const allow = options.allow;
+    domains.set(domain, (key) => allow === undefined || allow.has(key));
+    try {
+      const channel = await Channel.listen(
+        options.bind,
+        {
+          curveServer: true,
+          curvePublicKey: options.curve.publicKey,
+          curveSecretKey: options.curve.secretKey,
+          zapDomain: domain,
+          heartbeatInterval: options.heartbeatMs,
+          heartbeatTimeout: options.lostAfterMs,
+          heartbeatTimeToLive: options.lostAfterMs,
+        },
+        worker.maxMessageBytes,
+      );
+      return new Listener(channel, options, worker, domain, join);
+    } catch (error) {
+      domains.delete(domain);
+      throw error;
+    }
+  }
+
+  /** The bound endpoint, with its real port. */
+  get endpoint(): string {
+    return this.#channel.endpoint;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    for (const peer of this.#peers.values()) peer.end();
+    domains.delete(this.#domain);
+    await this.#channel.close();
+  }
+
+  async #accept(join: (worker: Worker) => void): Promise<void> {
+    for await (const message of this.#channel.messages()) {
+      const [id, frame] = message;
+      if (!id || !frame) continue;
+      const key = id.toString("hex");
+      const known = this.#peers.get(key);
+      if (known) {
+        known.push(message);
+        continue;
+      }
+      if (this.#gone.has(key)) continue;
+      const hello = tryDecode(frame) as Partial<Hello> | undefined;
+      if (hello?.type !== "hello" || hello.protocol !== PROTOCOL_VERSION || typeof hello.pid !== "number") continue;
+      const peer = new Peer();
+      this.#peers.set(key, peer);
+      const forget = (): void => {
+        this.#peers.delete(key);
+        this.#gone.add(key);
+      };
+      peer.connection = Connection.adopt(peer.life(forget), this.#channel, id, hello as Hello, peer.messages(), this.#worker);
+      join(Worker.adopt(peer.connection, this.#worker));
+    }
+  }
+
+  /** Ping the quiet agents; declare lost those silent past lostAfterMs. */
+  #beat(): void {
+    const now = Date.now();
+    for (const [key, peer] of this.#peers) {
+      const silent = now - peer.lastSeen;
+      const connection = peer.connection;
+      if (!connection) continue;
+      if (silent > this.#options.lostAfterMs) {
+        this.#peers.delete(key);
+        this.#gone.add(key);
+        peer.die(new WorkerLostError(connection.host, connection.pid, peer.lastSeen, silent));
+      } else if (silent >= this.#options.heartbeatMs) {
+        void connection.responsive(this.#options.lostAfterMs);
+      }
+    }
+  }
+}
