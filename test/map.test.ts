@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AbortError, InvalidArgumentError, PythonError, type MapResult, type Worker } from "../ts/index.js";
-import { startWorker } from "./support/cleanup.js";
+import { AbortError, InvalidArgumentError, type MapResult, Pool, PythonError, type Worker } from "../ts/index.js";
+import { FIXTURES, startWorker, track } from "./support/cleanup.js";
 import { testPythons } from "./support/pythons.js";
 
 const pythons = await testPythons();
@@ -136,5 +136,40 @@ describe.each(pythons)("map on Python $label", ({ python, transport }) => {
     expect(error).toBeInstanceOf(AbortError);
     expect(((error as AbortError).cause as Error).name).toBe("TimeoutError");
     expect((await worker.threads()).filter((t) => t.task !== null)).toEqual([]);
+  });
+});
+
+describe("pool.map", () => {
+  const { python, transport } = pythons.find((p) => p.label.startsWith("3.11")) ?? pythons[0]!;
+  const startPool = async (size: number) => track(await Pool.start({ size, python, transport, pythonPath: [FIXTURES] }));
+
+  it("spreads the chunks over the pool's agents and yields the results in the order of the items", async () => {
+    const pool = await startPool(2);
+    const items = Array.from({ length: 200 }, (_, i) => i);
+    const results = await collect(pool.map<[number, number]>("mapping:pid_of", items, { chunkSize: 10 }));
+    expect(results.map((r) => r.index)).toEqual(items);
+    expect(results.every((r) => r.ok && r.value[0] === r.index)).toBe(true);
+    const pids = new Set(results.map((r) => (r.ok ? r.value[1] : 0)));
+    expect(pids).toEqual(new Set(pool.workers.map((w) => w.pid)));
+    expect(pool.workers.every((w) => w.tasks === 0)).toBe(true);
+  });
+
+  it("stops the chunks running on every agent on abort, and the pool still answers", async () => {
+    const pool = await startPool(2);
+    const controller = new AbortController();
+    const map = pool.map("mapping:slow_item", Array.from({ length: 40 }, (_, i) => i), { chunkSize: 2, signal: controller.signal });
+    const first = map.next();
+    const deadline = Date.now() + 20_000;
+    while (pool.workers.some((w) => w.tasks === 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    const error = await first.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortError);
+    expect(pool.workers.every((w) => w.tasks === 0)).toBe(true);
+    expect(await pool.call("mapping:square", [6])).toBe(36);
+  });
+
+  it("refuses bad options with a typed error", async () => {
+    const pool = await startPool(1);
+    expect(() => pool.map("mapping:square", [1], { chunkSize: -3 })).toThrow(InvalidArgumentError);
   });
 });

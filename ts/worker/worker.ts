@@ -145,8 +145,12 @@ export class Worker implements AsyncDisposable {
 
   /** @internal Where map's chunks run on this agent: `lanes` streams at once (one computes while one's results cross). */
   chunkRunner(target: string, stop: MapOptions["stop"], lanes: number): ChunkRunner {
-    const options = { highWaterMark: MAP_HIGH_WATER_MARK, ...(stop ? { stop } : {}) };
-    return { lanes, open: async (chunk) => ({ stream: this.stream(MAP_TARGET, [target, chunk], {}, options) }) };
+    return { lanes, open: async (chunk) => ({ stream: this.mapChunk(target, chunk, stop) }) };
+  }
+
+  /** @internal One chunk of a map, as a stream of result slices. */
+  mapChunk(target: string, chunk: unknown[], stop: MapOptions["stop"]): Stream<never> {
+    return this.stream(MAP_TARGET, [target, chunk], {}, { highWaterMark: MAP_HIGH_WATER_MARK, ...(stop ? { stop } : {}) });
   }
 
   /**
