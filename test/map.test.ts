@@ -173,3 +173,15 @@ describe("pool.map", () => {
     expect(() => pool.map("mapping:square", [1], { chunkSize: -3 })).toThrow(InvalidArgumentError);
   });
 });
+
+describe("map's target", () => {
+  const { python, transport } = pythons.find((p) => p.label.startsWith("3.11")) ?? pythons[0]!;
+
+  it("ends the loop with a TargetNotFoundError for a missing function, and honours allowedModules", async () => {
+    const worker = await startWorker({ python, transport, allowedModules: ["mapping"] });
+    await expect(collect(worker.map("mapping:nope", [1, 2]))).rejects.toMatchObject({ code: "TARGET_NOT_FOUND" });
+    await expect(collect(worker.map("os:getpid", [1, 2]))).rejects.toMatchObject({ code: "TARGET_NOT_ALLOWED" });
+    expect((await collect(worker.map("mapping:square", [3]))).map((r) => r.ok && r.value)).toEqual([9]);
+    expect(await collect(worker.map("mapping:square", []))).toEqual([]);
+  });
+});
