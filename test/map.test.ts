@@ -35,6 +35,12 @@ describe.each(pythons)("map on Python $label", ({ python, transport }) => {
     expect((await worker.threads()).filter((t) => t.task !== null)).toEqual([]);
   });
 
+  it("keeps starting chunks while the first one is slow, in order", async () => {
+    const worker = await start();
+    const results = await collect(worker.map("mapping:first_waits_for_last", [0, 1, 2, 3], { chunkSize: 1 }));
+    expect(results.map((r) => r.ok && r.value)).toEqual(["released", 1, 2, 3]);
+  });
+
   it("yields results as they come when ordered is false, each with its index", async () => {
     const worker = await start();
     const items = Array.from({ length: 40 }, (_, i) => i);

@@ -95,7 +95,9 @@ interface Chunk {
 export async function* runMap<T>(runner: ChunkRunner, items: unknown[], options: ResolvedMap): AsyncGenerator<MapResult<T>, void, undefined> {
   const lanes = runner.lanes;
   const chunkSize = options.chunkSize ?? Math.max(1, Math.min(DEFAULT_CHUNK_MAX, Math.ceil(items.length / (4 * lanes))));
+  /** The chunks not yet consumed, in the order of their items: running, or done with results still to yield. */
   const active: Chunk[] = [];
+  let running = 0;
   let next = 0;
   let closing = false;
   let stopping: Promise<(StopReport | undefined)[]> | undefined;
@@ -138,15 +140,19 @@ export async function* runMap<T>(runner: ChunkRunner, items: unknown[], options:
     } finally {
       release?.();
       chunk.done = true;
+      running--;
+      fill(); // the next chunk starts now, not once this one's results are taken: a slow head does not idle the lanes
       nudge();
     }
   };
 
+  /** Start chunks while fewer than `lanes` run, and at most 2 × lanes wait to be consumed (what bounds the memory). */
   const fill = (): void => {
-    while (!closing && active.length < lanes && next < items.length) {
+    while (!closing && running < lanes && active.length < 2 * lanes && next < items.length) {
       const chunk: Chunk = { start: next, items: items.slice(next, next + chunkSize), results: [], head: 0, done: false, error: undefined, stream: undefined, pump: Promise.resolve() };
       next += chunk.items.length;
       active.push(chunk);
+      running++;
       chunk.pump = pump(chunk);
     }
   };
