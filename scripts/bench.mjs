@@ -24,7 +24,7 @@ const CONFIGS = {
     coldRounds: 5, memoryRounds: 3, settleMs: 300, heapCalls: 20_000, heapWarm: 2000,
     stopSamples: 20, stopSamplesBusy: 15, swallowSamples: 20, callTimeoutSamples: 15, stopSamplesSpawn: 5, overheadRounds: 3, overheadSeconds: 0.25,
     blockedSamples: 5, blockedSamplesDeadline: 2, switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
-    poolCpuCalls: 8, poolCpuMs: 20,
+    poolCpuCalls: 8, poolCpuMs: 20, mapItems: 100_000,
     bytesMiB: 64, bytesRounds: 3, bytesBase64Rounds: 1, bytesPythoniaMiB: 1, bytesPythoniaRounds: 1,
   },
   full: {
@@ -32,7 +32,7 @@ const CONFIGS = {
     coldRounds: 15, memoryRounds: 7, settleMs: 500, heapCalls: 100_000, heapWarm: 5000,
     stopSamples: 200, stopSamplesBusy: 150, swallowSamples: 100, callTimeoutSamples: 100, stopSamplesSpawn: 40, overheadRounds: 9, overheadSeconds: 0.5,
     blockedSamples: 20, blockedSamplesDeadline: 5, switchRounds: 3, switchSeconds: 0.5, switchStops: 60,
-    poolCpuCalls: 40, poolCpuMs: 20,
+    poolCpuCalls: 40, poolCpuMs: 20, mapItems: 100_000,
     bytesMiB: 64, bytesRounds: 9, bytesBase64Rounds: 5, bytesPythoniaMiB: 4, bytesPythoniaRounds: 2,
   },
 };

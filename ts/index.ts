@@ -2,6 +2,7 @@
 export { Worker, type Ping, type Health } from "./worker/worker.js";
 export type { WorkerOptions, CallOptions, WaitOptions, StreamOptions } from "./worker/options.js";
 export { Stream } from "./worker/stream.js";
+export type { MapOptions, MapResult } from "./worker/map.js";
 export type { Progress, ProgressListener } from "./task/progress.js";
 export { Task, type TaskStatus } from "./task/task.js";
 export type { StartOptions, StopOptions, Strategy, TaskKind } from "./task/options.js";

@@ -64,4 +64,5 @@ def resolve(target: str) -> Callable[..., Any]:
 
 def _is_allowed(module_name: str) -> bool:
     allowed = _allowed
-    return allowed is None or any(module_name == m or module_name.startswith(m + ".") for m in allowed)
+    # pyleash.mapping runs map's chunks; it resolves the user's own target here, so allowedModules still applies
+    return allowed is None or module_name == "pyleash.mapping" or any(module_name == m or module_name.startswith(m + ".") for m in allowed)

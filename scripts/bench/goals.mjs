@@ -69,6 +69,14 @@ export function evaluateGoals(report) {
       `pool.cpuBoundCallsPerS of a pool of ${report.pool?.size ?? "?"} agents ≥ 1.8 × one agent's (20 ms pure-Python calls)`,
       report.pool?.poolVsWorkerCpuBound, 1.8, (a, t) => a >= t, "pool",
     ),
+    mapVsPythonia: judge(
+      `pool.mapItemsPerS of math.floor (worker.map or pool.map, the better) ≥ 10 × pythonia's pipelined calls/s, measured beside it`,
+      report.pool?.mapVsPythonia, 10, (a, t) => a >= t, "map",
+    ),
+    poolMapCpuBound: judge(
+      `pool.cpuBoundMapItemsPerS: pool.map of 20 ms pure-Python items ≥ 1.8 × worker.map's (a pool of ${report.pool?.size ?? "?"} agents)`,
+      report.pool?.poolMapVsWorkerMapCpuBound, 1.8, (a, t) => a >= t, "pool",
+    ),
     coldStart: judge("coldStartMs of the best pyleash transport ≤ 100 ms", coldBest?.value, 100, le, coldBest?.key),
     stopAsyncExcP50: judge("stopLatencyMs async-exc with 8 busy threads: p50 ≤ 1 ms", stop8?.p50, 1, le),
     stopAsyncExcP99: judge("stopLatencyMs async-exc with 8 busy threads: p99 ≤ 6 ms", stop8?.p99, 6, le),

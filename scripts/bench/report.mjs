@@ -41,6 +41,12 @@ function tables(report) {
       rows: [
         ...["pool", "worker", "pythonia"].map((k) => row(`pipelined calls/s (windows of ${report.config.window})`, k, pool.pipelinedCallsPerS, d.pipelined, false)),
         ...["pool", "worker"].map((k) => row(`calls/s of a ${report.config.poolCpuMs} ms pure-Python loop`, k, pool.cpuBoundCallsPerS, d.cpuBound, true)),
+        ...(pool.mapItemsPerS
+          ? [
+              ...["pool", "worker"].map((k) => row(`map: math.floor items/s (${report.config.mapItems} items; ${fmt(pool.mapVsPythonia, 1)}× pythonia's pipelined calls/s)`, k, pool.mapItemsPerS, d.mapped, false)),
+              ...["pool", "worker"].map((k) => row(`map: items/s of the ${report.config.poolCpuMs} ms loop (pool.map/worker.map ${fmt(pool.poolMapVsWorkerMapCpuBound, 2)}×)`, k, pool.cpuBoundMapItemsPerS, d.mappedCpu, true)),
+            ]
+          : []),
       ],
     });
   }

@@ -19,6 +19,8 @@ import { type StartOptions, resolveStartOptions } from "../task/options.js";
 import type { Task } from "../task/task.js";
 import { type CallOptions, NO_CALL_OPTIONS, resolveCallOptions } from "../worker/options.js";
 import { Worker, checkTarget } from "../worker/worker.js";
+import { type ChunkRunner, type MapOptions, type MapResult, mapItems, resolveMapOptions, runMap } from "../worker/map.js";
+import type { Stream } from "../worker/stream.js";
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.js";
 import { type ListenOptions, Listener, resolveListen } from "./listener.js";
 import { type Waiting, WaitingLine } from "./queue.js";
@@ -223,6 +225,42 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       return Promise.reject(error);
     }
     return this.#wait(this.#tasks, (slot) => this.#start(slot, target, options), options.signal, undefined) as Promise<Task<T>>;
+  }
+
+  /**
+   * `worker.map` spread over the pool: each chunk goes to the least loaded agent (two chunks per agent at once) and
+   * counts there as a task; the results come back as from one worker, in the order of the items unless `ordered: false`.
+   */
+  map<T = unknown>(target: string, items: Iterable<unknown>, options: MapOptions = {}): AsyncGenerator<MapResult<T>, void, undefined> {
+    if (this.#closing) throw new WorkerClosedError();
+    checkTarget(target);
+    const resolved = resolveMapOptions(options);
+    const list = mapItems(items);
+    if (resolved.signal?.aborted) throw new AbortError("The map was aborted before it started", resolved.signal.reason);
+    const runner: ChunkRunner = {
+      lanes: 2 * this.#options.size,
+      open: (chunk) => {
+        const start = (slot: Slot): Promise<{ stream: Stream<never>; release: () => void }> => {
+          slot.tasks++;
+          this.#given(slot);
+          const release = (): void => {
+            slot.tasks--;
+            this.#settled(slot);
+          };
+          try {
+            return Promise.resolve({ stream: slot.worker!.mapChunk(target, chunk, resolved.stop), release });
+          } catch (error) {
+            release();
+            return Promise.reject(error);
+          }
+        };
+        if (this.#closing) return Promise.reject(new WorkerClosedError());
+        const slot = this.#tasks.size === 0 ? this.#pick(true) : undefined;
+        if (slot) return start(slot);
+        return this.#wait(this.#tasks, start, resolved.signal, undefined) as ReturnType<typeof start>;
+      },
+    };
+    return runMap<T>(runner, list, resolved);
   }
 
   /** Reject what waits, close every agent (their in-flight calls reject with WorkerClosedError); no process is left. */

@@ -10,6 +10,7 @@ import { busiestThreadShare, suspended } from "./thread-cpu.js";
 import { toWire } from "./values.js";
 import { stoppableCall } from "./call.js";
 import { Stream } from "./stream.js";
+import { type ChunkRunner, MAP_HIGH_WATER_MARK, MAP_TARGET, type MapOptions, type MapResult, mapItems, resolveMapOptions, runMap } from "./map.js";
 import {
   type CallOptions,
   type ResolvedCall,
@@ -140,6 +141,31 @@ export class Worker implements AsyncDisposable {
     const resolved = resolveStreamOptions(options);
     if (resolved.signal?.aborted) throw new AbortError("The stream was aborted before it started", resolved.signal.reason);
     return new Stream<T>(this.#live.host, `s${++this.#nextStream}`, { target, ...wire }, resolved);
+  }
+
+  /**
+   * Call `"package.module:function"` on each item, as `target(item)`, in chunks of `chunkSize` items per request;
+   * iterate the results with `for await`: `{ index, ok: true, value }`, or `{ index, ok: false, error }` for an
+   * item that raised (a PythonError; the map goes on unless `stopOnError`). Leaving the loop, an abort or a timeout
+   * stops the chunks running with the stop ladder and drops the rest. Throws an InvalidArgumentError for a bad
+   * option, target or items, and an AbortError when the signal has already aborted (nothing is sent then).
+   */
+  map<T = unknown>(target: string, items: Iterable<unknown>, options: MapOptions = {}): AsyncGenerator<MapResult<T>, void, undefined> {
+    checkTarget(target);
+    const resolved = resolveMapOptions(options);
+    const list = mapItems(items);
+    if (resolved.signal?.aborted) throw new AbortError("The map was aborted before it started", resolved.signal.reason);
+    return runMap<T>(this.chunkRunner(target, resolved.stop, 2), list, resolved);
+  }
+
+  /** @internal Where map's chunks run on this agent: `lanes` streams at once (one computes while one's results cross). */
+  chunkRunner(target: string, stop: MapOptions["stop"], lanes: number): ChunkRunner {
+    return { lanes, open: async (chunk) => ({ stream: this.mapChunk(target, chunk, stop) }) };
+  }
+
+  /** @internal One chunk of a map, as a stream of result slices. */
+  mapChunk(target: string, chunk: unknown[], stop: MapOptions["stop"]): Stream<never> {
+    return this.stream(MAP_TARGET, [target, chunk], {}, { highWaterMark: MAP_HIGH_WATER_MARK, ...(stop ? { stop } : {}) });
   }
 
   /**
