@@ -32,7 +32,7 @@ def chunk(target: str, items: List[Any], stop_event: Optional[Any] = None) -> It
     for item in items:
         try:
             values.append(fn(item))
-        except Exception as exc:  # noqa: B902 - an item's exception is its result (a stop is a BaseException)
+        except Exception as exc:  # noqa: BLE001 - an item's exception is its result (a stop is a BaseException)
             errors.append(_failure(len(values), exc))
             values.append(None)
         if len(values) >= SLICE_ITEMS or clock() >= deadline:

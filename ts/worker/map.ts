@@ -126,7 +126,7 @@ export async function* runMap<T>(runner: ChunkRunner, items: unknown[], options:
           const failed = errors[e];
           if (failed !== undefined && failed[0] === i) {
             e++;
-            const error = new PythonError({ kind: "python", type: failed[1], message: failed[2], traceback: failed[3] });
+            const error = new PythonError({ kind: "exception", type: failed[1], message: failed[2], traceback: failed[3] });
             chunk.results.push({ index: offset + i, ok: false, error });
           } else {
             chunk.results.push({ index: offset + i, ok: true, value: values[i] });
