@@ -33,7 +33,7 @@ ZERO_COPY_BYTES = 1 << 16  # pyzmq's copy_threshold: frames this large are sent 
 
 def _event_name(event: int) -> str:
     try:
-        return zmq.Event(event).name
+        return zmq.Event(event).name or str(event)
     except (AttributeError, ValueError):  # older pyzmq has no zmq.Event enum
         return "event 0x%x" % event
 
@@ -92,12 +92,14 @@ class PyzmqTransport:
             raise
 
     def _await_handshake(self, timeout: float) -> None:
+        monitor = self._monitor
+        assert monitor is not None  # opened with the socket
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._monitor.poll(max(1, int(remaining * 1000))):
+            if remaining <= 0 or not monitor.poll(max(1, int(remaining * 1000))):
                 raise TransportError("could not connect to %s within %g s" % (self.endpoint, timeout))
-            event = recv_monitor_message(self._monitor)["event"]
+            event = recv_monitor_message(monitor)["event"]
             if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 return
             if event & _HANDSHAKE_FAILED:
@@ -108,9 +110,12 @@ class PyzmqTransport:
                                      "(is it a ROUTER socket?)" % self.endpoint)
 
     def _check_monitor(self) -> None:
+        monitor = self._monitor
+        if monitor is None:
+            return
         while True:
             try:
-                event = recv_monitor_message(self._monitor, zmq.NOBLOCK)["event"]
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)["event"]
             except zmq.Again:
                 return
             if event & (zmq.EVENT_DISCONNECTED | _HANDSHAKE_FAILED) and self._error is None:
