@@ -76,7 +76,7 @@ async function keyFile(secretKey: string, mode = 0o600): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "pyleash-keys-"));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, "agent.key");
-  await writeFile(path, secretKey + "\n", { mode });
+  await writeFile(path, `${secretKey}\n`, { mode });
   return path;
 }
 

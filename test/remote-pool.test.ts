@@ -32,7 +32,7 @@ async function agent(endpoint: string, serverKey: string, secretKey: string, ext
   const dir = await mkdtemp(join(tmpdir(), "pyleash-keys-"));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const keyFile = join(dir, "agent.key");
-  await writeFile(keyFile, secretKey + "\n", { mode: 0o600 });
+  await writeFile(keyFile, `${secretKey}\n`, { mode: 0o600 });
   const child = spawn(VENV_PYTHON, ["-m", "pyleash", "serve", "--connect", endpoint, "--server-key", serverKey, "--key-file", keyFile, ...extra], {
     env: { ...process.env, PYTHONPATH: [join(ROOT, "py"), FIXTURES].join(":") },
     stdio: ["ignore", "ignore", "pipe"],
@@ -114,6 +114,8 @@ describe.skipIf(!HAS_PYZMQ)("Pool.listen with remote agents over CURVE (needs th
     const remote = await agent(pool.endpoint!, publicKey, keys.secretKey, ["--no-supervise"]);
     await pool.waitForWorkers(1, { timeoutMs: 30_000 });
     const lost = new Promise((resolve) => pool.once("lost", resolve));
+    const task = await pool.start("time:sleep", { args: [30] });
+    task.result.catch(() => {});
     const calls = Array.from({ length: 5 }, () => pool.call("time:sleep", [30]));
     remote.child.kill("SIGSTOP"); // frozen: no reply, no pong
     cleanups.push(() => remote.child.kill("SIGCONT"));
@@ -127,5 +129,8 @@ describe.skipIf(!HAS_PYZMQ)("Pool.listen with remote agents over CURVE (needs th
     }
     await lost;
     expect(pool.workers.filter((w) => w.state === "ready")).toHaveLength(0);
+    await expect(task.result).rejects.toThrow(WorkerLostError);
+    const report = await within(task.stop(), 5_000);
+    expect(report).toMatchObject({ outcome: "unreachable", agentResponsive: false });
   });
 });

@@ -14,6 +14,8 @@ export interface TaskHost {
   busiestThreadShare(windowMs: number): Promise<number | undefined>;
   /** The agent's process is stopped by a signal or a debugger (false where the platform cannot tell). */
   suspended(): boolean;
+  /** Why the agent cannot be reached (a remote agent declared lost); undefined while it can. */
+  unreachable?(): string | undefined;
   /** The agent's Python version. */
   readonly python: string;
   /** The strategies the agent's interpreter supports. */

@@ -44,6 +44,8 @@ export interface StopSubject {
 export async function stopTask(task: StopSubject, host: TaskHost, options: StopOptions): Promise<StopReport> {
   const { strategy, graceMs, deadlineMs, restartWorkerIfBlocked } = resolveStopOptions(options, task.kind);
   if (task.endReported) return localReport(strategy, "finished-first", `the task had already ended (${task.status})`);
+  const unreachable = host.unreachable?.();
+  if (unreachable !== undefined) return { ...localReport(strategy, "unreachable", unreachable), agentResponsive: false };
   if (strategy !== "auto" && !host.strategies.includes(strategy)) {
     return localReport(strategy, "unavailable", unsupportedReason(strategy, host.python));
   }
@@ -135,7 +137,7 @@ function delay(ms: number): Promise<undefined> {
 }
 
 /** A report the controller can give without asking the agent. */
-function localReport(strategy: Strategy, outcome: "stopped" | "finished-first" | "unavailable", reason: string): StopReport {
+function localReport(strategy: Strategy, outcome: "stopped" | "finished-first" | "unavailable" | "unreachable", reason: string): StopReport {
   return { strategy, steps: [], outcome, latencyMs: null, swallowed: 0, finallyRan: null, blockedIn: null, reason, agentResponsive: true };
 }
 

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { hostname } from "node:os";
-import { InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerCrashedError } from "../errors.js";
+import { InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerCrashedError, WorkerLostError } from "../errors.js";
 import type { AgentEvent, Hello, RequestBody, Strategy } from "../protocol.js";
 import { encode, isReply, splitMessages } from "./framing.js";
 import { defaultPythonSpec, locatePython } from "../python/discover.js";
@@ -174,6 +174,11 @@ export class Connection {
   onExit(listener: (error: PyleashError) => void): void {
     if (this.#dead) listener(this.#dead);
     else this.#exitListeners.add(listener);
+  }
+
+  /** The WorkerLostError of a remote agent declared lost; undefined otherwise. */
+  get lost(): WorkerLostError | undefined {
+    return this.#dead instanceof WorkerLostError ? this.#dead : undefined;
   }
 
   /** True once the agent is gone or closing; requests then reject at once. */

@@ -276,8 +276,10 @@ export class Worker implements AsyncDisposable {
         request: (body, options) => connection.request(body, options),
         dumpThreads: () => connection.dumpThreads(),
         ping: (timeoutMs) => connection.responsive(timeoutMs),
-        busiestThreadShare: (windowMs) => busiestThreadShare(connection.pid, windowMs),
-        suspended: () => suspended(connection.pid),
+        // A remote agent's pid names a process on another host: its CPU and state cannot be read from here.
+        busiestThreadShare: (windowMs) => (connection.remote ? Promise.resolve(undefined) : busiestThreadShare(connection.pid, windowMs)),
+        suspended: () => !connection.remote && suspended(connection.pid),
+        unreachable: () => connection.lost?.message,
         python: connection.python,
         strategies: connection.strategies,
         listen: (id, listener) => {
