@@ -6,7 +6,7 @@
 import { AbortError, InvalidArgumentError, PythonError } from "../errors.js";
 import type { StopOptions } from "../task/options.js";
 import type { StopReport } from "../task/report.js";
-import { describe } from "../util/validate.js";
+import { describe, optionKeys } from "../util/validate.js";
 import { whenAborted } from "./call.js";
 import { validateWaitOptions } from "./options.js";
 import type { Stream } from "./stream.js";
@@ -39,7 +39,7 @@ export interface ResolvedMap {
   stop: StopOptions | undefined;
 }
 
-const KEYS = new Set(["chunkSize", "ordered", "signal", "timeoutMs", "stopOnError", "stop"]);
+const MAP_KEYS = optionKeys<MapOptions>({ chunkSize: true, ordered: true, signal: true, timeoutMs: true, stopOnError: true, stop: true });
 /** The most items one chunk gets by default: its request stays small, its results start soon. */
 const DEFAULT_CHUNK_MAX = 1024;
 /** How many slices of results a chunk may run ahead of the map (each slice holds up to 4096 results). */
@@ -48,10 +48,7 @@ export const MAP_TARGET = "pyleash.mapping:chunk";
 
 /** @internal Check map's options (an unknown key is refused: a misspelt `ordered` would silently do nothing). */
 export function resolveMapOptions(options: MapOptions): ResolvedMap {
-  validateWaitOptions(options);
-  for (const key of Object.keys(options)) {
-    if (!KEYS.has(key)) throw new InvalidArgumentError(`Unknown map option "${key}" (known: ${[...KEYS].join(", ")})`);
-  }
+  validateWaitOptions(options, MAP_KEYS, "map option");
   const { chunkSize, ordered = true, stopOnError = false, stop } = options;
   if (chunkSize !== undefined && (typeof chunkSize !== "number" || !Number.isSafeInteger(chunkSize) || chunkSize < 1)) {
     throw new InvalidArgumentError(`Expected "chunkSize" to be a positive integer, got ${describe(chunkSize)}`);
