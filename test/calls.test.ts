@@ -71,6 +71,20 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
     expect(thread).toMatchObject({ task: abandoned![0]!.task, ident: abandoned![0]!.ident });
   });
 
+  it("lists a blocked task and a blocked main-lane call in health().abandoned, as it lists thread-lane calls", async () => {
+    const worker = await startWorker({ python });
+    const task = await worker.start("blocking:sleep_long");
+    await callReached(worker, "sleep_long");
+    expect(await task.stop({ strategy: "async-exc", deadlineMs: 300 })).toMatchObject({ outcome: "blocked" });
+    const main = await aborted(worker.call("blocking:sleep_long", [], {}, { lane: "main", timeoutMs: 200, stop: { strategy: "flag", deadlineMs: 300 } }));
+    expect(main.stopReport).toMatchObject({ outcome: "blocked" });
+    const abandoned = (await worker.health()).abandoned!;
+    expect(abandoned).toHaveLength(2); // the task, and the main-lane call (its task id is the agent's own)
+    expect(abandoned.map((a) => a.task)).toContain(task.id);
+    for (const work of abandoned) expect(work).toMatchObject({ target: "blocking:sleep_long" });
+    for (const work of abandoned) expect(work.frames.at(-1)?.function).toBe("sleep_long");
+  });
+
   it("keeps answering pings, calls and stops while a plain call that began on the control thread sleeps in C", async () => {
     const worker = await startWorker({ python });
     const sleeping = worker.call("blocking:sleep_long"); // no signal, no timeout: it runs inline, where nothing can stop it

@@ -23,6 +23,19 @@ describe.each(pythons)("values on Python $label", ({ python, transport }) => {
     expect(await worker.call("builtins:pow", [-2, 53])).toBe(-(2n ** 53n));
   });
 
+  it("sends an integral number beyond 2^53 as the exact integer its double holds, both ways", async () => {
+    const worker = await startWorker({ python, transport });
+    expect(await worker.call("builtins:str", [2 ** 60])).toBe(String(2n ** 60n)); // not JSON's 1152921504606847000
+    expect(await worker.call("builtins:str", [-(2 ** 53)])).toBe(String(-(2n ** 53n)));
+    expect(await worker.call("builtins:str", [1e21])).toBe(String(BigInt(1e21))); // an int, not a float's 1e+21
+    expect(await worker.call("builtins:str", [Number.MAX_SAFE_INTEGER])).toBe(String(Number.MAX_SAFE_INTEGER));
+    expect(await worker.call("builtins:int", [2 ** 60])).toBe(2n ** 60n); // back as the BigInt of the same value
+    // Python → TypeScript: a float beyond 2^53 stays a number, exactly; an int at 2^53 is a BigInt.
+    expect(await worker.call("builtins:float", [2 ** 60])).toBe(2 ** 60);
+    expect(await worker.call("builtins:eval", ["2.0 ** 70"])).toBe(2 ** 70);
+    expect(await worker.call("builtins:eval", ["2 ** 53"])).toBe(2n ** 53n);
+  });
+
   it("keeps -0 as -0 both ways", async () => {
     const worker = await startWorker({ python, transport });
     const echoed = (await worker.call("calls:echo", [-0, { z: -0 }])) as { args: [number, { z: number }] };

@@ -1,7 +1,7 @@
 /**
  * Values that cross to Python: each one crosses exactly or is refused, naming where it sits (docs/values.md).
  * JSON alone would turn NaN and undefined into null, a Map into {}, a Buffer into {type, data}, -0 into 0, and
- * would lose integers beyond 2^53; here those are refused, or carried in a tagged object (the contract's
+ * would lose integers beyond 2^53 (BigInt, and the exact value of an integral number that large); here those are refused, or carried in a tagged object (the contract's
  * `values`) that the other side revives.
  */
 import { UnsupportedValueError } from "../errors.js";
@@ -32,6 +32,11 @@ function convert(value: unknown, path: string, depth: number, open: Set<object>)
       return value;
     case "number":
       if (!Number.isFinite(value)) throw new UnsupportedValueError(path, String(value), "has no exact JSON form");
+      // JSON writes 2 ** 60 as 1152921504606847000 (its shortest form), 1e21 as 1e+21 (a float in Python): an
+      // integral number beyond ±(2^53 - 1) crosses as the exact integer the double holds, tagged like a BigInt.
+      if (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER) {
+        return tagged("int", BigInt(value).toString()); // every finite double that large is integral
+      }
       return Object.is(value, -0) ? tagged("float", "-0") : value;
     case "bigint":
       return tagged("int", value.toString());

@@ -101,6 +101,7 @@ class StopRun:
                 self._conclude("stopped", time.perf_counter() - self.t0, task.unwound)
                 return
             self.report.blocked([] if kind.stack_waits or task.ident is None else kind.stack(task))
+            task.abandoned = True  # listed by ping (health().abandoned) while it runs on, whatever its kind
             kind.gave_up(task)
             self._conclude("blocked", None, None, "still running %d ms after the stop was asked" % (self.deadline_s * 1000))
         except BaseException as exc:  # noqa: BLE001 - the controller must get an answer
