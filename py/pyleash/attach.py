@@ -74,6 +74,7 @@ class Adopted:
         self.delivered = 0
         self.stop_asked_at: Optional[float] = None
         self.stop_runs: List[StopRun] = []
+        self.abandoned = False  # a stop gave up on it (the ladder sets it)
         self.tracer = None
         self.first_delivery = deliveries.deliveries(ident)
         self.raised_before = 0  # the main call: signal handler raises before the stop (CurrentWorkSignalStop.raised)

@@ -72,5 +72,6 @@ class Stoppable(Protocol):
     delivered: int  # TaskStopped instances its thread had made when it ended
     stop_asked_at: Optional[float]
     stop_runs: List["StopRun"]
+    abandoned: bool  # a stop gave up on it (blocked): health().abandoned lists it while it runs on
     @property
     def tracer(self) -> Optional["TraceKill"]: ...  # set when started with trace: true
