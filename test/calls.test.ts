@@ -85,6 +85,16 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
     for (const work of abandoned) expect(work.frames.at(-1)?.function).toBe("sleep_long");
   });
 
+  it("reports a thread-lane call frozen by C code holding the GIL as blocked in the call's own line, not the idle main thread's", async () => {
+    const worker = await startWorker({ python });
+    const error = await aborted(worker.call("blocking:regex_freeze", [], {}, { timeoutMs: 200, stop: { deadlineMs: 300 } }));
+    expect(error.stopReport).toMatchObject({ outcome: "blocked", agentResponsive: false });
+    // The call's own frames, innermost last: re.match is Python code, frozen in the C regex engine it calls.
+    expect(error.stopReport!.stack?.map((f) => f.function)).toEqual(["regex_freeze", "match"]);
+    expect(error.stopReport!.blockedIn).toEqual(error.stopReport!.stack!.at(-1));
+    expect(error.stopReport!.blockedIn!.file).toMatch(/[\\/]re(\.py|[\\/]__init__\.py)$/);
+  });
+
   it("keeps answering pings, calls and stops while a plain call that began on the control thread sleeps in C", async () => {
     const worker = await startWorker({ python });
     const sleeping = worker.call("blocking:sleep_long"); // no signal, no timeout: it runs inline, where nothing can stop it

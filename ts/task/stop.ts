@@ -6,7 +6,7 @@
 import { TaskStoppedError } from "../errors.js";
 import { CONTRACT, type Strategy, type TaskKind } from "../protocol.js";
 import { roundMs, settlesWithin } from "../util/time.js";
-import { parseDump } from "./faulthandler.js";
+import { type DumpedThread, parseDump } from "./faulthandler.js";
 import type { TaskHost } from "./host.js";
 import { type StopOptions, resolveStopOptions } from "./options.js";
 import type { StopReport } from "./report.js";
@@ -141,6 +141,24 @@ function localReport(strategy: Strategy, outcome: "stopped" | "finished-first" |
   return { strategy, steps: [], outcome, latencyMs: null, swallowed: 0, finallyRan: null, blockedIn: null, reason, agentResponsive: true };
 }
 
+/** pyleash's task wrapper: a call's own frames begin below it (py/pyleash/tasks/kind.py own_frames). */
+const WRAPPER = /[\\/]pyleash[\\/]tasks[\\/]task\.py$/;
+
+/**
+ * A call's thread in the dump, when the call sent no ident (a pool thread takes it; telling the controller
+ * which one would cost a message per call): the thread in pyleash's wrapper whose next frame is the target's
+ * function, with its frames from there inward (the call's own frames, as the agent reports them). The
+ * "current" thread of the dump is the one that took the signal (the idle main thread), never the frozen call.
+ */
+function callThread(threads: DumpedThread[], target: string): DumpedThread | undefined {
+  const name = target.slice(target.lastIndexOf(":") + 1).split(".").pop();
+  for (const thread of threads) {
+    const at = thread.frames.findIndex((f, i) => WRAPPER.test(f.file) && thread.frames[i + 1]?.function === name);
+    if (at >= 0) return { ...thread, frames: thread.frames.slice(at + 1) };
+  }
+  return undefined;
+}
+
 function unsupportedReason(strategy: Strategy, python: string): string {
   const spec = CONTRACT.strategies[strategy] as { minPython?: readonly number[]; posixOnly?: boolean };
   if (spec.minPython) return `strategy "${strategy}" needs CPython >= ${spec.minPython.join(".")}; this agent runs ${python}`;
@@ -154,7 +172,7 @@ function unsupportedReason(strategy: Strategy, python: string): string {
  */
 function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: number, dump: string, silence: Silence): StopReport {
   const threads = parseDump(dump);
-  const mine = task.ident === null ? undefined : threads.find((t) => t.ident === BigInt(task.ident!));
+  const mine = task.ident === null ? callThread(threads, task.target) : threads.find((t) => t.ident === BigInt(task.ident!));
   const stack = (mine ?? threads.find((t) => t.current))?.frames ?? [];
   return {
     strategy,
