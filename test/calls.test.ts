@@ -1,20 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { AbortError, InvalidArgumentError, type Worker } from "../ts/index.js";
+import { AbortError, InvalidArgumentError } from "../ts/index.js";
 import { startWorker } from "./support/cleanup.js";
 import { testPythons } from "./support/pythons.js";
+import { threadReached } from "./support/tasks.js";
 
 const pythons = (await testPythons()).filter((p) => p.transport === "builtin");
-
-/** Resolves once a call thread's innermost frame is `fn` (the call has begun, and sits in it); polls, never a blind sleep. */
-async function callReached(worker: Worker, fn: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const threads = await worker.threads();
-    if (threads.some((t) => t.task !== null && t.frames.at(-1)?.function === fn)) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`no call reached ${fn}`);
-}
 
 /** The AbortError a call rejects with. */
 async function aborted(call: Promise<unknown>): Promise<AbortError> {
@@ -37,7 +27,7 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
     const worker = await startWorker({ python });
     const controller = new AbortController();
     const call = worker.call("blocking:busy_loop", [], {}, { signal: controller.signal });
-    await callReached(worker, "busy_loop");
+    await threadReached(worker, "busy_loop", "call");
     const reason = new Error("the user gave up");
     controller.abort(reason);
     const error = await aborted(call);
@@ -74,7 +64,7 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
   it("lists a blocked task and a blocked main-lane call in health().abandoned, as it lists thread-lane calls", async () => {
     const worker = await startWorker({ python });
     const task = await worker.start("blocking:sleep_long");
-    await callReached(worker, "sleep_long");
+    await threadReached(worker, "sleep_long", "call");
     expect(await task.stop({ strategy: "async-exc", deadlineMs: 300 })).toMatchObject({ outcome: "blocked" });
     const main = await aborted(worker.call("blocking:sleep_long", [], {}, { lane: "main", timeoutMs: 200, stop: { strategy: "flag", deadlineMs: 300 } }));
     expect(main.stopReport).toMatchObject({ outcome: "blocked" });
@@ -111,7 +101,7 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
     await expect(worker.call("blocking:returns_soon", [4])).resolves.toBe(4);
     const controller = new AbortController();
     const loop = worker.call("blocking:busy_loop", [], {}, { signal: controller.signal });
-    await callReached(worker, "busy_loop");
+    await threadReached(worker, "busy_loop", "call");
     controller.abort();
     expect((await aborted(loop)).stopReport).toMatchObject({ outcome: "stopped" });
   });
@@ -139,7 +129,7 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
     const worker = await startWorker({ python });
     const controller = new AbortController();
     const call = worker.call("slow_import:spin", [], {}, { signal: controller.signal, stop: { strategy: "async-exc" } });
-    await callReached(worker, "<module>");
+    await threadReached(worker, "<module>", "call");
     controller.abort();
     expect((await aborted(call)).stopReport).toMatchObject({ outcome: "stopped" });
     await expect(worker.call("slow_import:ready", [], {}, { timeoutMs: 10_000 })).resolves.toBe("imported");
@@ -148,10 +138,10 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
   it("holds a stop back while the call waits for another thread's import of its module", async () => {
     const worker = await startWorker({ python });
     const importing = worker.call("slow_import:ready", [], {}, { timeoutMs: 60_000 }); // a timeout: listed in threads()
-    await callReached(worker, "<module>");
+    await threadReached(worker, "<module>", "call");
     const controller = new AbortController();
     const waiting = worker.call("slow_import:spin", [], {}, { signal: controller.signal, stop: { strategy: "async-exc" } });
-    await callReached(worker, "acquire");
+    await threadReached(worker, "acquire", "call");
     controller.abort();
     expect((await aborted(waiting)).stopReport).toMatchObject({ outcome: "stopped" });
     await expect(importing).resolves.toBe("imported");
@@ -170,7 +160,7 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
     const worker = await startWorker({ python });
     const sleeping = new AbortController();
     const first = worker.call("blocking:sleep_long", [], {}, { lane: "main", signal: sleeping.signal });
-    await callReached(worker, "sleep_long");
+    await threadReached(worker, "sleep_long", "call");
     const controller = new AbortController();
     const queued = worker.call("blocking:count", [], {}, { lane: "main", signal: controller.signal });
     controller.abort();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { AbortError, InvalidArgumentError, type MapResult, Pool, PythonError, type Worker } from "../ts/index.js";
+import { AbortError, InvalidArgumentError, type MapResult, Pool, PythonError } from "../ts/index.js";
 import { FIXTURES, startWorker, track } from "./support/cleanup.js";
 import { testPythons } from "./support/pythons.js";
+import { threadReached } from "./support/tasks.js";
 
 const pythons = await testPythons();
 
@@ -10,17 +11,6 @@ async function collect<T>(results: AsyncIterable<MapResult<T>>): Promise<MapResu
   const all: MapResult<T>[] = [];
   for await (const r of results) all.push(r);
   return all;
-}
-
-/** Resolves once a map thread's innermost frame is `fn`; polls, never a blind sleep. */
-async function reached(worker: Worker, fn: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const threads = await worker.threads();
-    if (threads.some((t) => t.task !== null && t.frames.at(-1)?.function === fn)) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`no map chunk reached ${fn}`);
 }
 
 describe.each(pythons)("map on Python $label", ({ python, transport }) => {
@@ -88,7 +78,7 @@ describe.each(pythons)("map on Python $label", ({ python, transport }) => {
     const items = Array.from({ length: 20 }, (_, i) => i);
     const map = worker.map("mapping:slow_item", items, { chunkSize: 2, signal: controller.signal });
     const first = map.next();
-    await reached(worker, "slow_item");
+    await threadReached(worker, "slow_item", "map chunk");
     controller.abort(new Error("enough"));
     const error = await first.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AbortError);

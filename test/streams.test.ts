@@ -2,9 +2,10 @@ import { mkdtempSync, readFileSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AbortError, InvalidArgumentError, PythonError, ResultNotSerializableError, type Stream, type Worker } from "../ts/index.js";
+import { AbortError, InvalidArgumentError, PythonError, ResultNotSerializableError, type Stream } from "../ts/index.js";
 import { startWorker } from "./support/cleanup.js";
 import { testPythons } from "./support/pythons.js";
+import { threadReached } from "./support/tasks.js";
 
 const pythons = await testPythons();
 const first = pythons[0]!.label; // the 100,000-item stream runs here; smaller ones elsewhere
@@ -30,17 +31,6 @@ async function drain<T>(stream: Stream<T>): Promise<{ items: T[]; error?: unknow
     return { items, error };
   }
   return { items };
-}
-
-/** Resolves once a stream thread's innermost frame is `fn`; polls, never a blind sleep. */
-async function reached(worker: Worker, fn: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const threads = await worker.threads();
-    if (threads.some((t) => t.task !== null && t.frames.at(-1)?.function === fn)) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`no stream reached ${fn}`);
 }
 
 describe.each(pythons)("streams on Python $label", ({ label, python, transport }) => {
@@ -95,7 +85,7 @@ describe.each(pythons)("streams on Python $label", ({ label, python, transport }
       for await (const item of stream) {
         seen.push(item);
         if (item === 2) {
-          await reached(worker, "stuck_after");
+          await threadReached(worker, "stuck_after", "stream");
           controller.abort(reason);
         }
       }
