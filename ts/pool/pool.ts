@@ -241,12 +241,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       lanes: 2 * this.#options.size,
       open: (chunk) => {
         const start = (slot: Slot): Promise<{ stream: Stream<never>; release: () => void }> => {
-          slot.tasks++;
-          this.#given(slot);
-          const release = (): void => {
-            slot.tasks--;
-            this.#settled(slot);
-          };
+          const release = this.#holdTask(slot);
           try {
             return Promise.resolve({ stream: slot.worker!.mapChunk(target, chunk, resolved.stop), release });
           } catch (error) {
@@ -294,13 +289,18 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     return call;
   }
 
-  async #start<T>(slot: Slot, target: string, options: StartOptions): Promise<Task<T>> {
+  /** Counts a task (or a map chunk) on `slot`; the function returned, called once, counts it settled. */
+  #holdTask(slot: Slot): () => void {
     slot.tasks++;
     this.#given(slot);
-    const ended = (): void => {
+    return () => {
       slot.tasks--;
       this.#settled(slot);
     };
+  }
+
+  async #start<T>(slot: Slot, target: string, options: StartOptions): Promise<Task<T>> {
+    const ended = this.#holdTask(slot);
     try {
       const task = await slot.worker!.start<T>(target, options);
       task.result.then(ended, ended);
