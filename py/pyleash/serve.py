@@ -172,7 +172,7 @@ def _supervise(child_argv: List[str], reconnect_for: float) -> int:
         read_end, write_end = os.pipe()
         child = subprocess.Popen([sys.executable, "-m", "pyleash", "serve"] + child_argv +
                                  ["--lifeline-fd", str(read_end), "--connect-timeout", str(remaining)],
-                                 pass_fds=(read_end,))
+                                 pass_fds=(read_end,), env=_child_env())
         os.close(read_end)
         _forward_signals(child)
         code = child.wait()
@@ -184,6 +184,14 @@ def _supervise(child_argv: List[str], reconnect_for: float) -> int:
         if time.monotonic() - lost_at >= reconnect_for:
             return code
         time.sleep(min(0.5, reconnect_for))
+
+
+def _child_env() -> Dict[str, str]:
+    """Our environment, with the directory (or zipapp, pyleash.bundle) this pyleash came from first on PYTHONPATH."""
+    env = dict(os.environ)
+    home = os.path.dirname(os.path.dirname(os.path.abspath(contract.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([home] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
 
 
 def _forward_signals(child: "subprocess.Popen[bytes]") -> None:
