@@ -126,4 +126,13 @@ describe.skipIf(!HAS_PYZMQ)("serve's supervisor (needs the pyzmq venv)", () => {
     await expect(pool.recycle(pid)).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(await pool.call("math:factorial", [5])).toBe(120);
   });
+
+  it("without a supervisor, the stop ladder's restart step cannot replace a frozen agent: the report stays blocked", async () => {
+    const { pool } = await setUp(["--no-supervise"]);
+    const task = await pool.start("pyleash.demo:freeze_gil");
+    task.result.catch(() => {});
+    const report = await task.stop({ deadlineMs: 1_000, restartWorkerIfBlocked: true });
+    expect(report.outcome).toBe("blocked");
+    expect(report.steps.map((s) => s.strategy)).not.toContain("restart-worker");
+  });
 });

@@ -297,9 +297,9 @@ export class Worker implements AsyncDisposable {
           live.routes.set(id, listener);
           return () => live.routes.delete(id);
         },
-        // A task of an agent already replaced has nothing left to restart.
+        // A task of an agent already replaced has nothing left to restart; nor has a remote one without a supervisor.
         restartBlocked: async (reason) => {
-          if (this.#live !== live) return false;
+          if (this.#live !== live || !connection.recyclable) return false;
           await this.restart(reason);
           return true;
         },
