@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 /** A listening pool, and `python -m pyleash serve` joining it (under its supervisor unless `--no-supervise`). */
-async function setUp(extra: string[] = [], more: { heartbeatMs?: number; lostAfterMs?: number } = {}) {
+async function setUp(extra: string[] = [], more: { heartbeatMs?: number; lostAfterMs?: number; maxCallsPerWorker?: number } = {}) {
   const server = curveKeyPair();
   const keys = curveKeyPair();
   const pool = await Pool.listen({ bind: "tcp://127.0.0.1:0", curve: server, allow: [keys.publicKey], heartbeatMs: 300, lostAfterMs: 20_000, ...more });
@@ -117,6 +117,16 @@ describe.skipIf(!HAS_PYZMQ)("serve's supervisor (needs the pyzmq venv)", () => {
     const fresh = await nextJoin(joins, pool);
     expect(fresh.pid).not.toBe(old);
     expect(await pool.call("math:factorial", [3])).toBe(6);
+  });
+
+  it("retires a supervised remote agent after maxCallsPerWorker by recycling it: its replacement joins", async () => {
+    const { pool, joins } = await setUp([], { maxCallsPerWorker: 2 });
+    const old = pool.workers[0]!.pid!;
+    expect(await Promise.all([pool.call("math:factorial", [3]), pool.call("math:factorial", [4])])).toEqual([6, 24]);
+    const fresh = await nextJoin(joins, pool);
+    expect(fresh.pid).not.toBe(old);
+    expect(await gone(old)).toBe(true);
+    expect(await pool.call("math:factorial", [5])).toBe(120);
   });
 
   it("without a supervisor, pool.recycle refuses with an InvalidArgumentError and the agent keeps serving", async () => {

@@ -521,12 +521,18 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     if (slot.idle) void this.#bury(slot);
   }
 
-  /** Close the slot's agent (whatever it still runs rejects) and forget it once it is gone. */
+  /**
+   * Close the slot's agent (whatever it still runs rejects) and forget it once it is gone. A retiring remote agent
+   * with a supervisor is recycled instead: its supervisor starts a fresh one, which joins as its replacement.
+   */
   #bury(slot: Slot): Promise<void> {
     if (slot.state === "dead") return Promise.resolve();
+    const worker = slot.worker;
+    const recycle = slot.remote && slot.state === "retiring" && !this.#closing && worker?.recyclable === true;
     slot.state = "dead";
     slot.unwatch();
-    const closing = (slot.worker?.close() ?? Promise.resolve()).finally(() => this.#slots.delete(slot));
+    const gone = recycle ? worker.restart("retired by the pool").catch(() => worker.close()) : (worker?.close() ?? Promise.resolve());
+    const closing = gone.finally(() => this.#slots.delete(slot));
     this.#track(closing);
     return closing;
   }
