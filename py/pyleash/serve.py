@@ -176,7 +176,7 @@ def _agent(endpoint: str, kind: str, curve: Optional[Tuple[bytes, bytes, bytes]]
         sys.stderr.write("pyleash-agent: cannot connect to %s: %s\n" % (endpoint, exc))
         return EXIT_CONNECT
     hello_extra: Dict[str, Any] = {"host": socket.gethostname(), "remote": True}
-    supervisor = os.environ.get("PYLEASH_SUPERVISOR")  # pyleash.supervisor's id: the controller pairs us by it
+    supervisor = os.environ.get(contract.CONTRACT["supervisor"]["idEnv"])  # pyleash.supervisor's id: the controller pairs us by it
     if supervisor:
         hello_extra["supervisor"] = supervisor
     boot.serve_on(transport, os.environ.get("PYLEASH_TOKEN", ""), hello_extra, lost_exit=EXIT_LOST)

@@ -29,9 +29,11 @@ EXIT_CONNECT = contract.EXIT_CODES["cannotConnect"]
 EXIT_LOST = contract.EXIT_CODES["controllerLost"]
 EXIT_INSECURE = contract.EXIT_CODES["insecureRefused"]
 EXIT_CONFIG = contract.EXIT_CODES["badConfig"]
-MAX_CRASHES = 5  # a child that crashes more often than this within CRASH_WINDOW_S is not started again
-CRASH_WINDOW_S = 60.0
-ENV_ID = "PYLEASH_SUPERVISOR"  # the child's hello carries it as "supervisor"
+_SPEC = contract.CONTRACT["supervisor"]
+MESSAGES = _SPEC["messages"]  # the link's message types
+MAX_CRASHES = int(_SPEC["maxCrashes"])  # a child that crashes more often than this within CRASH_WINDOW_S is not started again
+CRASH_WINDOW_S = float(_SPEC["crashWindowS"])
+ENV_ID = _SPEC["idEnv"]  # the child's hello carries it as "supervisor"
 
 
 class Link:
@@ -50,12 +52,12 @@ class Link:
         threading.Thread(target=self._run, name="pyleash-supervisor-link", daemon=True).start()
 
     def announce(self) -> None:
-        self._send({"type": "supervisor", "protocol": contract.PROTOCOL_VERSION, "id": self.id, "pid": os.getpid(),
+        self._send({"type": MESSAGES["hello"], "protocol": contract.PROTOCOL_VERSION, "id": self.id, "pid": os.getpid(),
                     "host": socket.gethostname(), "child": self.child})
 
     def exited(self, pid: int, returncode: int) -> None:
         sig = signal.Signals(-returncode).name if returncode < 0 else None
-        self._send({"type": "exited", "id": self.id, "pid": pid, "code": None if sig else returncode, "signal": sig})
+        self._send({"type": MESSAGES["exited"], "id": self.id, "pid": pid, "code": None if sig else returncode, "signal": sig})
 
     def _send(self, message: Dict[str, Any]) -> None:
         with self._lock:
@@ -90,7 +92,7 @@ class Link:
                         message = json.loads(frames[0])
                     except ValueError:
                         continue
-                    if isinstance(message, dict) and message.get("type") == "recycle" and isinstance(message.get("pid"), int):
+                    if isinstance(message, dict) and message.get("type") == MESSAGES["recycle"] and isinstance(message.get("pid"), int):
                         self._on_recycle(message["pid"])
             except TransportError:
                 pass

@@ -8,7 +8,7 @@
  */
 import { Reply } from "zeromq";
 import { InvalidArgumentError, type PyleashError, WorkerCrashedError, WorkerLostError } from "../errors.js";
-import { type Hello, PROTOCOL_VERSION } from "../protocol.js";
+import { CONTRACT, type Hello, PROTOCOL_VERSION } from "../protocol.js";
 import { describe } from "../util/validate.js";
 import { type AgentLife, Connection } from "../worker/connection.js";
 import { Channel } from "../worker/channel.js";
@@ -38,6 +38,9 @@ export interface ResolvedListen {
   heartbeatMs: number;
   lostAfterMs: number;
 }
+
+/** The message types of a serve supervisor's link (py/pyleash/supervisor.py). */
+const SUPERVISOR = CONTRACT.supervisor.messages;
 
 const Z85 = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
@@ -260,7 +263,7 @@ export class Listener {
       }
       if (this.#gone.has(key)) continue;
       const hello = tryDecode(frame) as (Omit<Partial<Hello>, "type"> & { type?: string; id?: unknown; supervisor?: unknown }) | undefined;
-      if (hello?.type === "supervisor" && hello.protocol === PROTOCOL_VERSION && typeof hello.id === "string") {
+      if (hello?.type === SUPERVISOR.hello && hello.protocol === PROTOCOL_VERSION && typeof hello.id === "string") {
         this.#supervisorIds.set(key, hello.id);
         this.#supervisors.set(hello.id, { routing: id, lastSeen: Date.now() });
         continue;
@@ -292,7 +295,7 @@ export class Listener {
     const supervisor = this.#supervisorOf(peer);
     const pid = peer.connection?.pid;
     if (!supervisor || pid === undefined) return false;
-    this.#channel.send(supervisor.routing, encode({ type: "recycle", pid }));
+    this.#channel.send(supervisor.routing, encode({ type: SUPERVISOR.recycle, pid }));
     peer.recycling ??= setTimeout(() => peer.end(), this.#options.lostAfterMs);
     return true;
   }
@@ -302,7 +305,7 @@ export class Listener {
     const supervisor = this.#supervisors.get(id);
     if (supervisor) supervisor.lastSeen = Date.now();
     const message = tryDecode(frame) as { type?: unknown; pid?: unknown; code?: unknown; signal?: unknown } | undefined;
-    if (message?.type !== "exited") return;
+    if (message?.type !== SUPERVISOR.exited) return;
     for (const [key, peer] of this.#peers) {
       const connection = peer.connection;
       if (peer.supervisor !== id || !connection || connection.pid !== message.pid) continue;
