@@ -41,8 +41,16 @@ def build(out: str, interpreter: Optional[str] = INTERPRETER) -> List[str]:
     target = os.path.abspath(out)
     fd, temporary = tempfile.mkstemp(prefix=".pyleash-bundle-", suffix=".pyz", dir=os.path.dirname(target))
     os.close(fd)
+    here, scratch = os.getcwd(), tempfile.mkdtemp(prefix="pyleash-bundle-")
     try:
-        zipapp.create_archive(source, temporary, interpreter=interpreter, main=ENTRY, filter=included, compressed=True)
+        # zipapp (3.13) skips each file that equals its own name resolved against the working directory: from inside
+        # `source` that would be every file. An empty directory of our own is nobody's source.
+        os.chdir(scratch)
+        try:
+            zipapp.create_archive(source, temporary, interpreter=interpreter, main=ENTRY, filter=included, compressed=True)
+        finally:
+            os.chdir(here)
+            os.rmdir(scratch)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, (0o777 if interpreter else 0o666) & ~umask)  # mkstemp made it 0600
