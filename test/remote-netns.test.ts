@@ -15,7 +15,7 @@ import { Router, curveKeyPair } from "zeromq";
 import { CONTRACT } from "../ts/contract.js";
 import { Pool, WorkerLostError } from "../ts/index.js";
 import { FIXTURES } from "./support/cleanup.js";
-import { type NetnsHost, makeNetns, netnsUnsupported, removeStale } from "./support/netns.js";
+import { type NetnsHost, makeNetns, netnsUnsupported, removeStale } from "./support/netns.mjs";
 import { reached } from "./support/tasks.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -218,7 +218,7 @@ describe.skipIf(SKIP !== undefined)("a remote agent on a second host (a network 
       expect(error).toBeInstanceOf(WorkerLostError);
       expect(error.pid).toBe(lostPid);
     }
-    console.log(`[remote-netns] 50 in-flight calls rejected ${detectedMs} ms after the cut (lostAfterMs ${LOST_AFTER_MS}; figures: npm run bench, section netns)`);
+    console.log(`[remote-netns] 50 in-flight calls rejected ${detectedMs} ms after the cut (lostAfterMs ${LOST_AFTER_MS}; figures: npm run bench -- --only remoteLink)`);
     // A generous bound only: the detection time itself is a bench figure.
     expect(detectedMs).toBeLessThan(LOST_AFTER_MS + HEARTBEAT_MS + 10_000);
     // The agent's own heartbeats (3 silent intervals) end it, unsupervised restarts aside: controllerLost.

@@ -2,6 +2,7 @@
  * A second host on this machine: a Linux network namespace joined to ours by a veth pair, with two addresses of a
  * private /30 that this helper picks (10.213.x.y). Names carry our pid, so a run removes what an earlier, killed
  * run of its own left behind (`removeStale`) and never touches anyone else's namespaces or links.
+ * Plain JavaScript (typed in JSDoc) so that both the tests and the bench (scripts/bench/remote-link.mjs) use it.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -10,51 +11,48 @@ const run = promisify(execFile);
 const NS_PREFIX = "pyleash-t";
 const LINK_PREFIX = "plt";
 
-export interface NetnsHost {
-  /** The namespace's name, for `ip netns exec`. */
-  name: string;
-  /** Our end of the veth pair, and its address (no prefix length). */
-  hostIf: string;
-  hostAddr: string;
-  /** The namespace's end of the pair, and its address. */
-  nsIf: string;
-  nsAddr: string;
-  /** argv that runs `command` inside the namespace. */
-  exec(command: string[]): string[];
-  /** Cut the link (our end down) and restore it. */
-  linkDown(): Promise<void>;
-  linkUp(): Promise<void>;
-  /** Kill what still runs in the namespace, then remove the namespace and the pair. Safe to call twice. */
-  remove(): Promise<void>;
-}
+/**
+ * @typedef {object} NetnsHost
+ * @property {string} name The namespace's name, for `ip netns exec`.
+ * @property {string} hostIf Our end of the veth pair.
+ * @property {string} hostAddr Our end's address (no prefix length).
+ * @property {string} nsIf The namespace's end of the pair.
+ * @property {string} nsAddr The namespace's end's address.
+ * @property {(command: string[]) => string[]} exec argv that runs `command` inside the namespace.
+ * @property {() => Promise<void>} linkDown Cut the link (our end down).
+ * @property {() => Promise<void>} linkUp Restore it.
+ * @property {() => Promise<void>} remove Kill what still runs in the namespace, then remove it and the pair; safe twice.
+ */
 
-async function ip(...args: string[]): Promise<string> {
+/** @param {string[]} args */
+async function ip(...args) {
   return (await run("ip", args, { timeout: 10_000 })).stdout;
 }
 
-/** Why namespaces cannot be made here, or undefined when they can. */
-export async function netnsUnsupported(): Promise<string | undefined> {
+/** Why namespaces cannot be made here, or undefined when they can. @returns {Promise<string | undefined>} */
+export async function netnsUnsupported() {
   if (process.platform !== "linux") return `network namespaces are Linux only (this is ${process.platform})`;
   if (process.getuid?.() !== 0) return "making a network namespace needs root";
   try {
     await ip("netns", "list");
   } catch (error) {
-    return `\`ip netns\` is not available (${String((error as Error).message).split("\n")[0]})`;
+    return `\`ip netns\` is not available (${String(/** @type {Error} */ (error).message).split("\n")[0]})`;
   }
   return undefined;
 }
 
-function pidAlive(pid: number): boolean {
+/** @param {number} pid */
+function pidAlive(pid) {
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    return /** @type {NodeJS.ErrnoException} */ (error).code === "EPERM";
   }
 }
 
-/** Kill every process inside namespace `name` (`ip netns pids`). */
-async function killInside(name: string): Promise<void> {
+/** Kill every process inside namespace `name` (`ip netns pids`). @param {string} name */
+async function killInside(name) {
   const pids = (await ip("netns", "pids", name).catch(() => "")).split(/\s+/).filter(Boolean).map(Number);
   for (const pid of pids) {
     try {
@@ -64,7 +62,7 @@ async function killInside(name: string): Promise<void> {
 }
 
 /** Remove namespaces and links of this prefix whose run (the pid in the name) is gone. */
-export async function removeStale(): Promise<void> {
+export async function removeStale() {
   const namespaces = (await ip("netns", "list").catch(() => "")).split("\n").map((line) => line.split(" ")[0] ?? "");
   for (const name of namespaces) {
     const pid = new RegExp(`^${NS_PREFIX}(\\d+)-\\d+$`).exec(name)?.[1];
@@ -81,8 +79,8 @@ export async function removeStale(): Promise<void> {
 
 let made = 0;
 
-/** A /30 of 10.213.0.0/16 no interface here uses yet: [our address, the namespace's]. */
-async function freeSubnet(): Promise<[string, string]> {
+/** A /30 of 10.213.0.0/16 no interface here uses yet: [our address, the namespace's]. @returns {Promise<[string, string]>} */
+async function freeSubnet() {
   const used = await ip("-o", "-4", "addr", "show");
   for (let i = 0; i < 256; i++) {
     const third = (process.pid + made + i) % 256;
@@ -94,8 +92,8 @@ async function freeSubnet(): Promise<[string, string]> {
   throw new Error("no free /30 in 10.213.0.0/16");
 }
 
-/** Make a namespace and a veth pair, addresses up; on any failure, what was made is removed again. */
-export async function makeNetns(): Promise<NetnsHost> {
+/** Make a namespace and a veth pair, addresses up; on any failure, what was made is removed again. @returns {Promise<NetnsHost>} */
+export async function makeNetns() {
   made += 1;
   const name = `${NS_PREFIX}${process.pid}-${made}`;
   const hostIf = `${LINK_PREFIX}${process.pid}n${made}h`;
@@ -103,7 +101,8 @@ export async function makeNetns(): Promise<NetnsHost> {
   if (hostIf.length > 15) throw new Error(`interface name ${hostIf} is longer than Linux's 15 characters`);
   const [hostAddr, nsAddr] = await freeSubnet();
   let removed = false;
-  const host: NetnsHost = {
+  /** @type {NetnsHost} */
+  const host = {
     name,
     hostIf,
     hostAddr,
