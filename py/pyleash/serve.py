@@ -1,4 +1,4 @@
-"""Remote agent: `python -m pyleash serve --connect tcp://HOST:PORT` joins a listening controller (docs/remote.md).
+"""Remote agent: `python -m pyleash serve --connect tcp://HOST:PORT` joins a listening controller (docs/distributed.md).
 
 Keys come from files or the environment, never argv. Without --no-supervise a small stdlib parent runs the agent as
 its child and starts it again while --reconnect-for allows (a crash or a lost controller ends the child).
