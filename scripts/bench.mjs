@@ -26,7 +26,7 @@ const CONFIGS = {
     blockedSamples: 5, blockedSamplesDeadline: 2, switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
     poolCpuCalls: 8, poolCpuMs: 20, mapItems: 100_000,
     bytesMiB: 64, bytesRounds: 3, bytesBase64Rounds: 1, bytesPythoniaMiB: 1, bytesPythoniaRounds: 1,
-    remoteRttCalls: 1000, remoteLostSamples: 3,
+    remoteRttCalls: 500, remoteLostSamples: 2,
   },
   full: {
     rounds: 15, ctxRounds: 5, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,

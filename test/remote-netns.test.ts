@@ -195,12 +195,15 @@ describe.skipIf(SKIP !== undefined)("a remote agent on a second host (a network 
     expect(nullWire.includes(marker)).toBe(true);
   }, 120_000);
 
-  it("a cut link fails 50 calls in flight with WorkerLostError, the agent exits by its own timeout, and a new agent serves once the link is back", async () => {
+  it("a cut link fails 50 calls and a task in flight with WorkerLostError (its stop: unreachable), the agent exits by its own timeout, and a new agent serves once the link is back", async () => {
     const keys = curveKeyPair();
     const { pool, publicKey } = await listen([keys.publicKey], { heartbeatMs: HEARTBEAT_MS, lostAfterMs: LOST_AFTER_MS });
     const first = await curveAgent(pool, publicKey, keys.secretKey, ["--heartbeat-ms", String(HEARTBEAT_MS)]);
     await pool.waitForWorkers(1, { timeoutMs: 30_000 });
     const lostPid = pool.workers[0]!.pid;
+    const task = await pool.start("calls:sleep", { args: [60] });
+    task.result.catch(() => {});
+    await task.started;
     const calls = Array.from({ length: 50 }, () => pool.call("calls:sleep", [60]));
     const deadline = Date.now() + 10_000;
     while (pool.workers[0]!.inFlight < 50 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -219,6 +222,8 @@ describe.skipIf(SKIP !== undefined)("a remote agent on a second host (a network 
       expect(error.pid).toBe(lostPid);
     }
     console.log(`[remote-netns] 50 in-flight calls rejected ${detectedMs} ms after the cut (lostAfterMs ${LOST_AFTER_MS}; figures: npm run bench -- --only remoteLink)`);
+    await expect(task.result).rejects.toThrow(WorkerLostError);
+    expect(await within(task.stop(), 5_000)).toMatchObject({ outcome: "unreachable", agentResponsive: false });
     // A generous bound only: the detection time itself is a bench figure.
     expect(detectedMs).toBeLessThan(LOST_AFTER_MS + HEARTBEAT_MS + 10_000);
     // The agent's own heartbeats (3 silent intervals) end it, unsupervised restarts aside: controllerLost.
