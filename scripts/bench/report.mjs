@@ -159,6 +159,22 @@ function tables(report) {
       rows: Object.entries(bytes).map(([k, v]) => [k, int(v.framesMBps), int(v.base64MBps), fmt(v.jsonArrayMBps, 2), fmt(v.rssBeforeMb), fmt(v.rssAfterMb)]),
     });
   }
+  const rl = report.remoteLink;
+  if (rl) {
+    out.push({
+      title: `remoteLink — an agent in a network namespace, over a veth pair: serial call RTT, µs (CURVE/NULL p50 ${fmt(rl.curveVsNull, 2)}×)`,
+      head: ["mechanism, agent", "p50", "p99", "min", "max"],
+      rows: Object.entries(rl.rttUs).map(([k, s]) => [k, fmt(s.p50), fmt(s.p99), fmt(s.min), fmt(s.max)]),
+    });
+    out.push({
+      title: `remoteLink — link cut with a call in flight (heartbeatMs ${rl.heartbeatMs}, lostAfterMs ${rl.lostAfterMs}, agent --heartbeat-ms ${rl.agentHeartbeatMs}), ms after the cut`,
+      head: ["what", "median", "min", "max"],
+      rows: [
+        ["the call rejects with WorkerLostError", int(rl.lostDetectMs.median), int(rl.lostDetectMs.min), int(rl.lostDetectMs.max)],
+        [`the agent exits by its own timeout (codes ${rl.agentExitCodes.join(", ")})`, int(rl.agentExitMs.median), int(rl.agentExitMs.min), int(rl.agentExitMs.max)],
+      ],
+    });
+  }
   out.push({
     title: "Goals (reported, not asserted)",
     head: ["goal", "contender", "actual", "target", "result"],
