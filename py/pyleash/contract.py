@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
+import pkgutil
 from typing import Any, Callable, Dict, Tuple
 
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "contract.json"), encoding="utf-8") as _file:
-    CONTRACT: Dict[str, Any] = json.load(_file)
+# Through the package's loader, so that it reads from a zipapp (pyleash.bundle) as well as from a directory.
+_data = pkgutil.get_data("pyleash", "contract.json")
+if _data is None:
+    raise ImportError("pyleash: contract.json is missing beside %s" % __file__)
+CONTRACT: Dict[str, Any] = json.loads(_data.decode("utf-8"))
 
 PROTOCOL_VERSION: int = CONTRACT["protocol"]
 KINDS: Tuple[str, ...] = tuple(CONTRACT["kinds"])

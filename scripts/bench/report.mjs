@@ -223,3 +223,23 @@ export function renderText(report) {
   for (const [k, n] of Object.entries(report.notes ?? {})) for (const [f, note] of Object.entries(n)) lines.push(`note ${k}.${f}: ${note}`);
   return lines.join("\n");
 }
+
+/**
+ * The figures block of docs/performance.md: the machine, the tables, notes and methods of one run, one heading
+ * level below renderMarkdown's. scripts/bench/doc.mjs writes it; test/bench-doc.test.ts checks the doc holds it.
+ */
+export function renderDocFigures(report) {
+  const md = renderMarkdown(report).split("\n");
+  const body = md.slice(md.indexOf("## Machine") + 1); // the title and "Generated …" line are said below instead
+  const kind = report.quick ? "quick run" : "full run";
+  const lines = ["## Machine of the figures below"];
+  for (const line of body) {
+    if (line.startsWith("## ") && lines.at(-1) === "" && !lines.includes("## Figures")) {
+      lines.push(`From \`npm run -s bench\` (${kind}): generated ${report.generatedAt}; ${report.rounds} rounds; ${report.elapsedS} s. The machine is`);
+      lines.push("shared: compare rows within one table, which were taken side by side, rather than absolute figures across runs.", "", "## Figures", "");
+    }
+    lines.push(line.startsWith("## ") ? `#${line}` : line);
+  }
+  while (lines.at(-1) === "") lines.pop();
+  return lines.join("\n");
+}

@@ -50,7 +50,7 @@ export interface PoolEvents {
   join: [PoolWorkerInfo];
   /** A remote agent went silent past lostAfterMs; its work rejected with `error`; the pool no longer uses it. */
   lost: [PoolLost];
-  /** An agent died on its own; its calls rejected with `error`, and a replacement is on its way. */
+  /** An agent died on its own; its calls rejected with `error`, and a replacement is on its way (a remote one's comes from its supervisor, as a "join"). */
   crash: [PoolCrash];
   /**
    * Crashes repeat: the pool backs off before the next replacement; or a replacement's `initializer` failed (it
@@ -258,6 +258,24 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     return runMap<T>(runner, list, resolved);
   }
 
+  /**
+   * Replace the agent `pid` (one of `pool.workers`) with a fresh one, whatever it is doing (C code holding the GIL
+   * included): its work in flight rejects with a WorkerRestartedError. A spawned agent is restarted in its place; a
+   * remote one is killed and started again by its `serve` supervisor, and the fresh agent joins as a new member
+   * (a "join" event). Rejects with an InvalidArgumentError for a pid the pool does not hold, or a remote agent
+   * without a live supervisor (`serve --no-supervise`).
+   */
+  async recycle(pid: number, reason = "recycled by pool.recycle"): Promise<void> {
+    if (this.#closing) throw new WorkerClosedError();
+    const slot = [...this.#slots].find((s) => s.worker?.pid === pid && (s.state === "ready" || s.state === "retiring"));
+    const worker = slot?.worker;
+    if (!worker) throw new InvalidArgumentError(`Expected "pid" to be the pid of one of the pool's agents, got ${JSON.stringify(pid)}`);
+    if (!worker.recyclable) {
+      throw new InvalidArgumentError(`The remote agent ${pid} on ${worker.host} has no live supervisor (serve --no-supervise?): nothing can recycle it from here`);
+    }
+    await worker.restart(reason);
+  }
+
   /** Reject what waits, close every agent (their in-flight calls reject with WorkerClosedError); no process is left. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -427,6 +445,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         if (this.#closing || slot.state === "dead") return;
         void this.#bury(slot);
         if (error instanceof WorkerLostError) this.emit("lost", { worker: slot.info(), error });
+        else if (error instanceof WorkerCrashedError) this.emit("crash", { pid: worker.pid, error }); // its supervisor starts a new one
       },
       gaveUp: () => {
         if (this.#options.recycleBlocked) this.#retire(slot);

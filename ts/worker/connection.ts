@@ -21,6 +21,8 @@ import { release, track } from "./reaper.js";
 export interface AgentLife {
   /** The agent has not gone (it may still be frozen). */
   readonly alive: boolean;
+  /** A remote agent: whether `kill` has a supervisor start a fresh agent (py/pyleash/supervisor.py). */
+  readonly recyclable?: boolean;
   /** Settles once the agent is gone. */
   readonly gone: Promise<void>;
   /** Called once when the agent dies on its own, with the error its requests get. */
@@ -184,6 +186,11 @@ export class Connection {
   /** True once the agent is gone or closing; requests then reject at once. */
   get closed(): boolean {
     return this.#dead !== undefined;
+  }
+
+  /** Killing it brings a fresh agent: always for a spawned one; for a remote one, when a live supervisor runs it. */
+  get recyclable(): boolean {
+    return this.#life.recyclable ?? true;
   }
 
   /** The agent process has not exited (it may still be frozen). */

@@ -76,6 +76,11 @@ export class Worker implements AsyncDisposable {
     return this.#connection.remote;
   }
 
+  /** @internal Whether restart() brings a fresh agent: a remote one needs a live supervisor (`serve` without --no-supervise). */
+  get recyclable(): boolean {
+    return this.#connection.recyclable;
+  }
+
   /** The agent's process id (a new one after a restart). */
   get pid(): number {
     return this.#connection.pid;
@@ -227,16 +232,22 @@ export class Worker implements AsyncDisposable {
 
   /**
    * Replace the agent with a fresh one: the old process group is killed (SIGTERM, then SIGKILL) and
-   * everything it had in flight is rejected with a WorkerRestartedError.
+   * everything it had in flight is rejected with a WorkerRestartedError. A remote agent's supervisor kills it and
+   * starts a fresh one, which joins its pool as a new member (this Worker then stays closed); without a live
+   * supervisor the remote agent is only dropped, and this rejects.
    */
   restart(reason = "restart requested"): Promise<void> {
     if (this.#closing) return Promise.reject(new WorkerClosedError());
     this.#restarting ??= (async () => {
       const old = this.#live;
       const error = new WorkerRestartedError(reason);
+      const recycled = old.connection.recyclable;
       abandonAll(old, error);
       await old.connection.abandon(error);
-      if (old.connection.remote) throw error; // nothing here can start it again: the pool drops it
+      if (old.connection.remote) {
+        if (recycled) return; // its supervisor started a fresh agent, which joins the pool by itself
+        throw error; // nothing here can start it again: the pool drops it
+      }
       this.#live = this.#adopt(await Connection.open(this.#options));
     })().finally(() => (this.#restarting = undefined));
     return this.#restarting;
