@@ -26,6 +26,7 @@ const CONFIGS = {
     blockedSamples: 5, blockedSamplesDeadline: 2, switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
     poolCpuCalls: 8, poolCpuMs: 20, mapItems: 100_000,
     bytesMiB: 64, bytesRounds: 3, bytesBase64Rounds: 1, bytesPythoniaMiB: 1, bytesPythoniaRounds: 1,
+    remoteRttCalls: 500, remoteLostSamples: 2,
   },
   full: {
     rounds: 15, ctxRounds: 5, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,
@@ -34,6 +35,7 @@ const CONFIGS = {
     blockedSamples: 20, blockedSamplesDeadline: 5, switchRounds: 3, switchSeconds: 0.5, switchStops: 60,
     poolCpuCalls: 40, poolCpuMs: 20, mapItems: 100_000,
     bytesMiB: 64, bytesRounds: 9, bytesBase64Rounds: 5, bytesPythoniaMiB: 4, bytesPythoniaRounds: 2,
+    remoteRttCalls: 5000, remoteLostSamples: 5,
   },
 };
 
@@ -66,8 +68,9 @@ const { blockedStop } = await import("./bench/blocked-stop.mjs");
 const { switchInterval } = await import("./bench/switch-interval.mjs");
 const { poolBench } = await import("./bench/pool.mjs");
 const { bytesRoundTrip } = await import("./bench/bytes.mjs");
+const { remoteLink } = await import("./bench/remote-link.mjs");
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, ctxSwitches, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, switchInterval, bytesRoundTrip];
+const SECTIONS = [callRtt, ctxSwitches, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, switchInterval, bytesRoundTrip, remoteLink];
 const machine = await describeMachine();
 const contenders = [
   { name: "pyleash-builtin", python: machine.python.path },

@@ -48,6 +48,12 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     for (const side of ["pool", "worker", "pythonia"]) expect(report.pool.pipelinedCallsPerS).toHaveProperty([side]);
     for (const side of ["pool", "worker"]) expect(report.pool.cpuBoundCallsPerS).toHaveProperty([side]);
     expect(report.pool.size).toBeGreaterThanOrEqual(1);
+    // remoteLink needs root, `ip netns` and the pyzmq venv; without them it is null and pending says why.
+    if (report.remoteLink === null) expect(report.pending).toHaveProperty(["remoteLink"]);
+    else {
+      for (const row of ["CURVE, pyzmq agent", "NULL, pyzmq agent (--insecure)", "CURVE, Pool.listen + pyzmq agent"]) expect(report.remoteLink.rttUs).toHaveProperty([row, "p50"]);
+      for (const key of ["curveVsNull", "lostDetectMs", "agentExitMs"]) expect(report.remoteLink).toHaveProperty([key]);
+    }
     expect(report.switchInterval.map((r: { switchIntervalMs: number | null }) => r.switchIntervalMs)).toEqual([null, 1, 0.2, 0.05]);
     for (const row of report.switchInterval) {
       for (const key of ["asyncExcStopMs", "busy8ItersPerS", "throughputVsDefault"]) expect(row).toHaveProperty([key]);

@@ -1,7 +1,7 @@
 """The agent as one file: `python -m pyleash.bundle --out agent.pyz` makes a stdlib zipapp, run as `python agent.pyz serve`.
 
 Made with the stdlib's zipapp from this package's own files (no tests, no __pycache__, no experiments: serve never
-imports them). `main` is the archive's entry point (docs/remote.md, "One file for the remote host").
+imports them). `main` is the archive's entry point (docs/distributed.md, "One file for the remote host").
 """
 from __future__ import annotations
 

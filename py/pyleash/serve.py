@@ -1,4 +1,4 @@
-"""Remote agent: `python -m pyleash serve --connect tcp://HOST:PORT` joins a listening controller (docs/remote.md).
+"""Remote agent: `python -m pyleash serve --connect tcp://HOST:PORT` joins a listening controller (docs/distributed.md).
 
 Keys come from files or the environment, never argv. Without --no-supervise a small stdlib parent (pyleash.supervisor)
 runs the agent as its child, restarts it after a crash or on the controller's word, and while --reconnect-for allows.

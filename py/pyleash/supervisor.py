@@ -5,7 +5,7 @@ keys (so the controller's ZAP check admits or refuses it exactly as it does the 
 ({"type": "supervisor", "id", "pid", "host", "child"}, again every heartbeat), reports each child's end
 ({"type": "exited", "id", "pid", "code", "signal"}) and obeys {"type": "recycle", "pid"}: it kills that child's
 process group with SIGKILL, which works whatever the child is doing (C code holding the GIL included), and starts a
-fresh one. The child's hello names the supervisor's id, which is how the controller pairs them (docs/remote.md).
+fresh one. The child's hello names the supervisor's id, which is how the controller pairs them (docs/distributed.md).
 
 Threads: main thread: starts and waits for the child, owns `_child`; pyleash-supervisor-link: the link's receive
 side (connects, reconnects, answers recycle); sends are locked.

@@ -159,6 +159,22 @@ function tables(report) {
       rows: Object.entries(bytes).map(([k, v]) => [k, int(v.framesMBps), int(v.base64MBps), fmt(v.jsonArrayMBps, 2), fmt(v.rssBeforeMb), fmt(v.rssAfterMb)]),
     });
   }
+  const rl = report.remoteLink;
+  if (rl) {
+    out.push({
+      title: `remoteLink — an agent in a network namespace, over a veth pair: serial call RTT, µs (CURVE/NULL p50 ${fmt(rl.curveVsNull, 2)}×)`,
+      head: ["mechanism, agent", "p50", "p99", "min", "max"],
+      rows: Object.entries(rl.rttUs).map(([k, s]) => [k, fmt(s.p50), fmt(s.p99), fmt(s.min), fmt(s.max)]),
+    });
+    out.push({
+      title: `remoteLink — link cut with a call in flight (heartbeatMs ${rl.heartbeatMs}, lostAfterMs ${rl.lostAfterMs}, agent --heartbeat-ms ${rl.agentHeartbeatMs}), ms after the cut`,
+      head: ["what", "median", "min", "max"],
+      rows: [
+        ["the call rejects with WorkerLostError", int(rl.lostDetectMs.median), int(rl.lostDetectMs.min), int(rl.lostDetectMs.max)],
+        [`the agent exits by its own timeout (codes ${rl.agentExitCodes.join(", ")})`, int(rl.agentExitMs.median), int(rl.agentExitMs.min), int(rl.agentExitMs.max)],
+      ],
+    });
+  }
   out.push({
     title: "Goals (reported, not asserted)",
     head: ["goal", "contender", "actual", "target", "result"],
@@ -205,5 +221,25 @@ export function renderText(report) {
   const pending = Object.keys(report.pending);
   if (pending.length) lines.push(`pending: ${pending.join(", ")}`);
   for (const [k, n] of Object.entries(report.notes ?? {})) for (const [f, note] of Object.entries(n)) lines.push(`note ${k}.${f}: ${note}`);
+  return lines.join("\n");
+}
+
+/**
+ * The figures block of docs/performance.md: the machine, the tables, notes and methods of one run, one heading
+ * level below renderMarkdown's. scripts/bench/doc.mjs writes it; test/bench-doc.test.ts checks the doc holds it.
+ */
+export function renderDocFigures(report) {
+  const md = renderMarkdown(report).split("\n");
+  const body = md.slice(md.indexOf("## Machine") + 1); // the title and "Generated …" line are said below instead
+  const kind = report.quick ? "quick run" : "full run";
+  const lines = ["## Machine of the figures below"];
+  for (const line of body) {
+    if (line.startsWith("## ") && lines.at(-1) === "" && !lines.includes("## Figures")) {
+      lines.push(`From \`npm run -s bench\` (${kind}): generated ${report.generatedAt}; ${report.rounds} rounds; ${report.elapsedS} s. The machine is`);
+      lines.push("shared: compare rows within one table, which were taken side by side, rather than absolute figures across runs.", "", "## Figures", "");
+    }
+    lines.push(line.startsWith("## ") ? `#${line}` : line);
+  }
+  while (lines.at(-1) === "") lines.pop();
   return lines.join("\n");
 }

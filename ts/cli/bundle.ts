@@ -1,4 +1,4 @@
-/** `pyleash bundle --out agent.pyz`: the Python agent as one stdlib zipapp for a remote host (docs/remote.md). */
+/** `pyleash bundle --out agent.pyz`: the Python agent as one stdlib zipapp for a remote host (docs/distributed.md). */
 import { execFile } from "node:child_process";
 import { delimiter } from "node:path";
 import { probePython } from "../python/discover.js";

@@ -101,7 +101,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   }
 
   /**
-   * A pool that remote agents join (`python -m pyleash serve --connect …`, docs/remote.md) over CURVE on tcp;
+   * A pool that remote agents join (`python -m pyleash serve --connect …`, docs/distributed.md) over CURVE on tcp;
    * `size` (default 0) local agents are spawned besides. Resolves once it listens: see `endpoint`, `waitForWorkers`.
    */
   static async listen(options: PoolOptions & ListenOptions): Promise<Pool> {
