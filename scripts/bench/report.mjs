@@ -150,6 +150,15 @@ function tables(report) {
       rows: Object.entries(bs).map(([k, v]) => [k, d[k]?.expected ?? "", fmt(v, 2), fmt(d[k]?.p99, 2), d[k]?.n ?? ""]),
     });
   }
+  const fr = report.frozenReport;
+  if (fr) {
+    const d = report.detail?.frozenReport ?? {};
+    out.push({
+      title: "frozenReport — an agent frozen by C code holding the GIL: ms from the stop (a call's timeout) to the report, past deadlineMs",
+      head: ["deadlineMs", "task p50", "task max", "call p50", "call max", "n"],
+      rows: Object.entries(fr).map(([k, v]) => [k, fmt(v.task, 1), fmt(d[k]?.task?.max, 1), fmt(v.call, 1), fmt(d[k]?.call?.max, 1), d[k]?.task?.n ?? ""]),
+    });
+  }
   const bytes = report.bytesRoundTrip;
   if (bytes) {
     const c = report.config;
