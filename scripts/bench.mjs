@@ -12,6 +12,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
 import { DIST } from "./bench/contenders.mjs";
 import { openHost } from "./bench/procs.mjs";
@@ -40,8 +41,8 @@ const CONFIGS = {
 };
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const USAGE = "usage: node scripts/bench.mjs [--quick] [--json] [--out DIR (default: report/)] [--only KEY,...] [--help]";
-const { json, quick, out: reportDir, only } = readArgs(process.argv.slice(2));
+const USAGE = "usage: node scripts/bench.mjs [--quick] [--json] [--out DIR (default: report/)] [--only KEY,...] [--baseline CHECKOUT] [--help]";
+const { json, quick, out: reportDir, only, baseline } = readArgs(process.argv.slice(2));
 const config = CONFIGS[quick ? "quick" : "full"];
 const log = (text) => process.stderr.write(`[bench] ${text}\n`);
 process.once("SIGINT", () => process.exit(130)); // run the exit hooks that kill our children
@@ -79,7 +80,10 @@ const contenders = [
   { name: "pythonia", python: machine.python.path },
   { name: "floor", python: machine.python.path },
   { name: "floor-zeromq", python: machine.python.path },
+  // --baseline: another checkout's build (e.g. main's) as contender "baseline", so a change is measured beside it
+  ...(baseline ? [{ name: "baseline", python: machine.python.path }] : []),
 ];
+if (baseline) process.env.PYLEASH_BENCH_BASELINE = pathToFileURL(join(resolve(baseline), "dist", "index.js")).href;
 const env = { PYTHON_BIN: machine.python.path }; // pythonia's interpreter: the same as everyone else's
 log(`${quick ? "quick" : "full"} run: ${contenders.map((c) => c.name).join(", ")} on Python ${machine.python.version}`);
 
@@ -161,6 +165,7 @@ function readArgs(args) {
       quick: { type: "boolean", default: false },
       out: { type: "string", default: join(ROOT, "report") },
       only: { type: "string" }, // a comma-separated subset of the sections' keys, e.g. bytesRoundTrip
+      baseline: { type: "string" }, // a checkout with a build (dist/), measured as contender "baseline"
     },
     USAGE,
   );

@@ -4,7 +4,7 @@ import { stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerCrashedError, WorkerLostError } from "../errors.js";
 import type { AgentEvent, Hello, RequestBody, Strategy } from "../protocol.js";
-import { encode, isReply, splitMessages } from "./framing.js";
+import { encode, forEachMessage, isReply } from "./framing.js";
 import { defaultPythonSpec, locatePython } from "../python/discover.js";
 import { settlesWithin } from "../util/time.js";
 import { type AgentProcess, exited, killGroup, spawnAgent } from "./agent-process.js";
@@ -155,8 +155,10 @@ export class Connection {
   /** Send one request and settle with its reply. */
   request(body: RequestBody, options: RequestOptions = {}): Promise<unknown> {
     if (this.#dead) return Promise.reject(this.#dead);
-    return this.#pending.send(body, options, this.#options.maxMessageBytes, (frames) => this.#channel.send(this.#peer, frames));
+    return this.#pending.send(body, options, this.#options.maxMessageBytes, this.#write);
   }
+
+  readonly #write = (frames: Buffer[]): void => this.#channel.send(this.#peer, frames);
 
   /** Whether the agent's control loop answers a ping within `timeoutMs` (false while C code holds the GIL). */
   responsive(timeoutMs: number): Promise<boolean> {
@@ -236,14 +238,14 @@ export class Connection {
   #watch(messages: AsyncGenerator<Buffer[]>): void {
     this.#life.onDeath((error) => this.#fail(error));
     void (async () => {
-      for await (const [peer, ...frames] of messages) {
-        if (!peer?.equals(this.#peer)) continue;
-        for (const [frame, binary] of splitMessages(frames)) this.#receive(frame, binary); // queued replies leave together
+      for await (const message of messages) {
+        if (!message[0]?.equals(this.#peer)) continue;
+        forEachMessage(message, 1, this.#receive); // queued replies leave together
       }
     })();
   }
 
-  #receive(frame: Buffer, binary: Buffer[]): void {
+  readonly #receive = (frame: Buffer, binary: Buffer[]): void => {
     const message = tryDecode(frame, binary);
     if (!message) {
       process.emitWarning("pyleash: dropped an unreadable message from the agent");
@@ -252,7 +254,7 @@ export class Connection {
     } else if (message.type !== "hello") {
       for (const listener of this.#eventListeners) listener(message);
     }
-  }
+  };
 
   #fail(error: PyleashError): void {
     if (this.#dead) return;

@@ -47,6 +47,12 @@ export class PendingRequests {
 
   /** Wait for the reply to request `id`; the timer and the abort listener go when it settles. */
   wait(id: number, { signal, timeoutMs }: RequestOptions): Promise<unknown> {
+    if (signal === undefined && timeoutMs === undefined) {
+      // The usual call: nothing to remove when it settles, so no closures beyond the promise's own.
+      return new Promise((resolve, reject) => {
+        this.#entries.set(id, { settle: (error, value) => (this.#entries.delete(id) ? (error ? reject(error) : resolve(value)) : undefined) });
+      });
+    }
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = (): void => settle(new AbortError("The call was aborted", signal?.reason));

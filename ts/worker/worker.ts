@@ -124,7 +124,7 @@ export class Worker implements AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (resolved === undefined) return this.#connection.request({ type: "call", target, ...wire }) as Promise<T>; // the common call
+    if (resolved === undefined) return this.#connection.request({ type: "call", target, args: wire.args, kwargs: wire.kwargs }) as Promise<T>; // the common call
     const { signal, timeoutMs, lane, onProgress } = resolved;
     if (signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", signal.reason));
     if (signal === undefined && timeoutMs === undefined && onProgress === undefined) {
