@@ -4,7 +4,6 @@
  */
 import { EventEmitter } from "node:events";
 import {
-  AbortError,
   InitializerError,
   InvalidArgumentError,
   type PyleashError,
@@ -23,6 +22,7 @@ import { type ChunkRunner, type MapOptions, type MapResult, mapItems, resolveMap
 import type { Stream } from "../worker/stream.js";
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.js";
 import { type ListenOptions, Listener, resolveListen } from "./listener.js";
+import { type Work, abortedBeforeStart } from "../util/abort.js";
 import { type Waiting, WaitingLine } from "./queue.js";
 import { type PoolWorkerInfo, Slot } from "./slot.js";
 
@@ -185,7 +185,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       const left = timeoutMs === undefined ? options : { ...options, timeoutMs: Math.max(1, Math.round(timeoutMs - waitedMs)) };
       return this.#call(slot, target, args, kwargs, left);
     };
-    return this.#wait(this.#calls, run, options.signal, timeoutMs) as Promise<T>;
+    return this.#wait(this.#calls, "call", run, options.signal, timeoutMs) as Promise<T>;
   }
 
   /**
@@ -224,7 +224,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#wait(this.#tasks, (slot) => this.#start(slot, target, options), options.signal, undefined) as Promise<Task<T>>;
+    return this.#wait(this.#tasks, "task", (slot) => this.#start(slot, target, options), options.signal, undefined) as Promise<Task<T>>;
   }
 
   /**
@@ -236,7 +236,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     checkTarget(target);
     const resolved = resolveMapOptions(options);
     const list = mapItems(items);
-    if (resolved.signal?.aborted) throw new AbortError("The map was aborted before it started", resolved.signal.reason);
+    if (resolved.signal?.aborted) throw abortedBeforeStart("map", resolved.signal);
     const runner: ChunkRunner = {
       lanes: 2 * this.#options.size,
       open: (chunk) => {
@@ -252,7 +252,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         if (this.#closing) return Promise.reject(new WorkerClosedError());
         const slot = this.#tasks.size === 0 ? this.#pick(true) : undefined;
         if (slot) return start(slot);
-        return this.#wait(this.#tasks, start, resolved.signal, undefined) as ReturnType<typeof start>;
+        return this.#wait(this.#tasks, "map", start, resolved.signal, undefined) as ReturnType<typeof start>;
       },
     };
     return runMap<T>(runner, list, resolved);
@@ -329,11 +329,11 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     }
   }
 
-  #wait(line: WaitingLine, run: Waiting["run"], signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<unknown> {
-    if (signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", signal.reason));
+  #wait(line: WaitingLine, work: Work, run: Waiting["run"], signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<unknown> {
+    if (signal?.aborted) return Promise.reject(abortedBeforeStart(work, signal));
     if (this.queued >= this.#options.maxQueue) return Promise.reject(new QueueFullError(this.#options.maxQueue));
     if (this.#down && !this.#anyUp()) return Promise.reject(this.#down);
-    return new Promise((resolve, reject) => line.push({ run, resolve, reject }, signal, timeoutMs));
+    return new Promise((resolve, reject) => line.push({ run, resolve, reject }, work, signal, timeoutMs));
   }
 
   /** The ready agent with the least work; for a call, only one under its call limit. */

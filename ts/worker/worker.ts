@@ -1,10 +1,11 @@
 /** Worker: the public face of one Python agent; survives a restart by opening a new connection. */
-import { AbortError, InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerRestartedError } from "../errors.js";
+import { InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerRestartedError } from "../errors.js";
 import { type AgentEvent, CONTRACT, type RequestBody } from "../protocol.js";
 import type { TaskHost } from "../task/host.js";
 import { Task } from "../task/task.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
 import type { AbandonedWork, StopReport, ThreadInfo } from "../task/report.js";
+import { abortedBeforeStart } from "../util/abort.js";
 import { Connection } from "./connection.js";
 import { busiestThreadShare, suspended } from "./thread-cpu.js";
 import { toWire } from "./values.js";
@@ -126,7 +127,7 @@ export class Worker implements AsyncDisposable {
     }
     if (resolved === undefined) return this.#connection.request({ type: "call", target, args: wire.args, kwargs: wire.kwargs }) as Promise<T>; // the common call
     const { signal, timeoutMs, lane, onProgress } = resolved;
-    if (signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", signal.reason));
+    if (signal?.aborted) return Promise.reject(abortedBeforeStart("call", signal));
     if (signal === undefined && timeoutMs === undefined && onProgress === undefined) {
       // Nothing can stop it: the agent records nothing (the fastest path).
       return this.#connection.request({ type: "call", target, ...wire, ...(lane === "thread" ? {} : { lane }) }) as Promise<T>;
@@ -144,7 +145,7 @@ export class Worker implements AsyncDisposable {
   stream<T = unknown>(target: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: StreamOptions = {}): Stream<T> {
     const wire = wireArgs(target, args, kwargs);
     const resolved = resolveStreamOptions(options);
-    if (resolved.signal?.aborted) throw new AbortError("The stream was aborted before it started", resolved.signal.reason);
+    if (resolved.signal?.aborted) throw abortedBeforeStart("stream", resolved.signal);
     return new Stream<T>(this.#live.host, `s${++this.#nextStream}`, { target, ...wire }, resolved);
   }
 
@@ -159,7 +160,7 @@ export class Worker implements AsyncDisposable {
     checkTarget(target);
     const resolved = resolveMapOptions(options);
     const list = mapItems(items);
-    if (resolved.signal?.aborted) throw new AbortError("The map was aborted before it started", resolved.signal.reason);
+    if (resolved.signal?.aborted) throw abortedBeforeStart("map", resolved.signal);
     return runMap<T>(this.chunkRunner(target, resolved.stop, 2), list, resolved);
   }
 
