@@ -38,7 +38,16 @@ function serve(python: string, args: string[], env: Record<string, string> = {})
 async function curveRouter(allow: string[]): Promise<{ router: Router; endpoint: string; publicKey: string; zapSeen: string[] }> {
   const server = curveKeyPair();
   const zap = new Reply();
-  await zap.bind("inproc://zeromq.zap.01");
+  // The previous test's ZAP socket lets go of the address a moment after its close(): try again for a while.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await zap.bind("inproc://zeromq.zap.01");
+      break;
+    } catch (error) {
+      if (attempt >= 40) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
   const zapSeen: string[] = [];
   void (async () => {
     for await (const [version, requestId, , , , mechanism, key] of zap) {

@@ -1,7 +1,7 @@
 /** serve's supervisor recycles its agent on the controller's word, and restarts it after a crash (loopback CURVE). */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -50,6 +50,20 @@ async function nextJoin(joins: PoolWorkerInfo[], pool: Pool): Promise<PoolWorker
   return new Promise((resolve) => pool.once("join", resolve));
 }
 
+/** Resolves once a thread of `pid` stays runnable (state R) over 5 samples: the freeze has begun (its "started" may never leave). */
+async function busy(pid: number, timeoutMs = 30_000): Promise<void> {
+  const running = async (): Promise<boolean> => {
+    const threads = await readdir(`/proc/${pid}/task`);
+    const states = await Promise.all(threads.map((t) => readFile(`/proc/${pid}/task/${t}/stat`, "utf8").then((text) => text.split(") ")[1]![0], () => "")));
+    return states.includes("R");
+  };
+  let seen = 0;
+  for (const end = Date.now() + timeoutMs; Date.now() < end && seen < 5; await new Promise((r) => setTimeout(r, 50))) {
+    seen = (await running()) ? seen + 1 : 0;
+  }
+  if (seen < 5) throw new Error(`agent ${pid} never got busy`);
+}
+
 async function gone(pid: number, timeoutMs = 10_000): Promise<boolean> {
   for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
     try {
@@ -67,6 +81,7 @@ describe.skipIf(!HAS_PYZMQ)("serve's supervisor (needs the pyzmq venv)", () => {
     const old = pool.workers[0]!.pid!;
     const task = await pool.start("pyleash.demo:freeze_gil"); // its "started" may never leave: the regex holds the GIL
     task.result.catch(() => {});
+    await busy(old);
     const call = pool.call("time:sleep", [30]);
     const report = await task.stop({ deadlineMs: 1_000, restartWorkerIfBlocked: true });
     expect(report.outcome).toBe("worker-restarted");
@@ -141,6 +156,7 @@ describe.skipIf(!HAS_PYZMQ)("serve's supervisor (needs the pyzmq venv)", () => {
     const { pool } = await setUp(["--no-supervise"]);
     const task = await pool.start("pyleash.demo:freeze_gil");
     task.result.catch(() => {});
+    await busy(pool.workers[0]!.pid!);
     const report = await task.stop({ deadlineMs: 1_000, restartWorkerIfBlocked: true });
     expect(report.outcome).toBe("blocked");
     expect(report.steps.map((s) => s.strategy)).not.toContain("restart-worker");

@@ -119,8 +119,20 @@ def serve(connect: str, *, server_key: Optional[str] = None, server_key_file: Op
     return run(argv)
 
 
+def _glued(argv: Sequence[str]) -> List[str]:
+    """argv with `--server-key KEY` as `--server-key=KEY`: a z85 key may begin with "-", which argparse would take for
+    an option (about one key in 85)."""
+    out: List[str] = []
+    rest = iter(argv)
+    for arg in rest:
+        value = next(rest, None) if arg == "--server-key" else None
+        out.append(arg if value is None else "%s=%s" % (arg, value))
+    return out
+
+
 def run(argv: Sequence[str]) -> int:
-    args = parser().parse_args(list(argv))
+    argv = _glued(argv)
+    args = parser().parse_args(argv)
     try:
         curve = resolve_curve(args.server_key, args.server_key_file, args.key_file, dict(os.environ))
         if not args.connect.startswith(("tcp://", "ipc://")):

@@ -61,6 +61,12 @@ class RefusalTest(unittest.TestCase):
         self.assertEqual(done.returncode, contract.EXIT_CODES["badConfig"], done.stderr)
         self.assertIn("--key-file", done.stderr)
 
+    def test_server_key_that_begins_with_a_dash(self) -> None:
+        # z85's alphabet has "-": about one key in 85 begins with it, and argparse took it for an option.
+        done = serve("--connect", "tcp://127.0.0.1:7000", "--server-key", "-" + KEY[1:], "--no-supervise")
+        self.assertEqual(done.returncode, contract.EXIT_CODES["badConfig"], done.stderr)
+        self.assertIn("--key-file", done.stderr)
+
     def test_no_secret_key_option_on_argv(self) -> None:
         self.assertNotIn("--secret-key", serve("--help").stdout)
 

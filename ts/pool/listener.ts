@@ -285,15 +285,15 @@ export class Listener {
     }
   }
 
-  /** The peer's supervisor, if it has one that was heard from within lostAfterMs. */
-  #supervisorOf(peer: Peer): Supervisor | undefined {
+  /** The peer's supervisor, if it has one that was heard from within `withinMs`. */
+  #supervisorOf(peer: Peer, withinMs = this.#options.lostAfterMs): Supervisor | undefined {
     const supervisor = peer.supervisor === undefined ? undefined : this.#supervisors.get(peer.supervisor);
-    return supervisor && Date.now() - supervisor.lastSeen <= this.#options.lostAfterMs ? supervisor : undefined;
+    return supervisor && Date.now() - supervisor.lastSeen <= withinMs ? supervisor : undefined;
   }
 
   /** Order the peer's supervisor to kill and restart it; its `exited` (or lostAfterMs) ends the peer. */
-  #recycle(peer: Peer): boolean {
-    const supervisor = this.#supervisorOf(peer);
+  #recycle(peer: Peer, withinMs?: number): boolean {
+    const supervisor = this.#supervisorOf(peer, withinMs);
     const pid = peer.connection?.pid;
     if (!supervisor || pid === undefined) return false;
     this.#channel.send(supervisor.routing, encode({ type: SUPERVISOR.recycle, pid }));
@@ -339,7 +339,8 @@ export class Listener {
         this.#peers.delete(key);
         this.#gone.add(key);
         peer.die(new WorkerLostError(connection.host, connection.pid, peer.lastSeen, silent));
-        this.#recycle(peer); // silent but its supervisor is not: frozen, not cut off; a fresh agent joins
+        // Silent while its supervisor spoke (within half the time): frozen, not cut off; a fresh agent joins.
+        this.#recycle(peer, this.#options.lostAfterMs / 2);
       } else if (silent >= this.#options.heartbeatMs) {
         void connection.responsive(this.#options.lostAfterMs);
       }
