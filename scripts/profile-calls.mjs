@@ -51,6 +51,16 @@ try {
     const agent = await agentProfile(loop, join(dir, `${name}.pstats`));
     out.runs[name] = { ...plain, node, agent };
   }
+  // What a stoppable call pays over a plain one (the agent records it as a task): serial, no profiler.
+  const signal = new AbortController().signal;
+  out.stoppable = {};
+  for (const [name, options] of Object.entries({ plain: undefined, timeoutMs: { timeoutMs: 60_000 }, signal: { signal } })) {
+    const loop = async (n) => {
+      for (let i = 0; i < n; i++) await worker.call("math:floor", [7], {}, options);
+    };
+    await loop(2000);
+    out.stoppable[name] = await measurePlain(loop);
+  }
   out.agentSteps = await worker.call("agent_profile:layers");
   // The same serial loop over floor-zeromq (scripts/bench/floor.mjs): zeromq.js and the built-in ZMTP echo, no more.
   const floor = await openZeromqFloor(worker.executable);
@@ -200,6 +210,10 @@ function render(o) {
   lines.push("", `## floor-zeromq serial: wall ${f.wallUsPerCall} µs/call, Node CPU ${f.nodeCpuUsPerCall} µs/call, echo CPU ${f.agentCpuUsPerCall} µs/call (no profiler)`);
   lines.push("", "Node self time by layer (µs/call, V8 sampling profiler):");
   for (const [k, v] of Object.entries(f.node.layers)) lines.push(`  ${String(v).padStart(8)}  ${k}`);
+  lines.push("", "stoppable calls, serial (no profiler): wall / Node CPU / agent CPU µs per call, and wall ÷ plain's:");
+  for (const [k, v] of Object.entries(o.stoppable)) {
+    lines.push(`  ${k.padEnd(10)} ${v.wallUsPerCall} / ${v.nodeCpuUsPerCall} / ${v.agentCpuUsPerCall}   ×${round(v.wallUsPerCall / o.stoppable.plain.wallUsPerCall)}`);
+  }
   lines.push("", "agent steps of one plain call, each timed alone (µs, best of 5):");
   for (const [k, v] of Object.entries(o.agentSteps)) lines.push(`  ${String(v).padStart(8)}  ${k}`);
   return `${lines.join("\n")}\n`;
