@@ -92,7 +92,7 @@ class Adopted:
             self.reported.set()
 
 
-class CurrentCallKind(Kind):
+class CurrentCallKind(Kind["Adopted"]):
     """The call pythonia's main thread runs: stopped by the signal only, gone once its dispatch frame has left."""
 
     name = "main"
@@ -105,7 +105,7 @@ class CurrentCallKind(Kind):
         self.loop = loop
         self.signal = signal_stop
 
-    def gone(self, task: Adopted) -> bool:  # type: ignore[override]
+    def gone(self, task: Adopted) -> bool:
         if task.ended.is_set():
             return True
         frame = sys._current_frames().get(task.ident)  # type: ignore[arg-type]
@@ -119,14 +119,14 @@ class CurrentCallKind(Kind):
         task.mark_ended(self.signal is not None and self.signal.raised > task.raised_before)
         return True
 
-    def wait_gone(self, task: Adopted, until: float) -> bool:  # type: ignore[override]
+    def wait_gone(self, task: Adopted, until: float) -> bool:
         while not self.gone(task):
             if time.perf_counter() >= until:
                 return False
             time.sleep(0.001)
         return True
 
-    def stack(self, task: Adopted) -> List[Dict[str, Any]]:  # type: ignore[override]
+    def stack(self, task: Adopted) -> List[Dict[str, Any]]:
         return stacks.thread_stack(task.ident) if task.ident is not None else []
 
     def unavailable(self, strategy: str) -> Optional[str]:
@@ -171,7 +171,7 @@ def _signal_call(run: Run, until: float) -> None:
         stop.cancel()
 
 
-class ForeignThreadKind(Kind):
+class ForeignThreadKind(Kind["Adopted"]):
     """A thread the host's code started: stopped by an asynchronous exception (or sys.monitoring on 3.12+)."""
 
     name = "thread"
@@ -181,14 +181,14 @@ class ForeignThreadKind(Kind):
         super().__init__()
         self.ladder = ("async-exc",)  # no stop_event of ours in its code: the gentle step would only wait
 
-    def gone(self, task: Adopted) -> bool:  # type: ignore[override]
+    def gone(self, task: Adopted) -> bool:
         thread = task.thread
         alive = thread.is_alive() if thread is not None else task.ident in sys._current_frames()
         if not alive:
             task.mark_ended(deliveries.deliveries(task.ident) > task.first_delivery)  # type: ignore[arg-type]
         return not alive
 
-    def wait_gone(self, task: Adopted, until: float) -> bool:  # type: ignore[override]
+    def wait_gone(self, task: Adopted, until: float) -> bool:
         while not self.gone(task):
             remaining = until - time.perf_counter()
             if remaining <= 0:

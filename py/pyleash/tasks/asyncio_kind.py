@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from pyleash.stop.stoppable import Run, StopStep
 
 
-class AsyncioKind(Kind):
+class AsyncioKind(Kind["Task"]):
     """asyncio pulls in ssl (+8 MB, +20 ms): it is imported when the first asyncio task starts."""
 
     name = "asyncio"

@@ -7,18 +7,36 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, List, Optional, Tuple
+import threading
+from typing import TYPE_CHECKING, Generic, List, Optional, Protocol, Tuple, TypeVar
 
 from pyleash import contract
 from pyleash.stop.stacks import thread_stack
 
 if TYPE_CHECKING:
     from pyleash.stop.stoppable import Frame, StopStep
-    from pyleash.tasks.task import Emit, Task
+    from pyleash.tasks.task import Emit
 
 
-class Kind:
-    """The defaults fit a task that runs in a thread of the agent; subclasses implement start()."""
+class Running(Protocol):
+    """What the defaults below read of a task: pyleash.tasks.task.Task, or a thread attach.py adopts."""
+
+    ident: Optional[int]
+    reported: threading.Event
+
+    @property
+    def thread(self) -> Optional[threading.Thread]: ...
+
+
+T = TypeVar("T", bound=Running)
+
+
+class Kind(Generic[T]):
+    """The defaults fit a task that runs in a thread of the agent; subclasses implement start().
+
+    Generic in the record its tasks are (T): a kind of pyleash's own tasks is a Kind[Task], the kinds of an
+    attached agent take the threads they adopt; the stop engine sees any of them through StopKind.
+    """
 
     name = ""
     own_thread = True  # the task has a thread of its own, which must be seen dead before the task is gone
@@ -31,11 +49,11 @@ class Kind:
         self.ladder: Tuple[str, ...] = contract.LADDERS[self.name]
         self.strategies: Tuple[str, ...] = contract.SUPPORTED[self.name]
 
-    def start(self, task: Task, emit: Emit) -> None:
+    def start(self, task: T, emit: Emit) -> None:
         """Start running the task; it emits task-started once its function begins, task-ended at the end."""
         raise NotImplementedError
 
-    def gone(self, task: Task) -> bool:
+    def gone(self, task: T) -> bool:
         """The task's end has been reported and, for a thread of its own, the thread is observed dead.
 
         Reported, not merely ended: a stop answered "stopped" must reach the controller after the end event.
@@ -45,14 +63,14 @@ class Kind:
         thread = task.thread
         return not (self.own_thread and thread is not None and thread.is_alive())
 
-    def wait_gone(self, task: Task, until: float) -> bool:
+    def wait_gone(self, task: T, until: float) -> bool:
         """Wait until the task is gone or time.perf_counter() reaches `until`; whether it is gone."""
         remaining = until - time.perf_counter()
         if remaining > 0 and task.reported.wait(remaining) and self.own_thread and task.thread:
             task.thread.join(max(0.0, until - time.perf_counter()))
         return self.gone(task)
 
-    def stack(self, task: Task) -> List[Frame]:
+    def stack(self, task: T) -> List[Frame]:
         """The task's frames from its function inward, innermost last; [] when it is not running."""
         return own_frames(thread_stack(task.ident)) if task.ident is not None else []
 
@@ -64,7 +82,7 @@ class Kind:
         """This kind's own step for `strategy` (a pyleash.stop.steps.KindStep); None for the in-thread steps."""
         return None
 
-    def gave_up(self, task: Task) -> None:
+    def gave_up(self, task: T) -> None:
         """A stop ended `blocked`: the task runs on, and the kind may stop counting on what it holds."""
 
 

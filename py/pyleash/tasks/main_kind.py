@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pyleash.stop.stoppable import Run, StopStep
 
 
-class MainKind(Kind):
+class MainKind(Kind["Task"]):
     """Owns the main lane (run by the agent's main thread) and the `signal` strategy's handler."""
 
     name = "main"

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from pyleash.stop.stoppable import Frame, Run, StopStep
 
 
-class ProcessKind(Kind):
+class ProcessKind(Kind["Task"]):
     """The task's ident is its watcher thread's; its stack comes from faulthandler in the child."""
 
     name = "process"

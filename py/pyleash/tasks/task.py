@@ -77,7 +77,7 @@ class Task:
         self.delivered = 0  # TaskStopped instances its thread had made when it ended (see pyleash.deliveries)
         self.stop_runs: List[Run] = []  # stops under way; asked for answers when it ends
         self.progress: Optional[Limiter] = None  # pyleash.progress's rate limit, made at the first update
-        self.stream: Optional[StreamState] = None  # a stream's credit and batch (pyleash.streams)
+        self.stream: Optional[StreamState] = None  # a stream's credit and batch (pyleash.tasks.stream_batch)
 
     @property
     def stop_asked(self) -> bool:

@@ -8,7 +8,7 @@ from pyleash.tasks.task import Emit, Task, body, finish, run
 from pyleash.threads import start_soon
 
 
-class ThreadKind(Kind):
+class ThreadKind(Kind["Task"]):
     name = "thread"
     withholds = True
 
