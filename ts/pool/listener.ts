@@ -231,6 +231,21 @@ export class Listener {
     }
   }
 
+  /**
+   * Something outside the link (Ray reporting an actor's death) says the agent `pid` on `host` is gone: its work
+   * rejects with `error` now rather than after lostAfterMs of silence. False when no such agent is joined.
+   */
+  drop(host: string, pid: number, error: PyleashError): boolean {
+    for (const [key, peer] of this.#peers) {
+      if (peer.connection?.host !== host || peer.connection.pid !== pid) continue;
+      this.#peers.delete(key);
+      this.#gone.add(key);
+      peer.die(error);
+      return true;
+    }
+    return false;
+  }
+
   /** Ping the quiet agents; declare lost those silent past lostAfterMs. */
   #beat(): void {
     const now = Date.now();
