@@ -12,6 +12,7 @@ never printed, never logged.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -46,7 +47,7 @@ def main() -> None:
     lifeline.die_with_parent(config.get("parentPid"), signal.SIGTERM)
     threading.Thread(target=_watch_lifeline, name="pyleash-lifeline", daemon=True).start()
     try:
-        import ray
+        ray: Any = importlib.import_module("ray")  # not `import ray`: the agent's own checks run without Ray installed
     except ImportError as exc:
         _fail("ray is not importable by %s: %s (pip install ray)" % (sys.executable, exc))
     local = not config.get("address")

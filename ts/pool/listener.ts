@@ -63,16 +63,22 @@ let nextDomain = 0;
 
 async function serveZap(): Promise<void> {
   if (zap) return;
-  zap = new Reply({ linger: 0 });
-  await zap.bind("inproc://zeromq.zap.01");
+  const socket = new Reply({ linger: 0 });
+  zap = socket;
+  await socket.bind("inproc://zeromq.zap.01");
   void (async () => {
     // ZAP request: version, request id, domain, address, identity, mechanism, then the mechanism's credentials.
-    for await (const [version, id, domain, , , mechanism, key] of zap!) {
+    for await (const [version, id, domain, , , mechanism, key] of socket) {
       const check = domains.get(domain?.toString() ?? "");
       const ok = check !== undefined && mechanism?.toString() === "CURVE" && key !== undefined && check(z85(key));
-      await zap!.send([version ?? "1.0", id ?? "", ok ? "200" : "400", ok ? "OK" : "key not allowed", "", ""]);
+      await socket.send([version ?? "1.0", id ?? "", ok ? "200" : "400", ok ? "OK" : "key not allowed", "", ""]);
     }
   })().catch(() => {});
+}
+
+function stopZap(): void {
+  zap?.close();
+  zap = undefined;
 }
 
 const Z85_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
@@ -189,6 +195,7 @@ export class Listener {
       return new Listener(channel, options, worker, domain, join);
     } catch (error) {
       domains.delete(domain);
+      if (domains.size === 0) stopZap();
       throw error;
     }
   }
@@ -204,6 +211,7 @@ export class Listener {
     clearInterval(this.#timer);
     for (const peer of this.#peers.values()) peer.end();
     domains.delete(this.#domain);
+    if (domains.size === 0) stopZap(); // an open socket would keep the process alive after the last pool closed
     await this.#channel.close();
   }
 

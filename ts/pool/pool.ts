@@ -150,7 +150,9 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         onEvent: (event) => pool.#onRay(event),
       });
       pool.#ray = driver;
-      await Promise.race([pool.waitForWorkers(launcher.workers, { timeoutMs: launcher.startTimeoutMs }), driver.failed]);
+      // Ready once every agent joined and the driver knows each one's pid (so that a death can be reported for it).
+      const known = driver.agentsKnown(launcher.workers);
+      await Promise.race([pool.waitForWorkers(launcher.workers, { timeoutMs: launcher.startTimeoutMs }).then(() => known), driver.failed]);
     } catch (error) {
       await pool.close();
       throw error;

@@ -153,6 +153,9 @@ export class RayDriver {
   #stderr = "";
   /** Rejects with a WorkerStartError if the driver fails or exits while the pool needs it; never resolves. */
   readonly failed: Promise<never>;
+  /** Actors whose agent's pid the driver has reported (and not since reported dead). */
+  readonly #agents = new Set<number>();
+  #onAgents: (() => void) | undefined;
   /** What Ray reported when it was up: its version and the cluster's address. */
   ray: { version: string; address: string } | undefined;
 
@@ -188,6 +191,9 @@ export class RayDriver {
       }
       if (event.event === "failed") failure = event.message;
       if (event.event === "ready") this.ray = { version: event.ray, address: event.address };
+      if (event.event === "agent") this.#agents.add(event.actor);
+      if (event.event === "died" || event.event === "gone") this.#agents.delete(event.actor);
+      this.#onAgents?.();
       start.onEvent(event);
     });
     const spawnError = new Promise<Error>((resolve) => this.#child.once("error", resolve));
@@ -224,6 +230,18 @@ export class RayDriver {
         logToDriver: worker.output === "forward",
       })}\n`,
     );
+  }
+
+  /** Resolves once the driver has reported the agents of `n` actors. */
+  agentsKnown(n: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#onAgents = () => {
+        if (this.#agents.size < n) return;
+        this.#onAgents = undefined;
+        resolve();
+      };
+      this.#onAgents();
+    });
   }
 
   /** The driver's pid (its process group holds a local Ray's processes too). */
