@@ -66,8 +66,9 @@ const { blockedStop } = await import("./bench/blocked-stop.mjs");
 const { switchInterval } = await import("./bench/switch-interval.mjs");
 const { poolBench } = await import("./bench/pool.mjs");
 const { bytesRoundTrip } = await import("./bench/bytes.mjs");
+const { rayBench } = await import("./bench/ray.mjs");
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, ctxSwitches, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, switchInterval, bytesRoundTrip];
+const SECTIONS = [callRtt, ctxSwitches, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, switchInterval, bytesRoundTrip, rayBench];
 const machine = await describeMachine();
 const contenders = [
   { name: "pyleash-builtin", python: machine.python.path },
