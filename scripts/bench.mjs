@@ -91,8 +91,8 @@ try {
     log(`starting host for ${c.name}`);
     hosts.push(await openHost(c.name, { python: c.python, warm: config.hostWarm }, env));
   }
-  const ctx = { contenders, hosts, config, env, log, quick, machine };
   const chosen = only ? only.split(",") : SECTIONS.map((s) => s.key);
+  const ctx = { contenders, hosts, config, env, log, quick, machine, named: only ? chosen : [] };
   const unknown = chosen.filter((key) => !SECTIONS.some((s) => s.key === key));
   if (unknown.length) throw new Error(`--only: no section ${unknown.join(", ")} (sections: ${SECTIONS.map((s) => s.key).join(", ")})`);
   for (const section of SECTIONS.filter((s) => chosen.includes(s.key))) {

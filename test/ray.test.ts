@@ -124,6 +124,13 @@ describe.skipIf(!RAY_PYTHON)("a pool on Ray actors (needs the Ray venv)", () => 
     const pids = await Promise.all(Array.from({ length: 8 }, () => pool.call<number>("ray_work:started_then_sleep", [0.3])));
     expect(new Set(pids)).toEqual(new Set(pool.workers.map((w) => w.pid)));
     expect((await cluster.actors()).alive).toBeGreaterThanOrEqual(2);
+    for (const pid of pids) {
+      // The agents' secret key is in their environment, never in argv: the one key on argv is the controller's public one.
+      const argv = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
+      expect(argv.filter((arg) => /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/.test(arg))).toHaveLength(1);
+      expect(argv[argv.indexOf("--server-key") + 1]).toMatch(/^.{40}$/);
+      expect(await readFile(`/proc/${pid}/environ`, "utf8")).toMatch(/(^|\0)PYLEASH_SECRET_KEY=.{40}\0/);
+    }
   }, 180_000);
 
   it("stops a main-lane call blocked in time.sleep(100) inside an actor by signal; that agent serves the next call", async () => {

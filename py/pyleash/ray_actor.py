@@ -23,7 +23,7 @@ EXIT_LOST = contract.EXIT_CODES["controllerLost"]
 class AgentHost:
     """One actor, one agent. A crashed agent crashes the actor, so that Ray restarts both (max_restarts)."""
 
-    def __init__(self, endpoint: str, server_key: str, secret_key: str, heartbeat_ms: int,
+    def __init__(self, tag: str, endpoint: str, server_key: str, secret_key: str, heartbeat_ms: int,
                  python_path: List[str], env: Dict[str, str]) -> None:
         import pyleash
 
@@ -32,6 +32,7 @@ class AgentHost:
         child_env.update(env)
         child_env["PYTHONPATH"] = os.pathsep.join([package_root] + python_path + [child_env.get("PYTHONPATH", "")])
         child_env["PYLEASH_SECRET_KEY"] = secret_key  # the environment, never argv (docs/remote.md)
+        child_env["PYLEASH_AGENT_TAG"] = tag  # in its hello: the controller knows which actor hosts it
         child_env["PYTHONUNBUFFERED"] = "1"
         read_end, self._lifeline = os.pipe()
         self._child: Optional["subprocess.Popen[bytes]"] = subprocess.Popen(

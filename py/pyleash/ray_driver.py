@@ -53,14 +53,15 @@ def main() -> None:
     local = not config.get("address")
     try:
         _init(ray, config)
-        actors = _create(ray, config)
+        names = ["%s-%d" % (config["name"], index) for index in range(int(config["workers"]))]
+        actors = _create(ray, config, names)
     except Exception as exc:  # noqa: BLE001 - whatever Ray raises, the controller gets its text
         _emit({"event": "failed", "message": "%s: %s" % (type(exc).__name__, exc)})
         _shutdown(ray, [], local, 1)
     _emit({"event": "ready", "ray": ray.__version__, "address": ray.get_runtime_context().gcs_address,
            "actors": len(actors)})
     try:
-        _watch(ray, actors, int(config["maxRestarts"]))
+        _watch(ray, actors, names, int(config["maxRestarts"]))
     except BaseException as exc:  # noqa: BLE001 - said before _shutdown's os._exit swallows it
         _emit({"event": "failed", "message": "the Ray driver failed: %s: %s" % (type(exc).__name__, exc)})
         import traceback
@@ -84,7 +85,7 @@ def _init(ray: Any, config: Dict[str, Any]) -> None:
              _node_ip_address="127.0.0.1", **common)
 
 
-def _create(ray: Any, config: Dict[str, Any]) -> List[Any]:
+def _create(ray: Any, config: Dict[str, Any], names: List[str]) -> List[Any]:
     from pyleash.ray_actor import AgentHost
 
     options: Dict[str, Any] = {
@@ -100,12 +101,11 @@ def _create(ray: Any, config: Dict[str, Any]) -> List[Any]:
     args = (config["endpoint"], config["serverKey"], config["secretKey"], config["heartbeatMs"],
             config.get("pythonPath") or [], config.get("env") or {})
     # Named (pyleash-<pool id>-<index>, namespace "pyleash") so that operators and tests can find them; still owned
-    # by this driver (not detached): they go when it goes.
-    return [host.options(name="%s-%d" % (config["name"], index), **options).remote(*args)
-            for index in range(int(config["workers"]))]
+    # by this driver (not detached): they go when it goes. The agent's hello carries the name as its tag.
+    return [host.options(name=name, **options).remote(name, *args) for name in names]
 
 
-def _watch(ray: Any, actors: List[Any], max_restarts: int) -> None:
+def _watch(ray: Any, actors: List[Any], names: List[str], max_restarts: int) -> None:
     """Until the lifeline closes: learn each actor's agent (`info`), then hold a `wait` on it; when that fails the
     actor died: report it once, with its agent's pid, and ask `info` again (Ray answers once it has restarted it).
     Calls to an actor Ray is restarting fail fast (ActorUnavailableError): `info` is asked again after RETRY_S."""
@@ -128,11 +128,16 @@ def _watch(ray: Any, actors: List[Any], max_restarts: int) -> None:
             try:
                 value = ray.get(ref)
             except ray.exceptions.RayActorError as exc:
+                if os.environ.get("PYLEASH_RAY_DEBUG"):
+                    sys.stderr.write("pyleash-ray: %s of actor %d failed: %s\n" % (kind, index, type(exc).__name__))
                 agent = agents.pop(index, None)
-                if agent is not None:  # the agent we knew is gone with its actor
+                if agent is not None:  # the agent it held is gone; the next `info` is its successor's
                     deaths[index] += 1
-                    _emit({"event": "died", "actor": index, "pid": agent["pid"], "host": agent["host"],
+                    _emit({"event": "died", "actor": index, "tag": names[index], "pid": agent["pid"], "host": agent["host"],
                            "restarting": deaths[index] <= max_restarts, "reason": _first_line(exc)})
+                elif kind == "info":
+                    # Restarting, or its new agent (joined, not yet known here) died too: the controller pings it to tell.
+                    _emit({"event": "unavailable", "actor": index, "tag": names[index], "reason": _first_line(exc)})
                 if isinstance(exc, ray.exceptions.ActorDiedError) and deaths[index] > max_restarts:
                     _emit({"event": "gone", "actor": index, "reason": _first_line(exc)})
                 else:
@@ -202,6 +207,8 @@ def _emit(event: Dict[str, Any]) -> None:
         return
     with _events_lock:
         try:
+            if os.environ.get("PYLEASH_RAY_DEBUG"):
+                sys.stderr.write("pyleash-ray: %s\n" % json.dumps(event))
             _events.write(json.dumps(event) + "\n")
         except (OSError, ValueError):
             pass  # the controller is gone: the lifeline ends us

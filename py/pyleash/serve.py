@@ -208,6 +208,8 @@ def _agent(endpoint: str, kind: str, curve: Optional[Tuple[bytes, bytes, bytes]]
     except TransportError as exc:
         sys.stderr.write("pyleash-agent: cannot connect to %s: %s\n" % (endpoint, exc))
         return EXIT_CONNECT
-    hello_extra = {"host": socket.gethostname(), "remote": True}
+    hello_extra: Dict[str, Any] = {"host": socket.gethostname(), "remote": True}
+    if os.environ.get("PYLEASH_AGENT_TAG"):
+        hello_extra["tag"] = os.environ["PYLEASH_AGENT_TAG"]  # what its launcher calls it (a Ray actor's name)
     boot.serve_on(transport, os.environ.get("PYLEASH_TOKEN", ""), hello_extra, lost_exit=EXIT_LOST)
     return 0

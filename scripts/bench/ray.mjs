@@ -124,7 +124,13 @@ export async function measure({ python, rounds, rttCalls, stops, kills, cancelWa
 export const rayBench = {
   key: "ray",
   title: "Agents in Ray actors: call round trip, ray.kill to rejection, a blocked sync method stopped (pyleash vs ray.cancel)",
-  async run({ env, config, log, quick }) {
+  async run({ env, config, log, quick, named }) {
+    if (quick && !named.includes("ray")) {
+      // Ray's start alone takes tens of seconds on a small machine: the quick run (test/bench.test.ts) leaves it out.
+      const why = "skipped in a quick run (Ray starts slowly): a full run measures it, or --quick --only ray";
+      log(`ray: ${why}`);
+      return { value: null, pending: why };
+    }
     const python = rayPython();
     if (!python) {
       const why = "skipped: no interpreter with ray (the tests make .cache/venv-ray-<version> where pip can install ray; or set PYLEASH_BENCH_RAY)";

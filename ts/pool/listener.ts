@@ -102,6 +102,10 @@ function z85(raw: Buffer): string {
 class Peer {
   lastSeen = Date.now();
   connection: Connection | undefined;
+  /** What its launcher calls it (hello's `tag`; a Ray agent's is its actor's name). */
+  tag: string | undefined;
+  /** A ping of `probe` is on its way. */
+  probing = false;
   readonly #queue: Buffer[][] = [];
   #wake: (() => void) | undefined;
   #ended = false;
@@ -229,6 +233,8 @@ export class Listener {
       const hello = tryDecode(frame) as Partial<Hello> | undefined;
       if (hello?.type !== "hello" || hello.protocol !== PROTOCOL_VERSION || typeof hello.pid !== "number") continue;
       const peer = new Peer();
+      const tag = (hello as { tag?: unknown }).tag;
+      if (typeof tag === "string") peer.tag = tag;
       this.#peers.set(key, peer);
       const forget = (): void => {
         this.#peers.delete(key);
@@ -240,18 +246,34 @@ export class Listener {
   }
 
   /**
-   * Something outside the link (Ray reporting an actor's death) says the agent `pid` on `host` is gone: its work
-   * rejects with `error` now rather than after lostAfterMs of silence. False when no such agent is joined.
+   * Something outside the link (Ray reporting an actor's death) says an agent is gone — the one whose hello gave
+   * `tag`, or else `pid` on `host`: its work rejects with `error` now rather than after lostAfterMs of silence.
+   * False when no such agent is joined.
    */
-  drop(host: string, pid: number, error: PyleashError): boolean {
+  drop(which: { tag?: string; host?: string; pid?: number }, error: PyleashError): boolean {
     for (const [key, peer] of this.#peers) {
-      if (peer.connection?.host !== host || peer.connection.pid !== pid) continue;
+      const byTag = which.tag !== undefined && peer.tag === which.tag;
+      const byPid = which.pid !== undefined && peer.connection?.host === which.host && peer.connection?.pid === which.pid;
+      if (!byTag && !byPid) continue;
       this.#peers.delete(key);
       this.#gone.add(key);
       peer.die(error);
       return true;
     }
     return false;
+  }
+
+  /** Ping the agents whose hello gave `tag` (once at a time each); drop, with `error()`, those silent for `timeoutMs`. */
+  probe(tag: string, timeoutMs: number, error: () => PyleashError): void {
+    for (const peer of this.#peers.values()) {
+      const connection = peer.connection;
+      if (peer.tag !== tag || !connection || peer.probing) continue;
+      peer.probing = true;
+      void connection.responsive(timeoutMs).then((answered) => {
+        peer.probing = false;
+        if (!answered && !this.#closed) this.drop({ tag }, error());
+      });
+    }
   }
 
   /** Ping the quiet agents; declare lost those silent past lostAfterMs. */

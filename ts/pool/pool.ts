@@ -29,6 +29,9 @@ import { defaultPythonSpec, locatePython } from "../python/discover.js";
 import { type Waiting, WaitingLine } from "./queue.js";
 import { type PoolWorkerInfo, Slot } from "./slot.js";
 
+/** How long an agent whose Ray actor is reported unavailable has to answer a ping before it counts as dead. */
+const RAY_PROBE_MS = 2_000;
+
 /** The first back-off, doubled while crashes go on, up to the last. */
 const BACKOFF_FIRST_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
@@ -162,9 +165,15 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
 
   /** Ray said an actor died: its agent's work rejects now, not after the heartbeat timeout. */
   #onRay(event: DriverEvent): void {
-    if (event.event !== "died" || event.pid === null || event.host === null || this.#closing) return;
-    const restart = event.restarting ? "Ray restarts it" : "Ray will not restart it (maxRestarts reached)";
-    this.#listener?.drop(event.host, event.pid, new WorkerCrashedError(null, null, "", `was in a Ray actor that died (${event.reason}); ${restart}`));
+    if (this.#closing) return;
+    const died = (reason: string, restart: string): WorkerCrashedError => new WorkerCrashedError(null, null, "", `was in a Ray actor that died (${reason}); ${restart}`);
+    if (event.event === "died") {
+      const restart = event.restarting ? "Ray restarts it" : "Ray will not restart it (maxRestarts reached)";
+      this.#listener?.drop({ tag: event.tag, host: event.host ?? undefined, pid: event.pid ?? undefined }, died(event.reason, restart));
+    } else if (event.event === "unavailable") {
+      // The actor died before the driver learned of its new agent, or is only restarting: an agent that does not answer is gone.
+      this.#listener?.probe(event.tag, RAY_PROBE_MS, () => died(event.reason, "Ray restarts it if maxRestarts allows"));
+    }
   }
 
   /** Where a listening pool is bound, with its real port (undefined for a pool that does not listen). */

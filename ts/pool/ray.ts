@@ -123,9 +123,10 @@ export function agentEndpoint(bound: string, advertise: string | undefined): str
 export type DriverEvent =
   | { event: "ready"; ray: string; address: string; actors: number }
   | { event: "agent"; actor: number; pid: number; host: string; actorPid: number }
-  | { event: "died"; actor: number; pid: number | null; host: string | null; restarting: boolean; reason: string }
+  | { event: "died"; actor: number; tag: string; pid: number | null; host: string | null; restarting: boolean; reason: string }
   | { event: "exited"; actor: number; status: number }
   | { event: "gone"; actor: number; reason: string }
+  | { event: "unavailable"; actor: number; tag: string; reason: string }
   | { event: "failed"; message: string }
   | { event: "error"; actor: number; message: string };
 
