@@ -71,8 +71,9 @@ const { switchInterval } = await import("./bench/switch-interval.mjs");
 const { poolBench } = await import("./bench/pool.mjs");
 const { bytesRoundTrip } = await import("./bench/bytes.mjs");
 const { remoteLink } = await import("./bench/remote-link.mjs");
+const { rayBench } = await import("./bench/ray.mjs");
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, ctxSwitches, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, frozenReport, switchInterval, bytesRoundTrip, remoteLink];
+const SECTIONS = [callRtt, ctxSwitches, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, frozenReport, switchInterval, bytesRoundTrip, remoteLink, rayBench];
 const machine = await describeMachine();
 const contenders = [
   { name: "pyleash-builtin", python: machine.python.path },
@@ -98,8 +99,8 @@ try {
     log(`starting host for ${c.name}`);
     hosts.push(await openHost(c.name, { python: c.python, warm: config.hostWarm }, env));
   }
-  const ctx = { contenders, hosts, config, env, log, quick, machine };
   const chosen = only ? only.split(",") : SECTIONS.map((s) => s.key);
+  const ctx = { contenders, hosts, config, env, log, quick, machine, named: only ? chosen : [] };
   const unknown = chosen.filter((key) => !SECTIONS.some((s) => s.key === key));
   if (unknown.length) throw new Error(`--only: no section ${unknown.join(", ")} (sections: ${SECTIONS.map((s) => s.key).join(", ")})`);
   for (const section of SECTIONS.filter((s) => chosen.includes(s.key))) {

@@ -91,7 +91,14 @@ describe("the pyleash command", () => {
     const { status, json } = await pyleash("doctor");
     expect(status).toBe(0);
     expect(json.pythons[0]).toMatchObject({ path: expect.any(String), version: expect.any(String), freeThreaded: expect.any(Boolean), pyzmq: expect.any(Boolean) });
+    expect(json.pythons[0].ray === null || typeof json.pythons[0].ray === "string").toBe(true);
   });
+
+  it.skipIf(!process.env.PYLEASH_TEST_RAY)("says which Ray an interpreter imports with doctor --python <the Ray venv>", async () => {
+    const { status, json } = await pyleash("doctor", "--python", process.env.PYLEASH_TEST_RAY!);
+    expect(status).toBe(0);
+    expect(json.pythons[0].ray).toMatch(/^\d+\.\d+/);
+  }, 120_000);
 
   it("stops the task with the ladder on Ctrl-C of run --json, prints the report and exits 130", async () => {
     const child = spawn(process.execPath, [CLI, "run", "calls:announce_and_spin", "--pythonpath", FIXTURES, "--json"], { stdio: ["ignore", "pipe", "pipe"] });

@@ -37,5 +37,6 @@ export { findAllPythons, probePython, locatePython, resolvePythons } from "./pyt
 export type { PythonInfo } from "./python/discover.js";
 export { Pool, type PoolCrash, type PoolEvents, type PoolLost, type BroadcastResult } from "./pool/pool.js";
 export type { ListenOptions } from "./pool/listener.js";
+export type { RayLauncher } from "./pool/ray.js";
 export type { PoolOptions, PoolInitializer } from "./pool/options.js";
 export type { PoolWorkerInfo, PoolWorkerState } from "./pool/slot.js";

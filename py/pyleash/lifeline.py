@@ -30,8 +30,8 @@ def _wait_for_eof(fd: int) -> None:
     os._exit(EXIT_PARENT_GONE)
 
 
-def die_with_parent(parent_pid: Optional[int]) -> None:
-    """Ask Linux to SIGKILL this process when its parent dies: works even while C code holds the GIL.
+def die_with_parent(parent_pid: Optional[int], signum: int = signal.SIGKILL) -> None:
+    """Ask Linux to SIGKILL (or `signum`) this process when its parent dies: works even while C code holds the GIL.
 
     Linux only (prctl); elsewhere (macOS) this does nothing and the lifeline pipe alone ends the agent.
     """
@@ -41,7 +41,7 @@ def die_with_parent(parent_pid: Optional[int]) -> None:
         import ctypes  # here, not at the top: a Python built without ctypes still gets the pipe
 
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
     except (ImportError, OSError, AttributeError):
         return
     if parent_pid is not None and os.getppid() != parent_pid:  # it died before prctl took effect

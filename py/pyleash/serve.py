@@ -191,5 +191,7 @@ def _agent(endpoint: str, kind: str, curve: Optional[Tuple[bytes, bytes, bytes]]
     supervisor = os.environ.get(contract.CONTRACT["supervisor"]["idEnv"])  # pyleash.supervisor's id: the controller pairs us by it
     if supervisor:
         hello_extra["supervisor"] = supervisor
+    if os.environ.get("PYLEASH_AGENT_TAG"):
+        hello_extra["tag"] = os.environ["PYLEASH_AGENT_TAG"]  # what its launcher calls it (a Ray actor's name)
     boot.serve_on(transport, os.environ.get("PYLEASH_TOKEN", ""), hello_extra, lost_exit=EXIT_LOST)
     return 0

@@ -184,6 +184,22 @@ function tables(report) {
       ],
     });
   }
+  const ray = report.ray;
+  if (ray) {
+    const stop = ray.blockedSyncStop;
+    out.push({
+      title: "ray — agents in Ray actors: call round trip (µs), ray.kill to the in-flight calls' rejection (ms), a sync method in time.sleep(100) stopped",
+      head: ["measure", "side", "p50", "p99", "min", "max", "result"],
+      rows: [
+        ["serial call RTT, µs", "local agent", fmt(ray.rttUs.local.p50), fmt(ray.rttUs.local.p99), fmt(ray.rttUs.local.min), fmt(ray.rttUs.local.max), ""],
+        ["serial call RTT, µs", "Ray-hosted agent", fmt(ray.rttUs.ray.p50), fmt(ray.rttUs.ray.p99), fmt(ray.rttUs.ray.min), fmt(ray.rttUs.ray.max), ""],
+        ["ray.kill → calls rejected, ms", "pyleash", fmt(ray.killToRejectionMs.p50), fmt(ray.killToRejectionMs.p99), fmt(ray.killToRejectionMs.min), fmt(ray.killToRejectionMs.max), ray.killErrors.join(", ")],
+        ["ray.kill → restarted agent joined, ms", "Ray + pyleash", fmt(ray.killToRejoinMs.p50), fmt(ray.killToRejoinMs.p99), fmt(ray.killToRejoinMs.min), fmt(ray.killToRejoinMs.max), ""],
+        ["stop of a sync method in time.sleep(100), ms", "pyleash (main lane, signal)", fmt(stop.pyleash.p50), fmt(stop.pyleash.p99), fmt(stop.pyleash.min), fmt(stop.pyleash.max), stop.pyleash.outcomes.join(", ")],
+        ["stop of a sync method in time.sleep(100)", `ray.cancel (Ray ${stop.rayCancel.ray})`, "—", "—", "—", "—", stop.rayCancel.result],
+      ],
+    });
+  }
   out.push({
     title: "Goals (reported, not asserted)",
     head: ["goal", "contender", "actual", "target", "result"],

@@ -106,3 +106,11 @@ def pythonia_bytes(value: Any) -> list:
     """pythonia's way: a Buffer reaches Python as its toJSON form, {"type": "Buffer", "data": [ints]}, and bytes
     cannot come back as bytes (a bytes result is a proxy that JSON cannot serialise), so they return as a list of ints."""
     return list(bytes(value["data"]))
+
+
+def started_then_sleep(seconds: float) -> None:
+    """One progress update (the caller's "it has started"), then time.sleep(seconds): the ray section's blocked call."""
+    import pyleash
+
+    pyleash.progress(0, 1, "started")
+    time.sleep(seconds)

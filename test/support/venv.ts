@@ -61,10 +61,48 @@ async function recentFailure(marker: string): Promise<string | undefined> {
   }
 }
 
+/** Ray's wheels cover these minors; the index here has them for 3.11 only, so it is tried first. */
+const RAY_MINORS = ["3.11", "3.12", "3.10", "3.13", "3.9"];
+
+/**
+ * Makes (once, cached as .cache/venv-ray-<version>) a venv with ray and pyzmq on the first interpreter where pip
+ * can install them offline; its python, or undefined with a note saying why the Ray tests are skipped.
+ */
+export async function rayVenv(): Promise<{ python: string | undefined; note: string }> {
+  const pythons = await findAllPythons();
+  const order = RAY_MINORS.flatMap((minor) => pythons.filter((info) => `${info.version}.`.startsWith(`${minor}.`)));
+  const why: string[] = [];
+  for (const info of order) {
+    const dir = join(CACHE, `venv-ray-${info.version}`);
+    const python = join(dir, "bin", "python");
+    if (await imports(python, "ray, zmq")) return { python, note: `Ray tests use ${python}` };
+    const scratch = `${dir}.tmp-${process.pid}`;
+    try {
+      await run(info.path, ["-m", "venv", "--clear", scratch], { timeout: 120_000 });
+      // --retries 0: an index that cannot be reached (offline) fails at once instead of backing off per package.
+      await run(join(scratch, "bin", "python"), ["-m", "pip", "install", "--quiet", "--retries", "0", "ray", "pyzmq"], { timeout: 900_000 });
+      await rm(dir, { recursive: true, force: true });
+      await rename(scratch, dir);
+    } catch (error) {
+      await rm(scratch, { recursive: true, force: true });
+      why.push(`${info.version}: ${String((error as { stderr?: string }).stderr ?? error).trim().split("\n").pop()}`);
+      continue;
+    }
+    if (await imports(python, "ray, zmq")) return { python, note: `Ray tests use ${python}` };
+    why.push(`${info.version}: ray installed but does not import`);
+  }
+  const tried = why.length ? why.join("; ") : `no CPython ${RAY_MINORS.join("/")} found`;
+  return { python: undefined, note: `no Ray venv: pip could not install ray (${tried}); the Ray tests and bench are skipped` };
+}
+
 async function importsZmq(python: string): Promise<boolean> {
+  return imports(python, "zmq");
+}
+
+async function imports(python: string, modules: string): Promise<boolean> {
   try {
     await access(python);
-    await run(python, ["-c", "import zmq"], { timeout: 30_000 });
+    await run(python, ["-c", `import ${modules}`], { timeout: 60_000 });
     return true;
   } catch {
     return false;

@@ -1,4 +1,6 @@
-/** `pyleash doctor`: which interpreters there are, and whether an agent runs on each. */
+/** `pyleash doctor`: which interpreters there are, and whether an agent runs on each (and Ray imports there). */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { type PythonInfo, resolvePythons } from "../python/discover.js";
 import { median } from "../util/stats.js";
 import { Worker } from "../worker/worker.js";
@@ -16,12 +18,25 @@ interface Finding {
   version: string;
   freeThreaded: boolean;
   pyzmq: boolean;
+  /** `ray.__version__` when `import ray` works in it (the `launcher: { kind: "ray" }` driver needs it), else null. */
+  ray: string | null;
   transport: string | null;
   roundTripUs: number | null;
   error?: Record<string, unknown>;
 }
 
 const ROUND_TRIPS = 50;
+const run = promisify(execFile);
+
+/** A real `import ray` (a broken install fails here, as it would in the driver), or null. */
+async function rayVersion(python: string): Promise<string | null> {
+  try {
+    const { stdout } = await run(python, ["-c", "import ray; print(ray.__version__)"], { timeout: 60_000 });
+    return stdout.trim().split("\n").pop() || null;
+  } catch {
+    return null;
+  }
+}
 
 export async function doctor(options: DoctorOptions): Promise<number> {
   let pythons: PythonInfo[];
@@ -42,10 +57,11 @@ export async function doctor(options: DoctorOptions): Promise<number> {
       f.freeThreaded ? "yes" : "no",
       f.path,
       f.pyzmq ? "yes" : "no",
+      f.ray ?? "no",
       f.transport ?? `FAILED: ${String(f.error?.message).split("\n")[0]}`,
       f.roundTripUs === null ? "-" : `${f.roundTripUs.toFixed(0)} µs`,
     ]);
-    process.stdout.write(`${table(["python", "free-threaded", "path", "pyzmq", "transport", "call round trip (median)"], rows)}\n`);
+    process.stdout.write(`${table(["python", "free-threaded", "path", "pyzmq", "ray", "transport", "call round trip (median)"], rows)}\n`);
   }
   return findings.every((f) => f.transport !== null) ? 0 : 1;
 }
@@ -57,6 +73,7 @@ async function examine(info: PythonInfo): Promise<Finding> {
     version: info.version,
     freeThreaded: info.freeThreaded,
     pyzmq: info.pyzmq,
+    ray: await rayVersion(info.path),
     transport: null,
     roundTripUs: null,
   };

@@ -70,16 +70,22 @@ let nextDomain = 0;
 
 async function serveZap(): Promise<void> {
   if (zap) return;
-  zap = new Reply({ linger: 0 });
-  await zap.bind("inproc://zeromq.zap.01");
+  const socket = new Reply({ linger: 0 });
+  zap = socket;
+  await socket.bind("inproc://zeromq.zap.01");
   void (async () => {
     // ZAP request: version, request id, domain, address, identity, mechanism, then the mechanism's credentials.
-    for await (const [version, id, domain, , , mechanism, key] of zap!) {
+    for await (const [version, id, domain, , , mechanism, key] of socket) {
       const check = domains.get(domain?.toString() ?? "");
       const ok = check !== undefined && mechanism?.toString() === "CURVE" && key !== undefined && check(z85(key));
-      await zap!.send([version ?? "1.0", id ?? "", ok ? "200" : "400", ok ? "OK" : "key not allowed", "", ""]);
+      await socket.send([version ?? "1.0", id ?? "", ok ? "200" : "400", ok ? "OK" : "key not allowed", "", ""]);
     }
   })().catch(() => {});
+}
+
+function stopZap(): void {
+  zap?.close();
+  zap = undefined;
 }
 
 const Z85_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
@@ -121,6 +127,10 @@ class Peer {
   readonly supervisor: string | undefined;
   /** A recycle order went to its supervisor: its end is the supervisor's `exited` (or, failing that, a timeout). */
   recycling: NodeJS.Timeout | undefined;
+  /** What its launcher calls it (hello's `tag`; a Ray agent's is its actor's name). */
+  tag: string | undefined;
+  /** A ping of `probe` is on its way. */
+  probing = false;
   readonly #queue: Buffer[][] = [];
   #wake: (() => void) | undefined;
   #ended = false;
@@ -229,6 +239,7 @@ export class Listener {
       return new Listener(channel, options, worker, domain, join);
     } catch (error) {
       domains.delete(domain);
+      if (domains.size === 0) stopZap();
       throw error;
     }
   }
@@ -244,6 +255,7 @@ export class Listener {
     clearInterval(this.#timer);
     for (const peer of this.#peers.values()) peer.end();
     domains.delete(this.#domain);
+    if (domains.size === 0) stopZap(); // an open socket would keep the process alive after the last pool closed
     await this.#channel.close();
   }
 
@@ -271,6 +283,8 @@ export class Listener {
       }
       if (hello?.type !== "hello" || hello.protocol !== PROTOCOL_VERSION || typeof hello.pid !== "number") continue;
       const peer = new Peer(typeof hello.supervisor === "string" ? hello.supervisor : undefined);
+      const tag = (hello as { tag?: unknown }).tag;
+      if (typeof tag === "string") peer.tag = tag;
       this.#peers.set(key, peer);
       const hooks: PeerHooks = {
         recycle: (p) => this.#recycle(p),
@@ -319,6 +333,37 @@ export class Listener {
         const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
         peer.die(new WorkerCrashedError(code, signal, "", `${connection.pid} on ${connection.host} ${how} (its supervisor starts a new one)`));
       }
+    }
+  }
+
+  /**
+   * Something outside the link (Ray reporting an actor's death) says an agent is gone — the one whose hello gave
+   * `tag`, or else `pid` on `host`: its work rejects with `error` now rather than after lostAfterMs of silence.
+   * False when no such agent is joined.
+   */
+  drop(which: { tag?: string; host?: string; pid?: number }, error: PyleashError): boolean {
+    for (const [key, peer] of this.#peers) {
+      const byTag = which.tag !== undefined && peer.tag === which.tag;
+      const byPid = which.pid !== undefined && peer.connection?.host === which.host && peer.connection?.pid === which.pid;
+      if (!byTag && !byPid) continue;
+      this.#peers.delete(key);
+      this.#gone.add(key);
+      peer.die(error);
+      return true;
+    }
+    return false;
+  }
+
+  /** Ping the agents whose hello gave `tag` (once at a time each); drop, with `error()`, those silent for `timeoutMs`. */
+  probe(tag: string, timeoutMs: number, error: () => PyleashError): void {
+    for (const peer of this.#peers.values()) {
+      const connection = peer.connection;
+      if (peer.tag !== tag || !connection || peer.probing) continue;
+      peer.probing = true;
+      void connection.responsive(timeoutMs).then((answered) => {
+        peer.probing = false;
+        if (!answered && !this.#closed) this.drop({ tag }, error());
+      });
     }
   }
 

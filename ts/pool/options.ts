@@ -4,6 +4,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { describe, knownKeys, optionKeys, stripUndefined } from "../util/validate.js";
 import { type ResolvedWorkerOptions, WORKER_KEYS, type WorkerOptions, resolveWorkerOptions } from "../worker/options.js";
 import { checkTarget } from "../worker/worker.js";
+import type { RayLauncher } from "./ray.js";
 
 export interface PoolOptions extends WorkerOptions {
   /** How many agents the pool keeps running. @default os.availableParallelism() */
@@ -33,6 +34,8 @@ export interface PoolOptions extends WorkerOptions {
    * @default none
    */
   initializer?: PoolInitializer;
+  /** Where the agents run: spawned here (the default), or in Ray actors (`{ kind: "ray", workers, … }`, docs/ray.md). @default local */
+  launcher?: RayLauncher;
 }
 
 /** What `initializer` runs: `target(*args, **kwargs)` on each agent, once. */
@@ -69,7 +72,7 @@ const POOL_KEYS = new Set([
   ...WORKER_KEYS,
   ...optionKeys<Omit<PoolOptions, keyof WorkerOptions>>({
     size: true, concurrentCallsPerWorker: true, maxCallsPerWorker: true, recycleBlocked: true, maxQueue: true, maxCrashes: true, crashWindowMs: true,
-    initializer: true,
+    initializer: true, launcher: true,
   }),
 ]);
 
@@ -77,7 +80,7 @@ const POOL_KEYS = new Set([
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
   if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected pool options to be an object, got ${describe(options)}`);
   knownKeys("pool option", options, POOL_KEYS);
-  const { size, concurrentCallsPerWorker, maxCallsPerWorker, recycleBlocked, maxQueue, maxCrashes, crashWindowMs, initializer, ...worker } = options;
+  const { size, concurrentCallsPerWorker, maxCallsPerWorker, recycleBlocked, maxQueue, maxCrashes, crashWindowMs, initializer, launcher: _launcher, ...worker } = options;
   const given = stripUndefined({ concurrentCallsPerWorker, maxCallsPerWorker, recycleBlocked, maxQueue, maxCrashes, crashWindowMs });
   const resolved = { ...POOL_DEFAULTS, ...given, size: size ?? availableParallelism() } as Omit<ResolvedPoolOptions, "worker">;
   positiveInteger("size", resolved.size);

@@ -23,8 +23,14 @@ import type { Stream } from "../worker/stream.js";
 import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from "./options.js";
 import { type ListenOptions, Listener, resolveListen } from "./listener.js";
 import { type Work, abortedBeforeStart } from "../util/abort.js";
+import { type DriverEvent, RayDriver, agentEndpoint, resolveRayLauncher } from "./ray.js";
+import { curveKeyPair } from "zeromq";
+import { defaultPythonSpec, locatePython } from "../python/discover.js";
 import { type Waiting, WaitingLine } from "./queue.js";
 import { type PoolWorkerInfo, Slot } from "./slot.js";
+
+/** How long an agent whose Ray actor is reported unavailable has to answer a ping before it counts as dead. */
+const RAY_PROBE_MS = 2_000;
 
 /** The first back-off, doubled while crashes go on, up to the last. */
 const BACKOFF_FIRST_MS = 1_000;
@@ -82,6 +88,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   #closing: Promise<void> | undefined;
   #draining = false;
   #listener: Listener | undefined;
+  #ray: RayDriver | undefined;
 
   private constructor(options: ResolvedPoolOptions) {
     super();
@@ -90,6 +97,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
 
   /** Start `size` agents and wait until every one has said hello; if one cannot start, the others are closed. */
   static async start(options: PoolOptions = {}): Promise<Pool> {
+    if (options?.launcher !== undefined) return Pool.#startOnRay(options);
     const pool = new Pool(resolvePoolOptions(options));
     const started = await Promise.allSettled(Array.from({ length: pool.#options.size }, () => pool.#spawn()));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
@@ -117,6 +125,55 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       throw error;
     }
     return pool;
+  }
+
+  /**
+   * `launcher: { kind: "ray" }` (docs/ray.md): a Ray driver creates `workers` actors, each runs an agent that joins
+   * this pool over CURVE on tcp with a key pair made here for this pool alone; resolves once all have joined.
+   */
+  static async #startOnRay(options: PoolOptions): Promise<Pool> {
+    const { launcher: given, size, ...rest } = options;
+    const launcher = resolveRayLauncher(given);
+    if (size !== undefined) throw new InvalidArgumentError('Expected no "size" with a ray launcher: "launcher.workers" says how many agents');
+    const pool = new Pool({ ...resolvePoolOptions({ ...rest, size: 1 }), size: launcher.workers });
+    const python = await locatePython(launcher.python ?? pool.#options.worker.python ?? defaultPythonSpec());
+    const server = curveKeyPair();
+    const agent = curveKeyPair();
+    const { bind, heartbeatMs, lostAfterMs } = launcher;
+    const listen = resolveListen({ bind, curve: server, allow: [agent.publicKey], heartbeatMs, lostAfterMs });
+    pool.#listener = await Listener.open(listen, pool.#options.worker, (worker) => pool.#join(worker));
+    try {
+      const driver = new RayDriver({
+        launcher,
+        python,
+        worker: pool.#options.worker,
+        endpoint: agentEndpoint(pool.#listener.endpoint, launcher.advertise),
+        serverKey: server.publicKey,
+        secretKey: agent.secretKey,
+        onEvent: (event) => pool.#onRay(event),
+      });
+      pool.#ray = driver;
+      // Ready once every agent joined and the driver knows each one's pid (so that a death can be reported for it).
+      const known = driver.agentsKnown(launcher.workers);
+      await Promise.race([pool.waitForWorkers(launcher.workers, { timeoutMs: launcher.startTimeoutMs }).then(() => known), driver.failed]);
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  /** Ray said an actor died: its agent's work rejects now, not after the heartbeat timeout. */
+  #onRay(event: DriverEvent): void {
+    if (this.#closing) return;
+    const died = (reason: string, restart: string): WorkerCrashedError => new WorkerCrashedError(null, null, "", `was in a Ray actor that died (${reason}); ${restart}`);
+    if (event.event === "died") {
+      const restart = event.restarting ? "Ray restarts it" : "Ray will not restart it (maxRestarts reached)";
+      this.#listener?.drop({ tag: event.tag, host: event.host ?? undefined, pid: event.pid ?? undefined }, died(event.reason, restart));
+    } else if (event.event === "unavailable") {
+      // The actor died before the driver learned of its new agent, or is only restarting: an agent that does not answer is gone.
+      this.#listener?.probe(event.tag, RAY_PROBE_MS, () => died(event.reason, "Ray restarts it if maxRestarts allows"));
+    }
   }
 
   /** Where a listening pool is bound, with its real port (undefined for a pool that does not listen). */
@@ -287,6 +344,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       await Promise.allSettled([...this.#slots].filter((slot) => slot.worker).map((slot) => this.#bury(slot)));
       await Promise.allSettled([...this.#pending]);
       await listening;
+      await this.#ray?.close();
     })();
     return this.#closing;
   }
