@@ -130,7 +130,13 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
 
   it("stops a call that swallows the first stop with a bare except", async () => {
     const worker = await startWorker({ python });
-    const error = await aborted(worker.call("blocking:swallows_once", [], {}, { timeoutMs: 200, stop: { strategy: "async-exc", deadlineMs: 10_000 } }));
+    // Aborted once the call is in its loop: a timer could fire while a loaded machine still imports the module, and
+    // a stop that lands before the `try` is not swallowed.
+    const controller = new AbortController();
+    const call = worker.call("blocking:swallows_once", [], {}, { signal: controller.signal, stop: { strategy: "async-exc", deadlineMs: 10_000 } });
+    await threadReached(worker, "swallows_once", "call");
+    controller.abort();
+    const error = await aborted(call);
     expect(error.stopReport).toMatchObject({ outcome: "stopped" });
     expect(error.stopReport!.swallowed).toBeGreaterThanOrEqual(1);
   });

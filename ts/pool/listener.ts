@@ -72,7 +72,7 @@ async function serveZap(): Promise<void> {
   if (zap) return;
   const socket = new Reply({ linger: 0 });
   zap = socket;
-  await socket.bind("inproc://zeromq.zap.01");
+  await bindZap(socket);
   void (async () => {
     // ZAP request: version, request id, domain, address, identity, mechanism, then the mechanism's credentials.
     for await (const [version, id, domain, , , mechanism, key] of socket) {
@@ -82,6 +82,28 @@ async function serveZap(): Promise<void> {
     }
   })().catch(() => {});
 }
+
+/**
+ * Binds the ZAP address. A handler closed a moment ago (the last pool closed, a new one opens) may still hold it
+ * until libzmq's I/O thread lets go, so "Address already in use" is tried again for up to ZAP_REBIND_MS.
+ */
+async function bindZap(socket: Reply): Promise<void> {
+  const until = Date.now() + ZAP_REBIND_MS;
+  for (;;) {
+    try {
+      await socket.bind("inproc://zeromq.zap.01");
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EADDRINUSE" || Date.now() >= until) {
+        if (zap === socket) zap = undefined;
+        socket.close();
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+const ZAP_REBIND_MS = 2_000;
 
 function stopZap(): void {
   zap?.close();
