@@ -17,8 +17,9 @@ from pyleash.stop.stoppable import Step, Stoppable
 class StopRun:
     """One stop request, reported once.
 
-    begin() runs on the control thread and makes the first delivery at once; carry_on() runs on a
-    pyleash-stop-<id> thread for the rest: re-deliveries, escalation, the deadline. The report leaves
+    begin() runs on the control thread and makes the first delivery at once; the rest (re-deliveries,
+    escalation, the deadline) is tick() on the pyleash-stops walker for the flag/async-exc ladders
+    (pyleash.stop.batch), carry_on() on a pyleash-stop-<id> thread for the others. The report leaves
     through `send` from whichever sees the end first: that thread, or the task's own thread as it
     finishes (answer_on_end). Under GIL contention every thread that has to wake adds a wait for the GIL,
     so the usual path is: control thread -> target thread, which unwinds and reports.
