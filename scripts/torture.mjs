@@ -20,13 +20,13 @@ const CONFIGS = {
   quick: {
     budgetS: 60, faultRounds: 1, faultCalls: 6, controllerRounds: 1, zmtpInputs: 1000, zmtpSeconds: 5, zmtpLiveAgents: 3,
     protocolRequests: 200, batch: 200, rawFrames: 150, deathsPerClass: 1, pipelinedCalls: 2000, tasksAtOnce: 50,
-    spinningAtOnce: 20, cooperativeAtOnce: 50, stopsStartS: 30, securityRounds: 1, oversizeMb: 0, probeParallel: 11,
+    spinningAtOnce: 20, cooperativeAtOnce: 50, spinningUnderLoad: 10, underLoadHogs: 1, stopsStartS: 30, securityRounds: 1, oversizeMb: 0, probeParallel: 11,
     poolSize: 2, poolCalls: 2000, poolKills: 1,
   },
   full: {
     budgetS: 600, faultRounds: 10, faultCalls: 20, controllerRounds: 10, zmtpInputs: 12_000, zmtpSeconds: 120, zmtpLiveAgents: 40,
     protocolRequests: 10_000, batch: 500, rawFrames: 3000, deathsPerClass: 3, pipelinedCalls: 100_000, tasksAtOnce: 2000,
-    spinningAtOnce: 100, cooperativeAtOnce: 500, stopsStartS: 90, securityRounds: 5, oversizeMb: 300, probeParallel: 4,
+    spinningAtOnce: 100, cooperativeAtOnce: 500, spinningUnderLoad: 100, underLoadHogs: 0, stopsStartS: 90, securityRounds: 5, oversizeMb: 300, probeParallel: 4,
     poolSize: 4, poolCalls: 50_000, poolKills: 6,
   },
 };
@@ -54,7 +54,7 @@ itself enforces.
 
 `;
 
-const USAGE = "usage: node scripts/torture.mjs [--from torture.json] [--quick] [--seed N] [--only faults,probes,fuzzZmtp,fuzzProtocol,load,pool,security,stops,cooperativeStops] [--json] [--out DIR] [--write-docs] [--help]";
+const USAGE = "usage: node scripts/torture.mjs [--from torture.json] [--quick] [--seed N] [--only faults,probes,fuzzZmtp,fuzzProtocol,load,pool,security,stops,cooperativeStops,stopsUnderLoad] [--json] [--out DIR] [--write-docs] [--help]";
 const args = readArgs(process.argv.slice(2));
 const config = CONFIGS[args.quick ? "quick" : "full"];
 const seed = args.seed ?? (Date.now() % 1_000_000_000);
@@ -76,11 +76,11 @@ const { faults } = await import("./torture/faults.mjs");
 const { fuzzZmtp } = await import("./torture/fuzz-zmtp.mjs");
 const { fuzzProtocol } = await import("./torture/fuzz-protocol.mjs");
 const { probes } = await import("./torture/probes.mjs");
-const { load, stops, cooperativeStops } = await import("./torture/load.mjs");
+const { load, stops, cooperativeStops, stopsUnderLoad } = await import("./torture/load.mjs");
 const { security } = await import("./torture/security.mjs");
 const { pool } = await import("./torture/pool.mjs");
 /** In report order. A new section is one more module here. */
-const SECTIONS = [faults, probes, fuzzZmtp, fuzzProtocol, load, pool, security, stops, cooperativeStops].filter((s) => !args.only || args.only.includes(s.key));
+const SECTIONS = [faults, probes, fuzzZmtp, fuzzProtocol, load, pool, security, stops, cooperativeStops, stopsUnderLoad].filter((s) => !args.only || args.only.includes(s.key));
 
 const python = realpathSync(execFileSync(process.env.PYLEASH_PYTHON ?? "python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim());
 const version = execFileSync(python, ["-c", "import platform; print(platform.python_version())"], { encoding: "utf8" }).trim();

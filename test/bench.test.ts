@@ -40,6 +40,7 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     for (const prep of ["thread", "async-exc", "monitor", "trace", "process"]) expect(report.killableOverhead).toHaveProperty([prep]);
     for (const strategy of ["signal", "terminate", "async-exc"]) expect(report.blockedStop).toHaveProperty([strategy]);
     for (const what of ["task", "call"]) expect(report.frozenReport).toHaveProperty(["300", what]);
+    for (const key of ["pyleash", "floor", "ratio"]) expect(report.massStop).toHaveProperty([key]);
     for (const c of ["loop thread-lane async-exc", "sleep main-lane signal"]) expect(report.callTimeoutStopMs).toHaveProperty([c, "p50"]);
     // pyleash stops a timed-out call's Python work; pythonia's runs on after the caller gave up.
     for (const hang of ["sleep", "spin"]) {

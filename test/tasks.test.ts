@@ -312,6 +312,18 @@ describe("tasks and the worker", () => {
 });
 
 describe("a busy agent", () => {
+  it("stops 100 spinning tasks stopped at once: each one reports stopped, and ends so", async () => {
+    const worker = await startWorker();
+    const tasks = [];
+    for (let i = 0; i < 100; i++) tasks.push(await worker.start("pyleash.demo:spin"));
+    await Promise.all(tasks.map((t) => t.started));
+    // One pass over all the targets (pyleash.stop.batch) takes seconds even on a loaded machine; a ladder per task took tens.
+    const reports = await Promise.all(tasks.map((t) => t.stop({ deadlineMs: 10_000 })));
+    expect(reports.map((r) => r.outcome)).toEqual(tasks.map(() => "stopped"));
+    const ends = await Promise.allSettled(tasks.map((t) => t.result));
+    expect(ends.every((e) => e.status === "rejected" && e.reason instanceof TaskStoppedError)).toBe(true);
+  }, 300_000);
+
   it("is never reported frozen: 40 spinning tasks stopped at once each get the agent's own report, and each is stopped", async () => {
     const worker = await startWorker();
     const tasks = [];

@@ -36,6 +36,18 @@ describe.each(pythons)("values on Python $label", ({ python, transport }) => {
     expect(await worker.call("builtins:eval", ["2 ** 53"])).toBe(2n ** 53n);
   });
 
+  it("carries integers up to CPython's 4300-digit int/str limit, and refuses longer ones with a typed error each way", async () => {
+    const worker = await startWorker({ python, transport });
+    expect(await worker.call("builtins:len", [String(10n ** 4299n)])).toBe(4300);
+    expect(await worker.call("math:log10", [10n ** 4299n])).toBe(4299); // 4300 digits cross
+    const refused = await worker.call("math:log10", [10n ** 4300n]).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UnsupportedValueError); // refused before it is sent, not the agent's ProtocolError
+    expect((refused as Error).message).toMatch(/4301 digits.*4300-digit/);
+    const back = await worker.call("builtins:pow", [10, 4300]).catch((e: unknown) => e);
+    expect(back).toBeInstanceOf(ResultNotSerializableError);
+    expect(await worker.call("builtins:len", [[1]])).toBe(1); // the agent goes on
+  });
+
   it("keeps -0 as -0 both ways", async () => {
     const worker = await startWorker({ python, transport });
     const echoed = (await worker.call("calls:echo", [-0, { z: -0 }])) as { args: [number, { z: number }] };

@@ -7,7 +7,7 @@ Threads and what they own:
 - pyleash-lifeline: waits for the controller's pipe to close, then exits the process.
 - pyleash-call-N: run calls (LIFO pool, grows on a 2 ms backlog); they send replies (send is thread-safe).
 - pyleash-call-watch: adds call threads while a backlog waits.
-- pyleash-task-<id>, pyleash-stop-<id>, pyleash-asyncio: tasks, stops and the event loop (docs/protocol.md).
+- pyleash-task-<id>, pyleash-stops, pyleash-stop-<id>, pyleash-asyncio: tasks, stops and the event loop (docs/protocol.md).
 """
 from __future__ import annotations
 

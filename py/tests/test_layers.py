@@ -124,7 +124,7 @@ class LayersTest(unittest.TestCase):
             if _within(target, "pyleash.stop") and target in self.graph
         }
         allowed = {"pyleash.stop.ladder", "pyleash.stop.stoppable", "pyleash.stop.steps", "pyleash.stop.stacks", "pyleash.stop.signal_main",
-                   "pyleash.stop.trace", "pyleash.stop.async_exc", "pyleash.stop.rearm"}
+                   "pyleash.stop.trace", "pyleash.stop.async_exc", "pyleash.stop.rearm", "pyleash.stop.batch"}
         self.assertLessEqual(used, allowed)
 
     def test_no_module_imports_itself_through_others_type_level_imports_included(self) -> None:

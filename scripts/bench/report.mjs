@@ -159,6 +159,15 @@ function tables(report) {
       rows: Object.entries(fr).map(([k, v]) => [k, fmt(v.task, 1), fmt(d[k]?.task?.max, 1), fmt(v.call, 1), fmt(d[k]?.call?.max, 1), d[k]?.task?.n ?? ""]),
     });
   }
+  const ms = report.massStop;
+  if (ms) {
+    const d = report.detail?.massStop ?? {};
+    out.push({
+      title: `massStop — ${ms.n} spinning tasks stopped at once: ms to the last report, vs the in-process floor`,
+      head: ["pyleash", "floor", "ratio", "outcomes"],
+      rows: [[fmt(ms.pyleash, 1), fmt(ms.floor, 1), fmt(ms.ratio, 1), Object.entries(d.outcomes ?? {}).map(([k, v]) => `${k} ${v}`).join(", ")]],
+    });
+  }
   const bytes = report.bytesRoundTrip;
   if (bytes) {
     const c = report.config;

@@ -1,6 +1,7 @@
 """The floor under pyleash's async-exc stop: the same stop done in one process, with no pyleash at all.
 
-`python stop_floor.py BUSY SAMPLES SWITCH_MS` prints a JSON list of latencies in ms. BUSY threads run a
+`python stop_floor.py BUSY SAMPLES SWITCH_MS` prints a JSON list of latencies in ms; `python stop_floor.py mass N
+ROUNDS SWITCH_MS` the floor under stopping N spinning tasks at once (see mass()). BUSY threads run a
 pure-Python loop throughout (pyleash.demo:spin's loop, inlined), at the agent's switch interval. Per sample a
 target thread runs the same loop; the main thread, woken from a sleep at a set moment (as the agent's control
 thread is woken by a stop request), raises an exception in the target with PyThreadState_SetAsyncExc and
@@ -54,5 +55,30 @@ def main(busy, samples, switch_ms):
     sys.stdout.flush()
 
 
+def mass(n, rounds, switch_ms):
+    """Per round: N threads run the spin loop; one thread raises an exception in each of them, one after another,
+    then joins them all. Prints a JSON list of ms from the first raise to the last join, one per round."""
+    sys.setswitchinterval(switch_ms / 1000.0)
+    raise_in = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    raise_in.argtypes = (ctypes.c_ulong, ctypes.py_object)
+    out = []
+    for _ in range(rounds):
+        targets = [threading.Thread(target=quietly(spin), daemon=True) for _ in range(n)]
+        for target in targets:
+            target.start()
+        time.sleep(0.05)
+        t0 = time.perf_counter()
+        for target in targets:
+            raise_in(target.ident, Stop)
+        for target in targets:
+            target.join(60)
+        out.append((time.perf_counter() - t0) * 1000.0)
+    sys.stdout.write(json.dumps(out) + "\n")
+    sys.stdout.flush()
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))
+    if sys.argv[1] == "mass":
+        mass(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+    else:
+        main(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))

@@ -2,6 +2,8 @@
  * load: many pipelined calls, many tasks started at once, many spinning tasks stopped at once — nothing lost,
  * and every StopReport checked against how its task really ended.
  */
+import { spawn } from "node:child_process";
+import { cpus } from "node:os";
 import { FIXTURES, TAG_ENV, bump, errorClass, settleWithin, sleep, track } from "./common.mjs";
 
 const sum = (o) => Object.values(o).reduce((s, v) => s + v, 0);
@@ -26,19 +28,32 @@ export const stops = massStops("stops", "spinning tasks stopped at once", "pylea
 /** Mass stops of cooperative tasks (each waits on its stop_event), as issue 9 first saw 403 of 500 reported blocked. */
 export const cooperativeStops = massStops("cooperativeStops", "cooperative tasks stopped at once", "pyleash.demo:cooperative", "cooperativeAtOnce");
 
-function massStops(key, title, target, countKey) {
+/** Mass stops of spinning tasks while CPU hogs (processes spinning outside the agent) take the cores from it. */
+export const stopsUnderLoad = massStops("stopsUnderLoad", "spinning tasks stopped at once under load", "pyleash.demo:spin", "spinningUnderLoad", true);
+
+function massStops(key, title, target, countKey, underLoad = false) {
   return {
     key,
     title,
     async run(ctx) {
       const worker = await ctx.Worker.start({ pythonPath: [FIXTURES], env: TAG_ENV, transport: ctx.transport });
+      // One more CPU hog than the cores (config.underLoadHogs: 0 = that many), so the agent never has a core to itself.
+      const hogs = underLoad ? ctx.config.underLoadHogs || cpus().length + 1 : 0;
+      const hogging = startHogs(hogs);
       try {
-        return { value: await stopMany(ctx, worker, target, ctx.config[countKey]) };
+        return { value: { ...(await stopMany(ctx, worker, target, ctx.config[countKey])), hogs } };
       } finally {
+        for (const hog of hogging) hog.kill("SIGKILL");
         await settleWithin(worker.close(), 20_000);
       }
     },
   };
+}
+
+/** `n` processes that spin until killed (bounded anyway: each exits after 10 minutes). */
+function startHogs(n) {
+  const code = "const end = Date.now() + 600000; while (Date.now() < end);";
+  return Array.from({ length: n }, () => spawn(process.execPath, ["-e", code], { stdio: "ignore" }));
 }
 
 async function calls(ctx, worker) {

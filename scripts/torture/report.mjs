@@ -87,9 +87,10 @@ export function rows(r) {
     out.push(row("pool", what, "every agent replaced / next call", `${P.replacedAll} / ${P.nextCall}`, "true / ok", P.replacedAll && P.nextCall === "ok"));
     out.push(row("pool", what, "processes left after close()", P.leftover, "0", P.leftover === 0));
   }
-  for (const [S, kind] of [[r.stops, "spinning"], [r.cooperativeStops, "cooperative"]]) {
+  for (const [S, kind] of [[r.stops, "spinning"], [r.cooperativeStops, "cooperative"], [r.stopsUnderLoad, "spinning"]]) {
     if (!S) continue;
-    const what = `${S.n} ${kind} tasks stopped at once`;
+    const what = `${S.n} ${kind} tasks stopped at once${S.hogs ? ` under load (${S.hogs} CPU hogs)` : ""}`;
+    if (S.hogs) out.push(row("load", what, "reports stopped", `${S.outcomes?.stopped ?? 0} of ${S.n}`, String(S.n), (S.outcomes?.stopped ?? 0) === S.n));
     if (S.requested !== undefined) out.push(row("load", what, `${kind} tasks started within the budget`, `${S.n} of ${S.requested}`, String(S.requested), S.n === S.requested));
     out.push(row("load", what, "started in / stopped in", `${S.startSeconds} s / ${S.stopSeconds} s`));
     out.push(row("load", what, "outcomes", counts(S.outcomes)));

@@ -19,7 +19,7 @@ const PROBE_MS = 500;
 const ALIVE_SLACK_MS = 1_000;
 /** How often a suspended process is checked for while the report is awaited. */
 const SUSPEND_CHECK_MS = 1_000;
-/** One thread on the CPU for this share of the probe window, while the control loop cannot answer: frozen. */
+/** One thread took this share of the agent's CPU time over the probe window, while the control loop could not answer: frozen. */
 const FROZEN_SHARE = 0.8;
 /**
  * The agent sends a task's end event before (or in the same message as) a report that says it ended, so this
@@ -139,7 +139,7 @@ type Silence = "frozen" | "unresponsive" | "starved" | "unanswered" | "suspended
 
 const SILENCE: Record<Silence, string> = {
   frozen: `nor a ping in the last ${PROBE_MS} ms before that, and one of its threads held the CPU alone meanwhile: C code holding the GIL has frozen it`,
-  unresponsive: `nor a ping in the last ${PROBE_MS} ms before that: its control loop cannot get the GIL (C code holds it, or busy threads starve it; this platform cannot tell which)`,
+  unresponsive: `nor a ping in the last ${PROBE_MS} ms before that: its control loop cannot get the GIL (C code holds it, or busy threads starve it; the controller could not tell which: no /proc, or too little CPU time to share out)`,
   starved: `nor a ping in the last ${PROBE_MS} ms before that, though its threads took turns on the CPU: its busy threads starve the stop of the GIL (the stop goes on there)`,
   suspended: "because its process is stopped (SIGSTOP, or a debugger holds it): nothing in it runs until it is continued",
   unanswered: `though it answered a ping: it is alive, but its busy threads held its report ${ALIVE_SLACK_MS / 1000} s more (the stop goes on there)`,

@@ -66,8 +66,13 @@ function dumper(child: ChildProcess): (timeoutMs: number) => Promise<string> {
     onData?.();
   });
   stream?.on("error", () => {});
-  return (timeoutMs) =>
-    new Promise((resolve) => {
+  let under: Promise<string> | undefined; // concurrent stops of one frozen agent share one dump
+  return (timeoutMs) => {
+    under ??= dump(timeoutMs).finally(() => (under = undefined));
+    return under;
+  };
+  function dump(timeoutMs: number): Promise<string> {
+    return new Promise((resolve) => {
       text = "";
       let quiet: NodeJS.Timeout | undefined;
       const done = (): void => {
@@ -83,6 +88,7 @@ function dumper(child: ChildProcess): (timeoutMs: number) => Promise<string> {
       };
       if (!stream || !signalProcess(child, DUMP_SIGNAL)) done();
     });
+  }
 }
 
 /** Signal the agent process alone; false when it is gone. */

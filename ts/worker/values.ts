@@ -9,7 +9,7 @@ import { CONTRACT } from "../protocol.js";
 import { OutgoingBytes, bytesFrom } from "./binary.js";
 
 const { tagKey: TAG } = CONTRACT.values;
-const { maxNesting: MAX_NESTING } = CONTRACT.limits;
+const { maxNesting: MAX_NESTING, maxIntDigits: MAX_INT_DIGITS } = CONTRACT.limits;
 type Tag = keyof typeof CONTRACT.values.tags;
 
 function tagged(tag: Tag, value: string): Record<string, string> {
@@ -69,8 +69,13 @@ function convert(value: unknown, path: string, depth: number, open: Set<object>)
         return tagged("int", BigInt(value).toString()); // every finite double that large is integral
       }
       return Object.is(value, -0) ? tagged("float", "-0") : value;
-    case "bigint":
-      return tagged("int", value.toString());
+    case "bigint": {
+      const digits = value.toString();
+      if (digits.length - (value < 0n ? 1 : 0) > MAX_INT_DIGITS) {
+        throw new UnsupportedValueError(path, `a bigint of ${digits.length} digits`, `has more than CPython's ${MAX_INT_DIGITS}-digit int/str conversion limit (sys.set_int_max_str_digits), which the agent's JSON decoder applies`);
+      }
+      return tagged("int", digits);
+    }
     case "undefined":
       throw new UnsupportedValueError(path, "undefined", "has no Python counterpart (send null for None)");
     case "function":

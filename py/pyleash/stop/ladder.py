@@ -6,17 +6,18 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from pyleash import contract, deliveries, protocol
-from pyleash.stop.redeliver import run_stop
+from pyleash.stop.redeliver import GRACE_S, run_stop
 from pyleash.stop.report import StopReport
-from pyleash.stop.steps import IN_THREAD_STEPS, guarded
+from pyleash.stop.steps import IN_THREAD_STEPS, guarded, inject_async
 from pyleash.stop.stoppable import StopStep, Stoppable
 
 
 class StopRun:
     """One stop request, reported once.
 
-    begin() runs on the control thread and makes the first delivery at once; carry_on() runs on a
-    pyleash-stop-<id> thread for the rest: re-deliveries, escalation, the deadline. The report leaves
+    begin() runs on the control thread and makes the first delivery at once; the rest (re-deliveries,
+    escalation, the deadline) is tick() on the pyleash-stops walker for the flag/async-exc ladders
+    (pyleash.stop.batch), carry_on() on a pyleash-stop-<id> thread for the others. The report leaves
     through `send` from whichever sees the end first: that thread, or the task's own thread as it
     finishes (answer_on_end). Under GIL contention every thread that has to wake adds a wait for the GIL,
     so the usual path is: control thread -> target thread, which unwinds and reports.
@@ -45,6 +46,10 @@ class StopRun:
         self._send = send
         self._sent = False
         self._lock = threading.Lock()
+        # The batch walker's place in the plan (tick): the step under way, when it ends, the armed delivery's base.
+        self._at = 0
+        self._step_end = self.end if len(self.plan) == 1 else min(self.end, self.t0 + grace_s)
+        self._armed: Optional[int] = None
 
     @property
     def steps(self) -> List[StopStep]:
@@ -109,6 +114,48 @@ class StopRun:
             self._conclude("blocked", None, None, "still running %d ms after the stop was asked" % (self.deadline_s * 1000))
         except BaseException as exc:  # noqa: BLE001 - the controller must get an answer
             self._conclude_with(exc)
+
+    def tick(self, now: float) -> bool:
+        """One step of the ladder for the batch walker (pyleash.stop.batch), without waiting: True once concluded."""
+        task, kind = self.task, self.kind
+        try:
+            if kind.gone(task):
+                deliveries.forget(task.ident)  # type: ignore[arg-type]  # the ident may be reused by a new thread
+                self._conclude("stopped", (task.ended_at or now) - self.t0, task.unwound)
+                return True
+            if self._sent:  # answered as the task ended (answer_on_end), or failed: watched until gone, or given up
+                return now >= self.end
+            if now >= self.end:
+                self.report.blocked([] if kind.stack_waits else kind.stack(task))
+                task.abandoned = True  # listed by ping (health().abandoned) while it runs on, whatever its kind
+                kind.gave_up(task)
+                self._conclude("blocked", None, None, "still running %d ms after the stop was asked" % (self.deadline_s * 1000))
+                return True
+            if self._at + 1 < len(self.plan) and now >= self._step_end:
+                self._at += 1
+                self.report.step(self.plan[self._at], now)
+                self._step_end = self.end if self._at == len(self.plan) - 1 else min(self.end, now + self.grace_s)
+            if self.plan[self._at] == "async-exc":
+                self._tick_async(now)
+            return False
+        except BaseException as exc:  # noqa: BLE001 - the controller must get an answer
+            self._conclude_with(exc)
+            return True
+
+    def _tick_async(self, now: float) -> None:
+        """Arm TaskStopped when none waits; again once a delivery was swallowed (alive GRACE_S after it)."""
+        task = self.task
+        ident: int = task.ident  # type: ignore[assignment]  # batchable: the task has a thread
+        if self.primed is not None:
+            self._armed, self.primed = self.primed, None
+        if self._armed is not None:
+            if deliveries.deliveries(ident) == self._armed:
+                return  # not delivered yet: the thread has not had its turn on the GIL, or sits in a C call
+            if now - (deliveries.last_delivery(ident) or now) < GRACE_S:
+                return  # delivered: let it unwind
+            self.report.swallowed += 1
+        base = deliveries.deliveries(ident)
+        self._armed = base if guarded(task, lambda: inject_async(task)) else None
 
     def deliver(self, until: float, inject: Callable[[], bool]) -> None:
         """Deliver TaskStopped by `inject`, again after each one swallowed, until the task is gone or `until`."""

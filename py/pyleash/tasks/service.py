@@ -88,7 +88,8 @@ class TaskService:
 
     def stop(self, request: Dict[str, Any]) -> None:
         task = self._task(request)
-        from pyleash.stop.ladder import StopRun  # on first stop: the idle agent need not carry it
+        from pyleash.stop.batch import batchable, hand_over  # on first stop: the idle agent need not carry them
+        from pyleash.stop.ladder import StopRun
 
         run = StopRun(task, request["strategy"], request["graceMs"] / 1000.0, request["deadlineMs"] / 1000.0,
                       request["id"], self._send)
@@ -96,7 +97,11 @@ class TaskService:
             run.withheld()
             finish(task, task.emit, "stopped", how="before-start")
             return
-        if run.begin():  # the first delivery is made here; the rest runs on a thread of its own
+        if not run.begin():  # the first delivery is made here
+            return
+        if batchable(run):  # the rest: stops that arrive together go on in one walker's passes
+            hand_over(run)
+        else:  # or on a thread of its own
             start_soon(threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True), run.fail)
 
     def stack(self, request: Dict[str, Any]) -> None:
