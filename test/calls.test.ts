@@ -77,6 +77,7 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
 
   it("reports a thread-lane call frozen by C code holding the GIL as blocked in the call's own line, not the idle main thread's", async () => {
     const worker = await startWorker({ python });
+    await worker.call("blocking:returns_soon", [0]); // imported now, so the 200 ms timer runs out in the regex, not in the import
     const error = await aborted(worker.call("blocking:regex_freeze", [], {}, { timeoutMs: 200, stop: { deadlineMs: 300 } }));
     expect(error.stopReport).toMatchObject({ outcome: "blocked", agentResponsive: false });
     // The call's own frames, innermost last: re.match is Python code, frozen in the C regex engine it calls.
@@ -87,6 +88,7 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
 
   it("rejects a call frozen by C code at its stop's deadline after the timeout, not seconds after it", async () => {
     const worker = await startWorker({ python });
+    await worker.call("blocking:returns_soon", [0]); // imported now, so the 200 ms timer runs out in the regex, not in the import
     const asked = performance.now();
     const error = await aborted(worker.call("blocking:regex_freeze", [], {}, { timeoutMs: 200, stop: { deadlineMs: 500 } }));
     const ms = performance.now() - asked;
