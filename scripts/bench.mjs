@@ -12,6 +12,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
 import { DIST } from "./bench/contenders.mjs";
 import { openHost } from "./bench/procs.mjs";
@@ -23,23 +24,25 @@ const CONFIGS = {
     rounds: 5, ctxRounds: 3, rttCalls: 2000, rttWarm: 100, hostWarm: 5000, pipelinedCalls: 2000, window: 256,
     coldRounds: 5, memoryRounds: 3, settleMs: 300, heapCalls: 20_000, heapWarm: 2000,
     stopSamples: 20, stopSamplesBusy: 15, swallowSamples: 20, callTimeoutSamples: 15, stopSamplesSpawn: 5, overheadRounds: 3, overheadSeconds: 0.25,
-    blockedSamples: 5, blockedSamplesDeadline: 2, switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
+    blockedSamples: 5, blockedSamplesDeadline: 2, frozenSamples: 1, frozenDeadlines: [300, 1_000], switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
     poolCpuCalls: 8, poolCpuMs: 20, mapItems: 100_000,
     bytesMiB: 64, bytesRounds: 3, bytesBase64Rounds: 1, bytesPythoniaMiB: 1, bytesPythoniaRounds: 1,
+    remoteRttCalls: 500, remoteLostSamples: 2,
   },
   full: {
     rounds: 15, ctxRounds: 5, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,
     coldRounds: 15, memoryRounds: 7, settleMs: 500, heapCalls: 100_000, heapWarm: 5000,
     stopSamples: 200, stopSamplesBusy: 150, swallowSamples: 100, callTimeoutSamples: 100, stopSamplesSpawn: 40, overheadRounds: 9, overheadSeconds: 0.5,
-    blockedSamples: 20, blockedSamplesDeadline: 5, switchRounds: 3, switchSeconds: 0.5, switchStops: 60,
+    blockedSamples: 20, blockedSamplesDeadline: 5, frozenSamples: 3, frozenDeadlines: [300, 1_000, 3_000], switchRounds: 3, switchSeconds: 0.5, switchStops: 60,
     poolCpuCalls: 40, poolCpuMs: 20, mapItems: 100_000,
     bytesMiB: 64, bytesRounds: 9, bytesBase64Rounds: 5, bytesPythoniaMiB: 4, bytesPythoniaRounds: 2,
+    remoteRttCalls: 5000, remoteLostSamples: 5,
   },
 };
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const USAGE = "usage: node scripts/bench.mjs [--quick] [--json] [--out DIR (default: report/)] [--only KEY,...] [--help]";
-const { json, quick, out: reportDir, only } = readArgs(process.argv.slice(2));
+const USAGE = "usage: node scripts/bench.mjs [--quick] [--json] [--out DIR (default: report/)] [--only KEY,...] [--baseline CHECKOUT] [--help]";
+const { json, quick, out: reportDir, only, baseline } = readArgs(process.argv.slice(2));
 const config = CONFIGS[quick ? "quick" : "full"];
 const log = (text) => process.stderr.write(`[bench] ${text}\n`);
 process.once("SIGINT", () => process.exit(130)); // run the exit hooks that kill our children
@@ -63,12 +66,14 @@ const { swallowStop } = await import("./bench/swallow-stop.mjs");
 const { callTimeoutStop } = await import("./bench/call-timeout.mjs");
 const { timedOutCall } = await import("./bench/timed-out-call.mjs");
 const { blockedStop } = await import("./bench/blocked-stop.mjs");
+const { frozenReport } = await import("./bench/frozen-report.mjs");
 const { switchInterval } = await import("./bench/switch-interval.mjs");
 const { poolBench } = await import("./bench/pool.mjs");
 const { bytesRoundTrip } = await import("./bench/bytes.mjs");
+const { remoteLink } = await import("./bench/remote-link.mjs");
 const { rayBench } = await import("./bench/ray.mjs");
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, ctxSwitches, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, switchInterval, bytesRoundTrip, rayBench];
+const SECTIONS = [callRtt, ctxSwitches, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, frozenReport, switchInterval, bytesRoundTrip, remoteLink, rayBench];
 const machine = await describeMachine();
 const contenders = [
   { name: "pyleash-builtin", python: machine.python.path },
@@ -76,7 +81,10 @@ const contenders = [
   { name: "pythonia", python: machine.python.path },
   { name: "floor", python: machine.python.path },
   { name: "floor-zeromq", python: machine.python.path },
+  // --baseline: another checkout's build (e.g. main's) as contender "baseline", so a change is measured beside it
+  ...(baseline ? [{ name: "baseline", python: machine.python.path }] : []),
 ];
+if (baseline) process.env.PYLEASH_BENCH_BASELINE = pathToFileURL(join(resolve(baseline), "dist", "index.js")).href;
 const env = { PYTHON_BIN: machine.python.path }; // pythonia's interpreter: the same as everyone else's
 log(`${quick ? "quick" : "full"} run: ${contenders.map((c) => c.name).join(", ")} on Python ${machine.python.version}`);
 
@@ -158,6 +166,7 @@ function readArgs(args) {
       quick: { type: "boolean", default: false },
       out: { type: "string", default: join(ROOT, "report") },
       only: { type: "string" }, // a comma-separated subset of the sections' keys, e.g. bytesRoundTrip
+      baseline: { type: "string" }, // a checkout with a build (dist/), measured as contender "baseline"
     },
     USAGE,
   );

@@ -39,6 +39,7 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     if (report.stopLatencyMs.monitor === null) expect(report.notes).toHaveProperty(["stopLatencyMs", "monitor"]);
     for (const prep of ["thread", "async-exc", "monitor", "trace", "process"]) expect(report.killableOverhead).toHaveProperty([prep]);
     for (const strategy of ["signal", "terminate", "async-exc"]) expect(report.blockedStop).toHaveProperty([strategy]);
+    for (const what of ["task", "call"]) expect(report.frozenReport).toHaveProperty(["300", what]);
     for (const c of ["loop thread-lane async-exc", "sleep main-lane signal"]) expect(report.callTimeoutStopMs).toHaveProperty([c, "p50"]);
     // pyleash stops a timed-out call's Python work; pythonia's runs on after the caller gave up.
     for (const hang of ["sleep", "spin"]) {
@@ -48,6 +49,12 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     for (const side of ["pool", "worker", "pythonia"]) expect(report.pool.pipelinedCallsPerS).toHaveProperty([side]);
     for (const side of ["pool", "worker"]) expect(report.pool.cpuBoundCallsPerS).toHaveProperty([side]);
     expect(report.pool.size).toBeGreaterThanOrEqual(1);
+    // remoteLink needs root, `ip netns` and the pyzmq venv; without them it is null and pending says why.
+    if (report.remoteLink === null) expect(report.pending).toHaveProperty(["remoteLink"]);
+    else {
+      for (const row of ["CURVE, pyzmq agent", "NULL, pyzmq agent (--insecure)", "CURVE, Pool.listen + pyzmq agent"]) expect(report.remoteLink.rttUs).toHaveProperty([row, "p50"]);
+      for (const key of ["curveVsNull", "lostDetectMs", "agentExitMs"]) expect(report.remoteLink).toHaveProperty([key]);
+    }
     expect(report.switchInterval.map((r: { switchIntervalMs: number | null }) => r.switchIntervalMs)).toEqual([null, 1, 0.2, 0.05]);
     for (const row of report.switchInterval) {
       for (const key of ["asyncExcStopMs", "busy8ItersPerS", "throughputVsDefault"]) expect(row).toHaveProperty([key]);
@@ -75,7 +82,7 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     expect(report.bytesRoundTrip.floor.framesMBps).toEqual(expect.any(Number));
     const goals = ["bytesFrames", "bytesVsFloor", "bytesVsBase64", "bytesRssBack", "rttVsPythonia", "rttVsFloor", "rttVsFloorZeromq", "pipelinedVsPythonia15", "stopVsFloorP50", "stopVsFloorP99",
       "pipelinedVsPythonia", "coldStart", "idleAgentRss", "stopAsyncExcP50", "stopAsyncExcP99",
-      "overheadAsyncExc", "overheadMonitor", "blockedSignal", "blockedTerminate", "tasksRss", "controllerHeapFlat", "poolPipelinedVsPythonia", "poolCpuBound"];
+      "overheadAsyncExc", "overheadMonitor", "blockedSignal", "blockedTerminate", "frozenReportTask", "frozenReportCall", "tasksRss", "controllerHeapFlat", "poolPipelinedVsPythonia", "poolCpuBound"];
     for (const goal of goals) {
       expect(report.goals).toHaveProperty([goal, "met"]);
     }

@@ -85,6 +85,16 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
     expect(error.stopReport!.blockedIn!.file).toMatch(/[\\/]re(\.py|[\\/]__init__\.py)$/);
   });
 
+  it("rejects a call frozen by C code at its stop's deadline after the timeout, not seconds after it", async () => {
+    const worker = await startWorker({ python });
+    const asked = performance.now();
+    const error = await aborted(worker.call("blocking:regex_freeze", [], {}, { timeoutMs: 200, stop: { deadlineMs: 500 } }));
+    const ms = performance.now() - asked;
+    expect(error.stopReport).toMatchObject({ outcome: "blocked", agentResponsive: false });
+    // Bound: timeout, deadline, 250 ms for the agent's report, and the dump (docs/stop-strategies.md); it was ~3.5 s past it.
+    expect(ms).toBeLessThan(200 + 500 + 2_000);
+  });
+
   it("keeps answering pings, calls and stops while a plain call that began on the control thread sleeps in C", async () => {
     const worker = await startWorker({ python });
     const sleeping = worker.call("blocking:sleep_long"); // no signal, no timeout: it runs inline, where nothing can stop it

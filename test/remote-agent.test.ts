@@ -72,6 +72,14 @@ function z85Encode(data: Buffer): string {
   return out;
 }
 
+/** The agent's hello (a supervised agent's supervisor has a link of its own, whose messages come first or between). */
+async function helloFrom(router: Router): Promise<void> {
+  for (;;) {
+    const [, frame] = (await router.receive()) as Buffer[];
+    if ((JSON.parse(frame!.toString()) as { type: string }).type === "hello") return;
+  }
+}
+
 async function keyFile(secretKey: string, mode = 0o600): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "pyleash-keys-"));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -123,7 +131,7 @@ describe("python -m pyleash serve", () => {
       const { router, endpoint, publicKey } = await curveRouter([agentKeys.publicKey]);
       const path = await keyFile(agentKeys.secretKey);
       const agent = serve(VENV_PYTHON, ["--connect", endpoint, "--server-key", publicKey, "--key-file", path, "--heartbeat-ms", "200"]);
-      await router.receive();
+      await helloFrom(router);
       router.close();
       const code = await Promise.race([agent.exit, new Promise((r) => setTimeout(() => r("still running"), 20_000))]);
       expect(code).toBe(CONTRACT.exitCodes.controllerLost);
@@ -134,7 +142,7 @@ describe("python -m pyleash serve", () => {
       const { router, endpoint, publicKey } = await curveRouter([agentKeys.publicKey]);
       const path = await keyFile(agentKeys.secretKey);
       const agent = serve(VENV_PYTHON, ["--connect", endpoint, "--server-key", publicKey, "--key-file", path, "--heartbeat-ms", "200", "--reconnect-for", "3"]);
-      await router.receive();
+      await helloFrom(router);
       router.close();
       const lostAt = Date.now();
       const code = await Promise.race([agent.exit, new Promise((r) => setTimeout(() => r("still running"), 40_000))]);

@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { AbortError, PythonError, TaskStoppedError, WorkerRestartedError } from "../ts/index.js";
 import { startWorker } from "./support/cleanup.js";
@@ -240,6 +243,34 @@ describe("tasks and the worker", () => {
     expect(await worker.health(300)).toMatchObject({ alive: true, responsive: false });
     expect(report.stack?.map((f) => f.function)).toContain("regex_freeze");
     expect(report.blockedIn).toBe(report.stack?.at(-1));
+  });
+
+  it("reports an agent frozen by C code at the stop's deadline, not seconds after it", async () => {
+    const worker = await startWorker();
+    const task = await worker.start("blocking:regex_freeze");
+    await task.started;
+    const asked = performance.now();
+    const report = await task.stop({ deadlineMs: 500 });
+    const ms = performance.now() - asked;
+    expect(report).toMatchObject({ outcome: "blocked", agentResponsive: false });
+    // Bound: the deadline, 250 ms for the agent's report to come, and the dump (docs/stop-strategies.md); it was ~3.5 s past it.
+    expect(ms).toBeLessThan(500 + 2_000);
+  });
+
+  it("keeps watching a task reported blocked at the deadline: the stop the frozen agent takes later ends the task, and health() says so", async () => {
+    const worker = await startWorker();
+    const marker = join(mkdtempSync(join(tmpdir(), "pyleash-freeze-")), "frozen");
+    const task = await worker.start("blocking:hold_gil_then_spin", { args: [3, marker] });
+    // The freeze begins before the stop reaches the agent: its ladder then starts when the freeze ends.
+    for (let i = 0; i < 2_000 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 5));
+    const report = await task.stop({ deadlineMs: 300 });
+    expect(report).toMatchObject({ outcome: "blocked", agentResponsive: false });
+    expect(task.status).toBe("blocked");
+    // Once the GIL is free, the agent takes the stop and ends the task.
+    await expect(task.result).rejects.toBeInstanceOf(TaskStoppedError);
+    expect(task.status).toBe("stopped");
+    expect((await worker.health()).abandoned).toEqual([]);
+    rmSync(dirname(marker), { recursive: true });
   });
 
   it("stops `while True: try: n += 1 except: pass` except on 3.10, where the loop freezes the agent, which is reported blocked", async () => {

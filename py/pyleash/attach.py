@@ -34,6 +34,8 @@ from pyleash.stop.redeliver import GRACE_S, fast_switching
 from pyleash.stop.report import StopReport
 from pyleash.stop.signal_current import CurrentWorkSignalStop
 from pyleash.stop.signal_main import available as signal_available
+from pyleash.stop.steps import KindStep
+from pyleash.stop.stoppable import Run
 from pyleash.tasks.kind import Kind
 from pyleash.threads import start_soon
 from pyleash.transport import TransportError, open_transport
@@ -73,7 +75,7 @@ class Adopted:
         self.ended_at: Optional[float] = None
         self.delivered = 0
         self.stop_asked_at: Optional[float] = None
-        self.stop_runs: List[StopRun] = []
+        self.stop_runs: List[Run] = []
         self.abandoned = False  # a stop gave up on it (the ladder sets it)
         self.tracer = None
         self.first_delivery = deliveries.deliveries(ident)
@@ -134,11 +136,11 @@ class CurrentCallKind(Kind):
                     "exits its process" % ("a flag has no reader there" if strategy == "flag" else "'%s'" % strategy))
         return None if self.signal is not None else signal_available()[1]
 
-    def step(self, strategy: str) -> Any:
-        return _signal_call if strategy == "signal" else None
+    def step(self, strategy: str) -> Optional[KindStep]:
+        return KindStep("signal", _signal_call) if strategy == "signal" else None
 
 
-def _signal_call(run: StopRun, until: float) -> None:
+def _signal_call(run: Run, until: float) -> None:
     """The signal step for a host call: signal (unless the control thread already did), again while the handler
     defers, and again after each CallStopped the call swallowed."""
     task, kind = run.task, run.kind

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
+import pkgutil
 from typing import Any, Callable, Dict, Tuple
 
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "contract.json"), encoding="utf-8") as _file:
-    CONTRACT: Dict[str, Any] = json.load(_file)
+# Through the package's loader, so that it reads from a zipapp (pyleash.bundle) as well as from a directory.
+_data = pkgutil.get_data("pyleash", "contract.json")
+if _data is None:
+    raise ImportError("pyleash: contract.json is missing beside %s" % __file__)
+CONTRACT: Dict[str, Any] = json.loads(_data.decode("utf-8"))
 
 PROTOCOL_VERSION: int = CONTRACT["protocol"]
 KINDS: Tuple[str, ...] = tuple(CONTRACT["kinds"])
@@ -47,8 +50,11 @@ def check_request(message: Dict[str, Any]) -> Dict[str, Any]:
     request_id = message.get("id")
     if not _is_integer(request_id):
         raise ContractError("%r request needs an integer 'id', got %s" % (kind, _show(request_id)))
-    for name, optional, default, nullable, expected in _CHECKS[kind]:
-        if name not in message:
+    for name, optional, default, nullable, expected, exact in _CHECKS[kind]:
+        value = message.get(name, _ABSENT)
+        if value.__class__ in exact:  # what JSON decodes is of these exact types: the usual field, checked at once
+            continue
+        if value is _ABSENT:
             if not optional:
                 raise ContractError("%r request needs field %r" % (kind, name))
             if isinstance(default, (list, dict)):
@@ -56,7 +62,6 @@ def check_request(message: Dict[str, Any]) -> Dict[str, Any]:
             elif default is not None:
                 message[name] = default
             continue
-        value = message[name]
         if value is None and nullable:
             continue
         problem = _type_problem(expected, value, name)
@@ -102,12 +107,18 @@ def _show(value: Any) -> str:
     return "%s (%s)" % (text if len(text) <= 60 else text[:57] + "...", type(value).__name__)
 
 
-# Per request type, its fields as (name, optional, default, nullable, type): check_request runs on every request,
-# calls included, so the spec is read once here. A string field's type is `str` itself: the fast case.
-_CHECKS: Dict[str, Tuple[Tuple[str, bool, Any, bool, Any], ...]] = {
+_ABSENT = object()
+# The exact classes a field of each type may hold with no further check (bool is not an int here, as in
+# _is_integer); numbers (NaN, negative milliseconds) and the contract's lists are checked by _type_problem.
+_EXACT: Dict[str, Tuple[type, ...]] = {"string": (str,), "integer": (int,), "boolean": (bool,), "array": (list,),
+                                       "object": (dict,)}
+
+# Per request type, its fields as (name, optional, default, nullable, type, exact classes): check_request runs on
+# every request, calls included, so the spec is read once here. A string field's type is `str` itself.
+_CHECKS: Dict[str, Tuple[Tuple[str, bool, Any, bool, Any, Tuple[type, ...]], ...]] = {
     kind: tuple(
         (name, bool(spec.get("optional")), spec.get("default", STOP_DEFAULTS.get(name) if kind == "stop" else None),
-         bool(spec.get("nullable")), str if spec["type"] == "string" else spec["type"])
+         bool(spec.get("nullable")), str if spec["type"] == "string" else spec["type"], _EXACT.get(spec["type"], ()))
         for name, spec in request["fields"].items())
     for kind, request in REQUESTS.items()
 }

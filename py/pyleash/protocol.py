@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pyleash import contract
@@ -25,9 +27,39 @@ _ID_SCAN_LIMIT = 1 << 20  # how far into an undecodable frame its top-level "id"
 _BINARY_TAIL = re.compile(rb',"%s":(\d{1,9})\}\Z' % BINARY_KEY.encode())
 _BINARY_TAIL_BYTES = len(BINARY_KEY) + 16
 
-_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
 _dumps_ascii = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=True).encode
 _loads = json.JSONDecoder().decode
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner: decode() without its two Python frames and regex matches
+_local = threading.local()
+_refuse = json.JSONEncoder().default  # raises TypeError("Object of type X is not JSON serializable")
+
+
+def _c_encoder() -> Any:
+    """What json.dumps(separators=(",", ":"), allow_nan=False, ensure_ascii=False) builds on every call (CPython's C
+    encoder, from _json), built once per thread: its circular-reference markers must not be shared by two encodings."""
+    return c_make_encoder({}, _refuse, encode_basestring, None, ":", ",", False, False, False)
+
+
+def _dumps(value: Any) -> str:
+    try:
+        encode = _local.encode
+    except AttributeError:
+        encode = _local.encode = _c_encoder()
+    try:
+        return "".join(encode(value, 0))
+    except BaseException:
+        _local.encode = _c_encoder()  # a failed encoding may leave markers behind
+        raise
+
+
+def _fast_loads(text: str) -> Any:
+    """json.loads(text) for a frame with no whitespace around its value (what both sides write); others, and every
+    error, go through the decoder itself."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        return _loads(text)  # raises the decoder's own error
+    return value if end == len(text) else _loads(text)
 
 
 class ProtocolError(Exception):
@@ -63,7 +95,10 @@ def encode_frames(message: Dict[str, Any]) -> List[Any]:
     binary: List[Any] = []
     dumps = _binary_dumps(binary)
     try:
-        text = dumps(message)
+        try:
+            text = _dumps(message)  # the C encoder: the usual reply carries no bytes and needs no hook
+        except TypeError:
+            text = dumps(message)
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         python_type, path = _offender(message, exc)
         raise NotSerializable(python_type, str(exc), path) from None
@@ -88,10 +123,7 @@ def encode_frames(message: Dict[str, Any]) -> List[Any]:
 
 def _binary_dumps(binary: List[Any], ascii_only: bool = False) -> Callable[[Any], str]:
     """A JSON encoder that moves bytes-like values out to `binary` and writes a tag in their place."""
-    if ascii_only:
-        plain = _dumps_ascii
-    else:
-        plain = _dumps
+    plain = _dumps_ascii if ascii_only else _dumps
 
     def out_of_band(value: Any) -> Any:
         if isinstance(value, BYTES_LIKE):
@@ -99,15 +131,15 @@ def _binary_dumps(binary: List[Any], ascii_only: bool = False) -> Callable[[Any]
             return {TAG: "bytes", "value": str(len(binary) - 1)}
         raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
 
-    encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=ascii_only, default=out_of_band)
-
     def dumps(value: Any) -> str:
         # The C encoder without a default hook is the fast path; it raises on the first bytes-like value.
         try:
             return plain(value)
         except TypeError:
             del binary[:]
-            return encoder.encode(value)
+            # made only when needed: building an encoder costs more than encoding a short reply
+            return json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=ascii_only,
+                                    default=out_of_band).encode(value)
     return dumps
 
 
@@ -139,7 +171,7 @@ def decode(frame: bytes, binary: Sequence[bytes] = ()) -> Dict[str, Any]:
     try:
         text = frame.decode("utf-8")  # the wire is UTF-8 (RFC 8259); json.loads(bytes) would guess
         if _TAG_BYTES not in frame:
-            message = _loads(text)
+            message = _fast_loads(text)
         elif binary:
             message = json.JSONDecoder(object_hook=lambda obj: _revive(obj, binary)).decode(text)
         else:

@@ -31,7 +31,7 @@ class AgentHost:
         child_env = dict(os.environ)
         child_env.update(env)
         child_env["PYTHONPATH"] = os.pathsep.join([package_root] + python_path + [child_env.get("PYTHONPATH", "")])
-        child_env["PYLEASH_SECRET_KEY"] = secret_key  # the environment, never argv (docs/remote.md)
+        child_env["PYLEASH_SECRET_KEY"] = secret_key  # the environment, never argv (docs/distributed.md)
         child_env["PYLEASH_AGENT_TAG"] = tag  # in its hello: the controller knows which actor hosts it
         child_env["PYTHONUNBUFFERED"] = "1"
         read_end, self._lifeline = os.pipe()

@@ -1,7 +1,7 @@
-"""Remote agent: `python -m pyleash serve --connect tcp://HOST:PORT` joins a listening controller (docs/remote.md).
+"""Remote agent: `python -m pyleash serve --connect tcp://HOST:PORT` joins a listening controller (docs/distributed.md).
 
-Keys come from files or the environment, never argv. Without --no-supervise a small stdlib parent runs the agent as
-its child and starts it again while --reconnect-for allows (a crash or a lost controller ends the child).
+Keys come from files or the environment, never argv. Without --no-supervise a small stdlib parent (pyleash.supervisor)
+runs the agent as its child, restarts it after a crash or on the controller's word, and while --reconnect-for allows.
 """
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import ipaddress
 import os
 import socket
 import stat
-import subprocess
 import sys
-import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pyleash import contract
@@ -147,7 +145,10 @@ def run(argv: Sequence[str]) -> int:
         lifeline.watch(args.lifeline_fd, None)
     if args.no_supervise:
         return _agent(args.connect, kind, curve, args.heartbeat_ms, args.connect_timeout)
-    return _supervise(_without(list(argv), "--lifeline-fd") + ["--no-supervise"], args.reconnect_for)
+    from pyleash.supervisor import supervise
+
+    return supervise(_without(list(argv), "--lifeline-fd") + ["--no-supervise"], args.reconnect_for, args.connect, kind,
+                     curve, args.heartbeat_ms)
 
 
 def _without(argv: List[str], flag: str) -> List[str]:
@@ -163,40 +164,6 @@ def _without(argv: List[str], flag: str) -> List[str]:
     return out
 
 
-def _supervise(child_argv: List[str], reconnect_for: float) -> int:
-    """Run the agent as a child that dies with us; start it again until reconnect_for seconds have passed since the
-    controller was last lost (a child that could not connect does not open a new window)."""
-    lost_at: Optional[float] = None
-    while True:
-        remaining = 10.0 if lost_at is None else max(1.0, reconnect_for - (time.monotonic() - lost_at))
-        read_end, write_end = os.pipe()
-        child = subprocess.Popen([sys.executable, "-m", "pyleash", "serve"] + child_argv +
-                                 ["--lifeline-fd", str(read_end), "--connect-timeout", str(remaining)],
-                                 pass_fds=(read_end,))
-        os.close(read_end)
-        _forward_signals(child)
-        code = child.wait()
-        os.close(write_end)
-        if code in (0, EXIT_INSECURE, EXIT_CONFIG):
-            return code
-        if code == EXIT_LOST or lost_at is None:
-            lost_at = time.monotonic()
-        if time.monotonic() - lost_at >= reconnect_for:
-            return code
-        time.sleep(min(0.5, reconnect_for))
-
-
-def _forward_signals(child: "subprocess.Popen[bytes]") -> None:
-    import signal
-
-    def forward(signum: int, _frame: Any) -> None:
-        child.send_signal(signum)
-        sys.exit(EXIT_LOST)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, forward)
-
-
 def _agent(endpoint: str, kind: str, curve: Optional[Tuple[bytes, bytes, bytes]], heartbeat_ms: int,
            connect_timeout: float) -> int:
     from pyleash import agent as boot
@@ -209,6 +176,9 @@ def _agent(endpoint: str, kind: str, curve: Optional[Tuple[bytes, bytes, bytes]]
         sys.stderr.write("pyleash-agent: cannot connect to %s: %s\n" % (endpoint, exc))
         return EXIT_CONNECT
     hello_extra: Dict[str, Any] = {"host": socket.gethostname(), "remote": True}
+    supervisor = os.environ.get(contract.CONTRACT["supervisor"]["idEnv"])  # pyleash.supervisor's id: the controller pairs us by it
+    if supervisor:
+        hello_extra["supervisor"] = supervisor
     if os.environ.get("PYLEASH_AGENT_TAG"):
         hello_extra["tag"] = os.environ["PYLEASH_AGENT_TAG"]  # what its launcher calls it (a Ray actor's name)
     boot.serve_on(transport, os.environ.get("PYLEASH_TOKEN", ""), hello_extra, lost_exit=EXIT_LOST)

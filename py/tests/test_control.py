@@ -7,7 +7,7 @@ import unittest
 
 from pyleash import agent, contract, protocol
 from pyleash.control import Agent
-from pyleash.stop.ladder import IN_THREAD_STEPS
+from pyleash.stop.steps import IN_THREAD_STEPS
 from pyleash.tasks.registry import KINDS
 
 

@@ -182,12 +182,29 @@ class PyzmqTcp(RouterCase):
 
 @unittest.skipUnless(zmq is not None, "pyzmq is not importable")
 class PyzmqSpecific(unittest.TestCase):
-    def test_auto_picks_pyzmq(self) -> None:
+    def test_auto_picks_builtin_without_curve_even_with_pyzmq_importable(self) -> None:
         ctx = zmq.Context()
         router = ctx.socket(zmq.ROUTER)
         router.linger = 0
         port = router.bind_to_random_port("tcp://127.0.0.1")
         t = open_transport("tcp://127.0.0.1:%d" % port)
+        try:
+            self.assertEqual(t.name, "builtin")
+        finally:
+            t.close()
+            router.close()
+            ctx.term()
+
+    def test_auto_picks_pyzmq_where_curve_is_needed(self) -> None:
+        ctx = zmq.Context()
+        server_public, server_secret = zmq.curve_keypair()
+        own_public, own_secret = zmq.curve_keypair()
+        router = ctx.socket(zmq.ROUTER)
+        router.linger = 0
+        router.curve_server = True
+        router.curve_secretkey = server_secret
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        t = open_transport("tcp://127.0.0.1:%d" % port, "auto", curve=(server_public, own_public, own_secret))
         try:
             self.assertEqual(t.name, "pyzmq")
         finally:

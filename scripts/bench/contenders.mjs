@@ -14,9 +14,10 @@ export const DIST = new URL("../../dist/index.js", import.meta.url).href;
  * which the harness sets to the same interpreter before pythonia is first imported).
  */
 export async function openContender(name, python) {
-  if (name === "pyleash-builtin" || name === "pyleash-pyzmq") {
-    const { Worker } = await import(DIST);
-    const transport = name === "pyleash-builtin" ? "builtin" : "pyzmq";
+  if (name === "pyleash-builtin" || name === "pyleash-pyzmq" || name === "baseline") {
+    // baseline: pyleash-builtin from another checkout's build (bench.mjs --baseline DIR), measured beside this one
+    const { Worker } = await import(name === "baseline" ? process.env.PYLEASH_BENCH_BASELINE : DIST);
+    const transport = name === "pyleash-pyzmq" ? "pyzmq" : "builtin";
     const worker = await Worker.start({ python, transport, output: "ignore" });
     if (worker.transport !== transport) {
       await worker.close();

@@ -92,6 +92,11 @@ export function evaluateGoals(report) {
     ),
     blockedSignal: judge("blockedStop signal ≤ 2 ms", blocked.signal, 2, le),
     blockedTerminate: judge("blockedStop terminate ≤ 50 ms", blocked.terminate, 50, le),
+    frozenReportTask: judge(
+      "frozenReport: a frozen agent's task stop reports ≤ 500 ms past deadlineMs 1000 (docs/stop-strategies.md's bound)",
+      report.frozenReport?.["1000"]?.task, 500, le,
+    ),
+    frozenReportCall: judge("frozenReport: a frozen call's stop reports ≤ 500 ms past deadlineMs 1000", report.frozenReport?.["1000"]?.call, 500, le),
     tasksRss: judge("agent RSS growth with 1 000 sleeping thread tasks ≤ 120 MB", report.memoryMb?.agentWith1000TasksMb, 120, le),
     controllerHeapFlat: judge(
       "controller heap flat over the heap run's calls (growth ≤ 1 MB)", report.memoryMb?.controllerHeapGrowthMb, 1, le,

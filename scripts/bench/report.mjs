@@ -150,6 +150,15 @@ function tables(report) {
       rows: Object.entries(bs).map(([k, v]) => [k, d[k]?.expected ?? "", fmt(v, 2), fmt(d[k]?.p99, 2), d[k]?.n ?? ""]),
     });
   }
+  const fr = report.frozenReport;
+  if (fr) {
+    const d = report.detail?.frozenReport ?? {};
+    out.push({
+      title: "frozenReport — an agent frozen by C code holding the GIL: ms from the stop (a call's timeout) to the report, past deadlineMs",
+      head: ["deadlineMs", "task p50", "task max", "call p50", "call max", "n"],
+      rows: Object.entries(fr).map(([k, v]) => [k, fmt(v.task, 1), fmt(d[k]?.task?.max, 1), fmt(v.call, 1), fmt(d[k]?.call?.max, 1), d[k]?.task?.n ?? ""]),
+    });
+  }
   const bytes = report.bytesRoundTrip;
   if (bytes) {
     const c = report.config;
@@ -157,6 +166,22 @@ function tables(report) {
       title: `bytesRoundTrip — a Buffer through a call that returns it, MB/s (${c.bytesMiB} MiB; pythonia ${c.bytesPythoniaMiB} MiB), and the agent's RSS (MiB)`,
       head: ["contender", "binary frames", "base64 in JSON", "JSON array (pythonia)", "RSS before", "RSS after"],
       rows: Object.entries(bytes).map(([k, v]) => [k, int(v.framesMBps), int(v.base64MBps), fmt(v.jsonArrayMBps, 2), fmt(v.rssBeforeMb), fmt(v.rssAfterMb)]),
+    });
+  }
+  const rl = report.remoteLink;
+  if (rl) {
+    out.push({
+      title: `remoteLink — an agent in a network namespace, over a veth pair: serial call RTT, µs (CURVE/NULL p50 ${fmt(rl.curveVsNull, 2)}×)`,
+      head: ["mechanism, agent", "p50", "p99", "min", "max"],
+      rows: Object.entries(rl.rttUs).map(([k, s]) => [k, fmt(s.p50), fmt(s.p99), fmt(s.min), fmt(s.max)]),
+    });
+    out.push({
+      title: `remoteLink — link cut with a call in flight (heartbeatMs ${rl.heartbeatMs}, lostAfterMs ${rl.lostAfterMs}, agent --heartbeat-ms ${rl.agentHeartbeatMs}), ms after the cut`,
+      head: ["what", "median", "min", "max"],
+      rows: [
+        ["the call rejects with WorkerLostError", int(rl.lostDetectMs.median), int(rl.lostDetectMs.min), int(rl.lostDetectMs.max)],
+        [`the agent exits by its own timeout (codes ${rl.agentExitCodes.join(", ")})`, int(rl.agentExitMs.median), int(rl.agentExitMs.min), int(rl.agentExitMs.max)],
+      ],
     });
   }
   const ray = report.ray;
@@ -221,5 +246,25 @@ export function renderText(report) {
   const pending = Object.keys(report.pending);
   if (pending.length) lines.push(`pending: ${pending.join(", ")}`);
   for (const [k, n] of Object.entries(report.notes ?? {})) for (const [f, note] of Object.entries(n)) lines.push(`note ${k}.${f}: ${note}`);
+  return lines.join("\n");
+}
+
+/**
+ * The figures block of docs/performance.md: the machine, the tables, notes and methods of one run, one heading
+ * level below renderMarkdown's. scripts/bench/doc.mjs writes it; test/bench-doc.test.ts checks the doc holds it.
+ */
+export function renderDocFigures(report) {
+  const md = renderMarkdown(report).split("\n");
+  const body = md.slice(md.indexOf("## Machine") + 1); // the title and "Generated …" line are said below instead
+  const kind = report.quick ? "quick run" : "full run";
+  const lines = ["## Machine of the figures below"];
+  for (const line of body) {
+    if (line.startsWith("## ") && lines.at(-1) === "" && !lines.includes("## Figures")) {
+      lines.push(`From \`npm run -s bench\` (${kind}): generated ${report.generatedAt}; ${report.rounds} rounds; ${report.elapsedS} s. The machine is`);
+      lines.push("shared: compare rows within one table, which were taken side by side, rather than absolute figures across runs.", "", "## Figures", "");
+    }
+    lines.push(line.startsWith("## ") ? `#${line}` : line);
+  }
+  while (lines.at(-1) === "") lines.pop();
   return lines.join("\n");
 }

@@ -1,12 +1,14 @@
 /** Makes (once, cached under .cache/) a venv with pyzmq for each interpreter where pip can install it. */
 import { execFile } from "node:child_process";
-import { access, rename, rm } from "node:fs/promises";
+import { access, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { findAllPythons } from "../../ts/python/discover.js";
 
 const run = promisify(execFile);
 const CACHE = join(import.meta.dirname, "..", "..", ".cache");
+/** How long a failed install is remembered (a `.unavailable` file beside the venv), so each test run does not wait on pip again. */
+const REMEMBER_FAILURE_MS = 12 * 3600_000;
 
 export interface Venv {
   base: string;
@@ -21,6 +23,11 @@ export async function pyzmqVenvs(): Promise<Venv[] & { notes: string[] }> {
       const dir = join(CACHE, `venv-pyzmq-${info.version}`);
       const python = join(dir, "bin", "python");
       if (await importsZmq(python)) return { base: info.path, python };
+      const failed = await recentFailure(`${dir}.unavailable`);
+      if (failed !== undefined) {
+        notes.push(`no pyzmq venv for Python ${info.version}: ${failed} (remembered; delete ${dir}.unavailable to try again); its pyzmq tests are skipped`);
+        return undefined;
+      }
       // Built aside and renamed into place, so two test runs sharing .cache never see a half-made venv.
       const scratch = `${dir}.tmp-${process.pid}`;
       try {
@@ -31,6 +38,7 @@ export async function pyzmqVenvs(): Promise<Venv[] & { notes: string[] }> {
       } catch (error) {
         await rm(scratch, { recursive: true, force: true });
         const why = String((error as { stderr?: string }).stderr ?? error).trim().split("\n").pop();
+        await writeFile(`${dir}.unavailable`, `pip could not install pyzmq (${why})`);
         notes.push(`no pyzmq venv for Python ${info.version}: pip could not install pyzmq (${why}); its pyzmq tests are skipped`);
         return undefined;
       }
@@ -41,6 +49,16 @@ export async function pyzmqVenvs(): Promise<Venv[] & { notes: string[] }> {
   );
   const venvs = made.filter((v): v is Venv => v !== undefined);
   return Object.assign(venvs, { notes });
+}
+
+/** Why the last install failed, if it failed less than REMEMBER_FAILURE_MS ago. */
+async function recentFailure(marker: string): Promise<string | undefined> {
+  try {
+    if (Date.now() - (await stat(marker)).mtimeMs > REMEMBER_FAILURE_MS) return undefined;
+    return (await readFile(marker, "utf8")).trim();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Ray's wheels cover these minors; the index here has them for 3.11 only, so it is tried first. */

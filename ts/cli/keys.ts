@@ -1,4 +1,4 @@
-/** `pyleash keys`: a CURVE key pair for a remote agent or a listening controller (docs/remote.md). */
+/** `pyleash keys`: a CURVE key pair for a remote agent or a listening controller (docs/distributed.md). */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { curveKeyPair } from "zeromq";

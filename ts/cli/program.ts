@@ -4,6 +4,7 @@ import { Argument, Command, Option } from "commander";
 import { KINDS, LANES, STRATEGIES } from "../protocol.js";
 import { STOP_DEFAULTS } from "../task/options.js";
 import { type CallCommandOptions, call } from "./call.js";
+import { type BundleOptions, bundle } from "./bundle.js";
 import { bashCompletion } from "./completion.js";
 import { doctor, type DoctorOptions } from "./doctor.js";
 // Type only: the experiments code (and everything under ts/experiments/) loads when that command runs.
@@ -145,6 +146,25 @@ Examples:
     )
     .action(async (options: KeysOptions) => {
       process.exitCode = await keys(options);
+    });
+
+  subcommand(program, "bundle", "Write the Python agent as one zipapp (stdlib only) to copy to a remote host and run as `python agent.pyz serve`.")
+    .requiredOption("--out <file>", "the archive to write, e.g. agent.pyz (replaced if it exists)")
+    .option("--python <python>", "the interpreter whose zipapp module makes it (default: $PYLEASH_PYTHON, else python3); any CPython >= 3.8 runs it")
+    .option("--json", JSON_HELP)
+    .addHelpText(
+      "after",
+      `
+The archive holds the agent package without tests, caches or the experiments. The remote host needs pyzmq for CURVE
+(pip install pyzmq); nothing else.
+
+Examples:
+  $ pyleash bundle --out agent.pyz
+  $ scp agent.pyz agent.key controller.pub host:
+  $ ssh host python3 agent.pyz serve --connect tcp://10.0.0.1:7000 --server-key-file controller.pub --key-file agent.key`,
+    )
+    .action(async (options: BundleOptions) => {
+      process.exitCode = await bundle(options);
     });
 
   subcommand(program, "completion", "Print a shell completion script.")

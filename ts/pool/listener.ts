@@ -3,13 +3,17 @@
  * libzmq asks our ZAP handler about each new peer's key before it may send or receive a message; allowed agents
  * say hello and become pool workers through the same Connection and Worker as spawned ones, with a remote life:
  * the controller pings each one and declares it lost when nothing came from it for `lostAfterMs`.
+ * An agent run by `serve`'s supervisor (py/pyleash/supervisor.py) names it in its hello; the supervisor has a link of
+ * its own on the same socket, by which it reports its child's end and takes the order to recycle a frozen child.
  */
 import { Reply } from "zeromq";
-import { InvalidArgumentError, type PyleashError, WorkerLostError } from "../errors.js";
-import { type Hello, PROTOCOL_VERSION } from "../protocol.js";
+import { InvalidArgumentError, type PyleashError, WorkerCrashedError, WorkerLostError } from "../errors.js";
+import { CONTRACT, type Hello, PROTOCOL_VERSION } from "../protocol.js";
 import { describe } from "../util/validate.js";
-import { type AgentLife, Connection } from "../worker/connection.js";
+import { Connection } from "../worker/connection.js";
+import type { AgentLife } from "../worker/life.js";
 import { Channel } from "../worker/channel.js";
+import { encode } from "../worker/framing.js";
 import { tryDecode } from "../worker/handshake.js";
 import type { ResolvedWorkerOptions } from "../worker/options.js";
 import { Worker } from "../worker/worker.js";
@@ -35,6 +39,9 @@ export interface ResolvedListen {
   heartbeatMs: number;
   lostAfterMs: number;
 }
+
+/** The message types of a serve supervisor's link (py/pyleash/supervisor.py). */
+const SUPERVISOR = CONTRACT.supervisor.messages;
 
 const Z85 = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
@@ -98,10 +105,28 @@ function z85(raw: Buffer): string {
   return out;
 }
 
+/** A serve supervisor's link: where to send it a recycle order, and when it last said it was there. */
+interface Supervisor {
+  routing: Buffer;
+  lastSeen: number;
+}
+
+/** What a peer asks of its listener. */
+interface PeerHooks {
+  /** Ask the peer's supervisor to kill and restart it; false when it has none that is alive. */
+  recycle(peer: Peer): boolean;
+  supervised(peer: Peer): boolean;
+  forget(): void;
+}
+
 /** One joined agent: its messages, when it was last heard from, and its life. */
 class Peer {
   lastSeen = Date.now();
   connection: Connection | undefined;
+  /** Its supervisor's id (the hello's `supervisor`), if `serve` runs it under one. */
+  readonly supervisor: string | undefined;
+  /** A recycle order went to its supervisor: its end is the supervisor's `exited` (or, failing that, a timeout). */
+  recycling: NodeJS.Timeout | undefined;
   /** What its launcher calls it (hello's `tag`; a Ray agent's is its actor's name). */
   tag: string | undefined;
   /** A ping of `probe` is on its way. */
@@ -113,6 +138,10 @@ class Peer {
   #onDeath: ((error: PyleashError) => void) | undefined;
   #resolveGone!: () => void;
   readonly gone = new Promise<void>((resolve) => (this.#resolveGone = resolve));
+
+  constructor(supervisor: string | undefined) {
+    this.supervisor = supervisor;
+  }
 
   push(message: Buffer[]): void {
     this.lastSeen = Date.now();
@@ -129,6 +158,7 @@ class Peer {
   }
 
   end(): void {
+    clearTimeout(this.recycling);
     this.#ended = true;
     this.#resolveGone();
     this.#wake?.();
@@ -141,18 +171,25 @@ class Peer {
     this.#onDeath?.(error);
   }
 
-  life(forget: () => void): AgentLife {
+  life(hooks: PeerHooks): AgentLife {
     const peer = this;
     return {
       get alive() {
         return !peer.#ended;
       },
+      get recyclable() {
+        return hooks.supervised(peer);
+      },
       gone: this.gone,
       onDeath: (listener) => (this.#onDeath = listener),
       askedToExit: () => this.end(), // it exits on shutdown; nothing here to wait for
-      kill: () => this.end(),
+      // Its supervisor kills it (SIGKILL: whatever holds the GIL) and starts a fresh agent, which joins anew.
+      kill: () => {
+        if (this.#ended || this.recycling) return; // a recycle order is out: its `exited` (or a timeout) ends it
+        if (!hooks.recycle(this)) this.end();
+      },
       dumpThreads: () => Promise.resolve("(no thread dump: the agent runs on another host)"),
-      release: async () => forget(),
+      release: async () => hooks.forget(),
     };
   }
 }
@@ -165,6 +202,9 @@ export class Listener {
   readonly #peers = new Map<string, Peer>();
   /** Peers lost or closed: whatever they still send is dropped. */
   readonly #gone = new Set<string>();
+  /** Serve supervisors by id, and their ids by routing id. */
+  readonly #supervisors = new Map<string, Supervisor>();
+  readonly #supervisorIds = new Map<string, string>();
   readonly #timer: NodeJS.Timeout;
   #closed = false;
 
@@ -224,23 +264,37 @@ export class Listener {
       const [id, frame] = message;
       if (!id || !frame) continue;
       const key = id.toString("hex");
+      const supervisor = this.#supervisorIds.get(key);
+      if (supervisor !== undefined) {
+        this.#fromSupervisor(supervisor, frame);
+        continue;
+      }
       const known = this.#peers.get(key);
       if (known) {
         known.push(message);
         continue;
       }
       if (this.#gone.has(key)) continue;
-      const hello = tryDecode(frame) as Partial<Hello> | undefined;
+      const hello = tryDecode(frame) as (Omit<Partial<Hello>, "type"> & { type?: string; id?: unknown; supervisor?: unknown }) | undefined;
+      if (hello?.type === SUPERVISOR.hello && hello.protocol === PROTOCOL_VERSION && typeof hello.id === "string") {
+        this.#supervisorIds.set(key, hello.id);
+        this.#supervisors.set(hello.id, { routing: id, lastSeen: Date.now() });
+        continue;
+      }
       if (hello?.type !== "hello" || hello.protocol !== PROTOCOL_VERSION || typeof hello.pid !== "number") continue;
-      const peer = new Peer();
+      const peer = new Peer(typeof hello.supervisor === "string" ? hello.supervisor : undefined);
       const tag = (hello as { tag?: unknown }).tag;
       if (typeof tag === "string") peer.tag = tag;
       this.#peers.set(key, peer);
-      const forget = (): void => {
-        this.#peers.delete(key);
-        this.#gone.add(key);
+      const hooks: PeerHooks = {
+        recycle: (p) => this.#recycle(p),
+        supervised: (p) => this.#supervisorOf(p) !== undefined,
+        forget: () => {
+          this.#peers.delete(key);
+          this.#gone.add(key);
+        },
       };
-      peer.connection = Connection.adopt(peer.life(forget), this.#channel, id, hello as Hello, peer.messages(), this.#worker);
+      peer.connection = Connection.adopt(peer.life(hooks), this.#channel, id, hello as Hello, peer.messages(), this.#worker);
       join(Worker.adopt(peer.connection, this.#worker));
     }
   }
@@ -276,9 +330,52 @@ export class Listener {
     }
   }
 
-  /** Ping the quiet agents; declare lost those silent past lostAfterMs. */
+  /** The peer's supervisor, if it has one that was heard from within lostAfterMs. */
+  #supervisorOf(peer: Peer): Supervisor | undefined {
+    const supervisor = peer.supervisor === undefined ? undefined : this.#supervisors.get(peer.supervisor);
+    return supervisor && Date.now() - supervisor.lastSeen <= this.#options.lostAfterMs ? supervisor : undefined;
+  }
+
+  /** Order the peer's supervisor to kill and restart it; its `exited` (or lostAfterMs) ends the peer. */
+  #recycle(peer: Peer): boolean {
+    const supervisor = this.#supervisorOf(peer);
+    const pid = peer.connection?.pid;
+    if (!supervisor || pid === undefined) return false;
+    this.#channel.send(supervisor.routing, encode({ type: SUPERVISOR.recycle, pid }));
+    peer.recycling ??= setTimeout(() => peer.end(), this.#options.lostAfterMs);
+    return true;
+  }
+
+  /** A supervisor's keepalive, or the end of its child: a crash fails the child's work with WorkerCrashedError. */
+  #fromSupervisor(id: string, frame: Buffer): void {
+    const supervisor = this.#supervisors.get(id);
+    if (supervisor) supervisor.lastSeen = Date.now();
+    const message = tryDecode(frame) as { type?: unknown; pid?: unknown; code?: unknown; signal?: unknown } | undefined;
+    if (message?.type !== SUPERVISOR.exited) return;
+    for (const [key, peer] of this.#peers) {
+      const connection = peer.connection;
+      if (peer.supervisor !== id || !connection || connection.pid !== message.pid) continue;
+      this.#peers.delete(key);
+      this.#gone.add(key);
+      if (peer.recycling) peer.end();
+      else {
+        const code = typeof message.code === "number" ? message.code : null;
+        const signal = typeof message.signal === "string" ? (message.signal as NodeJS.Signals) : null;
+        const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
+        peer.die(new WorkerCrashedError(code, signal, "", `${connection.pid} on ${connection.host} ${how} (its supervisor starts a new one)`));
+      }
+    }
+  }
+
+  /** Ping the quiet agents; declare lost those silent past lostAfterMs (and have a live supervisor replace them). */
   #beat(): void {
     const now = Date.now();
+    for (const [id, supervisor] of this.#supervisors) {
+      if (now - supervisor.lastSeen > 2 * this.#options.lostAfterMs) {
+        this.#supervisors.delete(id);
+        this.#supervisorIds.delete(supervisor.routing.toString("hex"));
+      }
+    }
     for (const [key, peer] of this.#peers) {
       const silent = now - peer.lastSeen;
       const connection = peer.connection;
@@ -287,6 +384,7 @@ export class Listener {
         this.#peers.delete(key);
         this.#gone.add(key);
         peer.die(new WorkerLostError(connection.host, connection.pid, peer.lastSeen, silent));
+        this.#recycle(peer); // silent but its supervisor is not: frozen, not cut off; a fresh agent joins
       } else if (silent >= this.#options.heartbeatMs) {
         void connection.responsive(this.#options.lostAfterMs);
       }

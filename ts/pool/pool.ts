@@ -4,7 +4,6 @@
  */
 import { EventEmitter } from "node:events";
 import {
-  AbortError,
   InitializerError,
   InvalidArgumentError,
   type PyleashError,
@@ -26,6 +25,7 @@ import { type ListenOptions, Listener, resolveListen } from "./listener.js";
 import { type DriverEvent, RayDriver, agentEndpoint, resolveRayLauncher } from "./ray.js";
 import { curveKeyPair } from "zeromq";
 import { defaultPythonSpec, locatePython } from "../python/discover.js";
+import { type Work, abortedBeforeStart } from "../util/abort.js";
 import { type Waiting, WaitingLine } from "./queue.js";
 import { type PoolWorkerInfo, Slot } from "./slot.js";
 
@@ -56,7 +56,7 @@ export interface PoolEvents {
   join: [PoolWorkerInfo];
   /** A remote agent went silent past lostAfterMs; its work rejected with `error`; the pool no longer uses it. */
   lost: [PoolLost];
-  /** An agent died on its own; its calls rejected with `error`, and a replacement is on its way. */
+  /** An agent died on its own; its calls rejected with `error`, and a replacement is on its way (a remote one's comes from its supervisor, as a "join"). */
   crash: [PoolCrash];
   /**
    * Crashes repeat: the pool backs off before the next replacement; or a replacement's `initializer` failed (it
@@ -109,7 +109,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   }
 
   /**
-   * A pool that remote agents join (`python -m pyleash serve --connect …`, docs/remote.md) over CURVE on tcp;
+   * A pool that remote agents join (`python -m pyleash serve --connect …`, docs/distributed.md) over CURVE on tcp;
    * `size` (default 0) local agents are spawned besides. Resolves once it listens: see `endpoint`, `waitForWorkers`.
    */
   static async listen(options: PoolOptions & ListenOptions): Promise<Pool> {
@@ -242,7 +242,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
       const left = timeoutMs === undefined ? options : { ...options, timeoutMs: Math.max(1, Math.round(timeoutMs - waitedMs)) };
       return this.#call(slot, target, args, kwargs, left);
     };
-    return this.#wait(this.#calls, run, options.signal, timeoutMs) as Promise<T>;
+    return this.#wait(this.#calls, "call", run, options.signal, timeoutMs) as Promise<T>;
   }
 
   /**
@@ -281,7 +281,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#wait(this.#tasks, (slot) => this.#start(slot, target, options), options.signal, undefined) as Promise<Task<T>>;
+    return this.#wait(this.#tasks, "task", (slot) => this.#start(slot, target, options), options.signal, undefined) as Promise<Task<T>>;
   }
 
   /**
@@ -293,7 +293,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     checkTarget(target);
     const resolved = resolveMapOptions(options);
     const list = mapItems(items);
-    if (resolved.signal?.aborted) throw new AbortError("The map was aborted before it started", resolved.signal.reason);
+    if (resolved.signal?.aborted) throw abortedBeforeStart("map", resolved.signal);
     const runner: ChunkRunner = {
       lanes: 2 * this.#options.size,
       open: (chunk) => {
@@ -309,10 +309,28 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         if (this.#closing) return Promise.reject(new WorkerClosedError());
         const slot = this.#tasks.size === 0 ? this.#pick(true) : undefined;
         if (slot) return start(slot);
-        return this.#wait(this.#tasks, start, resolved.signal, undefined) as ReturnType<typeof start>;
+        return this.#wait(this.#tasks, "map", start, resolved.signal, undefined) as ReturnType<typeof start>;
       },
     };
     return runMap<T>(runner, list, resolved);
+  }
+
+  /**
+   * Replace the agent `pid` (one of `pool.workers`) with a fresh one, whatever it is doing (C code holding the GIL
+   * included): its work in flight rejects with a WorkerRestartedError. A spawned agent is restarted in its place; a
+   * remote one is killed and started again by its `serve` supervisor, and the fresh agent joins as a new member
+   * (a "join" event). Rejects with an InvalidArgumentError for a pid the pool does not hold, or a remote agent
+   * without a live supervisor (`serve --no-supervise`).
+   */
+  async recycle(pid: number, reason = "recycled by pool.recycle"): Promise<void> {
+    if (this.#closing) throw new WorkerClosedError();
+    const slot = [...this.#slots].find((s) => s.worker?.pid === pid && (s.state === "ready" || s.state === "retiring"));
+    const worker = slot?.worker;
+    if (!worker) throw new InvalidArgumentError(`Expected "pid" to be the pid of one of the pool's agents, got ${JSON.stringify(pid)}`);
+    if (!worker.recyclable) {
+      throw new InvalidArgumentError(`The remote agent ${pid} on ${worker.host} has no live supervisor (serve --no-supervise?): nothing can recycle it from here`);
+    }
+    await worker.restart(reason);
   }
 
   /** Reject what waits, close every agent (their in-flight calls reject with WorkerClosedError); no process is left. */
@@ -369,11 +387,11 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     }
   }
 
-  #wait(line: WaitingLine, run: Waiting["run"], signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<unknown> {
-    if (signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", signal.reason));
+  #wait(line: WaitingLine, work: Work, run: Waiting["run"], signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<unknown> {
+    if (signal?.aborted) return Promise.reject(abortedBeforeStart(work, signal));
     if (this.queued >= this.#options.maxQueue) return Promise.reject(new QueueFullError(this.#options.maxQueue));
     if (this.#down && !this.#anyUp()) return Promise.reject(this.#down);
-    return new Promise((resolve, reject) => line.push({ run, resolve, reject }, signal, timeoutMs));
+    return new Promise((resolve, reject) => line.push({ run, resolve, reject }, work, signal, timeoutMs));
   }
 
   /** The ready agent with the least work; for a call, only one under its call limit. */
@@ -485,7 +503,7 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
         if (this.#closing || slot.state === "dead") return;
         void this.#bury(slot);
         if (error instanceof WorkerLostError) this.emit("lost", { worker: slot.info(), error });
-        else if (error instanceof WorkerCrashedError) this.emit("crash", { pid: slot.worker!.pid, error });
+        else if (error instanceof WorkerCrashedError) this.emit("crash", { pid: worker.pid, error }); // its supervisor starts a new one
       },
       gaveUp: () => {
         if (this.#options.recycleBlocked) this.#retire(slot);
@@ -561,12 +579,18 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     if (slot.idle) void this.#bury(slot);
   }
 
-  /** Close the slot's agent (whatever it still runs rejects) and forget it once it is gone. */
+  /**
+   * Close the slot's agent (whatever it still runs rejects) and forget it once it is gone. A retiring remote agent
+   * with a supervisor is recycled instead: its supervisor starts a fresh one, which joins as its replacement.
+   */
   #bury(slot: Slot): Promise<void> {
     if (slot.state === "dead") return Promise.resolve();
+    const worker = slot.worker;
+    const recycle = slot.remote && slot.state === "retiring" && !this.#closing && worker?.recyclable === true;
     slot.state = "dead";
     slot.unwatch();
-    const closing = (slot.worker?.close() ?? Promise.resolve()).finally(() => this.#slots.delete(slot));
+    const gone = recycle ? worker.restart("retired by the pool").catch(() => worker.close()) : (worker?.close() ?? Promise.resolve());
+    const closing = gone.finally(() => this.#slots.delete(slot));
     this.#track(closing);
     return closing;
   }

@@ -1,5 +1,5 @@
 /** A waiting line of the pool: work no agent could take yet, oldest first, leaving early on abort or timeout. */
-import { AbortError } from "../errors.js";
+import { type Work, cutoffError, onCutoff } from "../util/abort.js";
 import type { Slot } from "./slot.js";
 
 /** One piece of work waiting for an agent. */
@@ -27,31 +27,23 @@ export class WaitingLine {
     return this.#size;
   }
 
-  /** Queue `job`; an abort of `signal` or `timeoutMs` spent waiting rejects it with an AbortError and removes it. */
-  push(job: Waiting, signal: AbortSignal | undefined, timeoutMs: number | undefined): void {
+  /** Queue `job`; an abort of `signal` or `timeoutMs` spent waiting rejects it with an AbortError naming `work`, and removes it. */
+  push(job: Waiting, work: Work, signal: AbortSignal | undefined, timeoutMs: number | undefined): void {
     const entry: Entry = { job, since: performance.now(), gone: false, dispose: () => {} };
-    const leave = (message: string, cause: unknown): void => {
-      if (entry.gone) return;
-      entry.gone = true;
-      this.#size--;
-      entry.dispose();
-      job.reject(new AbortError(message, cause)); // no stopReport: nothing ran in Python
-    };
-    const onAbort = (): void => leave("The call was aborted while it waited for a worker in the pool", signal?.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const timer =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            const message = `The call timed out after ${timeoutMs} ms while it waited for a worker in the pool`;
-            leave(message, new DOMException(message, "TimeoutError"));
-          }, timeoutMs);
-    entry.dispose = () => {
-      signal?.removeEventListener("abort", onAbort);
-      if (timer) clearTimeout(timer);
-    };
     this.#entries.push(entry);
     this.#size++;
+    entry.dispose = onCutoff(
+      signal,
+      timeoutMs,
+      work,
+      (cutoff) => {
+        if (entry.gone) return;
+        entry.gone = true;
+        this.#size--;
+        job.reject(cutoffError(cutoff)); // no stopReport: nothing ran in Python
+      },
+      " while it waited for a worker in the pool",
+    );
   }
 
   /** The oldest waiting job, taken out of the line, with how long it waited. */

@@ -12,7 +12,8 @@ import { type StopSubject, stopTask } from "../task/stop.js";
 import { settlesWithin } from "../util/time.js";
 import { describe, nonNegativeInteger, stripUndefined } from "../util/validate.js";
 import { busiestThreadShare, suspended } from "../worker/thread-cpu.js";
-import { AttachedLink, type PythoniaImport } from "./link.js";
+import type { Connection } from "../worker/connection.js";
+import { type PythoniaImport, attach } from "./link.js";
 
 export type { PythoniaImport };
 
@@ -66,14 +67,17 @@ const SETTLE_AFTER_STOP_MS = 1_000;
 const MAX_STOPS = 50;
 
 export class Leash implements AsyncDisposable {
-  readonly #link: AttachedLink;
+  readonly #link: Connection;
+  /** pythonia's main thread: the one whose calls stopCurrent stops. */
+  readonly #mainIdent: number;
   readonly #python: PythoniaImport;
   readonly #closeGraceMs: number;
   #closing: Promise<void> | undefined;
   #stoppingCurrent: Promise<unknown> = Promise.resolve();
 
-  private constructor(link: AttachedLink, python: PythoniaImport, closeGraceMs: number) {
+  private constructor(link: Connection, mainIdent: number, python: PythoniaImport, closeGraceMs: number) {
     this.#link = link;
+    this.#mainIdent = mainIdent;
     this.#python = python;
     this.#closeGraceMs = closeGraceMs;
   }
@@ -84,7 +88,8 @@ export class Leash implements AsyncDisposable {
     const { startTimeoutMs, closeGraceMs } = { startTimeoutMs: 10_000, closeGraceMs: 2_000, ...stripUndefined(options) };
     nonNegativeInteger("startTimeoutMs", startTimeoutMs);
     nonNegativeInteger("closeGraceMs", closeGraceMs);
-    return new Leash(await AttachedLink.open(python, { startTimeoutMs }), python, closeGraceMs);
+    const { link, mainIdent } = await attach(python, { startTimeoutMs, closeGraceMs });
+    return new Leash(link, mainIdent, python, closeGraceMs);
   }
 
   /** pythonia's Python process id. */
@@ -112,7 +117,7 @@ export class Leash implements AsyncDisposable {
     // One at a time: each stop aims the one signal at the call running when it begins.
     const next = this.#stoppingCurrent
       .catch(() => undefined)
-      .then(() => this.#stop("main", "main", "pythonia's current call", this.#link.mainIdent, options));
+      .then(() => this.#stop("main", "main", "pythonia's current call", this.#mainIdent, options));
     this.#stoppingCurrent = next;
     return next;
   }
@@ -139,9 +144,9 @@ export class Leash implements AsyncDisposable {
    * agent does not answer within `timeoutMs` (C code holding the GIL), from faulthandler's dump.
    */
   async stack(options: StackOptions = {}): Promise<StackSnapshot> {
-    const { ident, timeoutMs } = { ident: this.#link.mainIdent, timeoutMs: 1_000, ...stripUndefined(options) };
+    const { ident, timeoutMs } = { ident: this.#mainIdent, timeoutMs: 1_000, ...stripUndefined(options) };
     nonNegativeInteger("timeoutMs", timeoutMs);
-    const task = ident === this.#link.mainIdent ? "main" : `thread-${ident}`;
+    const task = ident === this.#mainIdent ? "main" : `thread-${ident}`;
     try {
       return { source: "agent", frames: (await this.#link.request({ type: "stack", task }, { timeoutMs })) as Frame[] };
     } catch (error) {
@@ -187,9 +192,9 @@ export class Leash implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await this.#link.close(this.#closeGraceMs);
+      await this.#link.close();
       // pythonia's python() starts a new process when its own has ended: ask only the process we attached to.
-      if (!this.#link.processAlive()) return;
+      if (!this.#link.alive) return;
       const restored = (async () => {
         const attach = await this.#python("pyleash.attach");
         await attach.detach();

@@ -10,7 +10,7 @@ export interface TaskHost {
   dumpThreads(): Promise<string>;
   /** Whether the agent's control loop answers within `timeoutMs` (false while C code holds the GIL). */
   ping(timeoutMs: number): Promise<boolean>;
-  /** The largest share of `windowMs` one agent thread spent on the CPU (0..1); undefined where the platform cannot tell. */
+  /** The largest share of the agent's CPU time over `windowMs` that one of its threads took (0..1); undefined where the platform cannot tell. */
   busiestThreadShare(windowMs: number): Promise<number | undefined>;
   /** The agent's process is stopped by a signal or a debugger (false where the platform cannot tell). */
   suspended(): boolean;

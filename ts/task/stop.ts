@@ -11,15 +11,15 @@ import type { TaskHost } from "./host.js";
 import { type StopOptions, resolveStopOptions } from "./options.js";
 import type { StopReport } from "./report.js";
 
-/** How long past the deadline the agent has to deliver its report before the controller checks on it. */
-const ANSWER_SLACK_MS = 1_000;
-/** How long a ping may take before the agent counts as frozen, and how often a slow agent is checked on. */
-const PING_MS = 1_000;
-/** How long past the deadline a slow agent's report is awaited, while its threads are seen taking turns. */
-const STARVED_MS = 10_000;
-/** How long the agent's threads are watched on the CPU, to tell frozen (one runs alone) from busy (they take turns). */
-const CPU_WINDOW_MS = 500;
-/** One thread on the CPU for this share of the window, while the control loop cannot answer: frozen. */
+/** How long past the deadline the agent's own report (sent at its deadline) has to arrive before the controller reports. */
+const REPORT_SLACK_MS = 250;
+/** Over how much of the time before that the agent is pinged and its threads watched on the CPU, should no report have come. */
+const PROBE_MS = 500;
+/** How much longer the report of an agent that answered the probe's ping is awaited: it is alive, its report is near. */
+const ALIVE_SLACK_MS = 1_000;
+/** How often a suspended process is checked for while the report is awaited. */
+const SUSPEND_CHECK_MS = 1_000;
+/** One thread on the CPU for this share of the probe window, while the control loop cannot answer: frozen. */
 const FROZEN_SHARE = 0.8;
 /**
  * The agent sends a task's end event before (or in the same message as) a report that says it ended, so this
@@ -57,7 +57,7 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
     () => (endedAs = "finished-first"),
     (error: unknown) => (endedAs = error instanceof TaskStoppedError ? "stopped" : "finished-first"),
   );
-  const answered = await answerOrFrozen(answer, host, deadlineMs + Math.max(ANSWER_SLACK_MS, graceMs), asked + deadlineMs + STARVED_MS);
+  const answered = await answerOrSilence(answer, host, asked + deadlineMs + REPORT_SLACK_MS);
   let report: StopReport;
   // The end may arrive meanwhile. A stopped process cannot write a dump: the signal would only wait, and fire at a
   // random moment after SIGCONT, with faulthandler walking the stacks of threads that are busy freeing them.
@@ -89,47 +89,60 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
 }
 
 /**
- * The agent's report, or why it did not come. Past `patienceMs` the agent is pinged: one that answers, or whose
- * threads take turns on the CPU, is only slow (busy threads compete for the GIL), so its report is awaited until
- * `giveUpAt`; one whose single thread holds the CPU alone is frozen.
+ * The agent's report, or why it did not come by `dueAt` (the deadline and a little slack): the controller honours
+ * the deadline whatever the agent does. Over the last PROBE_MS before `dueAt` the agent is pinged and its threads
+ * are watched on the CPU, so that at `dueAt` the controller knows a frozen agent (no pong, one thread alone on the
+ * CPU) from a starved one (no pong, threads taking turns) or a slow one (pong: its report is awaited ALIVE_SLACK_MS
+ * more). The agent's ladder goes on regardless: a later end still reaches the task (and its health).
  */
-async function answerOrFrozen(
-  answer: Promise<Omit<StopReport, "agentResponsive">>,
-  host: TaskHost,
-  patienceMs: number,
-  giveUpAt: number,
-): Promise<StopReport | Silence> {
+async function answerOrSilence(answer: Promise<Omit<StopReport, "agentResponsive">>, host: TaskHost, dueAt: number): Promise<StopReport | Silence> {
   const settled = answer.then(
     (reply) => ({ reply }),
     (error: unknown) => ({ error }),
   );
-  const patientUntil = performance.now() + patienceMs;
-  for (;;) {
-    const patient = performance.now() < patientUntil;
-    // While patient, wake every PING_MS anyway: a suspended process will not answer, however long it is given.
-    const outcome = await Promise.race([settled, delay(patient ? Math.min(PING_MS, patientUntil - performance.now()) : PING_MS)]);
-    if (outcome) {
-      if ("error" in outcome) throw outcome.error;
-      return { ...outcome.reply, agentResponsive: true };
+  const until = async (at: number): Promise<Awaited<typeof settled> | "suspended" | undefined> => {
+    for (;;) {
+      const left = at - performance.now();
+      if (left <= 0) return undefined;
+      // Wake now and then anyway: a suspended process will not answer, however long it is given.
+      const outcome = await Promise.race([settled, delay(Math.min(SUSPEND_CHECK_MS, left))]);
+      if (outcome) return outcome;
+      if (host.suspended()) return "suspended";
     }
-    if (host.suspended()) return "suspended";
-    if (patient) continue;
-    if (performance.now() > giveUpAt) return "unanswered";
-    if (await host.ping(PING_MS)) continue; // slow, not frozen: busy threads compete for the GIL
-    const share = await host.busiestThreadShare(CPU_WINDOW_MS);
-    if (share === undefined) return "unresponsive";
-    if (share >= FROZEN_SHARE) return "frozen";
+  };
+  const answered = (outcome: Awaited<typeof settled>): StopReport => {
+    if ("error" in outcome) throw outcome.error;
+    return { ...outcome.reply, agentResponsive: true };
+  };
+  const probeAt = dueAt - PROBE_MS;
+  let outcome = await until(probeAt);
+  if (outcome === "suspended") return outcome;
+  if (outcome) return answered(outcome);
+  const window = Math.max(1, Math.round(dueAt - performance.now()));
+  const probe = Promise.all([host.ping(window), host.busiestThreadShare(window)]);
+  probe.catch(() => {});
+  outcome = await until(dueAt);
+  if (outcome === "suspended") return outcome;
+  if (outcome) return answered(outcome);
+  const [pong, share] = await Promise.race([probe, delay(PROBE_MS).then(() => [false, undefined] as const)]);
+  if (pong) {
+    outcome = await until(performance.now() + ALIVE_SLACK_MS);
+    if (outcome === "suspended") return outcome;
+    return outcome ? answered(outcome) : "unanswered";
   }
+  if (share === undefined) return "unresponsive";
+  return share >= FROZEN_SHARE ? "frozen" : "starved";
 }
 
 /** Why the agent's report did not come: see frozenAgentReport. */
-type Silence = "frozen" | "unresponsive" | "unanswered" | "suspended";
+type Silence = "frozen" | "unresponsive" | "starved" | "unanswered" | "suspended";
 
 const SILENCE: Record<Silence, string> = {
-  frozen: `nor a ping within ${PING_MS} ms, and one of its threads held the CPU alone meanwhile: C code holding the GIL has frozen it`,
-  unresponsive: `nor a ping within ${PING_MS} ms: its control loop cannot get the GIL (C code holds it, or busy threads starve it; this platform cannot tell which)`,
-  suspended: `because its process is stopped (SIGSTOP, or a debugger holds it): nothing in it runs until it is continued`,
-  unanswered: `by ${STARVED_MS / 1000} s past the deadline, though it is alive (it answered pings, or its threads took turns on the CPU): its busy threads starve the stop of the GIL`,
+  frozen: `nor a ping in the last ${PROBE_MS} ms before that, and one of its threads held the CPU alone meanwhile: C code holding the GIL has frozen it`,
+  unresponsive: `nor a ping in the last ${PROBE_MS} ms before that: its control loop cannot get the GIL (C code holds it, or busy threads starve it; this platform cannot tell which)`,
+  starved: `nor a ping in the last ${PROBE_MS} ms before that, though its threads took turns on the CPU: its busy threads starve the stop of the GIL (the stop goes on there)`,
+  suspended: "because its process is stopped (SIGSTOP, or a debugger holds it): nothing in it runs until it is continued",
+  unanswered: `though it answered a ping: it is alive, but its busy threads held its report ${ALIVE_SLACK_MS / 1000} s more (the stop goes on there)`,
 };
 
 function delay(ms: number): Promise<undefined> {

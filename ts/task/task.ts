@@ -1,6 +1,7 @@
 /** Task: Python work started in the agent, with its result, its stack, and its stop. */
-import { AbortError, type PyleashError, PythonError, TaskStoppedError, errorFromPayload } from "../errors.js";
+import { type PyleashError, PythonError, TaskStoppedError, errorFromPayload } from "../errors.js";
 import type { AgentEvent, EventOf, TaskKind } from "../protocol.js";
+import { type Cutoff, abortedBeforeStart, cutoffError, onCutoff } from "../util/abort.js";
 import type { TaskHost } from "./host.js";
 import type { ResolvedStart, StopOptions } from "./options.js";
 import { type Progress, ProgressFeed, notify, progressOf } from "./progress.js";
@@ -39,7 +40,7 @@ export class Task<T = unknown> {
   #stopping: Promise<StopReport> | undefined;
   /** The agent reported the task's end: it may forget the task, so stop and stack are answered here. */
   #endReported = false;
-  #abortReason: { reason: unknown } | undefined;
+  #cutoff: Cutoff | undefined;
   #removeAbortListener: (() => void) | undefined;
   readonly #progress = new ProgressFeed();
 
@@ -84,7 +85,7 @@ export class Task<T = unknown> {
   /** @internal Send the start request; resolves with this task once the agent has accepted it. */
   async begin(): Promise<this> {
     const { signal } = this.#options;
-    if (signal?.aborted) throw new AbortError("The task was aborted before it started", signal.reason);
+    if (signal?.aborted) throw abortedBeforeStart("task", signal);
     await this.#host.request({
       type: "start",
       task: this.id,
@@ -96,14 +97,10 @@ export class Task<T = unknown> {
       trace: this.#options.trace,
     });
     if (this.#status === "starting") this.#status = "running";
-    if (signal) {
-      const onAbort = (): void => {
-        this.#abortReason = { reason: signal.reason };
-        this.stop().catch(() => {});
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#removeAbortListener = () => signal.removeEventListener("abort", onAbort);
-    }
+    this.#removeAbortListener = onCutoff(signal, undefined, "task", (cutoff) => {
+      this.#cutoff = cutoff;
+      this.stop().catch(() => {});
+    });
     return this;
   }
 
@@ -179,8 +176,8 @@ export class Task<T = unknown> {
     this.#progress.end();
     if (error instanceof PythonError || error === undefined) this.#started.resolve();
     else this.#started.reject(error);
-    if (this.#abortReason) {
-      this.#result.reject(new AbortError("The task was aborted", this.#abortReason.reason));
+    if (this.#cutoff) {
+      this.#result.reject(cutoffError(this.#cutoff));
     } else if (error) {
       this.#result.reject(error);
     } else {

@@ -2,12 +2,13 @@
  * A call that an abort or a timeout stops in Python: the agent records it as a task while it runs, and the same
  * stop as `task.stop()` reaches it; the caller's AbortError carries the StopReport.
  */
-import { AbortError, PythonError, TaskStoppedError } from "../errors.js";
+import { PythonError, TaskStoppedError } from "../errors.js";
 import type { Lane } from "../protocol.js";
 import type { TaskHost } from "../task/host.js";
 import { notify, progressOf } from "../task/progress.js";
 import type { StopReport } from "../task/report.js";
 import { type StopSubject, stopTask } from "../task/stop.js";
+import { cutoffError, whenCutOff } from "../util/abort.js";
 import type { ResolvedCall } from "./options.js";
 
 export interface CallBody {
@@ -37,13 +38,13 @@ export async function stoppableCall<T>(host: TaskHost, id: string, body: CallBod
       return { error };
     },
   );
-  const trigger = whenAborted(signal, timeoutMs);
+  const trigger = whenCutOff(signal, timeoutMs, "call");
   const first = await Promise.race([settled, trigger.fired]);
   trigger.dispose();
   if ("value" in first) return first.value as T;
   if ("error" in first) throw first.error;
 
-  const { cause, message } = first;
+  const cutoff = first;
   // The agent ends a call it stops with TaskStopped: that is the end a stop waits for.
   const result = settled.then((end) => {
     if (!("error" in end)) return end.value;
@@ -72,35 +73,5 @@ export async function stoppableCall<T>(host: TaskHost, id: string, body: CallBod
   } finally {
     forget.abort();
   }
-  throw new AbortError(message, cause, stop);
-}
-
-interface Fired {
-  cause: unknown;
-  message: string;
-}
-
-/** Settles when the signal aborts or the timeout passes, whichever comes first; dispose() removes both. */
-export function whenAborted(signal: AbortSignal | undefined, timeoutMs: number | undefined, what = "call"): { fired: Promise<Fired>; dispose(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  const fired = new Promise<Fired>((resolve) => {
-    if (signal) {
-      onAbort = () => resolve({ cause: signal.reason, message: `The ${what} was aborted` });
-      signal.addEventListener("abort", onAbort, { once: true });
-    }
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        const message = `The ${what} timed out after ${timeoutMs} ms`;
-        resolve({ cause: new DOMException(message, "TimeoutError"), message });
-      }, timeoutMs);
-    }
-  });
-  return {
-    fired,
-    dispose() {
-      if (timer) clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener("abort", onAbort);
-    },
-  };
+  throw cutoffError(cutoff, stop);
 }

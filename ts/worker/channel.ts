@@ -144,13 +144,38 @@ export class Channel {
     this.#busy = false;
   };
 
-  /** `[peer, ...frames]` for each incoming message; ends when the channel closes. */
-  async *messages(): AsyncGenerator<Buffer[]> {
-    try {
-      for await (const message of this.#router) yield message;
-    } catch (error) {
-      if (!this.#closed) throw error;
-    }
+  /**
+   * `[peer, ...frames]` for each incoming message; ends when the channel closes. Written by hand over
+   * `router.receive()`: an async generator over the router's own async iterator costs two more promise hops per
+   * message than this one `.then`.
+   */
+  messages(): AsyncGenerator<Buffer[]> {
+    const router = this.#router;
+    let done = false;
+    const end = (): IteratorResult<Buffer[]> => {
+      done = true;
+      return { value: undefined, done: true };
+    };
+    const got = (value: Buffer[]): IteratorResult<Buffer[]> => ({ value, done: false });
+    const failed = (error: unknown): IteratorResult<Buffer[]> => {
+      // As the router's iterator does: a receive cut short by the close ends the iteration; else it throws.
+      if (this.#closed || router.closed) return end();
+      done = true;
+      throw error;
+    };
+    const iterator: AsyncGenerator<Buffer[]> = {
+      next: () => (done || router.closed ? Promise.resolve(end()) : router.receive().then(got, failed)),
+      return: () => Promise.resolve(end()),
+      throw: (error: unknown) => {
+        done = true;
+        return Promise.reject(error);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+      [Symbol.asyncDispose]: async () => {
+        done = true;
+      },
+    };
+    return iterator;
   }
 
   async close(): Promise<void> {

@@ -1,70 +1,27 @@
-/** One agent process and the ZeroMQ channel to it, from hello to exit (a Worker may go through several). */
+/** One agent and the ZeroMQ channel to it, from hello to exit, whatever its lifecycle (a Worker may go through several). */
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { hostname } from "node:os";
-import { InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerCrashedError, WorkerLostError } from "../errors.js";
+import { InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerLostError } from "../errors.js";
 import type { AgentEvent, Hello, RequestBody, Strategy } from "../protocol.js";
-import { encode, isReply, splitMessages } from "./framing.js";
+import { encode, forEachMessage, isReply } from "./framing.js";
 import { defaultPythonSpec, locatePython } from "../python/discover.js";
 import { settlesWithin } from "../util/time.js";
-import { type AgentProcess, exited, killGroup, spawnAgent } from "./agent-process.js";
+import { killGroup, spawnAgent } from "./agent-process.js";
 import { Channel } from "./channel.js";
 import { tryDecode, waitForHello } from "./handshake.js";
+import { type AgentLife, spawnedLife } from "./life.js";
 import type { ResolvedWorkerOptions } from "./options.js";
 import { PendingRequests, type RequestOptions } from "./pending.js";
 import { release, track } from "./reaper.js";
 
+/** What a link needs of its options (a Worker's resolved options have them; pythonia's leash makes its own). */
+export type LinkOptions = Pick<ResolvedWorkerOptions, "maxMessageBytes" | "closeGraceMs">;
+
 /**
- * What a connection needs of its agent's lifecycle: a child it spawned (process exit, signals, its own channel),
- * or a remote agent that joined a listening pool (heartbeats on a shared channel; ts/pool/listener.ts).
+ * The one link to an agent, whatever its lifecycle (ts/worker/life.ts): its hello's facts, the request table, the
+ * receive loop, its events and its end. A Worker may go through several (restarts).
  */
-export interface AgentLife {
-  /** The agent has not gone (it may still be frozen). */
-  readonly alive: boolean;
-  /** Settles once the agent is gone. */
-  readonly gone: Promise<void>;
-  /** Called once when the agent dies on its own, with the error its requests get. */
-  onDeath(listener: (error: PyleashError) => void): void;
-  /** After a polite shutdown was sent. */
-  askedToExit(): void;
-  /** Force it away: signals a spawned agent's process group; a remote agent is forgotten. */
-  kill(signal: NodeJS.Signals): void;
-  dumpThreads(timeoutMs: number): Promise<string>;
-  /** Once it is gone: free what it held. */
-  release(): Promise<void>;
-}
-
-/** The life of an agent this controller spawned: its process and the channel made for it alone. */
-function spawnedLife(agent: AgentProcess, channel: Channel): AgentLife {
-  const child = agent.child;
-  return {
-    get alive() {
-      return child.exitCode === null && child.signalCode === null;
-    },
-    gone: exited(child),
-    onDeath(listener) {
-      child.once("exit", (code, signal) => {
-        release(child);
-        // Give stderr a moment to deliver the agent's last words, without waiting on a timeout.
-        const drained = child.stderr ? new Promise((r) => child.stderr!.once("close", r)) : Promise.resolve();
-        void settlesWithin(drained, 50).then(() => {
-          listener(new WorkerCrashedError(code, signal, agent.stderrTail()));
-          killGroup(child, "SIGKILL");
-          void channel.close();
-        });
-      });
-    },
-    askedToExit() {},
-    kill: (signal) => void killGroup(child, signal),
-    dumpThreads: (timeoutMs) => agent.dumpThreads(timeoutMs),
-    async release() {
-      killGroup(child, "SIGKILL"); // whatever the tasks left in the group
-      release(child);
-      await channel.close();
-    },
-  };
-}
-
 export class Connection {
   /** The agent's process id. */
   readonly pid: number;
@@ -85,14 +42,14 @@ export class Connection {
   readonly #life: AgentLife;
   readonly #channel: Channel;
   readonly #peer: Buffer;
-  readonly #options: ResolvedWorkerOptions;
+  readonly #options: LinkOptions;
   readonly #pending = new PendingRequests();
   readonly #eventListeners = new Set<(event: AgentEvent) => void>();
   readonly #exitListeners = new Set<(error: PyleashError) => void>();
   #dead: PyleashError | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(life: AgentLife, channel: Channel, peer: Buffer, hello: Hello, options: ResolvedWorkerOptions) {
+  private constructor(life: AgentLife, channel: Channel, peer: Buffer, hello: Hello, options: LinkOptions) {
     this.#life = life;
     this.#channel = channel;
     this.#peer = peer;
@@ -107,8 +64,11 @@ export class Connection {
     this.host = typeof extra.host === "string" ? extra.host : hostname();
   }
 
-  /** A remote agent that said hello on a listening pool's channel; `messages` are its own (the pool demultiplexes). */
-  static adopt(life: AgentLife, channel: Channel, peer: Buffer, hello: Hello, messages: AsyncGenerator<Buffer[]>, resolved: ResolvedWorkerOptions): Connection {
+  /**
+   * An agent whose hello was checked elsewhere: a remote one on a listening pool's channel (the pool demultiplexes
+   * `messages`), or one attached inside pythonia's Python.
+   */
+  static adopt(life: AgentLife, channel: Channel, peer: Buffer, hello: Hello, messages: AsyncGenerator<Buffer[]>, resolved: LinkOptions): Connection {
     const connection = new Connection(life, channel, peer, hello, resolved);
     connection.#watch(messages);
     return connection;
@@ -153,8 +113,10 @@ export class Connection {
   /** Send one request and settle with its reply. */
   request(body: RequestBody, options: RequestOptions = {}): Promise<unknown> {
     if (this.#dead) return Promise.reject(this.#dead);
-    return this.#pending.send(body, options, this.#options.maxMessageBytes, (frames) => this.#channel.send(this.#peer, frames));
+    return this.#pending.send(body, options, this.#options.maxMessageBytes, this.#write);
   }
+
+  readonly #write = (frames: Buffer[]): void => this.#channel.send(this.#peer, frames);
 
   /** Whether the agent's control loop answers a ping within `timeoutMs` (false while C code holds the GIL). */
   responsive(timeoutMs: number): Promise<boolean> {
@@ -186,12 +148,17 @@ export class Connection {
     return this.#dead !== undefined;
   }
 
+  /** Killing it brings a fresh agent: always for a spawned one; for a remote one, when a live supervisor runs it. */
+  get recyclable(): boolean {
+    return this.#life.recyclable ?? true;
+  }
+
   /** The agent process has not exited (it may still be frozen). */
   get alive(): boolean {
     return this.#life.alive;
   }
 
-  /** Ask the agent to exit; SIGTERM its process group after `closeGraceMs`, then SIGKILL. */
+  /** Ask the agent to exit; after `closeGraceMs` force it (SIGTERM its process group, then SIGKILL; others are let go of). */
   close(): Promise<void> {
     this.#closing ??= this.#shutDown();
     return this.#closing;
@@ -212,12 +179,16 @@ export class Connection {
   async #shutDown(): Promise<void> {
     const life = this.#life;
     const polite = !this.#dead;
-    if (polite) {
-      this.#channel.send(this.#peer, encode({ type: "shutdown", id: this.#pending.nextId() }));
-      this.#fail(new WorkerClosedError());
-      life.askedToExit();
-    }
     const grace = this.#options.closeGraceMs;
+    if (polite) {
+      const id = this.#pending.nextId();
+      this.#channel.send(this.#peer, encode({ type: "shutdown", id }));
+      this.#fail(new WorkerClosedError());
+      // Waited for after the fail, which rejects what is in flight: only the lifecycle cares about this answer.
+      const answered = this.#pending.wait(id, { timeoutMs: grace });
+      answered.catch(() => {});
+      life.askedToExit(answered);
+    }
     if (!polite || !(await settlesWithin(life.gone, grace))) {
       life.kill("SIGTERM");
       if (!(await settlesWithin(life.gone, grace))) life.kill("SIGKILL");
@@ -229,14 +200,14 @@ export class Connection {
   #watch(messages: AsyncGenerator<Buffer[]>): void {
     this.#life.onDeath((error) => this.#fail(error));
     void (async () => {
-      for await (const [peer, ...frames] of messages) {
-        if (!peer?.equals(this.#peer)) continue;
-        for (const [frame, binary] of splitMessages(frames)) this.#receive(frame, binary); // queued replies leave together
+      for await (const message of messages) {
+        if (!message[0]?.equals(this.#peer)) continue;
+        forEachMessage(message, 1, this.#receive); // queued replies leave together
       }
     })();
   }
 
-  #receive(frame: Buffer, binary: Buffer[]): void {
+  readonly #receive = (frame: Buffer, binary: Buffer[]): void => {
     const message = tryDecode(frame, binary);
     if (!message) {
       process.emitWarning("pyleash: dropped an unreadable message from the agent");
@@ -245,7 +216,7 @@ export class Connection {
     } else if (message.type !== "hello") {
       for (const listener of this.#eventListeners) listener(message);
     }
-  }
+  };
 
   #fail(error: PyleashError): void {
     if (this.#dead) return;

@@ -31,6 +31,16 @@ export function* splitMessages(frames: readonly Buffer[]): Generator<[frame: Buf
     i += 1 + count;
   }
 }
+
+/** `each(frame, binary)` for the messages of `frames` from index `start` on (splitMessages without its allocations). */
+export function forEachMessage(frames: readonly Buffer[], start: number, each: (frame: Buffer, binary: Buffer[]) => void): void {
+  for (let i = start; i < frames.length; ) {
+    const frame = frames[i]!;
+    const count = binaryCount(frame);
+    each(frame, count === 0 ? NO_BINARY : frames.slice(i + 1, i + 1 + count));
+    i += 1 + count;
+  }
+}
 const NO_BINARY: Buffer[] = [];
 
 /** Replies carry no `type`; hello and events always do. */

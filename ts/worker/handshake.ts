@@ -1,4 +1,4 @@
-/** Start-up: wait for the agent's hello, check its token and protocol, or say why it never came. */
+/** Start-up: wait for the agent's hello, check its token and protocol, or say why it never came (any lifecycle's hello). */
 import { timingSafeEqual } from "node:crypto";
 import { PythonNotFoundError, PythonVersionError, type PyleashError, WorkerStartError } from "../errors.js";
 import { CONTRACT, type Hello, PROTOCOL_VERSION } from "../protocol.js";
@@ -14,7 +14,6 @@ export async function waitForHello(
   spec: string,
   python: string,
 ): Promise<{ peer: Buffer; hello: Hello }> {
-  const expected = Buffer.from(token);
   const child = agent.child;
   let onError: ((error: NodeJS.ErrnoException) => void) | undefined;
   let onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
@@ -30,21 +29,7 @@ export async function waitForHello(
       reject(new WorkerStartError(`The Python agent (${python}) did not connect within ${timeoutMs} ms\n${stderr}`));
     }, timeoutMs);
   });
-  const hello = (async () => {
-    // Pulled by hand: a for-await loop would close the generator the connection goes on reading.
-    for (let next = await messages.next(); !next.done; next = await messages.next()) {
-      const [peer, frame] = next.value;
-      const message = (peer && frame ? tryDecode(frame) : undefined) as Partial<Hello> | undefined;
-      if (message?.type !== "hello" || typeof message.token !== "string") continue;
-      const given = Buffer.from(message.token);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) continue; // not our agent
-      if (message.protocol !== PROTOCOL_VERSION) {
-        throw new WorkerStartError(`The agent speaks protocol ${message.protocol}, the controller ${PROTOCOL_VERSION}`);
-      }
-      return { peer: peer!, hello: message as Hello };
-    }
-    throw new WorkerStartError("The channel closed before the agent said hello");
-  })();
+  const hello = helloFrom(messages, token);
   hello.catch(() => {}); // after a failure wins the race, the channel's closing rejects this too
   try {
     return await Promise.race([hello, failure]);
@@ -53,6 +38,24 @@ export async function waitForHello(
     child.off("error", onError!);
     child.off("exit", onExit!);
   }
+}
+
+/** The first hello on the channel that carries our token (any other is not our agent's); rejects if the channel closes first. */
+export async function helloFrom(messages: AsyncGenerator<Buffer[]>, token: string): Promise<{ peer: Buffer; hello: Hello }> {
+  const expected = Buffer.from(token);
+  // Pulled by hand: a for-await loop would close the generator the connection goes on reading.
+  for (let next = await messages.next(); !next.done; next = await messages.next()) {
+    const [peer, frame] = next.value;
+    const message = (peer && frame ? tryDecode(frame) : undefined) as Partial<Hello> | undefined;
+    if (message?.type !== "hello" || typeof message.token !== "string") continue;
+    const given = Buffer.from(message.token);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) continue; // not our agent
+    if (message.protocol !== PROTOCOL_VERSION) {
+      throw new WorkerStartError(`The agent speaks protocol ${message.protocol}, the controller ${PROTOCOL_VERSION}`);
+    }
+    return { peer: peer!, hello: message as Hello };
+  }
+  throw new WorkerStartError("The channel closed before the agent said hello");
 }
 
 function startFailure(python: string, code: number | null, signal: NodeJS.Signals | null, stderr: string): PyleashError {

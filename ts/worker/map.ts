@@ -3,11 +3,11 @@
  * agent), so results come back with the stream's credit and an abort stops the chunk running with the stop ladder;
  * a chunk's results arrive in slices (docs/pool.md, map). An item that raises is a result, not the map's end.
  */
-import { AbortError, InvalidArgumentError, PythonError } from "../errors.js";
+import { InvalidArgumentError, PythonError } from "../errors.js";
 import type { StopOptions } from "../task/options.js";
 import type { StopReport } from "../task/report.js";
 import { describe, optionKeys } from "../util/validate.js";
-import { whenAborted } from "./call.js";
+import { type Cutoff, abortedBeforeStart, cutoffError, whenCutOff } from "../util/abort.js";
 import { validateWaitOptions } from "./options.js";
 import type { Stream } from "./stream.js";
 
@@ -98,7 +98,7 @@ export async function* runMap<T>(runner: ChunkRunner, items: unknown[], options:
   let next = 0;
   let closing = false;
   let stopping: Promise<(StopReport | undefined)[]> | undefined;
-  let aborted: { cause: unknown; message: string } | undefined;
+  let aborted: Cutoff | undefined;
   let wake: (() => void) | undefined;
   const nudge = (): void => {
     const w = wake;
@@ -167,19 +167,19 @@ export async function* runMap<T>(runner: ChunkRunner, items: unknown[], options:
     return stopping;
   };
 
-  const trigger = whenAborted(options.signal, options.timeoutMs, "map");
+  const trigger = whenCutOff(options.signal, options.timeoutMs, "map");
   void trigger.fired.then((fired) => {
     aborted = fired;
     void stopAll();
     nudge();
   });
   try {
-    if (options.signal?.aborted) throw new AbortError("The map was aborted before it started", options.signal.reason);
+    if (options.signal?.aborted) throw abortedBeforeStart("map", options.signal);
     fill();
     for (;;) {
       if (aborted) {
         const reports = await stopAll();
-        throw new AbortError(aborted.message, aborted.cause, { report: reports.find((r) => r !== undefined) });
+        throw cutoffError(aborted, { report: reports.find((r) => r !== undefined) });
       }
       if (active.length === 0) return;
       let took: MapResult | undefined;

@@ -17,7 +17,7 @@ export interface WorkerOptions {
   env?: Record<string, string | undefined>;
   /** Directories put on the agent's PYTHONPATH after pyleash's own, so your modules import. @default [] */
   pythonPath?: string[];
-  /** The agent's ZeroMQ client: pyzmq when importable, else the built-in ZMTP client. @default "auto" */
+  /** The agent's ZeroMQ client; `auto` is the built-in ZMTP client (faster and smaller than pyzmq here), `pyzmq` needs pyzmq importable. @default "auto" */
   transport?: Transport;
   /** `ipc` (a socket in a private 0700 directory) or `tcp` (127.0.0.1, random port). @default "ipc" */
   endpoint?: EndpointKind;

@@ -1,6 +1,7 @@
 /** The requests in flight on one connection: ids, timeouts, abort signals, and settling each exactly once. */
-import { AbortError, InvalidArgumentError, MessageTooLargeError, errorFromPayload, type PyleashError } from "../errors.js";
+import { InvalidArgumentError, MessageTooLargeError, errorFromPayload, type PyleashError } from "../errors.js";
 import type { Reply, RequestBody } from "../protocol.js";
+import { abortedBeforeStart, cutoffError, onCutoff } from "../util/abort.js";
 import { encode } from "./framing.js";
 
 export interface RequestOptions {
@@ -29,7 +30,7 @@ export class PendingRequests {
    * included) over `maxBytes` in all rejects at once, and nothing is written.
    */
   send(body: RequestBody, options: RequestOptions, maxBytes: number, write: (frames: Buffer[]) => void): Promise<unknown> {
-    if (options.signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", options.signal.reason));
+    if (options.signal?.aborted) return Promise.reject(abortedBeforeStart("call", options.signal));
     const id = this.nextId();
     let frames: Buffer[];
     try {
@@ -47,24 +48,22 @@ export class PendingRequests {
 
   /** Wait for the reply to request `id`; the timer and the abort listener go when it settles. */
   wait(id: number, { signal, timeoutMs }: RequestOptions): Promise<unknown> {
+    if (signal === undefined && timeoutMs === undefined) {
+      // The usual call: nothing to remove when it settles, so no closures beyond the promise's own.
+      return new Promise((resolve, reject) => {
+        this.#entries.set(id, { settle: (error, value) => (this.#entries.delete(id) ? (error ? reject(error) : resolve(value)) : undefined) });
+      });
+    }
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = (): void => settle(new AbortError("The call was aborted", signal?.reason));
+      let dispose: (() => void) | undefined;
       const settle = (error: Error | undefined, value?: unknown): void => {
         if (!this.#entries.delete(id)) return;
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
+        dispose?.();
         if (error) reject(error);
         else resolve(value);
       };
       this.#entries.set(id, { settle });
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          const reason = new DOMException(`The call timed out after ${timeoutMs} ms`, "TimeoutError");
-          settle(new AbortError(reason.message, reason));
-        }, timeoutMs);
-      }
+      dispose = onCutoff(signal, timeoutMs, "call", (cutoff) => settle(cutoffError(cutoff)));
     });
   }
 

@@ -4,13 +4,13 @@
  * (credit-based: the consumer grants credit for the items it has taken). Leaving the loop early, an abort or a
  * timeout stops it with the stop ladder, whose first step closes the generator (docs/protocol.md, Streams).
  */
-import { AbortError, PythonError, TaskStoppedError } from "../errors.js";
+import { PythonError, TaskStoppedError } from "../errors.js";
 import type { AgentEvent } from "../protocol.js";
 import type { TaskHost } from "../task/host.js";
 import { notify, progressOf } from "../task/progress.js";
 import type { StopReport } from "../task/report.js";
 import { type StopSubject, stopTask } from "../task/stop.js";
-import { whenAborted } from "./call.js";
+import { cutoffError, whenCutOff } from "../util/abort.js";
 import type { ResolvedStream } from "./options.js";
 
 export interface StreamBody {
@@ -72,16 +72,16 @@ export class Stream<T = unknown> implements AsyncIterableIterator<T>, AsyncDispo
       },
     );
     this.#result.catch(() => {});
-    const trigger = whenAborted(options.signal, options.timeoutMs, "stream");
+    const trigger = whenCutOff(options.signal, options.timeoutMs, "stream");
     this.#cleanups.push(() => trigger.dispose());
-    void trigger.fired.then(({ cause, message }) => {
+    void trigger.fired.then((cutoff) => {
       if (this.#end) return;
       // The abort ends the consumer's side now; the stop's report arrives with the error.
       const stopping = this.#stopPython();
-      this.#end = { error: new AbortError(message, cause) };
+      this.#end = { error: cutoffError(cutoff) };
       void stopping.then(
-        (report) => (this.#end = { error: new AbortError(message, cause, { report }) }),
-        (error: Error) => (this.#end = { error: new AbortError(message, cause, { error }) }),
+        (report) => (this.#end = { error: cutoffError(cutoff, { report }) }),
+        (error: Error) => (this.#end = { error: cutoffError(cutoff, { error }) }),
       ).then(() => this.#nudge());
     });
   }

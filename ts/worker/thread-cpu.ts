@@ -25,11 +25,14 @@ async function ticksByThread(pid: number): Promise<Map<string, number> | undefin
 /** Samples under way, per pid: concurrent stops of one agent share one. */
 const sampling = new Map<number, Promise<number | undefined>>();
 
-const TICK_MS = 10; // /proc counts CPU time in USER_HZ ticks, 100 a second on every Linux pyleash runs on
+/** Fewer CPU ticks than this over the window, all threads together: too few to say how they were shared. */
+const MIN_TICKS = 3;
 
 /**
- * The largest share of `windowMs` that one thread of `pid` spent on the CPU (0..1); undefined where /proc
- * cannot tell. Near 1: one thread ran alone (threads waiting for the GIL wake up briefly, but barely use the CPU).
+ * The largest share of `pid`'s CPU time over `windowMs` that one of its threads took (0..1); undefined where /proc
+ * cannot tell, or the process got too little CPU to tell. Near 1: one thread ran alone (threads waiting for the GIL
+ * wake up briefly, but barely use the CPU). A share of the process's time, not of the window's, so that a frozen
+ * agent on a machine whose other processes take most of the CPU still shows one thread alone.
  */
 export function busiestThreadShare(pid: number, windowMs: number): Promise<number | undefined> {
   let sample = sampling.get(pid);
@@ -43,13 +46,17 @@ export function busiestThreadShare(pid: number, windowMs: number): Promise<numbe
 async function sampleShare(pid: number, windowMs: number): Promise<number | undefined> {
   const before = await ticksByThread(pid);
   if (!before) return undefined;
-  const t0 = performance.now();
   await new Promise((resolve) => setTimeout(resolve, windowMs));
   const after = await ticksByThread(pid);
   if (!after) return undefined;
   let most = 0;
-  for (const [tid, ticks] of after) most = Math.max(most, ticks - (before.get(tid) ?? ticks));
-  return Math.min(1, (most * TICK_MS) / (performance.now() - t0));
+  let total = 0;
+  for (const [tid, ticks] of after) {
+    const used = ticks - (before.get(tid) ?? ticks);
+    most = Math.max(most, used);
+    total += used;
+  }
+  return total < MIN_TICKS ? undefined : most / total;
 }
 
 /**

@@ -22,7 +22,38 @@ function tagged(tag: Tag, value: string): Record<string, string> {
  * Throws UnsupportedValueError for anything that cannot cross exactly.
  */
 export function toWire(value: unknown, path: string): unknown {
-  return convert(value, path, 0, new Set());
+  return plain(value, 0) ? value : convert(value, path, 0, new Set());
+}
+
+/**
+ * Whether `value` goes as it is: strings, booleans, null, numbers JSON writes exactly, plain arrays and objects of
+ * them within the nesting limit, no reserved key, no undefined. A walk that allocates nothing (no paths, no set of
+ * open objects: a cycle runs into the nesting limit), so the usual arguments skip convert(); anything else, false.
+ */
+function plain(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return value <= Number.MAX_SAFE_INTEGER && value >= -Number.MAX_SAFE_INTEGER && !Object.is(value, -0); // NaN fails both
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= MAX_NESTING) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!plain(value[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) {
+    if (key === TAG || !plain((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }
 
 function convert(value: unknown, path: string, depth: number, open: Set<object>): unknown {

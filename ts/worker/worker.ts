@@ -1,10 +1,11 @@
 /** Worker: the public face of one Python agent; survives a restart by opening a new connection. */
-import { AbortError, InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerRestartedError } from "../errors.js";
+import { InvalidArgumentError, type PyleashError, WorkerClosedError, WorkerRestartedError } from "../errors.js";
 import { type AgentEvent, CONTRACT, type RequestBody } from "../protocol.js";
 import type { TaskHost } from "../task/host.js";
 import { Task } from "../task/task.js";
 import { type StartOptions, resolveStartOptions } from "../task/options.js";
 import type { AbandonedWork, StopReport, ThreadInfo } from "../task/report.js";
+import { abortedBeforeStart } from "../util/abort.js";
 import { Connection } from "./connection.js";
 import { busiestThreadShare, suspended } from "./thread-cpu.js";
 import { toWire } from "./values.js";
@@ -76,6 +77,11 @@ export class Worker implements AsyncDisposable {
     return this.#connection.remote;
   }
 
+  /** @internal Whether restart() brings a fresh agent: a remote one needs a live supervisor (`serve` without --no-supervise). */
+  get recyclable(): boolean {
+    return this.#connection.recyclable;
+  }
+
   /** The agent's process id (a new one after a restart). */
   get pid(): number {
     return this.#connection.pid;
@@ -119,9 +125,9 @@ export class Worker implements AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (resolved === undefined) return this.#connection.request({ type: "call", target, ...wire }) as Promise<T>; // the common call
+    if (resolved === undefined) return this.#connection.request({ type: "call", target, args: wire.args, kwargs: wire.kwargs }) as Promise<T>; // the common call
     const { signal, timeoutMs, lane, onProgress } = resolved;
-    if (signal?.aborted) return Promise.reject(new AbortError("The call was aborted before it started", signal.reason));
+    if (signal?.aborted) return Promise.reject(abortedBeforeStart("call", signal));
     if (signal === undefined && timeoutMs === undefined && onProgress === undefined) {
       // Nothing can stop it: the agent records nothing (the fastest path).
       return this.#connection.request({ type: "call", target, ...wire, ...(lane === "thread" ? {} : { lane }) }) as Promise<T>;
@@ -139,7 +145,7 @@ export class Worker implements AsyncDisposable {
   stream<T = unknown>(target: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: StreamOptions = {}): Stream<T> {
     const wire = wireArgs(target, args, kwargs);
     const resolved = resolveStreamOptions(options);
-    if (resolved.signal?.aborted) throw new AbortError("The stream was aborted before it started", resolved.signal.reason);
+    if (resolved.signal?.aborted) throw abortedBeforeStart("stream", resolved.signal);
     return new Stream<T>(this.#live.host, `s${++this.#nextStream}`, { target, ...wire }, resolved);
   }
 
@@ -154,7 +160,7 @@ export class Worker implements AsyncDisposable {
     checkTarget(target);
     const resolved = resolveMapOptions(options);
     const list = mapItems(items);
-    if (resolved.signal?.aborted) throw new AbortError("The map was aborted before it started", resolved.signal.reason);
+    if (resolved.signal?.aborted) throw abortedBeforeStart("map", resolved.signal);
     return runMap<T>(this.chunkRunner(target, resolved.stop, 2), list, resolved);
   }
 
@@ -227,16 +233,22 @@ export class Worker implements AsyncDisposable {
 
   /**
    * Replace the agent with a fresh one: the old process group is killed (SIGTERM, then SIGKILL) and
-   * everything it had in flight is rejected with a WorkerRestartedError.
+   * everything it had in flight is rejected with a WorkerRestartedError. A remote agent's supervisor kills it and
+   * starts a fresh one, which joins its pool as a new member (this Worker then stays closed); without a live
+   * supervisor the remote agent is only dropped, and this rejects.
    */
   restart(reason = "restart requested"): Promise<void> {
     if (this.#closing) return Promise.reject(new WorkerClosedError());
     this.#restarting ??= (async () => {
       const old = this.#live;
       const error = new WorkerRestartedError(reason);
+      const recycled = old.connection.recyclable;
       abandonAll(old, error);
       await old.connection.abandon(error);
-      if (old.connection.remote) throw error; // nothing here can start it again: the pool drops it
+      if (old.connection.remote) {
+        if (recycled) return; // its supervisor started a fresh agent, which joins the pool by itself
+        throw error; // nothing here can start it again: the pool drops it
+      }
       this.#live = this.#adopt(await Connection.open(this.#options));
     })().finally(() => (this.#restarting = undefined));
     return this.#restarting;
@@ -286,9 +298,9 @@ export class Worker implements AsyncDisposable {
           live.routes.set(id, listener);
           return () => live.routes.delete(id);
         },
-        // A task of an agent already replaced has nothing left to restart.
+        // A task of an agent already replaced has nothing left to restart; nor has a remote one without a supervisor.
         restartBlocked: async (reason) => {
-          if (this.#live !== live) return false;
+          if (this.#live !== live || !connection.recyclable) return false;
           await this.restart(reason);
           return true;
         },

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from pyleash import contract, deliveries, protocol
-from pyleash.deliveries import TaskStopped
-from pyleash.stop import rearm
-from pyleash.stop.async_exc import async_raise
-from pyleash.stop.redeliver import prime, run_stop
+from pyleash.stop.redeliver import run_stop
 from pyleash.stop.report import StopReport
-from pyleash.stop.stoppable import Step, Stoppable
+from pyleash.stop.steps import IN_THREAD_STEPS, guarded
+from pyleash.stop.stoppable import StopStep, Stoppable
 
 
 class StopRun:
@@ -24,7 +22,8 @@ class StopRun:
     so the usual path is: control thread -> target thread, which unwinds and reports.
 
     The task's kind supplies the plan (its ladder), when the task is gone, its stack, and the steps only it
-    can take (signal, terminate, cancel); the in-thread steps (flag, async-exc, trace, monitor) are here.
+    can take (signal, terminate, cancel); the in-thread steps (flag, async-exc, trace, monitor) are in
+    pyleash.stop.steps. Each step is an object the run asks (begin, carry_on), never a name it tests.
     """
 
     def __init__(self, task: Stoppable, strategy: str, grace_s: float, deadline_s: float, request_id: Any,
@@ -39,12 +38,20 @@ class StopRun:
         self.deadline_s = deadline_s
         self.report = StopReport(strategy, self.t0)
         self.plan = self.kind.ladder if strategy == "auto" else (strategy,)
+        self._steps: Optional[List[StopStep]] = None
         self.primed: Optional[int] = None  # run_stop's first injection, made by begin()
         self.first_delivery = 0
         self._request_id = request_id
         self._send = send
         self._sent = False
         self._lock = threading.Lock()
+
+    @property
+    def steps(self) -> List[StopStep]:
+        """The plan's steps, once its strategy is known to apply (begin() checks that first)."""
+        if self._steps is None:
+            self._steps = [step_for(self.kind, name) for name in self.plan]
+        return self._steps
 
     def begin(self) -> bool:
         """On the control thread. False if the answer is already sent (ended task, strategy unavailable)."""
@@ -68,12 +75,8 @@ class StopRun:
         if task.ident is not None:
             self.first_delivery = deliveries.deliveries(task.ident)
         task.stop_runs.append(self)
-        first = self.plan[0]
-        self.report.step(first, self.t0)
-        if first == "flag":
-            task.stop_event.set()
-        elif (first == "async-exc" or (first == "trace" and task.tracer is None)) and task.ident is not None:
-            self.primed = prime(task.ident, lambda: _guarded(task, lambda: _inject_async(task)))
+        self.report.step(self.plan[0], self.t0)
+        self.steps[0].begin(self)
         return True
 
     def withheld(self) -> None:
@@ -89,14 +92,14 @@ class StopRun:
         """On the stop thread: the strategy or the ladder, until the task is gone or the deadline."""
         task, kind = self.task, self.kind
         try:
-            for i, name in enumerate(self.plan):
+            for i, step in enumerate(self.steps):
                 now = time.perf_counter()
                 if kind.gone(task) or now >= self.end:
                     break
                 if i:
-                    self.report.step(name, now)
-                step_end = self.end if i == len(self.plan) - 1 else min(self.end, now + self.grace_s)
-                self._step(name)(self, step_end)
+                    self.report.step(step.name, now)
+                step_end = self.end if i == len(self.steps) - 1 else min(self.end, now + self.grace_s)
+                step.carry_on(self, step_end)
             if kind.wait_gone(task, self.end):
                 self._conclude("stopped", time.perf_counter() - self.t0, task.unwound)
                 return
@@ -112,7 +115,7 @@ class StopRun:
         task, kind = self.task, self.kind
         primed, self.primed = self.primed, None
 
-        result = run_stop(task.ident, lambda: _guarded(task, inject), lambda: not kind.gone(task),  # type: ignore[arg-type]
+        result = run_stop(task.ident, lambda: guarded(task, inject), lambda: not kind.gone(task),  # type: ignore[arg-type]
                           lambda t: kind.wait_gone(task, time.perf_counter() + t),
                           max(0.0, until - time.perf_counter()), primed=primed)
         self.report.swallowed += result["swallowed"]
@@ -126,9 +129,6 @@ class StopRun:
             return None
         self.report.swallowed = max(0, task.delivered - self.first_delivery - 1)
         return self._answer("stopped", (task.ended_at or time.perf_counter()) - self.t0, task.unwound)
-
-    def _step(self, strategy: str) -> Step:
-        return self.kind.step(strategy) or IN_THREAD_STEPS[strategy]
 
     def _conclude(self, outcome: str, latency: Optional[float], finally_ran: Optional[bool], reason: Optional[str] = None) -> None:
         if self._claim():
@@ -152,6 +152,11 @@ class StopRun:
         return protocol.ok(self._request_id, self.report.result(outcome, latency, finally_ran, reason))
 
 
+def step_for(kind: Any, strategy: str) -> StopStep:
+    """The kind's own step for `strategy`, else the in-thread one."""
+    return kind.step(strategy) or IN_THREAD_STEPS[strategy]
+
+
 def unavailable(task: Stoppable, strategy: str) -> Optional[str]:
     """Why this strategy cannot act on this task, or None."""
     if strategy == "auto":
@@ -160,80 +165,4 @@ def unavailable(task: Stoppable, strategy: str) -> Optional[str]:
     if strategy not in kind.strategies:
         fits = [name for name, names in contract.SUPPORTED.items() if strategy in names]
         return "strategy %r does not apply to a %r task (it needs kind %s)" % (strategy, kind.name, " or ".join(repr(k) for k in fits))
-    if strategy == "monitor":
-        from pyleash.stop import monitor
-
-        ok, why = monitor.available()
-        return None if ok else why
-    return kind.unavailable(strategy)
-
-
-def _guarded(task: Stoppable, inject: Callable[[], bool]) -> bool:
-    """inject(), unless the task's thread has closed injections (pyleash.tasks.task.close_injections: after that
-    its thread may be running other work, which a late exception would hit); while the task imports its target
-    (shielded), the injection is held, and the task raises TaskStopped itself once the import is done."""
-    with task.inject_lock:
-        if task.unwinding:
-            return False
-        if task.shielded:
-            task.held = True
-            return True
-        return inject()
-
-
-def _flag(run: StopRun, until: float) -> None:
-    run.task.stop_event.set()
-    run.kind.wait_gone(run.task, until)
-
-
-def _inject_async(task: Stoppable) -> bool:
-    """Arm TaskStopped in the task's thread, with the line hook its delivery installs there (pyleash.stop.rearm):
-    a handler that swallows it gets it again at the next line it runs. Under the task's inject lock (_guarded),
-    so a thread that has closed injections is never armed again."""
-    rearm.arm(task.ident)  # type: ignore[arg-type]  # costs the thread nothing until the exception is made there
-    try:
-        async_raise(task.ident, TaskStopped)  # type: ignore[arg-type]
-    except ValueError:  # the thread state is gone: the task is leaving
-        return False
-    return True
-
-
-def _async_exc(run: StopRun, until: float) -> None:
-    run.deliver(until, lambda: _inject_async(run.task))
-
-
-def _trace(run: StopRun, until: float) -> None:
-    task = run.task
-    tracer = task.tracer
-    if tracer is None:  # started without trace: the first asynchronous delivery installs the line hook
-        _async_exc(run, until)
-        return
-    # trace: true, article 003's kill at the next line. CPython drops a trace function that raised, so once
-    # that kill was swallowed the stop goes on with asynchronous deliveries, and the hook they install.
-    run.deliver(until, lambda: _done(tracer.kill) if not tracer.spent else _inject_async(task))
-
-
-def _monitor(run: StopRun, until: float) -> None:
-    from pyleash.stop.monitor import MonitorKill
-
-    kill = MonitorKill()
-    kill.arm(run.task.ident)  # type: ignore[arg-type]  # zero cost until now: events are switched on only for the stop
-    try:
-        run.deliver(until, lambda: _done(kill.fire))
-    finally:
-        kill.disarm()
-
-
-def _done(act: Callable[[], None]) -> bool:
-    """act(), as an injection that was made."""
-    act()
-    return True
-
-
-# The steps that act inside a thread of the agent; a kind brings its own others (StopKind.step).
-IN_THREAD_STEPS: Dict[str, Step] = {
-    "flag": _flag,
-    "async-exc": _async_exc,
-    "trace": _trace,
-    "monitor": _monitor,
-}
+    return step_for(kind, strategy).unavailable(task) or kind.unavailable(strategy)

@@ -1,7 +1,9 @@
-"""What the stop engine needs of a task and of its kind: typing Protocols that pyleash.tasks implements.
+"""What the stop engine needs of a task and of its kind, and what a step needs of a stop: typing Protocols.
 
 The engine never imports pyleash.tasks: a task hands itself to StopRun, and its kind brings the kind-specific
 parts (when it is gone, its stack, its ladder, and the steps only it can take: signal, terminate, cancel).
+This module imports nothing of the engine, so the ladder, the steps and the kinds all depend on it, never the
+other way (no cycle, type-level ones included).
 """
 from __future__ import annotations
 
@@ -9,11 +11,9 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 if TYPE_CHECKING:
-    from pyleash.stop.ladder import StopRun
     from pyleash.stop.trace import TraceKill
 
 Frame = Dict[str, Any]  # {"file", "line", "function", "code"}
-Step = Callable[["StopRun", float], None]  # step(run, until): act on run.task until it is gone or `until`
 
 
 class Flag(Protocol):
@@ -41,7 +41,7 @@ class StopKind(Protocol):
 
     def unavailable(self, strategy: str) -> Optional[str]: ...
 
-    def step(self, strategy: str) -> Optional[Step]: ...
+    def step(self, strategy: str) -> Optional["StopStep"]: ...
 
     def gave_up(self, task: Any) -> None: ...
 
@@ -71,7 +71,49 @@ class Stoppable(Protocol):
     ended_at: Optional[float]
     delivered: int  # TaskStopped instances its thread had made when it ended
     stop_asked_at: Optional[float]
-    stop_runs: List["StopRun"]
+    stop_runs: List["Run"]
     abandoned: bool  # a stop gave up on it (blocked): health().abandoned lists it while it runs on
     @property
     def tracer(self) -> Optional["TraceKill"]: ...  # set when started with trace: true
+
+
+class StepLog(Protocol):
+    """The part of a stop's report a step writes (pyleash.stop.report.StopReport)."""
+
+    swallowed: int
+
+    def step(self, strategy: str, at: float) -> None: ...
+
+
+class Run(Protocol):
+    """A stop under way as its steps see it (pyleash.stop.ladder.StopRun)."""
+
+    @property
+    def task(self) -> Stoppable: ...
+
+    @property
+    def kind(self) -> StopKind: ...
+
+    @property
+    def grace_s(self) -> float: ...
+
+    @property
+    def report(self) -> StepLog: ...
+
+    primed: Optional[int]  # the first asynchronous injection, made by the first step's begin()
+
+    def deliver(self, until: float, inject: Callable[[], bool]) -> None: ...
+
+    def answer_on_end(self) -> Optional[Dict[str, Any]]: ...
+
+
+class StopStep(Protocol):
+    """One strategy as the ladder takes it (pyleash.stop.steps): asked, never tested by name."""
+
+    name: str
+
+    def unavailable(self, task: Stoppable) -> Optional[str]: ...
+
+    def begin(self, run: Run) -> None: ...
+
+    def carry_on(self, run: Run, until: float) -> None: ...

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any, Optional, cast
 
 from pyleash import current, targets
 from pyleash.deliveries import TaskStopped
+from pyleash.stop.steps import KindStep
 from pyleash.tasks.kind import Kind
 from pyleash.tasks.task import Emit, Task, finish, started_event, wants_stop_event
 
 if TYPE_CHECKING:
     import asyncio
 
-    from pyleash.stop.ladder import StopRun
-    from pyleash.stop.stoppable import Step
+    from pyleash.stop.stoppable import Run, StopStep
 
 
 class AsyncioKind(Kind):
@@ -52,10 +52,10 @@ class AsyncioKind(Kind):
         task.thread = self._loop_thread
         asyncio.run_coroutine_threadsafe(_run(task, emit), event_loop)
 
-    def step(self, strategy: str) -> Optional[Step]:
-        return self._cancel if strategy == "cancel" else None
+    def step(self, strategy: str) -> Optional[StopStep]:
+        return KindStep("cancel", self._cancel) if strategy == "cancel" else None
 
-    def _cancel(self, run: StopRun, until: float) -> None:
+    def _cancel(self, run: Run, until: float) -> None:
         """Task.cancel() on the loop thread, again every grace_s while the coroutine swallows CancelledError."""
         task = cast("Task", run.task)  # a kind's own step acts on the kind's own tasks
         cancels = 0

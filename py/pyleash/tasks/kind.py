@@ -13,7 +13,7 @@ from pyleash import contract
 from pyleash.stop.stacks import thread_stack
 
 if TYPE_CHECKING:
-    from pyleash.stop.stoppable import Frame, Step
+    from pyleash.stop.stoppable import Frame, StopStep
     from pyleash.tasks.task import Emit, Task
 
 
@@ -60,8 +60,8 @@ class Kind:
         """Why a strategy the contract gives this kind cannot act here, or None."""
         return None
 
-    def step(self, strategy: str) -> Optional[Step]:
-        """This kind's own step for `strategy`; None for the ladder's in-thread steps."""
+    def step(self, strategy: str) -> Optional[StopStep]:
+        """This kind's own step for `strategy` (a pyleash.stop.steps.KindStep); None for the in-thread steps."""
         return None
 
     def gave_up(self, task: Task) -> None:

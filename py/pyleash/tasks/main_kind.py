@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Optional
 from pyleash.main_lane import MainLane
 import pyleash.stop.rearm as rearm
 from pyleash.stop.signal_main import MainSignalStop, available
+from pyleash.stop.steps import KindStep
 from pyleash.tasks.kind import Kind
 from pyleash.tasks.task import Emit, Task, body, run
 
 if TYPE_CHECKING:
-    from pyleash.stop.ladder import StopRun
-    from pyleash.stop.stoppable import Step
+    from pyleash.stop.stoppable import Run, StopStep
 
 
 class MainKind(Kind):
@@ -39,8 +39,8 @@ class MainKind(Kind):
     def unavailable(self, strategy: str) -> Optional[str]:
         return available()[1] if strategy == "signal" and self.signal is None else None
 
-    def step(self, strategy: str) -> Optional[Step]:
-        return self._signal if strategy == "signal" else None
+    def step(self, strategy: str) -> Optional[StopStep]:
+        return KindStep("signal", self._signal) if strategy == "signal" else None
 
     def _run(self, task: Task, emit: Emit) -> None:
         if self.signal is None:
@@ -50,7 +50,7 @@ class MainKind(Kind):
         with self.signal.running():
             run(task, emit, lambda: body(task))
 
-    def _signal(self, stop: StopRun, until: float) -> None:
+    def _signal(self, stop: Run, until: float) -> None:
         signal = self.signal
         assert signal is not None  # unavailable() refused the strategy otherwise
         ident = stop.task.ident

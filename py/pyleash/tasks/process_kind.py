@@ -7,6 +7,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
+from pyleash.stop.steps import KindStep
 from pyleash.tasks.kind import Kind
 from pyleash.tasks.task import Emit, Task, finish, started_event
 from pyleash.threads import start_soon
@@ -15,8 +16,7 @@ if TYPE_CHECKING:
     from multiprocessing.context import SpawnContext
     from multiprocessing.process import BaseProcess
 
-    from pyleash.stop.ladder import StopRun
-    from pyleash.stop.stoppable import Frame, Step
+    from pyleash.stop.stoppable import Frame, Run, StopStep
 
 
 class ProcessKind(Kind):
@@ -58,8 +58,8 @@ class ProcessKind(Kind):
         pid = task.process.pid
         return task.dumps.stack(pid) if pid is not None else []
 
-    def step(self, strategy: str) -> Optional[Step]:
-        return _terminate if strategy == "terminate" else None
+    def step(self, strategy: str) -> Optional[StopStep]:
+        return KindStep("terminate", _terminate) if strategy == "terminate" else None
 
     def _spawn_context(self) -> SpawnContext:
         if self._context is None:
@@ -70,7 +70,7 @@ class ProcessKind(Kind):
         return self._context
 
 
-def _terminate(run: StopRun, until: float) -> None:
+def _terminate(run: Run, until: float) -> None:
     """SIGTERM (the child raises TaskStopped and unwinds), then SIGKILL if it is still there after grace_s."""
     task, kind = run.task, run.kind
     process: BaseProcess = task.process  # type: ignore[attr-defined]

@@ -14,13 +14,20 @@ if TYPE_CHECKING:
     import asyncio
     from multiprocessing.process import BaseProcess
 
-    from pyleash.stop.ladder import StopRun
-    from pyleash.stop.stoppable import Flag
+    from typing import Protocol
+
+    from pyleash.stop.stoppable import Flag, Run, StopKind
     from pyleash.stop.trace import TraceKill
-    from pyleash.tasks.kind import Kind
     from pyleash.tasks.process_stack import DumpReader
     from pyleash.progress_events import Limiter
-    from pyleash.streams import StreamState
+    from pyleash.tasks.stream_batch import StreamState
+
+    class TaskKind(StopKind, Protocol):
+        """What the record's readers ask of its kind (pyleash.tasks.kind.Kind), so the record never imports the
+        kinds, which import it."""
+
+        runs_in_agent: bool
+        withholds: bool
 
 Emit = Callable[..., None]  # emit(message, ...): send these messages, in order
 
@@ -32,7 +39,7 @@ class Task:
     It is what pyleash.stop.stoppable.Stoppable describes to the stop engine.
     """
 
-    def __init__(self, task_id: str, kind: Kind, target: str, args: list, kwargs: dict, name: str, trace: bool,
+    def __init__(self, task_id: str, kind: TaskKind, target: str, args: list, kwargs: dict, name: str, trace: bool,
                  reply_to: Optional[int] = None) -> None:
         self.id = task_id
         self.reply_to = reply_to  # a call's request id: its end is that call's reply, and it sends no task events
@@ -68,7 +75,7 @@ class Task:
         self.future: Optional[asyncio.Future[Any]] = None  # asyncio tasks: the coroutine's Task (for `cancel`)
         self.ended_at: Optional[float] = None
         self.delivered = 0  # TaskStopped instances its thread had made when it ended (see pyleash.deliveries)
-        self.stop_runs: List[StopRun] = []  # stops under way; asked for answers when it ends
+        self.stop_runs: List[Run] = []  # stops under way; asked for answers when it ends
         self.progress: Optional[Limiter] = None  # pyleash.progress's rate limit, made at the first update
         self.stream: Optional[StreamState] = None  # a stream's credit and batch (pyleash.streams)
 

@@ -64,17 +64,18 @@ def open_transport(
     curve: Optional[Tuple[bytes, bytes, bytes]] = None,
     heartbeat_ms: int = 0,
 ) -> Transport:
-    """Connect to endpoint: kind "auto" uses pyzmq when importable, else the builtin client. The builtin client
-    skips frames over `max_message_bytes` unread; the control loop refuses such messages on either transport. `curve`
-    (server public, own public, own secret key) and `heartbeat_ms` need pyzmq (remote agents, pyleash.serve)."""
+    """Connect to endpoint: kind "auto" is pyzmq where CURVE is needed (`curve` given), else the builtin client, which
+    is faster and smaller than pyzmq on every local figure (docs/performance.md). The builtin client skips frames
+    over `max_message_bytes` unread; the control loop refuses such messages on either transport. `curve` (server
+    public, own public, own secret key) and `heartbeat_ms` need pyzmq (remote agents, pyleash.serve)."""
     if curve is not None and kind == "builtin":
         raise TransportError("the builtin transport has no CURVE security: use pyzmq")
     if kind not in KINDS:
         raise TransportError("unknown transport kind %r (expected one of %s)" % (kind, ", ".join(KINDS)))
-    if kind != "builtin":
+    if kind == "pyzmq" or curve is not None:
         try:
             from .pyzmq_transport import PyzmqTransport
-        except Exception as exc:  # noqa: BLE001 - a broken pyzmq install counts as absent for "auto"
+        except Exception as exc:  # noqa: BLE001 - a broken pyzmq install counts as absent
             if kind == "pyzmq":
                 raise TransportError("pyzmq is not importable: %s" % exc) from None
         else:
