@@ -73,14 +73,17 @@ class Cluster {
   }
 }
 
-/** Ray's own processes (raylet, gcs_server) on this machine, by pid. */
+/** Ray's own processes (raylet, gcs_server) that this test run started (they carry its tag), by pid. */
 async function rayDaemons(): Promise<number[]> {
+  const tag = process.env.PYLEASH_TEST_RUN; // set by the vitest set-up; another run's Ray on this machine is not ours
   const out: number[] = [];
   for (const entry of await readdir("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (/\/(raylet|gcs_server)\0/.test(cmdline) && (await isAlive(pid))) out.push(pid);
+    if (!/\/(raylet|gcs_server)\0/.test(cmdline) || !(await isAlive(pid))) continue;
+    const environ = tag ? await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "") : "";
+    if (!tag || environ.split("\0").includes(`PYLEASH_TEST_RUN=${tag}`)) out.push(pid);
   }
   return out.sort();
 }
