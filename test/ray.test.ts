@@ -73,14 +73,17 @@ class Cluster {
   }
 }
 
-/** Ray's own processes (raylet, gcs_server) on this machine, by pid. */
+/** Ray's own processes (raylet, gcs_server) that this test run started (they carry its tag), by pid. */
 async function rayDaemons(): Promise<number[]> {
+  const tag = process.env.PYLEASH_TEST_RUN; // set by the vitest set-up; another run's Ray on this machine is not ours
   const out: number[] = [];
   for (const entry of await readdir("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (/\/(raylet|gcs_server)\0/.test(cmdline) && (await isAlive(pid))) out.push(pid);
+    if (!/\/(raylet|gcs_server)\0/.test(cmdline) || !(await isAlive(pid))) continue;
+    const environ = tag ? await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "") : "";
+    if (!tag || environ.split("\0").includes(`PYLEASH_TEST_RUN=${tag}`)) out.push(pid);
   }
   return out.sort();
 }
@@ -157,8 +160,9 @@ describe.skipIf(!RAY_PYTHON)("a pool on Ray actors (needs the Ray venv)", () => 
     const joined = new Promise<void>((resolve) => pool.once("join", () => resolve()));
     const calls = Array.from({ length: 5 }, () => pool.call("time:sleep", [60]));
     for (const call of calls) call.catch(() => {});
-    const names = (await cluster.actors()).names; // the earlier pools' actors went with their close()
-    expect(names).toHaveLength(1);
+    // The earlier pools' actors went with their close(); Ray may list them as not yet DEAD for a moment.
+    expect(await eventually(async () => (await cluster.actors()).names.length === 1, 15_000)).toBe(true);
+    const { names } = await cluster.actors();
     expect(await cluster.ask({ op: "kill", name: names[0] })).toEqual({ killed: names[0] });
     const outcomes = await within(Promise.allSettled(calls), 30_000);
     expect(outcomes).not.toBe("timed out");
@@ -179,11 +183,11 @@ describe.skipIf(!RAY_PYTHON)("a pool on Ray actors (needs the Ray venv)", () => 
   }, 240_000);
 
   it("a SIGKILLed controller takes its driver and its actors with it: Ray lists none of them within seconds", async () => {
-    expect((await cluster.actors()).alive).toBe(0); // the earlier pools' actors went with their close()
+    expect(await eventually(async () => (await cluster.actors()).alive === 0, 15_000)).toBe(true); // the earlier pools' went with close()
     const dist = JSON.stringify(new URL("../dist/index.js", import.meta.url).pathname);
     const script = `
       import { Pool } from ${dist};
-      const pool = await Pool.start({ python: ${JSON.stringify(RAY_PYTHON)}, output: "ignore",
+      const pool = await Pool.start({ python: ${JSON.stringify(RAY_PYTHON)}, output: "forward", // the driver's stderr, if it fails
         launcher: { kind: "ray", address: ${JSON.stringify(cluster.address)}, workers: 2 } });
       console.log(JSON.stringify(pool.workers.map((w) => w.pid)));
       setInterval(() => {}, 1000);`;
