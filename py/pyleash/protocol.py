@@ -276,13 +276,19 @@ def _tag_big_ints(value: Any) -> Any:
 
 
 def _walk(value: Any, limit: int = 1_000_000) -> Any:
-    """(item, path, key) for every item of a JSON-like value, depth first; bounded in count."""
+    """(item, path) for every item of a JSON-like value, depth first; bounded in count. A container met again (shared,
+    or a cycle) is yielded but not walked twice, so a circular value ends the walk instead of growing its paths."""
     stack: List[Tuple[Any, str]] = [(value, "")]
+    walked = set()
     seen = 0
     while stack and seen < limit:
         seen += 1
         item, path = stack.pop()
         yield item, path
+        if isinstance(item, (dict, list, tuple)):
+            if id(item) in walked:
+                continue
+            walked.add(id(item))
         if isinstance(item, dict):
             for key, inner in reversed(list(item.items())):
                 stack.append((inner, _join(path, key)))
@@ -340,7 +346,27 @@ def _offender(message: Any, exc: BaseException, binary: bool = False) -> Tuple[s
             return type_name(item), path
     if isinstance(exc, RecursionError):
         return "nesting", None
+    if isinstance(exc, ValueError) and "ircular" in str(exc):
+        return "circular reference", _cycle(message)
     return type(exc).__name__, None
+
+
+def _cycle(value: Any, limit: int = 100_000) -> Optional[str]:
+    """The path of the first container that holds one of its own ancestors (what JSON calls circular), or None."""
+    stack: List[Tuple[Any, str, frozenset]] = [(value, "", frozenset())]
+    seen = 0
+    while stack and seen < limit:
+        seen += 1
+        item, path, ancestors = stack.pop()
+        if not isinstance(item, (dict, list, tuple)):
+            continue
+        if id(item) in ancestors:
+            return path
+        inner = ancestors | {id(item)}
+        children = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, child in children:
+            stack.append((child, _join(path, key) if isinstance(item, dict) else "%s[%d]" % (path, key), inner))
+    return None
 
 
 def type_name(value: Any) -> str:
