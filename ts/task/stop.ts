@@ -17,6 +17,12 @@ const REPORT_SLACK_MS = 250;
 const PROBE_MS = 500;
 /** How much longer the report of an agent that answered the probe's ping is awaited: it is alive, its report is near. */
 const ALIVE_SLACK_MS = 1_000;
+/**
+ * How much longer the report of a starved agent (no pong, but its threads take turns on the CPU) is awaited: its
+ * Python runs, so its ladder goes on and its report is on its way behind the busy threads (100 spinning tasks
+ * stopped at once: the last report ~7 s after the stops on a quiet machine). Only a frozen agent is reported at once.
+ */
+const STARVED_SLACK_MS = 10_000;
 /** How often a suspended process is checked for while the report is awaited. */
 const SUSPEND_CHECK_MS = 1_000;
 /** One thread took this share of the agent's CPU time over the probe window, while the control loop could not answer: frozen. */
@@ -131,7 +137,10 @@ async function answerOrSilence(answer: Promise<Omit<StopReport, "agentResponsive
     return outcome ? answered(outcome) : "unanswered";
   }
   if (share === undefined) return "unresponsive";
-  return share >= FROZEN_SHARE ? "frozen" : "starved";
+  if (share >= FROZEN_SHARE) return "frozen";
+  outcome = await until(performance.now() + STARVED_SLACK_MS);
+  if (outcome === "suspended") return outcome;
+  return outcome ? answered(outcome) : "starved";
 }
 
 /** Why the agent's report did not come: see frozenAgentReport. */
@@ -140,7 +149,7 @@ type Silence = "frozen" | "unresponsive" | "starved" | "unanswered" | "suspended
 const SILENCE: Record<Silence, string> = {
   frozen: `nor a ping in the last ${PROBE_MS} ms before that, and one of its threads held the CPU alone meanwhile: C code holding the GIL has frozen it`,
   unresponsive: `nor a ping in the last ${PROBE_MS} ms before that: its control loop cannot get the GIL (C code holds it, or busy threads starve it; the controller could not tell which: no /proc, or too little CPU time to share out)`,
-  starved: `nor a ping in the last ${PROBE_MS} ms before that, though its threads took turns on the CPU: its busy threads starve the stop of the GIL (the stop goes on there)`,
+  starved: `nor a ping in the last ${PROBE_MS} ms before that, though its threads took turns on the CPU, nor in ${STARVED_SLACK_MS / 1000} s more: its busy threads starve the stop of the GIL (the stop goes on there)`,
   suspended: "because its process is stopped (SIGSTOP, or a debugger holds it): nothing in it runs until it is continued",
   unanswered: `though it answered a ping: it is alive, but its busy threads held its report ${ALIVE_SLACK_MS / 1000} s more (the stop goes on there)`,
 };
