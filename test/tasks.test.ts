@@ -317,8 +317,9 @@ describe("a busy agent", () => {
     const tasks = [];
     for (let i = 0; i < 100; i++) tasks.push(await worker.start("pyleash.demo:spin"));
     await Promise.all(tasks.map((t) => t.started));
-    // One pass over all the targets (pyleash.stop.batch) takes seconds even on a loaded machine; a ladder per task took tens.
-    const reports = await Promise.all(tasks.map((t) => t.stop({ deadlineMs: 10_000 })));
+    // Correctness, not speed (the bench's massStop and the torture's stopsUnderLoad time it): with a deadline no load
+    // here reaches, every stop must end its task and say so. Under CI's load the last report came after 10 s.
+    const reports = await Promise.all(tasks.map((t) => t.stop({ deadlineMs: 60_000 })));
     expect(reports.map((r) => r.outcome)).toEqual(tasks.map(() => "stopped"));
     const ends = await Promise.allSettled(tasks.map((t) => t.result));
     expect(ends.every((e) => e.status === "rejected" && e.reason instanceof TaskStoppedError)).toBe(true);

@@ -3,14 +3,17 @@
 A ladder per stop, each on a thread of its own, makes 100 stops of spinning tasks 100 more threads racing the
 spinners (and one another) for the GIL. The walker instead takes each turn it gets on the GIL to step every
 pending stop: escalate the ones whose grace is over, deliver again to the ones that swallowed, conclude the ones
-past their deadline. The task's own thread still answers as it ends (StopRun.answer_on_end).
+past their deadline. It sleeps until the next of those is due: under contention every wake-up is one more thread
+waiting for the GIL, and each wait for it costs about one turn of every busy thread. The task's own thread still
+answers as it ends (StopRun.answer_on_end).
 Owned by the walker thread: each Pass; shared under _lock: the list of stops handed over.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING, Any, Dict, List
 
 from pyleash.stop.redeliver import fast_switching
 from pyleash.threads import start_soon
@@ -19,27 +22,38 @@ if TYPE_CHECKING:
     from pyleash.stop.ladder import StopRun
 
 BATCHED_STEPS = ("flag", "async-exc")  # the steps a pass can take without waiting
-NAP_S = 0.002  # between passes while stops are pending
 
 _lock = threading.Lock()
 _pending: List["StopRun"] = []  # handed over, not yet taken by the walker
 _walking = False
+_next_pass = math.inf  # when the walker, asleep, next looks at its stops (under _lock)
 _wake = threading.Event()
+_batchable: Dict[Any, bool] = {}  # (kind, plan) -> whether the walker carries it
 
 
 def batchable(run: "StopRun") -> bool:
     """Whether the walker can carry this stop: its every step is an in-thread one it takes without waiting."""
-    return run.task.ident is not None and all(s in BATCHED_STEPS and run.kind.step(s) is None for s in run.plan)
+    if run.task.ident is None:
+        return False
+    key = (run.kind, tuple(run.plan))
+    fits = _batchable.get(key)
+    if fits is None:
+        fits = _batchable[key] = all(s in BATCHED_STEPS and run.kind.step(s) is None for s in run.plan)
+    return fits
 
 
 def hand_over(run: "StopRun") -> None:
-    """From the control thread, after run.begin(): the walker carries the stop on (started if idle)."""
+    """From the control thread, after run.begin(): the walker carries the stop on (started if idle). The walker is
+    woken only when the stop needs it before its next pass: 100 stops in one message wake it once, if at all (a
+    thread that wakes competes for the GIL with the control thread, which has 99 more stops to begin)."""
     global _walking
     with _lock:
         _pending.append(run)
         start = not _walking
+        wake = not start and run.first_tick() < _next_pass
         _walking = True
-    _wake.set()
+    if wake:
+        _wake.set()
     if start:
         start_soon(threading.Thread(target=_walk, name="pyleash-stops", daemon=True), _failed)
 
@@ -55,18 +69,33 @@ def _failed(exc: BaseException) -> None:
 
 
 def _walk() -> None:
-    global _walking
-    runs: List["StopRun"] = []
     with fast_switching():
-        while True:
-            _wake.clear()
-            with _lock:
-                runs.extend(_pending)
-                del _pending[:]
-                if not runs:
-                    _walking = False
-                    return
-            now = time.perf_counter()
-            runs = [run for run in runs if not run.tick(now)]
-            if runs:
-                _wake.wait(NAP_S)
+        _walk_on()
+
+
+def _walk_on() -> None:
+    global _walking, _next_pass
+    runs: List["StopRun"] = []
+    while True:
+        _wake.clear()
+        with _lock:
+            runs.extend(_pending)
+            del _pending[:]
+            if not runs:
+                _walking = False
+                _next_pass = math.inf
+                return
+        now = time.perf_counter()
+        kept: List["StopRun"] = []
+        next_pass = math.inf
+        for run in runs:
+            at = run.tick(now)
+            if at is not None:
+                kept.append(run)
+                next_pass = min(next_pass, at)
+        runs = kept
+        with _lock:
+            if _pending or not runs:
+                continue  # take the new ones (or leave) at once
+            _next_pass = next_pass
+        _wake.wait(max(0.0, next_pass - time.perf_counter()))

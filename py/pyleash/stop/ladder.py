@@ -11,6 +11,9 @@ from pyleash.stop.report import StopReport
 from pyleash.stop.steps import IN_THREAD_STEPS, guarded, inject_async
 from pyleash.stop.stoppable import StopStep, Stoppable
 
+_PLAN_STEPS: Dict[Any, List[StopStep]] = {}  # (kind, plan) -> its steps: a kind's steps never change
+WATCH_S = 0.02  # how often the batch walker looks at an armed delivery (taken? swallowed, GRACE_S after?)
+
 
 class StopRun:
     """One stop request, reported once.
@@ -55,7 +58,11 @@ class StopRun:
     def steps(self) -> List[StopStep]:
         """The plan's steps, once its strategy is known to apply (begin() checks that first)."""
         if self._steps is None:
-            self._steps = [step_for(self.kind, name) for name in self.plan]
+            key = (self.kind, tuple(self.plan))
+            steps = _PLAN_STEPS.get(key)
+            if steps is None:
+                steps = _PLAN_STEPS[key] = [step_for(self.kind, name) for name in self.plan]
+            self._steps = steps
         return self._steps
 
     def begin(self) -> bool:
@@ -115,32 +122,38 @@ class StopRun:
         except BaseException as exc:  # noqa: BLE001 - the controller must get an answer
             self._conclude_with(exc)
 
-    def tick(self, now: float) -> bool:
-        """One step of the ladder for the batch walker (pyleash.stop.batch), without waiting: True once concluded."""
+    def tick(self, now: float) -> Optional[float]:
+        """One step of the ladder for the batch walker (pyleash.stop.batch), without waiting: None once concluded,
+        else when it next needs a tick (its step's end, or soon while an exception is armed)."""
         task, kind = self.task, self.kind
         try:
             if kind.gone(task):
                 deliveries.forget(task.ident)  # type: ignore[arg-type]  # the ident may be reused by a new thread
                 self._conclude("stopped", (task.ended_at or now) - self.t0, task.unwound)
-                return True
+                return None
             if self._sent:  # answered as the task ended (answer_on_end), or failed: watched until gone, or given up
-                return now >= self.end
+                return None if now >= self.end else min(self.end, now + WATCH_S)
             if now >= self.end:
                 self.report.blocked([] if kind.stack_waits else kind.stack(task))
                 task.abandoned = True  # listed by ping (health().abandoned) while it runs on, whatever its kind
                 kind.gave_up(task)
                 self._conclude("blocked", None, None, "still running %d ms after the stop was asked" % (self.deadline_s * 1000))
-                return True
+                return None
             if self._at + 1 < len(self.plan) and now >= self._step_end:
                 self._at += 1
                 self.report.step(self.plan[self._at], now)
                 self._step_end = self.end if self._at == len(self.plan) - 1 else min(self.end, now + self.grace_s)
             if self.plan[self._at] == "async-exc":
                 self._tick_async(now)
-            return False
+                return min(self.end, now + WATCH_S)
+            return self._step_end  # the flag: nothing to do before its step ends
         except BaseException as exc:  # noqa: BLE001 - the controller must get an answer
             self._conclude_with(exc)
-            return True
+            return None
+
+    def first_tick(self) -> float:
+        """When the walker first needs to tick this run, begun just now."""
+        return self.t0 + WATCH_S if self.plan[0] == "async-exc" else self._step_end
 
     def _tick_async(self, now: float) -> None:
         """Arm TaskStopped when none waits; again once a delivery was swallowed (alive GRACE_S after it)."""

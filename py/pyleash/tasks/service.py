@@ -82,13 +82,18 @@ class TaskService:
                 for t in list(self.tasks.values()) if t.abandoned and not t.ended.is_set()]
 
     def _add(self, task: Task) -> None:
+        if not self.tasks:
+            # The stop machinery, loaded with the first task rather than by the first stop: an idle agent need not
+            # carry it, and an import under GIL contention (reading files gives the GIL up) takes seconds.
+            import pyleash.stop.batch
+            import pyleash.stop.ladder
         while len(self._ended) > ENDED_KEPT:  # the controller answers for tasks it knows have ended
             self.tasks.pop(self._ended.popleft(), None)
         self.tasks[task.id] = task
 
     def stop(self, request: Dict[str, Any]) -> None:
         task = self._task(request)
-        from pyleash.stop.batch import batchable, hand_over  # on first stop: the idle agent need not carry them
+        from pyleash.stop.batch import batchable, hand_over  # loaded with the first task (_add)
         from pyleash.stop.ladder import StopRun
 
         run = StopRun(task, request["strategy"], request["graceMs"] / 1000.0, request["deadlineMs"] / 1000.0,

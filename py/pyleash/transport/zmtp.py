@@ -17,6 +17,7 @@ from .fresh_bytes import FreshBytes
 MAX_FRAME = 256 * 1024 * 1024  # a message whose frames add up to more is skipped unread (dropped), never buffered
 READ_CHUNK = 65536  # below glibc's mmap threshold, so a recv() buffer is cheap to allocate
 BIG_FRAME = 128 * 1024  # frames this large skip the join on send and are received in pieces, joined once
+MAX_JOINED = 1024  # the most queued pieces one write joins
 BIG_READ = 256 * 1024  # the most one recv() asks for while a large frame arrives (a socket holds about this much)
 
 FLAG_MORE = 0x01
@@ -335,7 +336,8 @@ class ZmtpTransport:
         self.peer_properties: Dict[str, bytes] = {}
         self._closed = False
         self._error: Optional[str] = None  # sticky: once broken, recv() keeps raising this
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.Lock()  # held by the thread writing (see _sendall)
+        self._outgoing: Deque[Tuple[Union[bytes, bytearray], ...]] = deque()
         self._decoder = Decoder(self._on_command, max_frame)
         self._messages = self._decoder.messages
         deadline = time.monotonic() + connect_timeout
@@ -406,16 +408,50 @@ class ZmtpTransport:
     # -- I/O ---------------------------------------------------------------
 
     def _sendall(self, *pieces: Union[bytes, bytearray]) -> None:
-        with self._send_lock:
-            if self._closed:
-                raise TransportError("transport is closed")
+        """Write one message's pieces, or leave them to the thread writing now.
+
+        A thread that writes gives up the GIL in the system call and must wait for it again before it can let go
+        of the socket: with many threads busy that wait is long, and a lock held across it would make every other
+        sender wait its own turn on the GIL too (100 stop reports: one at a time, seconds). So a sender queues its
+        message and writes only if no one else is writing; the writer drains the queue, what was queued meanwhile
+        in one write. Large messages (BIG_FRAME) wait for their own write: back-pressure on bulk data.
+        """
+        if self._error is not None or self._closed:
+            raise TransportError(self._error or "transport is closed")
+        queue = self._outgoing
+        queue.append(pieces)  # first queue, then try the lock: a writer that lets go after our failed try sees it
+        wait = sum(map(len, pieces)) >= BIG_FRAME
+        while queue:
+            if not self._send_lock.acquire(wait):
+                return  # the writer sends ours: it drains the queue, and looks again after letting go
             try:
-                for piece in pieces:
-                    self._sock.sendall(piece)
-            except OSError as exc:
-                # A partial write has desynchronised the stream: nothing more may be sent.
-                self._fail("send failed: %s" % exc)
-                raise TransportError(self._error) from None
+                self._write_queued()
+            finally:
+                self._send_lock.release()
+            wait = False
+
+    def _write_queued(self) -> None:
+        """Under the send lock: write everything queued, small pieces joined into one write."""
+        queue, sock = self._outgoing, self._sock
+        try:
+            while queue:
+                small: List[Union[bytes, bytearray]] = []
+                while queue and len(small) < MAX_JOINED:
+                    for piece in queue.popleft():
+                        if len(piece) < BIG_FRAME:
+                            small.append(piece)
+                            continue
+                        if small:
+                            sock.sendall(b"".join(small))
+                            small = []
+                        sock.sendall(piece)
+                if small:
+                    sock.sendall(b"".join(small) if len(small) > 1 else small[0])
+        except OSError as exc:
+            # A partial write has desynchronised the stream: nothing more may be sent.
+            queue.clear()
+            self._fail("send failed: %s" % exc)
+            raise TransportError(self._error) from None
 
     def _receive(self, deadline: Optional[float]) -> bool:
         """Read once from the socket into the decoder; False when the deadline passes first."""
