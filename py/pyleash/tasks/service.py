@@ -1,6 +1,7 @@
 """The task requests: start, stop, stack and threads (requests arrive checked against the contract)."""
 from __future__ import annotations
 
+import importlib
 import threading
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional
@@ -85,8 +86,8 @@ class TaskService:
         if not self.tasks:
             # The stop machinery, loaded with the first task rather than by the first stop: an idle agent need not
             # carry it, and an import under GIL contention (reading files gives the GIL up) takes seconds.
-            import pyleash.stop.batch
-            import pyleash.stop.ladder
+            for module in ("pyleash.stop.batch", "pyleash.stop.ladder"):
+                importlib.import_module(module)
         while len(self._ended) > ENDED_KEPT:  # the controller answers for tasks it knows have ended
             self.tasks.pop(self._ended.popleft(), None)
         self.tasks[task.id] = task
