@@ -5,10 +5,10 @@ The ladder's `async-exc` step arms TaskStopped with async_raise and re-arms it a
 the call returns; until then it stays armed, and revoke() can withdraw it. If the thread finishes on its own
 just as the exception is armed, the exception may still fire in threading's bootstrap code after the task
 returned (stderr then shows "Exception in thread" or "Exception ignored"). A loop that catches everything
-and retries forever cannot be stopped this way: each new exception lands in its try body again. On 3.11
-and 3.12 an exception delivered at the back-edge of a `while` loop that is the first statement of a try
-body is attributed to the instruction before the loop, outside the try: that try's except and finally do
-not run (3.8-3.10 and 3.13 are right).
+and retries forever cannot be stopped this way: each new exception lands in its try body again. An
+exception delivered to a `while <condition>:` loop that is the first statement of a try body can leave that
+try without its except and finally running (seen on 3.13.0; docs/stop-strategies.md's generated table says
+on which interpreters).
 """
 from __future__ import annotations
 
