@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from types import FrameType
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, cast
 
 from pyleash import contract, deliveries, protocol
 from pyleash.agent import _hello
@@ -54,8 +54,19 @@ class CallStopped(TaskStopped, Exception):
     """
 
 
+class HostState:
+    """What attach's kinds keep of an adopted thread (Adopted.state), beside the core record the stop engine reads."""
+
+    def __init__(self, first_delivery: int) -> None:
+        self.first_delivery = first_delivery  # TaskStopped made in the thread before the stop (ForeignThreadKind.gone)
+        self.raised_before = 0  # the main call: signal handler raises before the stop (CurrentWorkSignalStop.raised)
+        self.deferred_before = 0  # ... and its deferrals (CurrentWorkSignalStop.deferred)
+        self.primed = False  # the main call: the control thread has sent the first signal
+
+
 class Adopted:
-    """A host thread as the stop engine sees a task (pyleash.stop.stoppable.Stoppable): made per request."""
+    """A host thread as the stop engine sees a task (pyleash.stop.stoppable.Stoppable): made per request. Its core
+    record is a task's (pyleash.tasks.task.Task); what its kind keeps of it is `state`."""
 
     def __init__(self, task_id: str, kind: Kind, ident: int, thread: Optional[threading.Thread] = None,
                  target: Optional[FrameType] = None) -> None:
@@ -78,10 +89,7 @@ class Adopted:
         self.stop_runs: List[Run] = []
         self.abandoned = False  # a stop gave up on it (the ladder sets it)
         self.tracer = None
-        self.first_delivery = deliveries.deliveries(ident)
-        self.raised_before = 0  # the main call: signal handler raises before the stop (CurrentWorkSignalStop.raised)
-        self.deferred_before = 0  # ... and its deferrals (CurrentWorkSignalStop.deferred)
-        self.primed = False  # the main call: the control thread has sent the first signal
+        self.state = HostState(deliveries.deliveries(ident))
 
     def mark_ended(self, by_us: bool) -> None:
         if not self.ended.is_set():
@@ -116,7 +124,7 @@ class CurrentCallKind(Kind["Adopted"]):
                 frame = frame.f_back
         finally:
             frame = None
-        task.mark_ended(self.signal is not None and self.signal.raised > task.raised_before)
+        task.mark_ended(self.signal is not None and self.signal.raised > task.state.raised_before)
         return True
 
     def wait_gone(self, task: Adopted, until: float) -> bool:
@@ -143,11 +151,12 @@ class CurrentCallKind(Kind["Adopted"]):
 def _signal_call(run: Run, until: float) -> None:
     """The signal step for a host call: signal (unless the control thread already did), again while the handler
     defers, and again after each CallStopped the call swallowed."""
-    task, kind = run.task, run.kind
-    stop = kind.signal  # type: ignore[attr-defined]
-    raised = task.raised_before  # type: ignore[attr-defined]
-    if not task.primed:  # type: ignore[attr-defined]
-        stop.request_stop(task.target)  # type: ignore[attr-defined]
+    task, kind = cast(Adopted, run.task), cast(CurrentCallKind, run.kind)  # a kind's own step acts on its own tasks
+    stop = kind.signal
+    assert stop is not None  # unavailable() refused the strategy otherwise
+    raised = task.state.raised_before
+    if not task.state.primed:
+        stop.request_stop(task.target)
     try:
         with fast_switching():  # a spinning main thread hands the GIL on sooner; restored when the stop ends
             while not kind.gone(task):
@@ -166,7 +175,7 @@ def _signal_call(run: Run, until: float) -> None:
                     return
                 run.report.swallowed += 1  # it caught CallStopped and carried on: another one
                 raised = stop.raised
-                stop.request_stop(task.target)  # type: ignore[attr-defined]
+                stop.request_stop(task.target)
     finally:
         stop.cancel()
 
@@ -185,7 +194,7 @@ class ForeignThreadKind(Kind["Adopted"]):
         thread = task.thread
         alive = thread.is_alive() if thread is not None else task.ident in sys._current_frames()
         if not alive:
-            task.mark_ended(deliveries.deliveries(task.ident) > task.first_delivery)  # type: ignore[arg-type]
+            task.mark_ended(deliveries.deliveries(task.ident) > task.state.first_delivery)  # type: ignore[arg-type]
         return not alive
 
     def wait_gone(self, task: Adopted, until: float) -> bool:
@@ -315,7 +324,7 @@ class AttachedAgent(Agent):
             task = Adopted(task_id, att.main, main.ident, main, att.loop.call_frame(frame))  # type: ignore[arg-type]
             frame = None
             if att.signal is not None:
-                task.raised_before, task.deferred_before = att.signal.raised, att.signal.deferred
+                task.state.raised_before, task.state.deferred_before = att.signal.raised, att.signal.deferred
             return task
         ident = _thread_ident(task_id)
         thread = next((t for t in threading.enumerate() if t.ident == ident), None)
@@ -344,7 +353,7 @@ class AttachedAgent(Agent):
                 result["reason"] = "it ended before a stop reached it"
             signal_stop = self.attachment.signal
             if (isinstance(result, dict) and result.get("outcome") == "blocked" and task.id == MAIN_TASK
-                    and signal_stop is not None and signal_stop.deferred > task.deferred_before):
+                    and signal_stop is not None and signal_stop.deferred > task.state.deferred_before):
                 result["reason"] = ("%s; the signal landed only where pythonia cannot take an exception (its own code: "
                                     "waiting for JavaScript, or writing a reply)" % result.get("reason", "blocked"))
             send(message)
@@ -353,7 +362,7 @@ class AttachedAgent(Agent):
                       request["id"], answer)
         if run.begin():
             if task.id == MAIN_TASK and run.plan[0] == "signal" and self.attachment.signal is not None:
-                task.primed = self.attachment.signal.request_stop(task.target)  # at once: no thread start first
+                task.state.primed = self.attachment.signal.request_stop(task.target)  # at once: no thread start first
             start_soon(threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True), run.fail)
         else:
             task.target = None

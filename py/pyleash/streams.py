@@ -28,8 +28,9 @@ class StreamService:
 
         def prepare(task: Task) -> None:
             flag = StreamFlag()
-            task.stream = flag.state = StreamState(task.id, request["credit"], lambda frame: self._send_frames([frame]),
-                                                  self._send_frames, self._max_bytes, self._flusher)
+            task.state = flag.state = StreamState(request["id"], task.id, request["credit"],
+                                                 lambda frame: self._send_frames([frame]), self._send_frames,
+                                                 self._max_bytes, self._flusher)
             task.stop_event = flag
 
         self._tasks.call(request, self._kind, prepare)
@@ -38,8 +39,8 @@ class StreamService:
         if request["n"] < 1:
             raise protocol.ProtocolError("'n' must be a positive integer, got %r" % (request["n"],))
         task = self._tasks.tasks.get(request["task"])
-        if task is not None and task.stream is None:
+        if task is not None and not isinstance(task.state, StreamState):
             raise protocol.ProtocolError("task %r is not a stream" % (request["task"],))
         if task is not None:  # an ended stream may be forgotten already: credit for it is moot
-            task.stream.grant(request["n"])
+            task.state.grant(request["n"])
         self._send(protocol.ok(request["id"], None))

@@ -1,5 +1,6 @@
 """What the agent keeps of ended tasks: a bounded number of records, without the caller's data; and the
-process tasks' stop flag, a pipe that leaves nothing behind for multiprocessing's resource tracker."""
+process tasks' stop flag, a pipe that leaves nothing behind for multiprocessing's resource tracker; and the
+record's shape: a core every kind has, each kind's own state apart (Task.state)."""
 import json
 import multiprocessing
 import threading
@@ -76,3 +77,50 @@ class ProcessFlagTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CoreRecordTest(unittest.TestCase):
+    """A task's record is what every kind has; what one kind keeps is its own state (Task.state), and the stop
+    engine's Stoppable asks only the core."""
+
+    @staticmethod
+    def _stoppable_members():
+        from pyleash.stop.stoppable import Stoppable
+
+        properties = [name for name, value in vars(Stoppable).items() if isinstance(value, property)]
+        return set(Stoppable.__annotations__) | set(properties)
+
+    def _records(self):
+        from pyleash.tasks.registry import KINDS
+        from pyleash.tasks.task import CallState, Task
+
+        records = {name: Task("t-" + name, kind, "calls:add", [1], {}, "t-" + name, False) for name, kind in KINDS.items()}
+        records["call"] = Task("c", KINDS["thread"], "calls:add", [1], {}, "c", False, CallState(7))
+        return records
+
+    def test_each_kind_keeps_its_own_state_apart_from_the_core_record(self):
+        from pyleash.tasks.asyncio_kind import AsyncioState
+        from pyleash.tasks.process_kind import ProcessState
+        from pyleash.tasks.task import NO_STATE
+
+        records = self._records()
+        self.assertIsInstance(records["process"].state, ProcessState)
+        self.assertIsInstance(records["asyncio"].state, AsyncioState)
+        self.assertIs(records["thread"].state, NO_STATE)
+        self.assertIs(records["main"].state, NO_STATE)
+        self.assertEqual((records["call"].state.reply_to, records["thread"].state.reply_to), (7, None))
+        core = set(vars(records["thread"]))
+        for name, task in records.items():
+            self.assertEqual(set(vars(task)), core, name)  # the same core record whatever the kind
+        for own in ("process", "dumps", "future", "stream", "reply_to", "flag"):
+            self.assertNotIn(own, core)
+
+    def test_the_stop_engine_asks_only_the_core_record(self):
+        from pyleash.attach import Adopted, ForeignThreadKind
+
+        members = self._stoppable_members()
+        self.assertNotIn("state", members)
+        adopted = Adopted("thread-1", ForeignThreadKind(), threading.get_ident())
+        for name, task in dict(self._records(), adopted=adopted).items():
+            missing = sorted(m for m in members if not hasattr(task, m))
+            self.assertEqual(missing, [], name)

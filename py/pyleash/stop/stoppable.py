@@ -47,7 +47,8 @@ class StopKind(Protocol):
 
 
 class Stoppable(Protocol):
-    """A task as the stop engine reads and writes it (pyleash.tasks.task.Task)."""
+    """A task as the stop engine reads and writes it: only the core record every kind has (pyleash.tasks.task.Task,
+    or a host thread attach.py adopts), never a kind's own state (Task.state), which only the kind's steps read."""
 
     # Read-only to the engine (properties, so a task may declare narrower types: Kind, threading.Event).
     @property
@@ -61,7 +62,6 @@ class Stoppable(Protocol):
 
     ident: Optional[int]  # the thread that runs it (the watcher thread for a process task)
     ended: threading.Event  # set once the outcome fields below are written
-    reported: threading.Event  # set once the end event has left (after `ended`)
     status: Optional[str]
     unwinding: bool  # its wrapper has caught the outcome: inject nothing more
     inject_lock: threading.Lock  # held while injecting, and while the task's thread sets `unwinding`

@@ -9,7 +9,7 @@ from pyleash import current, targets
 from pyleash.deliveries import TaskStopped
 from pyleash.stop.steps import KindStep
 from pyleash.tasks.kind import Kind
-from pyleash.tasks.task import Emit, Task, finish, started_event, wants_stop_event
+from pyleash.tasks.task import Emit, State, Task, finish, started_event, wants_stop_event
 
 if TYPE_CHECKING:
     import asyncio
@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     from pyleash.stop.stoppable import Run, StopStep
 
 
-class AsyncioKind(Kind["Task"]):
+class AsyncioState(State):
+    """An asyncio task's own state: the coroutine's asyncio Task, which the `cancel` step cancels."""
+
+    def __init__(self) -> None:
+        self.future: Optional[asyncio.Future[Any]] = None  # set on the loop thread as the coroutine starts
+
+
+class AsyncioKind(Kind["Task[AsyncioState]"]):
     """asyncio pulls in ssl (+8 MB, +20 ms): it is imported when the first asyncio task starts."""
 
     name = "asyncio"
@@ -45,7 +52,10 @@ class AsyncioKind(Kind["Task"]):
                 ready.wait()
             return self._loop
 
-    def start(self, task: Task, emit: Emit) -> None:
+    def new_state(self) -> AsyncioState:
+        return AsyncioState()
+
+    def start(self, task: Task[AsyncioState], emit: Emit) -> None:
         import asyncio
 
         event_loop = self.loop()
@@ -57,10 +67,10 @@ class AsyncioKind(Kind["Task"]):
 
     def _cancel(self, run: Run, until: float) -> None:
         """Task.cancel() on the loop thread, again every grace_s while the coroutine swallows CancelledError."""
-        task = cast("Task", run.task)  # a kind's own step acts on the kind's own tasks
+        task = cast("Task[AsyncioState]", run.task)  # a kind's own step acts on the kind's own tasks
         cancels = 0
         while not self.gone(task) and time.perf_counter() < until:
-            future = task.future
+            future = task.state.future
             if future is not None:
                 self.loop().call_soon_threadsafe(future.cancel)
                 cancels += 1
@@ -77,7 +87,7 @@ def _run_loop(event_loop: asyncio.AbstractEventLoop, ready: threading.Event) -> 
     event_loop.run_forever()
 
 
-async def _run(task: Task, emit: Emit) -> None:
+async def _run(task: Task[AsyncioState], emit: Emit) -> None:
     import asyncio
 
     task.ident = threading.get_ident()
@@ -94,12 +104,12 @@ async def _run(task: Task, emit: Emit) -> None:
             raise TypeError("%s is not a coroutine function (kind 'asyncio' needs `async def`)" % task.target)
         token = current.bind(task)
         try:
-            task.future = asyncio.ensure_future(coroutine)  # copies the context: the coroutine sees its task
+            future = task.state.future = asyncio.ensure_future(coroutine)  # copies the context: the coroutine sees its task
         finally:
             current.unbind(token)
         emit(started_event(task))
         task.started.set()
-        result = await task.future
+        result = await future
         outcome = "finished"
     except asyncio.CancelledError:
         outcome, how, error = "stopped", "cancelled", TaskStopped("cancelled")

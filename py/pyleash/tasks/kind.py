@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Generic, List, Optional, Protocol, Tuple, Type
 
 from pyleash import contract
 from pyleash.stop.stacks import thread_stack
+from pyleash.tasks.task import NO_STATE
 
 if TYPE_CHECKING:
     from pyleash.stop.stoppable import Frame, StopStep
-    from pyleash.tasks.task import Emit
+    from pyleash.tasks.task import Emit, State
 
 
 class Running(Protocol):
@@ -48,6 +49,11 @@ class Kind(Generic[T]):
     def __init__(self) -> None:
         self.ladder: Tuple[str, ...] = contract.LADDERS[self.name]
         self.strategies: Tuple[str, ...] = contract.SUPPORTED[self.name]
+
+    def new_state(self) -> State:
+        """A new task's own state of this kind (Task.state): none by default; a kind that keeps some subclasses
+        pyleash.tasks.task.State."""
+        return NO_STATE
 
     def start(self, task: T, emit: Emit) -> None:
         """Start running the task; it emits task-started once its function begins, task-ended at the end."""

@@ -5,11 +5,11 @@ import os
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, cast
 
 from pyleash.stop.steps import KindStep
 from pyleash.tasks.kind import Kind
-from pyleash.tasks.task import Emit, Task, finish, started_event
+from pyleash.tasks.task import Emit, State, Task, finish, started_event
 from pyleash.threads import start_soon
 
 if TYPE_CHECKING:
@@ -17,9 +17,21 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
     from pyleash.stop.stoppable import Frame, Run, StopStep
+    from pyleash.tasks.process_flag import AgentFlag
+    from pyleash.tasks.process_stack import DumpReader
 
 
-class ProcessKind(Kind["Task"]):
+class ProcessState(State):
+    """A process task's own state, set by start(): the child, the agent's end of its stop flag (also the task's
+    stop_event) and the reader of its stack dumps."""
+
+    def __init__(self) -> None:
+        self.process: Optional[BaseProcess] = None  # the `terminate` step's handle
+        self.flag: Optional[AgentFlag] = None
+        self.dumps: Optional[DumpReader] = None
+
+
+class ProcessKind(Kind["Task[ProcessState]"]):
     """The task's ident is its watcher thread's; its stack comes from faulthandler in the child."""
 
     name = "process"
@@ -30,33 +42,40 @@ class ProcessKind(Kind["Task"]):
         super().__init__()
         self._context: Optional[SpawnContext] = None  # made on first use
 
-    def start(self, task: Task, emit: Emit) -> None:
+    def new_state(self) -> ProcessState:
+        return ProcessState()
+
+    def start(self, task: Task[ProcessState], emit: Emit) -> None:
         from pyleash.tasks import process_child, process_flag  # with multiprocessing: imported on first use
         from pyleash.tasks.process_stack import DumpReader
 
+        state = task.state
         context = self._spawn_context()
         receiver, sender = context.Pipe(duplex=False)
-        child_flag, task.stop_event = process_flag.make(context)
+        child_flag, flag = process_flag.make(context)
+        task.stop_event = state.flag = flag
         dump_reader, dump_writer = context.Pipe(duplex=False)
-        task.dumps = DumpReader(dump_reader)
+        dumps = state.dumps = DumpReader(dump_reader)
         process = context.Process(
             target=process_child.main,
             args=(task.id, task.target, task.args, task.kwargs, sender, child_flag, dump_writer, os.getpid()),
             name="pyleash-task-%s" % task.id,
             daemon=True,
         )
-        task.process = process
+        state.process = process
         task.thread = threading.Thread(
-            target=_watch, args=(task, emit, process, receiver, (sender, child_flag, dump_writer)), name=process.name, daemon=True
+            target=_watch, args=(task, emit, process, receiver, flag, dumps, (sender, child_flag, dump_writer)),
+            name=process.name, daemon=True
         )
         start_soon(task.thread, lambda exc: finish(task, emit, "failed", error=exc))
 
-    def stack(self, task: Task) -> List[Frame]:
+    def stack(self, task: Task[ProcessState]) -> List[Frame]:
         """The child's stack, innermost last; [] before it has started or once it has ended."""
-        if not task.started.is_set() or task.ended.is_set() or task.dumps is None or task.process is None:
+        state = task.state
+        if not task.started.is_set() or task.ended.is_set() or state.dumps is None or state.process is None:
             return []
-        pid = task.process.pid
-        return task.dumps.stack(pid) if pid is not None else []
+        pid = state.process.pid
+        return state.dumps.stack(pid) if pid is not None else []
 
     def step(self, strategy: str) -> Optional[StopStep]:
         return KindStep("terminate", _terminate) if strategy == "terminate" else None
@@ -73,7 +92,8 @@ class ProcessKind(Kind["Task"]):
 def _terminate(run: Run, until: float) -> None:
     """SIGTERM (the child raises TaskStopped and unwinds), then SIGKILL if it is still there after grace_s."""
     task, kind = run.task, run.kind
-    process: BaseProcess = task.process  # type: ignore[attr-defined]
+    process = cast("Task[ProcessState]", task).state.process  # a kind's own step acts on the kind's own tasks
+    assert process is not None  # set by start(), before a stop can reach the task
     t0 = time.perf_counter()
     process.terminate()
     if kind.wait_gone(task, min(until, t0 + run.grace_s)):
@@ -83,14 +103,15 @@ def _terminate(run: Run, until: float) -> None:
     kind.wait_gone(task, until + 5.0)  # a SIGKILLed process always goes; wait for the reaping
 
 
-def _watch(task: Task, emit: Emit, process: BaseProcess, receiver: Any, child_ends: Any) -> None:
+def _watch(task: Task[ProcessState], emit: Emit, process: BaseProcess, receiver: Any, flag: AgentFlag, dumps: DumpReader,
+           child_ends: Any) -> None:
     from pyleash.tasks import process_child
 
     task.ident = threading.get_ident()
     try:
         process.start()
     except BaseException as exc:  # noqa: BLE001 - a failed spawn is the task's failure
-        for end in (receiver, task.stop_event, task.dumps) + child_ends:
+        for end in (receiver, flag, dumps) + child_ends:
             end.close()
         finish(task, emit, "failed", None, exc)
         return
@@ -108,12 +129,12 @@ def _watch(task: Task, emit: Emit, process: BaseProcess, receiver: Any, child_en
         pass
     process.join()
     receiver.close()
-    task.stop_event.close()  # type: ignore[attr-defined]  # an AgentFlag
-    task.dumps.close()  # type: ignore[union-attr]
+    flag.close()
+    dumps.close()
     _report(task, emit, process.exitcode, message)
 
 
-def _report(task: Task, emit: Emit, exitcode: Optional[int], message: Optional[Dict[str, Any]]) -> None:
+def _report(task: Task[ProcessState], emit: Emit, exitcode: Optional[int], message: Optional[Dict[str, Any]]) -> None:
     if message is None:  # died without a word: killed by a signal, or os._exit
         how = _signal_name(-exitcode) if exitcode is not None and exitcode < 0 else "exit status %s" % exitcode
         if task.stop_asked:

@@ -11,7 +11,7 @@ from pyleash.threads import start_soon
 from pyleash.stop.stacks import thread_stack
 from pyleash.tasks.kind import Kind
 from pyleash.tasks.registry import KINDS
-from pyleash.tasks.task import Task, finish, withhold
+from pyleash.tasks.task import CallState, Task, finish, withhold
 
 ENDED_KEPT = 1024  # ended tasks remembered, for a stop or stack that crosses the end on the wire
 
@@ -47,7 +47,7 @@ class TaskService:
             self._send(protocol.error(request["id"], protocol.TARGET, exc, with_traceback=False))
             return
         name = request.get("name") or target
-        task = Task(task_id, kind, target, request["args"], request["kwargs"], name, request["trace"])
+        task: Task = Task(task_id, kind, target, request["args"], request["kwargs"], name, request["trace"])
         task.emit = self.emit
         self._add(task)
         # Reply before the task runs: a task that grabs the GIL for good (C code) would otherwise hold the reply.
@@ -60,12 +60,12 @@ class TaskService:
     def call(self, request: Dict[str, Any], kind: Kind, prepare: Optional[Callable[[Task], None]] = None) -> None:
         """A call recorded as a task while it runs (it named a task id, or it runs on the main lane), so that a
         stop or stack request can reach it; its end is the call's reply, and it sends no task events.
-        `prepare(task)` completes the record before it runs (a stream's credit)."""
+        `prepare(task)` completes the record before it runs (a stream's state: its credit and batch)."""
         task_id = request.get("task") or "~call-%d" % request["id"]  # the controller never stops an unnamed call
         if task_id in self.tasks:
             raise protocol.ProtocolError("a call's 'task' id must be new, %r is taken" % (task_id,))
         target = request["target"]
-        task = Task(task_id, kind, target, request["args"], request["kwargs"], target, False, reply_to=request["id"])
+        task: Task = Task(task_id, kind, target, request["args"], request["kwargs"], target, False, CallState(request["id"]))
         if prepare is not None:
             prepare(task)
         self._add(task)

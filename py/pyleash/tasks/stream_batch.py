@@ -13,6 +13,7 @@ import time
 from typing import Any, Callable, List, Optional
 
 from pyleash import protocol
+from pyleash.tasks.task import CallState
 
 FLUSH_AFTER_S = 0.001  # the longest an item waits for others to share its message
 BATCH_BYTES = 256 * 1024  # a batch this large leaves at once
@@ -22,11 +23,13 @@ SendFrame = Callable[[bytes], None]
 SendFrames = Callable[[List[Any]], None]  # one message: a JSON frame and the binary frames it references
 
 
-class StreamState:
-    """One stream's credit and pending batch (see the module docstring for who touches what)."""
+class StreamState(CallState):
+    """One stream's credit and pending batch (see the module docstring for who touches what): the state of its
+    task (Task.state), a call's (its request id) with these."""
 
-    def __init__(self, task_id: str, credit: int, send_frame: SendFrame, send_frames: SendFrames, max_bytes: int,
-                 flusher: "Flusher") -> None:
+    def __init__(self, reply_to: int, task_id: str, credit: int, send_frame: SendFrame, send_frames: SendFrames,
+                 max_bytes: int, flusher: "Flusher") -> None:
+        super().__init__(reply_to)
         self.lock = threading.Lock()
         self.credit = credit  # items the producer may still make before the controller grants more
         self.batch: List[bytes] = []  # encoded items not sent yet

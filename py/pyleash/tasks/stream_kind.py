@@ -19,7 +19,7 @@ import pyleash.stop.rearm as rearm
 from pyleash.stop.stacks import thread_stack
 from pyleash.tasks.call_kind import PoolCallKind
 from pyleash.tasks.kind import own_frames
-from pyleash.tasks.stream_batch import WAIT_SLICE_S
+from pyleash.tasks.stream_batch import WAIT_SLICE_S, StreamState
 from pyleash.tasks.task import Emit, Task, call_target
 
 CANCEL_WAIT_S = 1.0  # how long a stopped async step is given to run its handlers after its cancel
@@ -116,8 +116,8 @@ def _steps(source: Any) -> Any:
 
 def drive(task: Task) -> int:
     """The stream's body, on its pool thread: produce while credit allows; the number of items it produced."""
-    state = task.stream
-    assert state is not None
+    state = task.state
+    assert isinstance(state, StreamState)  # made by the stream request (pyleash.streams), before the task runs
     stop = task.stop_event
     try:
         steps = _steps(call_target(task))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, TypeVar, cast
 
 from pyleash import current, deliveries, progress_events, protocol, targets
 from pyleash.deliveries import TaskStopped
@@ -11,16 +11,11 @@ from pyleash.tasks.awaiting import settle
 import pyleash.stop.rearm as rearm
 
 if TYPE_CHECKING:
-    import asyncio
-    from multiprocessing.process import BaseProcess
-
     from typing import Protocol
 
     from pyleash.stop.stoppable import Flag, Run, StopKind
     from pyleash.stop.trace import TraceKill
-    from pyleash.tasks.process_stack import DumpReader
     from pyleash.progress_events import Limiter
-    from pyleash.tasks.stream_batch import StreamState
 
     class TaskKind(StopKind, Protocol):
         """What the record's readers ask of its kind (pyleash.tasks.kind.Kind), so the record never imports the
@@ -29,20 +24,52 @@ if TYPE_CHECKING:
         runs_in_agent: bool
         withholds: bool
 
+        def new_state(self) -> Any: ...
+
 Emit = Callable[..., None]  # emit(message, ...): send these messages, in order
 
 
-class Task:
-    """State shared by the task's own thread (writes the outcome) and stoppers (read it, set stop_event).
+class State:
+    """A kind's own state of one task (Task.state): made by the kind (Kind.new_state), read by the kind only.
+
+    This base is the state of a kind that keeps none (thread, main). The others subclass it: a child process
+    (pyleash.tasks.process_kind.ProcessState), a coroutine (asyncio_kind.AsyncioState), a call (CallState) and a
+    stream (pyleash.tasks.stream_batch.StreamState, a call's state with its credit and batch).
+    """
+
+    __slots__ = ()
+    reply_to: Optional[int] = None  # a call's request id (CallState); None: its end is a task-ended event
+
+
+NO_STATE = State()  # shared: it holds nothing
+
+
+class CallState(State):
+    """A call recorded as a task (on the call pool or the main lane): its end is that call's reply, and it sends no
+    task events."""
+
+    __slots__ = ("reply_to",)
+
+    def __init__(self, reply_to: int) -> None:
+        self.reply_to = reply_to
+
+
+S = TypeVar("S", bound=State)
+
+
+class Task(Generic[S]):
+    """The core record of a task, shared by its own thread (writes the outcome) and stoppers (read it, set
+    stop_event): what every kind has. What only one kind keeps (a child process, a coroutine's future, a call's
+    request id, a stream's credit) is in `state`, made and read by that kind.
 
     `ended` is set after the outcome fields are written, so a reader that sees it set sees them.
     It is what pyleash.stop.stoppable.Stoppable describes to the stop engine.
     """
 
     def __init__(self, task_id: str, kind: TaskKind, target: str, args: list, kwargs: dict, name: str, trace: bool,
-                 reply_to: Optional[int] = None) -> None:
+                 state: Optional[S] = None) -> None:
         self.id = task_id
-        self.reply_to = reply_to  # a call's request id: its end is that call's reply, and it sends no task events
+        self.state: S = cast(S, kind.new_state()) if state is None else state  # the kind's own (see State)
         self.kind = kind
         self.target = target
         self.args = args
@@ -70,14 +97,10 @@ class Task:
             from pyleash.stop.trace import TraceKill
 
             self.tracer = TraceKill()
-        self.process: Optional[BaseProcess] = None  # process tasks: the child (the `terminate` step's handle)
-        self.dumps: Optional[DumpReader] = None  # process tasks: the child's stack dumps
-        self.future: Optional[asyncio.Future[Any]] = None  # asyncio tasks: the coroutine's Task (for `cancel`)
         self.ended_at: Optional[float] = None
         self.delivered = 0  # TaskStopped instances its thread had made when it ended (see pyleash.deliveries)
         self.stop_runs: List[Run] = []  # stops under way; asked for answers when it ends
         self.progress: Optional[Limiter] = None  # pyleash.progress's rate limit, made at the first update
-        self.stream: Optional[StreamState] = None  # a stream's credit and batch (pyleash.tasks.stream_batch)
 
     @property
     def stop_asked(self) -> bool:
@@ -175,7 +198,7 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
     outcome = "failed"
     try:
         try:
-            if task.reply_to is None:
+            if task.state.reply_to is None:
                 emit(started_event(task))
             task.started.set()
             try:
@@ -249,9 +272,10 @@ def _ended_event(task: Task, outcome: str, result: Any, error: Optional[BaseExce
 
 def _call_reply(task: Task, result: Any, error: Optional[BaseException]) -> Dict[str, Any]:
     """A call's reply (the agent's encoder turns a result that cannot cross into a typed error)."""
+    reply_to = task.state.reply_to
     if error is None:
-        return protocol.ok(task.reply_to, result)
-    return failure_reply(task.reply_to, error)
+        return protocol.ok(reply_to, result)
+    return failure_reply(reply_to, error)
 
 
 def failure_reply(request_id: Optional[int], error: BaseException) -> Dict[str, Any]:
@@ -291,7 +315,7 @@ def finish(
         task.unwound = unwound
     else:
         task.status = outcome
-    event = _call_reply(task, result, error) if task.reply_to is not None else _ended_event(task, outcome, result, error)
+    event = _call_reply(task, result, error) if task.state.reply_to is not None else _ended_event(task, outcome, result, error)
     task.args = task.kwargs = None  # type: ignore[assignment]  # the caller's data: not kept past the end
     task.delivered = deliveries.deliveries(task.ident) if task.ident is not None else 0
     task.ended_at = time.perf_counter()
