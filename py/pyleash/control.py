@@ -173,6 +173,10 @@ class Agent:
 
     def _shutdown(self, request: Dict[str, Any]) -> None:
         self.send(protocol.ok(request["id"], None))
+        try:
+            self.transport.flush()  # the reply may have been queued behind a thread writing
+        except TransportError:
+            pass
         _flush_and_exit(0)
 
 

@@ -52,6 +52,10 @@ class Transport(Protocol):
 
     def recv(self, timeout: Optional[float]) -> Optional[List[bytes]]: ...
 
+    def flush(self) -> None:
+        """Return once what send() accepted so far is written (send may leave a message to a thread writing)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -180,6 +180,11 @@ class PyzmqTransport:
         else:
             self._wake()
 
+    def flush(self) -> None:
+        """Hand every message queued so far to libzmq (before the agent exits)."""
+        with self._lock:
+            self._flush()
+
     def recv(self, timeout: Optional[float] = None) -> Optional[List[bytes]]:
         """Next whole message, or None after timeout seconds; one receiving thread only."""
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -532,6 +532,11 @@ class ZmtpTransport:
             return
         self._sendall(b"".join(encode_message(frames) for frames in messages))
 
+    def flush(self) -> None:
+        """Return once every message queued so far is written (before the agent exits)."""
+        with self._send_lock:
+            self._write_queued()
+
     def recv(self, timeout: Optional[float] = None) -> Optional[List[bytes]]:
         """Next whole message, or None after timeout seconds; one receiving thread only."""
         messages = self._messages
