@@ -57,6 +57,7 @@ const { probePython } = await import(DIST);
 // Loaded once dist/ is known to exist: the sections' statistics come from dist/util/stats.js.
 const { pipelined, callRtt } = await import("./bench/calls.mjs");
 const { ctxSwitches } = await import("./bench/ctx-switches.mjs");
+const { stoppableCall } = await import("./bench/stoppable-call.mjs");
 const { coldStart } = await import("./bench/coldstart.mjs");
 const { evaluateGoals } = await import("./bench/goals.mjs");
 const { memory } = await import("./bench/memory.mjs");
@@ -74,7 +75,7 @@ const { bytesRoundTrip } = await import("./bench/bytes.mjs");
 const { remoteLink } = await import("./bench/remote-link.mjs");
 const { rayBench } = await import("./bench/ray.mjs");
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, ctxSwitches, pipelined, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, frozenReport, massStop, switchInterval, bytesRoundTrip, remoteLink, rayBench];
+const SECTIONS = [callRtt, ctxSwitches, pipelined, stoppableCall, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, frozenReport, massStop, switchInterval, bytesRoundTrip, remoteLink, rayBench];
 const machine = await describeMachine();
 const contenders = [
   { name: "pyleash-builtin", python: machine.python.path },

@@ -42,6 +42,8 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     for (const what of ["task", "call"]) expect(report.frozenReport).toHaveProperty(["300", what]);
     for (const key of ["pyleash", "floor", "ratio"]) expect(report.massStop).toHaveProperty([key]);
     for (const c of ["loop thread-lane async-exc", "sleep main-lane signal"]) expect(report.callTimeoutStopMs).toHaveProperty([c, "p50"]);
+    for (const mode of ["plain", "timeoutMs", "signal"]) expect(report.stoppableCallCost).toHaveProperty(["pyleash-builtin", mode, "p50"]);
+    for (const mode of ["timeoutMs", "signal"]) expect(report.stoppableCallCost).toHaveProperty(["pyleash-builtin", mode, "ratio"]);
     // pyleash stops a timed-out call's Python work; pythonia's runs on after the caller gave up.
     for (const hang of ["sleep", "spin"]) {
       expect(report.timedOutCall[`pyleash-${hang}`]).toMatchObject({ error: "AbortError", outcome: "stopped", pythonRanOn: false, nextCall: "answered" });

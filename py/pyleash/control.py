@@ -12,7 +12,7 @@ from pyleash.inline import InlineCalls
 from pyleash.outbox import Outbox
 from pyleash.pool import CallPool
 from pyleash.streams import StreamService
-from pyleash.tasks.call_kind import PoolCallKind
+from pyleash.tasks.call_kind import InlineCallKind
 from pyleash.tasks.kind import Kind
 from pyleash.tasks.registry import KINDS
 from pyleash.tasks.service import TaskService
@@ -38,7 +38,8 @@ class Agent:
         self.inline = InlineCalls(self._serve_as, self.pool, self.outbox.flush)
         self._calls: List[Any] = []  # plain calls of the message being dispatched (control thread only)
         self.tasks = TaskService(self.send, self.send_many)
-        self._call_kinds: Dict[str, Kind] = {"thread": PoolCallKind(self.pool), "main": KINDS["main"]}  # by lane
+        self._call_kinds: Dict[str, Kind] = {  # by lane; stoppable calls on the thread lane run where plain calls run
+            "thread": InlineCallKind(self.pool, self._queue_call, self.outbox.flush), "main": KINDS["main"]}
         self.streams = StreamService(self.tasks, self.pool, self.transport.send, self.send,
                                      max_message_bytes)
         progress_events.install(self.send)
@@ -156,6 +157,10 @@ class Agent:
             self.tasks.call(request, self._call_kinds[request["lane"]])
             return
         self._calls.append((self._run_call, (request["id"], request["target"], request["args"], request["kwargs"])))
+
+    def _queue_call(self, job: Any) -> None:
+        """A stoppable call's job, run with the plain calls of this message (pyleash.tasks.call_kind.InlineCallKind)."""
+        self._calls.append(job)
 
     def _run_call(self, request_id: int, target: str, args: list, kwargs: dict, hold: Optional[bool] = None) -> None:
         """A call no stop can reach (it named no task id): nothing recorded, its reply may wait for a batch (`hold`,

@@ -105,9 +105,31 @@ class InlineTest(unittest.TestCase):
         GATE.set()
         self.assertEqual((self.wire.reply(1)["result"], self.wire.reply(2)["result"]), (True, True))
 
-    def test_a_stoppable_call_still_runs_on_a_pool_thread(self):
+    def test_a_stoppable_call_runs_on_the_control_thread_like_a_plain_one(self):
         self.wire.incoming.put([call(1, "tests.test_inline:whoami", task="c1")])
-        self.assertTrue(self.wire.reply(1)["result"].startswith("pyleash-call-"))
+        self.assertEqual(self.wire.reply(1)["result"], "pyleash-control")
+        self.assertEqual(self.agent.tasks.tasks["c1"].status, "finished")
+
+    def test_a_stoppable_call_that_runs_on_inline_is_stopped_by_the_thread_that_took_the_reading_over(self):
+        self.wire.incoming.put([call(1, "pyleash.demo:spin", task="c1")])
+        deadline = time.monotonic() + 5
+        while "pyleash-inline-call" not in [t.name for t in threading.enumerate()] and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.wire.incoming.put([b'{"type": "stop", "id": 2, "task": "c1", "strategy": "async-exc", "deadlineMs": 5000}'])
+        self.assertEqual(self.wire.reply(2)["result"]["outcome"], "stopped")
+        self.assertEqual(self.wire.reply(1)["error"]["type"], "TaskStopped")
+        self.wire.incoming.put([call(3, "tests.test_inline:whoami", task="c3")])
+        self.assertEqual(self.wire.reply(3)["result"], "pyleash-control")  # the reading goes on, no stop left pending
+        self.assertFalse(self.agent.pool._abandoned)  # the control thread was never the pool's
+
+    def test_a_stop_in_the_same_message_as_its_call_keeps_the_call_from_beginning(self):
+        self.wire.incoming.put([call(1, "pyleash.demo:spin", task="c1"),
+                                b'{"type": "stop", "id": 2, "task": "c1", "strategy": "async-exc", "deadlineMs": 5000}',
+                                call(3, "tests.test_inline:whoami")])
+        self.assertEqual(self.wire.reply(2)["result"]["outcome"], "stopped")
+        self.assertEqual(self.wire.reply(3)["result"], "pyleash-control")
+        self.assertIn(1, self.wire.replies)  # answered, and it never began:
+        self.assertEqual((self.agent.tasks.tasks["c1"].how, self.agent.tasks.tasks["c1"].ident), ("before-start", None))
 
 
 if __name__ == "__main__":

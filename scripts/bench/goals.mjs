@@ -34,6 +34,11 @@ export function evaluateGoals(report) {
   const stop8 = report.stopLatencyMs?.["async-exc"]?.["8"];
   const floor8 = report.stopLatencyMs?.["async-exc floor"]?.["8"];
   const overhead = report.killableOverhead ?? {};
+  const stoppable = report.stoppableCallCost?.["pyleash-builtin"] ?? {};
+  const worstOf = (pick) => {
+    const got = ["timeoutMs", "signal"].map((m) => pick(stoppable[m])).filter((v) => typeof v === "number");
+    return got.length ? Math.max(...got) : undefined;
+  };
   const blocked = report.blockedStop ?? {};
   const bytes = report.bytesRoundTrip ?? {};
   const bytesBest = best(bytes, (v) => v?.framesMBps, true);
@@ -82,6 +87,14 @@ export function evaluateGoals(report) {
     stopAsyncExcP99: judge("stopLatencyMs async-exc with 8 busy threads: p99 ≤ 6 ms", stop8?.p99, 6, le),
     stopVsFloorP50: judge("stopLatencyMs async-exc with 8 busy threads: p50 ≤ 1.5 × the in-process floor's", stop8?.p50, floor8?.p50 * 1.5, le),
     stopVsFloorP99: judge("stopLatencyMs async-exc with 8 busy threads: p99 ≤ 1.5 × the in-process floor's", stop8?.p99, floor8?.p99 * 1.5, le),
+    stoppableCallRtt: judge(
+      "stoppableCallCost: a stoppable call's (timeoutMs, signal; the worse) p50 ≤ 1.2 × a plain call's",
+      worstOf((v) => v?.ratio), 1.2, le, "pyleash-builtin",
+    ),
+    stoppableCallCpu: judge(
+      "stoppableCallCost: a stoppable call's (timeoutMs, signal; the worse) Node + agent CPU ≤ 1.2 × a plain call's",
+      worstOf((v) => v?.cpuRatio), 1.2, le, "pyleash-builtin",
+    ),
     overheadAsyncExc: judge("killableOverhead async-exc (its lazy line hook, before a stop) ≤ 1.02", overhead["async-exc"], 1.02, le),
     overheadMonitor: judge("killableOverhead monitor ≤ 1.02", overhead.monitor, 1.02, le),
     overheadAfterStop: judge("killableOverhead after-stop (what a stop's lazy hook leaves behind) ≤ 1.02", overhead["after-stop"], 1.02, le),

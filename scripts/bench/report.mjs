@@ -31,6 +31,15 @@ function tables(report) {
     head: ["contender", "median calls/s", "min", "max"],
     rows: Object.entries(rate).map(([k, v]) => [k, int(v), int(rateDetail[k]?.min), int(rateDetail[k]?.max)]),
   });
+  const sc = report.stoppableCallCost;
+  if (sc) {
+    const cell = (v) => (v ? `${fmt(v.p50)} / ${fmt(v.cpuUs)}${v.ratio ? ` (${fmt(v.ratio, 2)}× / ${fmt(v.cpuRatio, 2)}×)` : ""}` : "—");
+    out.push({
+      title: "stoppableCallCost — serial math.floor(7): p50 µs / Node + agent CPU µs per call (ratio to plain, per round)",
+      head: ["build", "plain", "timeoutMs", "signal"],
+      rows: Object.entries(sc).map(([k, m]) => [k, cell(m.plain), cell(m.timeoutMs), cell(m.signal)]),
+    });
+  }
   const pool = report.pool;
   if (pool) {
     const d = report.detail?.pool ?? {};

@@ -9,6 +9,11 @@ export interface RequestOptions {
   signal?: AbortSignal | undefined;
   /** Reject with an AbortError (cause: a TimeoutError) after this long. */
   timeoutMs?: number | undefined;
+  /**
+   * @internal Filled in with `drop()`, which stops waiting for the reply (it rejects with an AbortError; a late
+   * reply is discarded): what a signal does, without an AbortController per request (a stoppable call's).
+   */
+  forget?: { drop?: () => void } | undefined;
 }
 
 interface Entry {
@@ -47,7 +52,14 @@ export class PendingRequests {
   }
 
   /** Wait for the reply to request `id`; the timer and the abort listener go when it settles. */
-  wait(id: number, { signal, timeoutMs }: RequestOptions): Promise<unknown> {
+  wait(id: number, { signal, timeoutMs, forget }: RequestOptions): Promise<unknown> {
+    if (forget !== undefined && signal === undefined && timeoutMs === undefined) {
+      return new Promise((resolve, reject) => {
+        const settle = (error: Error | undefined, value?: unknown): void => (this.#entries.delete(id) ? (error ? reject(error) : resolve(value)) : undefined);
+        this.#entries.set(id, { settle });
+        forget.drop = () => settle(cutoffError({ message: "The call was aborted", cause: undefined }));
+      });
+    }
     if (signal === undefined && timeoutMs === undefined) {
       // The usual call: nothing to remove when it settles, so no closures beyond the promise's own.
       return new Promise((resolve, reject) => {

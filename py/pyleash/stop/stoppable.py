@@ -24,6 +24,16 @@ class Flag(Protocol):
     def is_set(self) -> bool: ...
 
 
+class Milestone(Protocol):
+    """A one-way event of a task (threading.Event, or pyleash.tasks.latch.Latch): set once, then waited for."""
+
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: Optional[float] = None) -> bool: ...
+
+
 class StopKind(Protocol):
     """The kind of a task (pyleash.tasks.kind.Kind): the ladder asks it instead of testing a kind name."""
 
@@ -61,7 +71,9 @@ class Stoppable(Protocol):
     def stop_event(self) -> Flag: ...
 
     ident: Optional[int]  # the thread that runs it (the watcher thread for a process task)
-    ended: threading.Event  # set once the outcome fields below are written
+    @property
+    def ended(self) -> Milestone: ...  # set once the outcome fields below are written
+
     status: Optional[str]
     unwinding: bool  # its wrapper has caught the outcome: inject nothing more
     inject_lock: threading.Lock  # held while injecting, and while the task's thread sets `unwinding`

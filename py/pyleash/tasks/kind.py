@@ -15,7 +15,7 @@ from pyleash.stop.stacks import thread_stack
 from pyleash.tasks.task import NO_STATE
 
 if TYPE_CHECKING:
-    from pyleash.stop.stoppable import Frame, StopStep
+    from pyleash.stop.stoppable import Frame, Milestone, StopStep
     from pyleash.tasks.task import Emit, State
 
 
@@ -23,7 +23,9 @@ class Running(Protocol):
     """What the defaults below read of a task: pyleash.tasks.task.Task, or a thread attach.py adopts."""
 
     ident: Optional[int]
-    reported: threading.Event
+
+    @property
+    def reported(self) -> Milestone: ...
 
     @property
     def thread(self) -> Optional[threading.Thread]: ...

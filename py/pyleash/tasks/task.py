@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, 
 from pyleash import current, deliveries, progress_events, protocol, targets
 from pyleash.deliveries import TaskStopped
 from pyleash.tasks.awaiting import settle
+from pyleash.tasks.latch import Latch
 import pyleash.stop.rearm as rearm
 
 if TYPE_CHECKING:
@@ -75,10 +76,10 @@ class Task(Generic[S]):
         self.args = args
         self.kwargs = kwargs
         self.name = name
-        self.stop_event: Flag = threading.Event()  # a process task's is a pipe end (process_flag.AgentFlag)
-        self.started = threading.Event()
-        self.ended = threading.Event()
-        self.reported = threading.Event()  # set once the end event has been handed to the transport
+        self._stop_event: Optional[Flag] = None  # made on first use (see stop_event)
+        self.started = Latch()
+        self.ended = Latch()
+        self.reported = Latch()  # set once the end event has been handed to the transport
         self.thread: Optional[threading.Thread] = None  # the thread that runs the function (loop thread for asyncio)
         self.ident: Optional[int] = None
         self.stop_asked_at: Optional[float] = None  # time.perf_counter() of the first stop request
@@ -89,6 +90,7 @@ class Task(Generic[S]):
         self.withheld = False  # a stop came before it began (queued on the main lane or the call pool): it never runs
         self.emit: Optional[Emit] = None  # how its end is told, for a stop that ends it before it began
         self.abandoned = False  # a stop gave up on it (blocked): its call thread no longer counts in the pool
+        self.on_pool = False  # a call: it runs on a pool thread (not inline on the control thread)
         self.status: Optional[str] = None  # finished | failed | stopped
         self.how: Optional[str] = None  # what ended a stopped task: "TaskStopped", "returned", "cancelled", ...
         self.unwound: Optional[bool] = None  # its stack unwound normally (finally blocks ran)
@@ -103,6 +105,22 @@ class Task(Generic[S]):
         self.progress: Optional[Limiter] = None  # pyleash.progress's rate limit, made at the first update
 
     @property
+    def stop_event(self) -> Flag:
+        """The Event a function that declares `stop_event` gets, and the flag strategy sets: a threading.Event made
+        on first use (most calls never need one; a process task's is a pipe end, process_flag.AgentFlag)."""
+        event = self._stop_event
+        if event is None:
+            with _MAKING:  # the task's thread and a stopper may ask at once: both must get the same one
+                event = self._stop_event
+                if event is None:
+                    event = self._stop_event = threading.Event()
+        return event
+
+    @stop_event.setter
+    def stop_event(self, flag: Flag) -> None:
+        self._stop_event = flag
+
+    @property
     def stop_asked(self) -> bool:
         return self.stop_asked_at is not None
 
@@ -114,10 +132,16 @@ class Task(Generic[S]):
         return {"task": self.id, "kind": self.kind.name, "name": self.name, "ident": self.ident}
 
 
+_MAKING = threading.Lock()  # guards the first making of a task's stop_event
+
+
 def call_target(task: Task) -> Any:
     """Call the task's function, handing it the stop Event when it declares a `stop_event` parameter."""
     fn = resolve_shielded(task)
-    return settle(fn(*task.args, **with_stop_event(fn, task.kwargs, task.stop_event)))  # an async def is awaited
+    kwargs = task.kwargs
+    if "stop_event" not in kwargs and wants_stop_event(fn):  # its Event is made only for a function that takes it
+        kwargs = dict(kwargs, stop_event=task.stop_event)
+    return settle(fn(*task.args, **kwargs))  # an async def is awaited
 
 
 def resolve_shielded(task: Task) -> Callable[..., Any]:
