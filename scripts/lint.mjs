@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run lint` (and the first step of `npm test`): the static checks, each a pass, a failure or a skip with its reason.
 //   tsc --noEmit over ts/, test/ (tsconfig.check.json) and scripts/ (scripts/tsconfig.json); biome's linter;
-//   ruff over py/ and experiments/py, mypy over py/pyleash and the experiments' Python (pyproject.toml holds their settings), from a venv made once under .cache/.
+//   ruff over py/ and experiments/py, mypy over py/pyleash and experiments/py (pyproject.toml holds their settings),
+//   from a venv made once under .cache/.
 // Prints one line per check and, last, a JSON line {"passed":N,"failed":M,"skipped":K} that scripts/test.mjs counts.
 import { spawnSync } from "node:child_process";
 import { existsSync, renameSync, rmSync } from "node:fs";
