@@ -160,6 +160,7 @@ export const rayBench = {
       killErrors: [...new Set(m.killed.flatMap((k) => k.errors))],
       // How many of the kills saw the new agent join before the old one's calls rejected.
       joinedBeforeRejection: m.killed.filter((k) => k.joinedFirst).length,
+      kills: m.killed.length,
       blockedSyncStop: {
         pyleash: { ...ms(m.stopped.map((s) => s.ms)), outcomes: [...new Set(m.stopped.map((s) => s.outcome))], n: m.stopped.length },
         rayCancel: { result: cancelRow, outcome: m.cancel.outcome, waitedS: m.cancel.waitedS, ray: m.cancel.ray },
