@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run lint` (and the first step of `npm test`): the static checks, each a pass, a failure or a skip with its reason.
 //   tsc --noEmit over ts/, test/ (tsconfig.check.json) and scripts/ (scripts/tsconfig.json); biome's linter;
-//   ruff over py/ and mypy over py/pyleash (pyproject.toml holds their settings), from a venv made once under .cache/.
+//   ruff over py/ and experiments/py, mypy over py/pyleash and experiments/py (pyproject.toml holds their settings),
+//   from a venv made once under .cache/.
 // Prints one line per check and, last, a JSON line {"passed":N,"failed":M,"skipped":K} that scripts/test.mjs counts.
 import { spawnSync } from "node:child_process";
 import { existsSync, renameSync, rmSync } from "node:fs";
@@ -22,7 +23,7 @@ check("biome lint", join(BIN, "biome"), ["lint", "--error-on-warnings"]);
 const venv = await toolsVenv();
 if (typeof venv === "string") {
   // `python -m`: the venv was built aside and renamed, so its scripts' #! lines name a path that is gone.
-  check("ruff", join(venv, "bin", "python"), ["-m", "ruff", "check", "py/pyleash", "py/tests"]);
+  check("ruff", join(venv, "bin", "python"), ["-m", "ruff", "check", "py/pyleash", "py/tests", "experiments/py"]);
   check("mypy", join(venv, "bin", "python"), ["-m", "mypy"]);
 } else {
   for (const name of ["ruff", "mypy"]) skip(name, venv.why);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // After tsc: keep only the declaration files that dist/index.d.ts reaches, so the published types show the
-// documented API and nothing of the internals (the CLI, the experiments, the connection plumbing).
+// documented API and nothing of the internals (the CLI, the connection plumbing). It runs after the experiments' build
+// (experiments/tsconfig.json), which reads these declarations to type the experiments against the library.
 import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { EXPERIMENTS } from "../ts/experiments/registry.js";
-import { runExperiments } from "../ts/experiments/runner.js";
-import { pythonLabel } from "../ts/experiments/types.js";
+import { EXPERIMENTS } from "../experiments/dist/registry.js";
+import { runExperiments } from "../experiments/dist/runner.js";
+import { pythonLabel } from "../experiments/dist/types.js";
 import { findAllPythons } from "../ts/index.js";
 
 const pythons = await findAllPythons();

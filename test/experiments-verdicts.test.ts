@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { pthreadKillMissing, pthreadKillSigtstp, sleepCaveat, daemonDies, signalsMainThread } from "../ts/experiments/a0.js";
-import { ctypesIdent, lockNotReleased } from "../ts/experiments/a2.js";
-import { hiddenStop } from "../ts/experiments/a3.js";
-import { reportHtml } from "../ts/experiments/report-html.js";
-import { reportMarkdown } from "../ts/experiments/report-md.js";
-import { runExperiments } from "../ts/experiments/runner.js";
-import { define } from "../ts/experiments/types.js";
-import { gilFreeze, monitorKill, switchInterval } from "../ts/experiments/x.js";
+import { pthreadKillMissing, pthreadKillSigtstp, sleepCaveat, daemonDies, signalsMainThread } from "../experiments/dist/a0.js";
+import { ctypesIdent, lockNotReleased } from "../experiments/dist/a2.js";
+import { hiddenStop } from "../experiments/dist/a3.js";
+import { reportHtml } from "../experiments/dist/report-html.js";
+import { reportMarkdown } from "../experiments/dist/report-md.js";
+import { runExperiments } from "../experiments/dist/runner.js";
+import { define } from "../experiments/dist/types.js";
+import { gilFreeze, monitorKill, switchInterval } from "../experiments/dist/x.js";
 import type { PythonInfo } from "../ts/index.js";
 
 // Verdicts are pure functions of the figures: the same claim gets opposite verdicts from opposite observations.

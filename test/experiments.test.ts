@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { EXPERIMENTS } from "../ts/experiments/registry.js";
-import { runOne } from "../ts/experiments/runner.js";
+import { EXPERIMENTS } from "../experiments/dist/registry.js";
+import { runOne } from "../experiments/dist/runner.js";
 import { probePython } from "../ts/index.js";
 import { defaultPythonSpec } from "../ts/python/discover.js";
 

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, posix } from "node:path";
 import { promisify } from "node:util";
@@ -55,6 +55,13 @@ async function importGraph(entry: string): Promise<Set<string>> {
 }
 
 describe("the library apart from the experiments and the CLI", () => {
+  it("builds no experiment module into dist/ (they compile to experiments/dist/)", async () => {
+    const { stdout } = await run("find", [dist, "-name", "*.js"]);
+    const built = stdout.split("\n").filter(Boolean).map((f) => f.slice(dist.length + 1));
+    expect(built).toContain("cli/experiments.js");
+    expect(built.filter((f) => f.startsWith("experiments/") || /^(a[0-3]|x|runner|registry)\.js$/.test(f.split("/").pop()!))).toEqual([]);
+  });
+
   it("loads no experiment or CLI module when a fresh node imports pyleash", async () => {
     const loaded = await modulesLoadedByImport();
     expect(loaded).toContain("index.js");
@@ -76,11 +83,31 @@ describe("npm pack", () => {
     files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
   }, 70_000);
 
-  it("ships the experiments and the CLI as code but declares types only for the documented API", () => {
+  it("ships the CLI as code but declares types only for the documented API", () => {
     expect(files).toContain("dist/index.d.ts");
-    expect(files).toContain("dist/experiments/index.js");
     expect(files).toContain("dist/cli/main.js");
-    expect(files.filter((f) => /^dist\/(experiments|cli|util)\/.*\.d\.ts(\.map)?$/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^dist\/(cli|util)\/.*\.d\.ts(\.map)?$/.test(f))).toEqual([]);
+  });
+
+  it("ships no experiment code, TypeScript or Python (the experiments live in experiments/, run from a clone)", () => {
+    expect(files).toContain("dist/cli/experiments.js"); // the command's loader, which says where the experiments are
+    const experimentCode = files.filter((f) => /experiment/i.test(f) && !/^docs\/[^/]+\.md$/.test(f) && f !== "dist/cli/experiments.js" && f !== "dist/cli/experiments.js.map");
+    expect(experimentCode).toEqual([]);
+  });
+
+  it("ships no file holding an experiment's code under any name: no experiment's method text, no experiment module's docstring", async () => {
+    const { EXPERIMENTS } = await import("../experiments/dist/registry.js");
+    const pyDir = join(root, "experiments", "py", "pyleash_experiments");
+    const docstrings = await Promise.all((await readdir(pyDir)).filter((f) => f.endsWith(".py")).map(async (f) => (await readFile(join(pyDir, f), "utf8")).split("\n")[0]!));
+    expect(EXPERIMENTS.length).toBeGreaterThan(10);
+    expect(docstrings.length).toBeGreaterThan(3);
+    const marks = [...EXPERIMENTS.map((e) => e.method), ...docstrings.filter((d) => d.length > 30)];
+    const holding: string[] = [];
+    for (const file of files.filter((f) => /\.(js|py|ts)$/.test(f))) {
+      const text = await readFile(join(root, file), "utf8");
+      if (marks.some((m) => text.includes(m))) holding.push(file);
+    }
+    expect(holding).toEqual([]);
   });
 
   it("ships every declaration file that a shipped declaration imports", async () => {
@@ -95,6 +122,29 @@ describe("npm pack", () => {
     }
     expect(missing).toEqual([]);
   });
+
+  it("builds the Python package from py/ alone, where no experiment module lives", async () => {
+    const pyproject = await readFile(join(root, "pyproject.toml"), "utf8");
+    expect(pyproject).toMatch(/\[tool\.setuptools\.packages\.find\]\s*where = \["py"\]\s*include = \["pyleash\*"\]/);
+    const listed = await run("git", ["ls-files", "py"], { cwd: root });
+    expect(listed.stdout.split("\n").filter((f) => /experiment/i.test(f) && !f.startsWith("py/tests/"))).toEqual([]);
+  });
+
+  it("gives, installed without the experiments, an error (code EXPERIMENTS_ABSENT) for `pyleash experiments` that says to run them from a clone", async () => {
+    const { stdout } = await run("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", dir], { cwd: root, timeout: 60_000 });
+    const tarball = join(dir, (JSON.parse(stdout) as { filename: string }[])[0]!.filename);
+    await run("tar", ["-xzf", tarball, "-C", dir]);
+    await symlink(join(root, "node_modules"), join(dir, "package", "node_modules"));
+    const cli = join(dir, "package", "dist", "cli", "main.js");
+    const failed = await run(process.execPath, [cli, "experiments", "--quick", "--json", "--out", join(dir, "report")], { timeout: 30_000 }).then(
+      () => null,
+      (error: { code: number; stdout: string }) => error,
+    );
+    expect(failed?.code).toBe(1);
+    const printed = JSON.parse(failed!.stdout);
+    expect(printed).toMatchObject({ experiments: [], error: { code: "EXPERIMENTS_ABSENT" } });
+    expect(printed.error.message).toContain("clone of the repository");
+  }, 70_000);
 
   it("ships the agent with its one pyproject.toml", () => {
     expect(files).toContain("py/pyleash/__main__.py");

@@ -1,10 +1,9 @@
 /**
  * Ray as the engine: Pool.start({ launcher: { kind: "ray" } }) on a real single-node Ray (started once for this file
- * by test/fixtures/ray_cluster.py, which also answers Ray state queries and kills actors for the tests).
+ * by scripts/ray_head.py (the bench's Ray head too), which also answers Ray state queries and kills actors for the tests).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFile, readdir } from "node:fs/promises";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AbortError, InvalidArgumentError, Pool, type PoolOptions, WorkerCrashedError } from "../ts/index.js";
@@ -12,6 +11,7 @@ import { FIXTURES } from "./support/cleanup.js";
 import { isAlive } from "./support/orphans.js";
 
 const RAY_PYTHON = process.env.PYLEASH_TEST_RAY ?? "";
+const RAY_HEAD = new URL("../scripts/ray_head.py", import.meta.url).pathname;
 if (!RAY_PYTHON) console.log("[ray] no Ray venv (PYLEASH_TEST_RAY is empty: see the set-up note above): the Ray tests are skipped");
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -45,7 +45,7 @@ class Cluster {
   }
 
   static async start(): Promise<Cluster> {
-    const child = spawn(RAY_PYTHON, [join(FIXTURES, "ray_cluster.py"), "6"], { stdio: ["pipe", "pipe", "inherit"] });
+    const child = spawn(RAY_PYTHON, [RAY_HEAD, "6"], { stdio: ["pipe", "pipe", "inherit"] });
     const answers = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
     const first = await within(answers.next(), 120_000);
     if (first === "timed out" || first.done) {

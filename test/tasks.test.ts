@@ -3,11 +3,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { AbortError, PythonError, TaskStoppedError, WorkerRestartedError } from "../ts/index.js";
-import { startWorker } from "./support/cleanup.js";
+import { FIXTURES, startWorker } from "./support/cleanup.js";
 import { isAlive } from "./support/orphans.js";
 import { testPythons } from "./support/pythons.js";
 import { reached } from "./support/tasks.js";
 
+/** The experiments' Python package (experiments/py), for the one test that runs an experiment's loop. */
+const EXPERIMENTS_PY = new URL("../experiments/py", import.meta.url).pathname;
 const pythons = (await testPythons()).filter((p) => p.transport === "builtin");
 
 describe.each(pythons)("stopping tasks on Python $label", ({ label, python }) => {
@@ -275,9 +277,9 @@ describe("tasks and the worker", () => {
 
   it("stops `while True: try: n += 1 except: pass` except on 3.10, where the loop freezes the agent, which is reported blocked", async () => {
     for (const { label, python } of pythons) {
-      const worker = await startWorker({ python });
+      const worker = await startWorker({ python, pythonPath: [FIXTURES, EXPERIMENTS_PY] });
       // On 3.10 the loop never gives the GIL up: the start's reply or its started event may never come.
-      const task = await Promise.race([worker.start("pyleash.experiments.x:swallow_calls_nothing"), new Promise<null>((r) => setTimeout(r, 3_000, null))]);
+      const task = await Promise.race([worker.start("pyleash_experiments.x:swallow_calls_nothing"), new Promise<null>((r) => setTimeout(r, 3_000, null))]);
       if (task === null) {
         expect(label).toMatch(/^3\.10\./);
         continue;

@@ -1,6 +1,6 @@
 """Work that sits where in-thread stops cannot reach: C-call waits, and C code that holds the GIL.
 
-Shipped with the agent so that the experiments (pyleash.experiments.x) and the test fixtures start the same
+Shipped with the agent so that the experiments (pyleash_experiments.x, in experiments/py) and the test fixtures start the same
 functions; the controller waits for each one's innermost frame before stopping it.
 """
 import queue

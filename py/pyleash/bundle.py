@@ -1,7 +1,8 @@
 """The agent as one file: `python -m pyleash.bundle --out agent.pyz` makes a stdlib zipapp, run as `python agent.pyz serve`.
 
-Made with the stdlib's zipapp from this package's own files (no tests, no __pycache__, no experiments: serve never
-imports them). `main` is the archive's entry point (docs/distributed.md, "One file for the remote host").
+Made with the stdlib's zipapp from this package's own files (no tests, no __pycache__: serve never imports them; the
+experiments live outside the package, in experiments/py). `main` is the archive's entry point (docs/distributed.md,
+"One file for the remote host").
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import List, Optional, Sequence
 
 ENTRY = "pyleash.bundle:main"
 INTERPRETER = "/usr/bin/env python3"
-LEFT_OUT = ("__pycache__", "experiments")  # directories of the package that a remote agent never needs
+LEFT_OUT = ("__pycache__",)  # directories of the package that a remote agent never needs
 USAGE = """usage: python agent.pyz serve --connect tcp://HOST:PORT [--server-key-file PATH --key-file PATH] [...]
        python agent.pyz --version
 

@@ -8,7 +8,10 @@ import unittest
 from unittest import mock
 
 from pyleash import lifeline
-from pyleash.experiments.sacrificial import Child
+
+# The experiments' package (experiments/py, beside the library, not shipped): its Child reads a process state.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "experiments", "py"))
+from pyleash_experiments.sacrificial import Child
 
 
 class OffLinuxTest(unittest.TestCase):

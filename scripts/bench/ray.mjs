@@ -1,6 +1,6 @@
 /**
  * ray: agents in Ray actors (Pool.start({ launcher: { kind: "ray" } })) on a single-node Ray that this section starts
- * (scripts/bench/ray_side.py), in one child process: serial call round trip to a Ray-hosted agent beside a local
+ * (scripts/ray_head.py, the Ray tests' head too), in one child process: serial call round trip to a Ray-hosted agent beside a local
  * one; time from ray.kill of an actor to the rejection of the calls in flight there; and the stop of a sync method
  * blocked in time.sleep(100) by pyleash (main lane, signal) beside ray.cancel of a plain sync actor method, one run.
  * Skipped (with the reason) when no interpreter here imports ray: the Ray venv the tests make under .cache/.
@@ -33,7 +33,7 @@ function within(promise, ms, what) {
 }
 
 async function rayHead(python) {
-  const child = spawn(python, [join(BENCH_DIR, "ray_side.py"), "4"], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(python, [join(BENCH_DIR, "..", "ray_head.py"), "4"], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async (what) => {
     const line = await within(lines.next(), 120_000, what);
@@ -98,8 +98,19 @@ export async function measure({ python, rounds, rttCalls, stops, kills, cancelWa
     for (let i = 0; i < stops; i++) stopped.push(await pyleashStop(onRay));
     const killed = [];
     for (let i = 0; i < kills; i++) {
-      const { names } = await head.ask({ op: "names" });
-      const joined = new Promise((r) => onRay.once("join", r));
+      const { names } = await head.ask({ op: "actors" });
+      // The join is timed when it happens: Ray often restarts the actor, and its new agent joins, before the driver
+      // reports the old one dead and the calls reject; timing it after those rejections made it equal theirs.
+      const before = new Set(onRay.workers.map((w) => w.pid));
+      /** @type {Promise<number>} */
+      const joined = new Promise((resolve) => {
+        const onJoin = (info) => {
+          if (before.has(info.pid)) return; // not the restarted actor's new agent
+          onRay.off("join", onJoin);
+          resolve(performance.now());
+        };
+        onRay.on("join", onJoin);
+      });
       const calls = Array.from({ length: 5 }, () => onRay.call("time:sleep", [60]).then(() => "resolved", (e) => e));
       await new Promise((r) => setTimeout(r, 200)); // the calls have reached the agent
       const t0 = performance.now();
@@ -107,9 +118,9 @@ export async function measure({ python, rounds, rttCalls, stops, kills, cancelWa
       if (answer.error) throw new Error(answer.error);
       const outcomes = await within(Promise.all(calls), 60_000, "the rejections after ray.kill");
       const rejectedMs = performance.now() - t0;
-      await within(joined, 120_000, "the restarted actor's agent");
+      const rejoinedMs = (await within(joined, 120_000, "the restarted actor's agent")) - t0;
       await onRay.waitForWorkers(1, { timeoutMs: 60_000 });
-      killed.push({ rejectedMs, rejoinedMs: performance.now() - t0, errors: [...new Set(outcomes.map((e) => e?.code ?? String(e)))] });
+      killed.push({ rejectedMs, rejoinedMs, joinedFirst: rejoinedMs < rejectedMs, errors: [...new Set(outcomes.map((e) => e?.code ?? String(e)))] });
     }
     const cancel = await head.ask({ op: "cancel", wait_s: cancelWaitS });
     return { rtt: { local: summarize(rtt.local), ray: summarize(rtt.ray) }, n: rtt.local.length, stopped, killed, cancel };
@@ -147,21 +158,24 @@ export const rayBench = {
       killToRejectionMs: ms(m.killed.map((k) => k.rejectedMs)),
       killToRejoinMs: ms(m.killed.map((k) => k.rejoinedMs)),
       killErrors: [...new Set(m.killed.flatMap((k) => k.errors))],
+      // How many of the kills saw the new agent join before the old one's calls rejected.
+      joinedBeforeRejection: m.killed.filter((k) => k.joinedFirst).length,
+      kills: m.killed.length,
       blockedSyncStop: {
         pyleash: { ...ms(m.stopped.map((s) => s.ms)), outcomes: [...new Set(m.stopped.map((s) => s.outcome))], n: m.stopped.length },
         rayCancel: { result: cancelRow, outcome: m.cancel.outcome, waitedS: m.cancel.waitedS, ray: m.cancel.ray },
       },
     };
-    log(`ray: rtt p50 local ${value.rttUs.local.p50} µs, ray ${value.rttUs.ray.p50} µs; kill→reject p50 ${value.killToRejectionMs.p50} ms; stop p50 ${value.blockedSyncStop.pyleash.p50} ms vs ray.cancel: ${cancelRow}`);
+    log(`ray: rtt p50 local ${value.rttUs.local.p50} µs, ray ${value.rttUs.ray.p50} µs; kill→reject p50 ${value.killToRejectionMs.p50} ms, kill→join p50 ${value.killToRejoinMs.p50} ms (joined first ${value.joinedBeforeRejection}/${m.killed.length}); stop p50 ${value.blockedSyncStop.pyleash.p50} ms vs ray.cancel: ${cancelRow}`);
     return {
       value,
       detail: m,
       method:
-        `a single-node Ray ${m.cancel.ray} (ray.init, 4 CPUs, no dashboard) started by scripts/bench/ray_side.py; one child process holds a local ` +
+        `a single-node Ray ${m.cancel.ray} (ray.init, 4 CPUs, no dashboard) started by scripts/ray_head.py; one child process holds a local ` +
         `Pool of 1 agent and a Pool with launcher { kind: "ray", workers: 1 } on that Ray (both ${python}); rtt: serial math.floor(7), ` +
         `${args.rttCalls} calls per side per round over ${config.rounds} rounds, sides alternating; kill: 5 calls of time.sleep(60) in flight, then ` +
-        `ray.kill(actor, no_restart=False) from the Ray head process, timed from the kill request to the last rejection (and to the restarted ` +
-        `agent's join), ${args.kills} times; stop: a main-lane call in time.sleep(100) aborted with strategy "signal", from abort to rejection, ` +
+        `ray.kill(actor, no_restart=False) from the Ray head process, timed from the kill request to the last rejection and, apart, to the ` +
+        `moment the restarted actor's new agent (a pid not in the pool before) joined, ${args.kills} times; stop: a main-lane call in time.sleep(100) aborted with strategy "signal", from abort to rejection, ` +
         `${args.stops} times; ray.cancel: a plain sync actor method in time.sleep(100), ray.cancel(ref) then ray.get polled for up to ${args.cancelWaitS} s.`,
     };
   },

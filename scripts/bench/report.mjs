@@ -212,7 +212,7 @@ function tables(report) {
         ["serial call RTT, µs", "local agent", fmt(ray.rttUs.local.p50), fmt(ray.rttUs.local.p99), fmt(ray.rttUs.local.min), fmt(ray.rttUs.local.max), ""],
         ["serial call RTT, µs", "Ray-hosted agent", fmt(ray.rttUs.ray.p50), fmt(ray.rttUs.ray.p99), fmt(ray.rttUs.ray.min), fmt(ray.rttUs.ray.max), ""],
         ["ray.kill → calls rejected, ms", "pyleash", fmt(ray.killToRejectionMs.p50), fmt(ray.killToRejectionMs.p99), fmt(ray.killToRejectionMs.min), fmt(ray.killToRejectionMs.max), ray.killErrors.join(", ")],
-        ["ray.kill → restarted agent joined, ms", "Ray + pyleash", fmt(ray.killToRejoinMs.p50), fmt(ray.killToRejoinMs.p99), fmt(ray.killToRejoinMs.min), fmt(ray.killToRejoinMs.max), ""],
+        ["ray.kill → restarted agent joined, ms", "Ray + pyleash", fmt(ray.killToRejoinMs.p50), fmt(ray.killToRejoinMs.p99), fmt(ray.killToRejoinMs.min), fmt(ray.killToRejoinMs.max), ray.joinedBeforeRejection === undefined ? "" : `joined before the rejections ${ray.joinedBeforeRejection}/${ray.kills}`],
         ["stop of a sync method in time.sleep(100), ms", "pyleash (main lane, signal)", fmt(stop.pyleash.p50), fmt(stop.pyleash.p99), fmt(stop.pyleash.min), fmt(stop.pyleash.max), stop.pyleash.outcomes.join(", ")],
         ["stop of a sync method in time.sleep(100)", `ray.cancel (Ray ${stop.rayCancel.ray})`, "—", "—", "—", "—", stop.rayCancel.result],
       ],

@@ -1,10 +1,10 @@
-/** `pyleash experiments`: every claim of the four articles, measured on each interpreter; writes JSON, Markdown and HTML. */
-import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { type PythonInfo, resolvePythons } from "../python/discover.js";
-import { progressPrinter, selectExperiments, reportHtml, reportJson, reportMarkdown, runExperiments, grid, type Experiment } from "../experiments/index.js";
-import { errorText } from "./call.js";
-import { errorJson, printJson, table } from "./output.js";
+/**
+ * `pyleash experiments`: loads the experiments (experiments/, beside the library in a clone of the repository,
+ * never shipped in the npm package) and runs them; says how to get them where they are absent.
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { printJson } from "./output.js";
 
 /** What `experiments` accepts, after parsing. */
 export interface ExperimentsOptions {
@@ -15,33 +15,19 @@ export interface ExperimentsOptions {
   json?: boolean;
 }
 
+/** experiments/ts/cli.ts as `npm run build` compiles it, relative to this file's dist/cli/. */
+const ENTRY = new URL("../../experiments/dist/cli.js", import.meta.url);
+
 export async function experiments(options: ExperimentsOptions): Promise<number> {
-  let pythons: PythonInfo[];
-  let chosen: Experiment[];
-  try {
-    chosen = selectExperiments((options.only ?? []).flatMap((o) => o.split(",")).map((s) => s.trim()).filter(Boolean));
-    pythons = await resolvePythons(options.python ?? []);
-  } catch (error) {
-    if (options.json) printJson({ pythons: [], experiments: [], error: errorJson(error) });
-    else process.stderr.write(`${errorText(error)}\n`);
+  if (!existsSync(fileURLToPath(ENTRY))) {
+    const message =
+      "The experiments do not ship with the pyleash package: run them from a clone of the repository " +
+      `(git clone, npm install, then npm start or node dist/cli/main.js experiments). Looked for ${fileURLToPath(ENTRY)}.`;
+    if (options.json) printJson({ pythons: [], experiments: [], error: { type: "Error", code: "EXPERIMENTS_ABSENT", message } });
+    else process.stderr.write(`${message}\n`);
     return 1;
   }
-  // With --json, stdout carries only the JSON; progress goes to stderr either way.
-  const report = await runExperiments({ pythons, experiments: chosen, quick: options.quick, onProgress: progressPrinter(process.stderr) });
-  const dir = resolve(options.out);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "experiments.json"), reportJson(report));
-  await writeFile(join(dir, "EXPERIMENTS.md"), reportMarkdown(report));
-  await writeFile(join(dir, "index.html"), reportHtml(report));
-  if (options.json) {
-    printJson(report);
-  } else {
-    const { versions, rows } = grid(report);
-    const body = rows.map((r) => [r.id, ...r.cells.map((c) => (c ? `${c.verdict} ${c.key}` : "–"))]);
-    process.stdout.write(`${table(["experiment", ...versions], body)}\n`);
-    process.stdout.write(`\n${(report.durationMs / 1000).toFixed(1)} s; wrote ${join(dir, "experiments.json")}, EXPERIMENTS.md, index.html\n`);
-  }
-  // Verdicts are findings, not failures: only a run that could not measure anything is an error.
-  const measured = report.experiments.some((e) => e.results.some((r) => !("measureError" in r.figures)));
-  return measured ? 0 : 1;
+  // A computed specifier: tsc leaves the experiments out of the library's program, and nothing loads them before here.
+  const entry = (await import(ENTRY.href)) as { experiments(options: ExperimentsOptions): Promise<number> };
+  return entry.experiments(options);
 }

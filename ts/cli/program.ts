@@ -7,7 +7,7 @@ import { type CallCommandOptions, call } from "./call.js";
 import { type BundleOptions, bundle } from "./bundle.js";
 import { bashCompletion } from "./completion.js";
 import { doctor, type DoctorOptions } from "./doctor.js";
-// Type only: the experiments code (and everything under ts/experiments/) loads when that command runs.
+// Type only: the command's loader, and through it the experiments (experiments/dist/), load when that command runs.
 import type { ExperimentsOptions } from "./experiments.js";
 import { keys, type KeysOptions } from "./keys.js";
 import { run, type RunOptions } from "./run.js";

@@ -5,7 +5,7 @@ import threading
 import time
 import warnings
 
-from pyleash.experiments.sacrificial import Child, count, first_time, run_snippet, texts
+from pyleash_experiments.sacrificial import Child, count, first_time, run_snippet, texts
 
 # The article's circle(), verbatim except that its 3 s period is a parameter in quick runs.
 CIRCLE = '''

@@ -1,10 +1,10 @@
 /** Article 000: daemon threads, SetAsyncExc's sleep(100) caveat, pthread_kill, terminate, asyncio cancel, signals. */
-import type { StopReport } from "../task/report.js";
-import type { Strategy, TaskKind } from "../task/options.js";
+import type { StopReport } from "../../dist/task/report.js";
+import type { Strategy, TaskKind } from "../../dist/task/options.js";
 import { reached, round } from "./tasks.js";
 import { define, ms, type Experiment } from "./types.js";
 
-const MOD = "pyleash.experiments.a0";
+const MOD = "pyleash_experiments.a0";
 
 interface DaemonDies {
   exitedByItself: boolean;
@@ -126,7 +126,7 @@ export const sleepCaveat = define<Caveat, { sleeps: number[]; strategies: Strate
     gloss: "A thread in time.sleep(S) is 'killed' by PyThreadState_SetAsyncExc only when the sleep returns.",
   },
   method:
-    "Through the controller: starts pyleash.experiments.a0:sleep_for(S) as a task, waits until its stack shows the sleep, " +
+    "Through the controller: starts pyleash_experiments.a0:sleep_for(S) as a task, waits until its stack shows the sleep, " +
     "then stops it with each strategy (async-exc on a thread; trace on a traced thread and monitor where available in full " +
     "runs; signal on the main thread for contrast) with a deadline past the sleep. Time left = S minus the time from " +
     "`started` to the stop request; latency is the agent's, from the request to the thread observed dead. " +

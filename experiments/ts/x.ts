@@ -1,11 +1,11 @@
 /** pyleash's own findings, measured end to end through the controller's task API. */
-import type { StopReport } from "../task/report.js";
-import type { Worker } from "../worker/worker.js";
-import { median } from "../util/stats.js";
+import type { StopReport } from "../../dist/task/report.js";
+import type { Worker } from "../../dist/worker/worker.js";
+import { median } from "../../dist/util/stats.js";
 import { delay, reached, round } from "./tasks.js";
 import { define, ms, needsGil, type Experiment } from "./types.js";
 
-const MOD = "pyleash.experiments.x";
+const MOD = "pyleash_experiments.x";
 
 /** The parts of a StopReport an experiment keeps. */
 export interface StopFigures {
@@ -41,7 +41,7 @@ export const swallowedAsyncExc = define<Swallowed, Record<string, never>>({
   },
   method:
     "In the agent: one PyThreadState_SetAsyncExc into a loop wrapped in a bare except, then is the thread alive 200 ms " +
-    "later? Then through the controller: pyleash.experiments.x:swallow_once as a task, stopped with async-exc (which " +
+    "later? Then through the controller: pyleash_experiments.x:swallow_once as a task, stopped with async-exc (which " +
     "re-raises after each swallowed delivery); the report's outcome and `swallowed` count.",
   params: { quick: {}, full: {} },
   async run(ctx) {

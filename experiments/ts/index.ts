@@ -1,6 +1,6 @@
 /**
- * The experiments' entry: what `pyleash experiments` loads on demand. Not part of the library: nothing
- * reachable from `ts/index.ts` imports this folder (test/package.test.ts checks it).
+ * The experiments' API (cli.ts, which `pyleash experiments` loads on demand, and the tests use it). Not part of the
+ * library: it lives outside ts/, builds to experiments/dist/, and neither package ships it (test/package.test.ts).
  */
 export { progressPrinter } from "./progress.js";
 export { EXPERIMENTS, selectExperiments } from "./registry.js";

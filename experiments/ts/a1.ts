@@ -2,7 +2,7 @@
 import { waitedOut } from "./a0.js";
 import { define, ms, type Experiment } from "./types.js";
 
-const MOD = "pyleash.experiments.a1";
+const MOD = "pyleash_experiments.a1";
 
 interface Stoppable {
   points: { intervalMs: number; sleepLatencyMs: number | null; waitLatencyMs: number | null }[];

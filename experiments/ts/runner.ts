@@ -1,6 +1,7 @@
 /** Runs experiments on interpreters: fresh agents per experiment, a time limit each, progress as it goes. */
-import type { PythonInfo } from "../python/discover.js";
-import { Worker } from "../worker/worker.js";
+import { fileURLToPath } from "node:url";
+import type { PythonInfo } from "../../dist/python/discover.js";
+import { Worker } from "../../dist/worker/worker.js";
 import { pythonLabel, type Context, type Experiment, type ExperimentRecord, type ExperimentResult, type ExperimentsReport, type Figures } from "./types.js";
 
 export interface RunOptions {
@@ -22,6 +23,9 @@ export interface ProgressEvent {
 }
 
 const CALL_TIMEOUT_MS = 120_000;
+
+/** Where the pyleash_experiments package lives (experiments/py): put on every experiment agent's pythonPath. */
+export const EXPERIMENTS_PYTHON_PATH = fileURLToPath(new URL("../py", import.meta.url));
 
 export async function runExperiments(options: RunOptions): Promise<ExperimentsReport> {
   const quick = options.quick ?? false;
@@ -64,7 +68,8 @@ export async function runOne(experiment: Experiment, python: PythonInfo, quick: 
     python,
     quick,
     async worker(options = {}) {
-      const worker = await Worker.start({ output: "ignore", ...options, python: python.path });
+      const pythonPath = [EXPERIMENTS_PYTHON_PATH, ...(options.pythonPath ?? [])];
+      const worker = await Worker.start({ output: "ignore", ...options, pythonPath, python: python.path });
       if (finished) {
         // The experiment ran past its time limit and its workers are already closed: leave nothing behind.
         await worker.close();

@@ -2,7 +2,7 @@
 import { waitedOut } from "./a0.js";
 import { define, ms, type Experiment } from "./types.js";
 
-const MOD = "pyleash.experiments.a3";
+const MOD = "pyleash_experiments.a3";
 const QUICK_WAIT =
   "Quick runs shorten the main thread's wait (time.sleep(2), (1), (5)) through a parameter; everything else is the article's text.";
 

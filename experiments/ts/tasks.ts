@@ -1,5 +1,5 @@
 /** Helpers for experiments that go through the task API: wait for a line, then stop and time it end to end. */
-export { reached } from "../util/reached.js";
+export { reached } from "../../dist/util/reached.js";
 
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

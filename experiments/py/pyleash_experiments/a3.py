@@ -2,7 +2,7 @@
 import threading
 import time
 
-from pyleash.experiments.sacrificial import count, first_time, run_snippet, texts
+from pyleash_experiments.sacrificial import count, first_time, run_snippet, texts
 
 # Snippets as printed (tabs kept). Where the article's main thread waits (time.sleep(2), (1), (5)), quick
 # runs substitute a shorter wait through %(wait)s; everything else is the article's text.

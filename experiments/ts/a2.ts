@@ -1,7 +1,7 @@
 /** Article 002: what a killed thread leaves behind, kill on a thread id, signals, terminate_thread as printed. */
 import { define, type Experiment } from "./types.js";
 
-const MOD = "pyleash.experiments.a2";
+const MOD = "pyleash_experiments.a2";
 
 interface LockKill {
   killed: boolean;

@@ -1,7 +1,7 @@
 /** What an experiment is, what it gets to run with, and what it yields. */
-import type { PythonInfo } from "../python/discover.js";
-import type { WorkerOptions } from "../worker/options.js";
-import type { Worker } from "../worker/worker.js";
+import type { PythonInfo } from "../../dist/python/discover.js";
+import type { WorkerOptions } from "../../dist/worker/options.js";
+import type { Worker } from "../../dist/worker/worker.js";
 
 export type Verdict = "holds" | "fails" | "n/a";
 
@@ -19,7 +19,7 @@ export interface Context {
   quick: boolean;
   /** A fresh agent on this interpreter; the runner closes it when the experiment ends. */
   worker(options?: Omit<WorkerOptions, "python">): Promise<Worker>;
-  /** Call a `pyleash.experiments` function on a fresh agent (one per experiment, made on first use). */
+  /** Call a `pyleash_experiments` function on a fresh agent (one per experiment, made on first use). */
   call<T = Figures>(target: string, kwargs?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
 }
 

@@ -6,7 +6,7 @@ import threading
 import queue
 import warnings
 
-from pyleash.experiments.sacrificial import Child, texts
+from pyleash_experiments.sacrificial import Child, texts
 
 
 # The article's terminate_thread, verbatim (indentation widened to four spaces).
