@@ -21,27 +21,90 @@ import { scriptArgs } from "./script-args.mjs";
 
 const CONFIGS = {
   quick: {
-    rounds: 5, ctxRounds: 3, rttCalls: 2000, rttWarm: 100, hostWarm: 5000, pipelinedCalls: 2000, window: 256,
-    coldRounds: 5, memoryRounds: 3, settleMs: 300, heapCalls: 20_000, heapWarm: 2000,
-    stopSamples: 20, stopSamplesBusy: 15, swallowSamples: 20, callTimeoutSamples: 15, stopSamplesSpawn: 5, overheadRounds: 3, overheadSeconds: 0.25,
-    blockedSamples: 5, blockedSamplesDeadline: 2, frozenSamples: 1, frozenDeadlines: [300, 1_000], massStopTasks: 30, massStopRounds: 1, switchRounds: 1, switchSeconds: 0.25, switchStops: 8,
-    poolCpuCalls: 8, poolCpuMs: 20, mapItems: 100_000,
-    bytesMiB: 64, bytesRounds: 3, bytesBase64Rounds: 1, bytesPythoniaMiB: 1, bytesPythoniaRounds: 1,
-    remoteRttCalls: 500, remoteLostSamples: 2,
+    rounds: 5,
+    ctxRounds: 3,
+    rttCalls: 2000,
+    rttWarm: 100,
+    hostWarm: 5000,
+    pipelinedCalls: 2000,
+    window: 256,
+    coldRounds: 5,
+    memoryRounds: 3,
+    settleMs: 300,
+    heapCalls: 20_000,
+    heapWarm: 2000,
+    stopSamples: 20,
+    stopSamplesBusy: 15,
+    swallowSamples: 20,
+    callTimeoutSamples: 15,
+    stopSamplesSpawn: 5,
+    overheadRounds: 3,
+    overheadSeconds: 0.25,
+    blockedSamples: 5,
+    blockedSamplesDeadline: 2,
+    frozenSamples: 1,
+    frozenDeadlines: [300, 1_000],
+    massStopTasks: 30,
+    massStopRounds: 1,
+    switchRounds: 1,
+    switchSeconds: 0.25,
+    switchStops: 8,
+    poolCpuCalls: 8,
+    poolCpuMs: 20,
+    mapItems: 100_000,
+    bytesMiB: 64,
+    bytesRounds: 3,
+    bytesBase64Rounds: 1,
+    bytesPythoniaMiB: 1,
+    bytesPythoniaRounds: 1,
+    remoteRttCalls: 500,
+    remoteLostSamples: 2,
   },
   full: {
-    rounds: 15, ctxRounds: 5, rttCalls: 10_000, rttWarm: 200, hostWarm: 5000, pipelinedCalls: 10_000, window: 256,
-    coldRounds: 15, memoryRounds: 7, settleMs: 500, heapCalls: 100_000, heapWarm: 5000,
-    stopSamples: 200, stopSamplesBusy: 150, swallowSamples: 100, callTimeoutSamples: 100, stopSamplesSpawn: 40, overheadRounds: 9, overheadSeconds: 0.5,
-    blockedSamples: 20, blockedSamplesDeadline: 5, frozenSamples: 3, frozenDeadlines: [300, 1_000, 3_000], massStopTasks: 100, massStopRounds: 3, switchRounds: 3, switchSeconds: 0.5, switchStops: 60,
-    poolCpuCalls: 40, poolCpuMs: 20, mapItems: 100_000,
-    bytesMiB: 64, bytesRounds: 9, bytesBase64Rounds: 5, bytesPythoniaMiB: 4, bytesPythoniaRounds: 2,
-    remoteRttCalls: 5000, remoteLostSamples: 5,
+    rounds: 15,
+    ctxRounds: 5,
+    rttCalls: 10_000,
+    rttWarm: 200,
+    hostWarm: 5000,
+    pipelinedCalls: 10_000,
+    window: 256,
+    coldRounds: 15,
+    memoryRounds: 7,
+    settleMs: 500,
+    heapCalls: 100_000,
+    heapWarm: 5000,
+    stopSamples: 200,
+    stopSamplesBusy: 150,
+    swallowSamples: 100,
+    callTimeoutSamples: 100,
+    stopSamplesSpawn: 40,
+    overheadRounds: 9,
+    overheadSeconds: 0.5,
+    blockedSamples: 20,
+    blockedSamplesDeadline: 5,
+    frozenSamples: 3,
+    frozenDeadlines: [300, 1_000, 3_000],
+    massStopTasks: 100,
+    massStopRounds: 3,
+    switchRounds: 3,
+    switchSeconds: 0.5,
+    switchStops: 60,
+    poolCpuCalls: 40,
+    poolCpuMs: 20,
+    mapItems: 100_000,
+    bytesMiB: 64,
+    bytesRounds: 9,
+    bytesBase64Rounds: 5,
+    bytesPythoniaMiB: 4,
+    bytesPythoniaRounds: 2,
+    remoteRttCalls: 5000,
+    remoteLostSamples: 5,
   },
 };
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const USAGE = "usage: node scripts/bench.mjs [--quick] [--json] [--out DIR (default: report/)] [--only KEY,...] [--baseline CHECKOUT] [--help]";
+const USAGE =
+  "usage: node scripts/bench.mjs [--quick] [--json] [--out DIR (default: report/)] [--only KEY,...] [--baseline CHECKOUT] [--help]";
 const { json, quick, out: reportDir, only, baseline } = readArgs(process.argv.slice(2));
 const config = CONFIGS[quick ? "quick" : "full"];
 const log = (text) => process.stderr.write(`[bench] ${text}\n`);
@@ -75,7 +138,27 @@ const { bytesRoundTrip } = await import("./bench/bytes.mjs");
 const { remoteLink } = await import("./bench/remote-link.mjs");
 const { rayBench } = await import("./bench/ray.mjs");
 /** In report order. A new measurement is one more module here. */
-const SECTIONS = [callRtt, ctxSwitches, pipelined, stoppableCall, poolBench, coldStart, memory, stopLatency, swallowStop, callTimeoutStop, timedOutCall, killableOverhead, blockedStop, frozenReport, massStop, switchInterval, bytesRoundTrip, remoteLink, rayBench];
+const SECTIONS = [
+  callRtt,
+  ctxSwitches,
+  pipelined,
+  stoppableCall,
+  poolBench,
+  coldStart,
+  memory,
+  stopLatency,
+  swallowStop,
+  callTimeoutStop,
+  timedOutCall,
+  killableOverhead,
+  blockedStop,
+  frozenReport,
+  massStop,
+  switchInterval,
+  bytesRoundTrip,
+  remoteLink,
+  rayBench,
+];
 const machine = await describeMachine();
 const contenders = [
   { name: "pyleash-builtin", python: machine.python.path },
@@ -182,7 +265,10 @@ async function describeMachine() {
   let pyzmqPython = null;
   if (existsSync(venv)) {
     try {
-      const out = execFileSync(venv, ["-c", "import zmq, platform; print(zmq.__version__, zmq.zmq_version(), platform.python_version())"], { encoding: "utf8", timeout: 30_000 });
+      const out = execFileSync(venv, ["-c", "import zmq, platform; print(zmq.__version__, zmq.zmq_version(), platform.python_version())"], {
+        encoding: "utf8",
+        timeout: 30_000,
+      });
       const [pyzmq, libzmq, version] = out.trim().split(" ");
       pyzmqPython = { path: venv, version, pyzmq, libzmq };
     } catch {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run lint` (and the first step of `npm test`): the static checks, each a pass, a failure or a skip with its reason.
-//   tsc --noEmit over ts/, test/ (tsconfig.check.json) and scripts/ (scripts/tsconfig.json); biome's linter;
+//   tsc --noEmit over ts/, test/ (tsconfig.check.json) and scripts/ (scripts/tsconfig.json); biome's linter and formatter;
 //   ruff over py/ and experiments/py, mypy over py/pyleash and experiments/py (pyproject.toml holds their settings),
 //   from a venv made once under .cache/.
 // Prints one line per check and, last, a JSON line {"passed":N,"failed":M,"skipped":K} that scripts/test.mjs counts.
@@ -20,6 +20,7 @@ const counts = { passed: 0, failed: 0, skipped: 0 };
 check("tsc (ts/, test/)", join(BIN, "tsc"), ["-p", "tsconfig.check.json"]);
 check("tsc (scripts/)", join(BIN, "tsc"), ["-p", "scripts/tsconfig.json"]);
 check("biome lint", join(BIN, "biome"), ["lint", "--error-on-warnings"]);
+check("biome format", join(BIN, "biome"), ["format"]); // fails on any file the formatter would change
 const venv = await toolsVenv();
 if (typeof venv === "string") {
   // `python -m`: the venv was built aside and renamed, so its scripts' #! lines name a path that is gone.
@@ -63,7 +64,9 @@ async function toolsVenv() {
     const scratch = `${TOOLS_VENV}.tmp-${process.pid}`;
     rmSync(scratch, { recursive: true, force: true });
     const made = spawnSync(python.path, ["-m", "venv", scratch], { encoding: "utf8", timeout: 120_000 });
-    const pip = made.status === 0 && spawnSync(join(scratch, "bin", "python"), ["-m", "pip", "install", "--quiet", ...PY_TOOLS], { encoding: "utf8", timeout: 300_000 });
+    const pip =
+      made.status === 0 &&
+      spawnSync(join(scratch, "bin", "python"), ["-m", "pip", "install", "--quiet", ...PY_TOOLS], { encoding: "utf8", timeout: 300_000 });
     if (pip && pip.status === 0 && has(scratch)) {
       rmSync(TOOLS_VENV, { recursive: true, force: true });
       renameSync(scratch, TOOLS_VENV);

@@ -19,16 +19,28 @@ import { scriptArgs } from "./script-args.mjs";
 import { openZeromqFloor } from "./bench/floor.mjs";
 
 const PROFILE_DIR = fileURLToPath(new URL("./profile", import.meta.url));
-const USAGE = "usage: node scripts/profile-calls.mjs [--calls N (default 20000)] [--python PATH] [--checkout DIR (whose dist/ to profile; default this one)] [--json]";
+const USAGE =
+  "usage: node scripts/profile-calls.mjs [--calls N (default 20000)] [--python PATH] [--checkout DIR (whose dist/ to profile; default this one)] [--json]";
 const WINDOW = 256;
 
-const args = scriptArgs(process.argv.slice(2), { calls: { type: "string" }, python: { type: "string" }, checkout: { type: "string" }, json: { type: "boolean" } }, USAGE);
+const args = scriptArgs(
+  process.argv.slice(2),
+  { calls: { type: "string" }, python: { type: "string" }, checkout: { type: "string" }, json: { type: "boolean" } },
+  USAGE,
+);
 const calls = Number(args.calls ?? 20_000);
 if (!Number.isInteger(calls) || calls < 1000) throw new Error(`--calls: expected an integer ≥ 1000, got ${args.calls}`);
 
-const DIST = args.checkout ? pathToFileURL(join(resolve(args.checkout), "dist", "index.js")).href : new URL("../dist/index.js", import.meta.url).href;
+const DIST = args.checkout
+  ? pathToFileURL(join(resolve(args.checkout), "dist", "index.js")).href
+  : new URL("../dist/index.js", import.meta.url).href;
 const { Worker } = await import(DIST);
-const worker = await Worker.start({ ...(args.python ? { python: args.python } : {}), pythonPath: [PROFILE_DIR], transport: "builtin", output: "ignore" });
+const worker = await Worker.start({
+  ...(args.python ? { python: args.python } : {}),
+  pythonPath: [PROFILE_DIR],
+  transport: "builtin",
+  output: "ignore",
+});
 const call = () => worker.call("math:floor", [7]);
 const serial = async (n) => {
   for (let i = 0; i < n; i++) await call();
@@ -42,7 +54,14 @@ const pipelined = async (n) => {
 };
 
 const dir = mkdtempSync(join(tmpdir(), "pyleash-profile-"));
-const out = { date: new Date().toISOString(), dist: DIST, loadavgStart: loadavg().map((v) => +v.toFixed(2)), python: worker.python, calls, runs: {} };
+const out = {
+  date: new Date().toISOString(),
+  dist: DIST,
+  loadavgStart: loadavg().map((v) => +v.toFixed(2)),
+  python: worker.python,
+  calls,
+  runs: {},
+};
 try {
   for (const [name, loop] of Object.entries({ serial, pipelined })) {
     await loop(Math.min(calls, 5000)); // JIT, the agent's caches
@@ -110,7 +129,8 @@ async function nodeProfile(loop) {
   const { profile } = await session.post("Profiler.stop");
   session.disconnect();
   const self = new Map(); // node id → µs
-  for (let i = 0; i < profile.samples.length; i++) self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  for (let i = 0; i < profile.samples.length; i++)
+    self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
   const layers = {};
   const functions = new Map();
   for (const node of profile.nodes) {
@@ -124,8 +144,15 @@ async function nodeProfile(loop) {
   }
   const perCall = (us) => round(us / calls);
   return {
-    layers: Object.fromEntries(Object.entries(layers).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, perCall(v)])),
-    top: [...functions].sort((a, b) => b[1].us - a[1].us).slice(0, 25).map(([name, { layer, us }]) => ({ name, layer, us: perCall(us) })),
+    layers: Object.fromEntries(
+      Object.entries(layers)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => [k, perCall(v)]),
+    ),
+    top: [...functions]
+      .sort((a, b) => b[1].us - a[1].us)
+      .slice(0, 25)
+      .map(([name, { layer, us }]) => ({ name, layer, us: perCall(us) })),
   };
 }
 
@@ -156,13 +183,23 @@ async function agentProfile(loop, path) {
   for (const row of result.rows) layers[agentLayer(row)] = (layers[agentLayer(row)] ?? 0) + row.tottimeUs;
   return {
     thread: result.threads > 1 ? `${thread}, then ${result.threads - 1} more (the reading was handed over)` : thread,
-    layers: Object.fromEntries(Object.entries(layers).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v)])),
-    top: result.rows.slice(0, 25).map((row) => ({ name: `${row.name} ${row.file}:${row.line}`, layer: agentLayer(row), ncallsPerCall: round(row.ncalls / calls), us: round(row.tottimeUs) })),
+    layers: Object.fromEntries(
+      Object.entries(layers)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => [k, round(v)]),
+    ),
+    top: result.rows.slice(0, 25).map((row) => ({
+      name: `${row.name} ${row.file}:${row.line}`,
+      layer: agentLayer(row),
+      ncallsPerCall: round(row.ncalls / calls),
+      us: round(row.tottimeUs),
+    })),
   };
 }
 
 function agentLayer({ file, name }) {
-  if (file.includes("transport/zmtp.py")) return name.includes("send") || name.includes("encode") ? "send (ZMTP framing + socket write)" : "recv (socket read + ZMTP parse)";
+  if (file.includes("transport/zmtp.py"))
+    return name.includes("send") || name.includes("encode") ? "send (ZMTP framing + socket write)" : "recv (socket read + ZMTP parse)";
   if (file === "~" && /method 'recv|recv_into/.test(name)) return "recv (socket read + ZMTP parse)";
   if (file === "~" && /method 'send|sendall/.test(name)) return "send (ZMTP framing + socket write)";
   if (file === "~" && /select|poll/.test(name)) return "recv (socket read + ZMTP parse)";
@@ -194,9 +231,14 @@ function round(v) {
 }
 
 function render(o) {
-  const lines = [`profile snapshot ${o.date} of ${o.dist}, Python ${o.python}, ${o.calls} calls per loop, load ${o.loadavgStart.join(" ")} → ${o.loadavgEnd.join(" ")}`];
+  const lines = [
+    `profile snapshot ${o.date} of ${o.dist}, Python ${o.python}, ${o.calls} calls per loop, load ${o.loadavgStart.join(" ")} → ${o.loadavgEnd.join(" ")}`,
+  ];
   for (const [name, run] of Object.entries(o.runs)) {
-    lines.push("", `## ${name}: wall ${run.wallUsPerCall} µs/call, Node CPU ${run.nodeCpuUsPerCall} µs/call, agent CPU ${run.agentCpuUsPerCall} µs/call (no profiler)`);
+    lines.push(
+      "",
+      `## ${name}: wall ${run.wallUsPerCall} µs/call, Node CPU ${run.nodeCpuUsPerCall} µs/call, agent CPU ${run.agentCpuUsPerCall} µs/call (no profiler)`,
+    );
     lines.push("", "Node self time by layer (µs/call, V8 sampling profiler):");
     for (const [k, v] of Object.entries(run.node.layers)) lines.push(`  ${String(v).padStart(8)}  ${k}`);
     lines.push("", "Node top functions:");
@@ -207,12 +249,17 @@ function render(o) {
     for (const f of run.agent.top) lines.push(`  ${String(f.us).padStart(8)}  ${f.name} ×${f.ncallsPerCall}  [${f.layer}]`);
   }
   const f = o.floorZeromq;
-  lines.push("", `## floor-zeromq serial: wall ${f.wallUsPerCall} µs/call, Node CPU ${f.nodeCpuUsPerCall} µs/call, echo CPU ${f.agentCpuUsPerCall} µs/call (no profiler)`);
+  lines.push(
+    "",
+    `## floor-zeromq serial: wall ${f.wallUsPerCall} µs/call, Node CPU ${f.nodeCpuUsPerCall} µs/call, echo CPU ${f.agentCpuUsPerCall} µs/call (no profiler)`,
+  );
   lines.push("", "Node self time by layer (µs/call, V8 sampling profiler):");
   for (const [k, v] of Object.entries(f.node.layers)) lines.push(`  ${String(v).padStart(8)}  ${k}`);
   lines.push("", "stoppable calls, serial (no profiler): wall / Node CPU / agent CPU µs per call, and wall ÷ plain's:");
   for (const [k, v] of Object.entries(o.stoppable)) {
-    lines.push(`  ${k.padEnd(10)} ${v.wallUsPerCall} / ${v.nodeCpuUsPerCall} / ${v.agentCpuUsPerCall}   ×${round(v.wallUsPerCall / o.stoppable.plain.wallUsPerCall)}`);
+    lines.push(
+      `  ${k.padEnd(10)} ${v.wallUsPerCall} / ${v.nodeCpuUsPerCall} / ${v.agentCpuUsPerCall}   ×${round(v.wallUsPerCall / o.stoppable.plain.wallUsPerCall)}`,
+    );
   }
   lines.push("", "agent steps of one plain call, each timed alone (µs, best of 5):");
   for (const [k, v] of Object.entries(o.agentSteps)) lines.push(`  ${String(v).padStart(8)}  ${k}`);

@@ -12,7 +12,12 @@ export function scriptArgs(args, options, usage) {
   /** @type {Record<string, any>} */
   let values = {};
   try {
-    ({ values } = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h", default: false } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean", short: "h", default: false } },
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (error) {
     process.stderr.write(`${usage}\n${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(2);

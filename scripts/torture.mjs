@@ -18,16 +18,56 @@ import { scriptArgs } from "./script-args.mjs";
 
 const CONFIGS = {
   quick: {
-    budgetS: 60, faultRounds: 1, faultCalls: 6, controllerRounds: 1, zmtpInputs: 1000, zmtpSeconds: 5, zmtpLiveAgents: 3,
-    protocolRequests: 200, batch: 200, rawFrames: 150, deathsPerClass: 1, pipelinedCalls: 2000, tasksAtOnce: 50,
-    spinningAtOnce: 20, cooperativeAtOnce: 50, spinningUnderLoad: 10, underLoadHogs: 1, stopsStartS: 30, securityRounds: 1, oversizeMb: 0, probeParallel: 11,
-    poolSize: 2, poolCalls: 2000, poolKills: 1,
+    budgetS: 60,
+    faultRounds: 1,
+    faultCalls: 6,
+    controllerRounds: 1,
+    zmtpInputs: 1000,
+    zmtpSeconds: 5,
+    zmtpLiveAgents: 3,
+    protocolRequests: 200,
+    batch: 200,
+    rawFrames: 150,
+    deathsPerClass: 1,
+    pipelinedCalls: 2000,
+    tasksAtOnce: 50,
+    spinningAtOnce: 20,
+    cooperativeAtOnce: 50,
+    spinningUnderLoad: 10,
+    underLoadHogs: 1,
+    stopsStartS: 30,
+    securityRounds: 1,
+    oversizeMb: 0,
+    probeParallel: 11,
+    poolSize: 2,
+    poolCalls: 2000,
+    poolKills: 1,
   },
   full: {
-    budgetS: 600, faultRounds: 10, faultCalls: 20, controllerRounds: 10, zmtpInputs: 12_000, zmtpSeconds: 120, zmtpLiveAgents: 40,
-    protocolRequests: 10_000, batch: 500, rawFrames: 3000, deathsPerClass: 3, pipelinedCalls: 100_000, tasksAtOnce: 2000,
-    spinningAtOnce: 100, cooperativeAtOnce: 500, spinningUnderLoad: 100, underLoadHogs: 0, stopsStartS: 90, securityRounds: 5, oversizeMb: 300, probeParallel: 4,
-    poolSize: 4, poolCalls: 50_000, poolKills: 6,
+    budgetS: 600,
+    faultRounds: 10,
+    faultCalls: 20,
+    controllerRounds: 10,
+    zmtpInputs: 12_000,
+    zmtpSeconds: 120,
+    zmtpLiveAgents: 40,
+    protocolRequests: 10_000,
+    batch: 500,
+    rawFrames: 3000,
+    deathsPerClass: 3,
+    pipelinedCalls: 100_000,
+    tasksAtOnce: 2000,
+    spinningAtOnce: 100,
+    cooperativeAtOnce: 500,
+    spinningUnderLoad: 100,
+    underLoadHogs: 0,
+    stopsStartS: 90,
+    securityRounds: 5,
+    oversizeMb: 300,
+    probeParallel: 4,
+    poolSize: 4,
+    poolCalls: 50_000,
+    poolKills: 6,
   },
 };
 
@@ -54,10 +94,11 @@ itself enforces.
 
 `;
 
-const USAGE = "usage: node scripts/torture.mjs [--from torture.json] [--quick] [--seed N] [--only faults,probes,fuzzZmtp,fuzzProtocol,load,pool,security,stops,cooperativeStops,stopsUnderLoad] [--json] [--out DIR] [--write-docs] [--help]";
+const USAGE =
+  "usage: node scripts/torture.mjs [--from torture.json] [--quick] [--seed N] [--only faults,probes,fuzzZmtp,fuzzProtocol,load,pool,security,stops,cooperativeStops,stopsUnderLoad] [--json] [--out DIR] [--write-docs] [--help]";
 const args = readArgs(process.argv.slice(2));
 const config = CONFIGS[args.quick ? "quick" : "full"];
-const seed = args.seed ?? (Date.now() % 1_000_000_000);
+const seed = args.seed ?? Date.now() % 1_000_000_000;
 const log = (text) => process.stderr.write(`[torture] ${text}\n`);
 process.once("SIGINT", () => process.exit(130));
 process.once("SIGTERM", () => process.exit(143));
@@ -80,9 +121,13 @@ const { load, stops, cooperativeStops, stopsUnderLoad } = await import("./tortur
 const { security } = await import("./torture/security.mjs");
 const { pool } = await import("./torture/pool.mjs");
 /** In report order. A new section is one more module here. */
-const SECTIONS = [faults, probes, fuzzZmtp, fuzzProtocol, load, pool, security, stops, cooperativeStops, stopsUnderLoad].filter((s) => !args.only || args.only.includes(s.key));
+const SECTIONS = [faults, probes, fuzzZmtp, fuzzProtocol, load, pool, security, stops, cooperativeStops, stopsUnderLoad].filter(
+  (s) => !args.only || args.only.includes(s.key),
+);
 
-const python = realpathSync(execFileSync(process.env.PYLEASH_PYTHON ?? "python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim());
+const python = realpathSync(
+  execFileSync(process.env.PYLEASH_PYTHON ?? "python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim(),
+);
 const version = execFileSync(python, ["-c", "import platform; print(platform.python_version())"], { encoding: "utf8" }).trim();
 const t0 = performance.now();
 const deadline = Date.now() + config.budgetS * 1000;
@@ -135,7 +180,12 @@ const report = {
   seed,
   python: { version, path: python },
   transport: ctx.transport,
-  machine: { cores: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.release()}`, loadavg: os.loadavg().map((v) => +v.toFixed(2)) },
+  machine: {
+    cores: os.cpus().length,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    loadavg: os.loadavg().map((v) => +v.toFixed(2)),
+  },
   config,
   ...figures,
   leftoverAtEnd,
@@ -152,8 +202,14 @@ function writeOutputs(report) {
   writeFileSync(join(args.out, "torture.json"), text);
   const markdown = renderMarkdown(report);
   writeFileSync(join(args.out, "TORTURE.md"), markdown);
-  if (args.writeDocs) writeFileSync(join(ROOT, "docs", "reliability.md"), PREAMBLE + markdown.replace(/^# .*\n\n/, "## The last full run\n\n").replace(/^## Findings/m, "### Findings"));
-  log(`wrote ${join(args.out, "torture.json")} and TORTURE.md${args.writeDocs ? " and docs/reliability.md" : ""}${report.elapsedS === undefined ? "" : ` (a run of ${report.elapsedS} s)`}`);
+  if (args.writeDocs)
+    writeFileSync(
+      join(ROOT, "docs", "reliability.md"),
+      PREAMBLE + markdown.replace(/^# .*\n\n/, "## The last full run\n\n").replace(/^## Findings/m, "### Findings"),
+    );
+  log(
+    `wrote ${join(args.out, "torture.json")} and TORTURE.md${args.writeDocs ? " and docs/reliability.md" : ""}${report.elapsedS === undefined ? "" : ` (a run of ${report.elapsedS} s)`}`,
+  );
   process.stdout.write(args.json ? text : `${renderText(report)}\n`);
 }
 
@@ -176,5 +232,13 @@ function readArgs(argv) {
     process.stderr.write(`${USAGE}\nExpected "--seed" to be an integer in [0, 2^32), got ${JSON.stringify(values.seed)}\n`);
     process.exit(2);
   }
-  return { from: values.from, quick: values.quick, seed, only: values.only?.split(","), json: values.json, out: values.out, writeDocs: values["write-docs"] };
+  return {
+    from: values.from,
+    quick: values.quick,
+    seed,
+    only: values.only?.split(","),
+    json: values.json,
+    out: values.out,
+    writeDocs: values["write-docs"],
+  };
 }

@@ -49,7 +49,11 @@ describe("one abort and timeout helper", () => {
     const line = new WaitingLine();
     const controller = new AbortController();
     const errors: unknown[] = [];
-    const job = (): Parameters<WaitingLine["push"]>[0] => ({ run: async () => undefined, resolve: () => {}, reject: (error) => errors.push(error) });
+    const job = (): Parameters<WaitingLine["push"]>[0] => ({
+      run: async () => undefined,
+      resolve: () => {},
+      reject: (error) => errors.push(error),
+    });
     line.push(job(), "task", controller.signal, undefined);
     line.push(job(), "call", undefined, 5);
     expect(line.size).toBe(2);

@@ -22,7 +22,17 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     expect(JSON.parse(await readFile(join(out, "bench.json"), "utf8"))).toEqual(report);
     expect(await readFile(join(out, "BENCH.md"), "utf8")).toContain("# pyleash benchmark");
 
-    for (const key of ["generatedAt", "quick", "rounds", "machine", "goals", "callRttUs", "pipelinedCallsPerS", "coldStartMs", "memoryMb"]) {
+    for (const key of [
+      "generatedAt",
+      "quick",
+      "rounds",
+      "machine",
+      "goals",
+      "callRttUs",
+      "pipelinedCallsPerS",
+      "coldStartMs",
+      "memoryMb",
+    ]) {
       expect(report).toHaveProperty([key]);
     }
     for (const strategy of ["async-exc", "monitor", "trace", "flag", "signal", "terminate"]) {
@@ -30,7 +40,8 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
       if (report.stopLatencyMs[strategy] === null) continue; // monitor below CPython 3.12, with a note
       for (const busy of ["0", "8"]) for (const stat of ["p50", "p99"]) expect(report.stopLatencyMs).toHaveProperty([strategy, busy, stat]);
     }
-    for (const busy of ["0", "8"]) for (const stat of ["p50", "p99"]) expect(report.stopLatencyMs).toHaveProperty(["async-exc floor", busy, stat]);
+    for (const busy of ["0", "8"])
+      for (const stat of ["p50", "p99"]) expect(report.stopLatencyMs).toHaveProperty(["async-exc floor", busy, stat]);
     for (const name of ["pyleash-builtin", "pythonia", "floor-zeromq"]) {
       for (const side of ["node", "python"]) {
         for (const key of ["voluntary", "nonvoluntary", "cpuUs"]) expect(report.callCtxSwitches).toHaveProperty([name, side, key]);
@@ -46,7 +57,12 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     for (const mode of ["timeoutMs", "signal"]) expect(report.stoppableCallCost).toHaveProperty(["pyleash-builtin", mode, "ratio"]);
     // pyleash stops a timed-out call's Python work; pythonia's runs on after the caller gave up.
     for (const hang of ["sleep", "spin"]) {
-      expect(report.timedOutCall[`pyleash-${hang}`]).toMatchObject({ error: "AbortError", outcome: "stopped", pythonRanOn: false, nextCall: "answered" });
+      expect(report.timedOutCall[`pyleash-${hang}`]).toMatchObject({
+        error: "AbortError",
+        outcome: "stopped",
+        pythonRanOn: false,
+        nextCall: "answered",
+      });
       expect(report.timedOutCall).toHaveProperty([`pythonia-${hang}`, "pythonRanOn"]);
     }
     for (const side of ["pool", "worker", "pythonia"]) expect(report.pool.pipelinedCallsPerS).toHaveProperty([side]);
@@ -55,7 +71,8 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     // remoteLink needs root, `ip netns` and the pyzmq venv; without them it is null and pending says why.
     if (report.remoteLink === null) expect(report.pending).toHaveProperty(["remoteLink"]);
     else {
-      for (const row of ["CURVE, pyzmq agent", "NULL, pyzmq agent (--insecure)", "CURVE, Pool.listen + pyzmq agent"]) expect(report.remoteLink.rttUs).toHaveProperty([row, "p50"]);
+      for (const row of ["CURVE, pyzmq agent", "NULL, pyzmq agent (--insecure)", "CURVE, Pool.listen + pyzmq agent"])
+        expect(report.remoteLink.rttUs).toHaveProperty([row, "p50"]);
       for (const key of ["curveVsNull", "lostDetectMs", "agentExitMs"]) expect(report.remoteLink).toHaveProperty([key]);
     }
     expect(report.switchInterval.map((r: { switchIntervalMs: number | null }) => r.switchIntervalMs)).toEqual([null, 1, 0.2, 0.05]);
@@ -79,13 +96,38 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     expect(report.memoryMb).toHaveProperty(["controllerHeapGrowthMb"]);
     for (const name of bridges) expect(report.bytesRoundTrip).toHaveProperty([name]);
     for (const name of bridges.filter((b) => b.startsWith("pyleash-"))) {
-      for (const key of ["framesMBps", "base64MBps", "rssBeforeMb", "rssAfterMb"]) expect(report.bytesRoundTrip[name][key]).toEqual(expect.any(Number));
+      for (const key of ["framesMBps", "base64MBps", "rssBeforeMb", "rssAfterMb"])
+        expect(report.bytesRoundTrip[name][key]).toEqual(expect.any(Number));
     }
     expect(report.bytesRoundTrip.pythonia.jsonArrayMBps).toEqual(expect.any(Number));
     expect(report.bytesRoundTrip.floor.framesMBps).toEqual(expect.any(Number));
-    const goals = ["bytesFrames", "bytesVsFloor", "bytesVsBase64", "bytesRssBack", "rttVsPythonia", "rttVsFloor", "rttVsFloorZeromq", "pipelinedVsPythonia15", "stopVsFloorP50", "stopVsFloorP99",
-      "pipelinedVsPythonia", "coldStart", "idleAgentRss", "stopAsyncExcP50", "stopAsyncExcP99",
-      "overheadAsyncExc", "overheadMonitor", "blockedSignal", "blockedTerminate", "frozenReportTask", "frozenReportCall", "tasksRss", "controllerHeapFlat", "poolPipelinedVsPythonia", "poolCpuBound"];
+    const goals = [
+      "bytesFrames",
+      "bytesVsFloor",
+      "bytesVsBase64",
+      "bytesRssBack",
+      "rttVsPythonia",
+      "rttVsFloor",
+      "rttVsFloorZeromq",
+      "pipelinedVsPythonia15",
+      "stopVsFloorP50",
+      "stopVsFloorP99",
+      "pipelinedVsPythonia",
+      "coldStart",
+      "idleAgentRss",
+      "stopAsyncExcP50",
+      "stopAsyncExcP99",
+      "overheadAsyncExc",
+      "overheadMonitor",
+      "blockedSignal",
+      "blockedTerminate",
+      "frozenReportTask",
+      "frozenReportCall",
+      "tasksRss",
+      "controllerHeapFlat",
+      "poolPipelinedVsPythonia",
+      "poolCpuBound",
+    ];
     for (const goal of goals) {
       expect(report.goals).toHaveProperty([goal, "met"]);
     }

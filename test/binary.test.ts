@@ -63,7 +63,12 @@ describe.each(pythons)("binary data on Python $label", ({ label, python, transpo
     const nested = (await worker.call("binary:nested", [MiB])) as { a: [Buffer, { b: Buffer }] };
     expect(nested.a[0].equals(counting(MiB))).toBe(true); // equals(): a deep toEqual walks a MiB byte by byte
     nested.a[0] = Buffer.alloc(0);
-    expect(nested).toEqual({ a: [Buffer.alloc(0), { b: Buffer.from([0]) }], empty: Buffer.alloc(0), view: Buffer.from([0, 1, 2]), n: 2n ** 70n });
+    expect(nested).toEqual({
+      a: [Buffer.alloc(0), { b: Buffer.from([0]) }],
+      empty: Buffer.alloc(0),
+      view: Buffer.from([0, 1, 2]),
+      n: 2n ** 70n,
+    });
   });
 
   it("carries bytes in a task's arguments and its result", async () => {

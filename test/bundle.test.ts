@@ -31,7 +31,11 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 /** Run a command with a bounded time; resolves with its exit status and output, never rejects. */
-function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(file, args, { env, timeout: 30_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
@@ -45,7 +49,15 @@ const BARE = { ...process.env, PYTHONPATH: "" };
 describe("pyleash bundle", () => {
   it("writes an executable zipapp of the agent package without tests, caches or experiments", async () => {
     expect(listing).toMatchObject({ ok: true, out: archive });
-    expect(listing.files).toEqual(expect.arrayContaining(["__main__.py", "pyleash/__init__.py", "pyleash/serve.py", "pyleash/contract.json", "pyleash/transport/zmtp.py"]));
+    expect(listing.files).toEqual(
+      expect.arrayContaining([
+        "__main__.py",
+        "pyleash/__init__.py",
+        "pyleash/serve.py",
+        "pyleash/contract.json",
+        "pyleash/transport/zmtp.py",
+      ]),
+    );
     expect(listing.files.filter((f) => /__pycache__|\.pyc$|experiments|(^|\/)tests\//.test(f))).toEqual([]);
     const mode = (await stat(archive)).mode;
     expect(mode & 0o100).toBe(0o100); // executable by its owner: the #! line is /usr/bin/env python3
@@ -58,7 +70,10 @@ describe("pyleash bundle", () => {
     expect(result.stderr).toMatch(/cannot write \/etc\/passwd\/agent\.pyz: Not a directory/);
     const json = await run(process.execPath, [CLI, "bundle", "--out", join(dir, "missing", "agent.pyz"), "--json"]);
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: "BUNDLE_FAILED", message: expect.stringMatching(/No such file or directory/) } });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      error: { code: "BUNDLE_FAILED", message: expect.stringMatching(/No such file or directory/) },
+    });
   });
 
   it("runs on the oldest and the newest CPython found: --version, usage, and serve's own checks", async () => {
@@ -74,7 +89,11 @@ describe("pyleash bundle", () => {
       // serve loads the contract from inside the archive: its exit codes come from there.
       const insecure = await run(python.path, [archive, "serve", "--connect", "tcp://192.0.2.1:7000"], BARE);
       expect(insecure.code, insecure.stderr).toBe(CONTRACT.exitCodes.insecureRefused);
-      const refused = await run(python.path, [archive, "serve", "--connect", "tcp://127.0.0.1:1", "--no-supervise", "--connect-timeout", "0.2"], BARE);
+      const refused = await run(
+        python.path,
+        [archive, "serve", "--connect", "tcp://127.0.0.1:1", "--no-supervise", "--connect-timeout", "0.2"],
+        BARE,
+      );
       expect(refused.code, refused.stderr).toBe(CONTRACT.exitCodes.cannotConnect);
     }
   });

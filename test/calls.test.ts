@@ -66,7 +66,9 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
     const task = await worker.start("blocking:sleep_long");
     await threadReached(worker, "sleep_long", "call");
     expect(await task.stop({ strategy: "async-exc", deadlineMs: 300 })).toMatchObject({ outcome: "blocked" });
-    const main = await aborted(worker.call("blocking:sleep_long", [], {}, { lane: "main", timeoutMs: 200, stop: { strategy: "flag", deadlineMs: 300 } }));
+    const main = await aborted(
+      worker.call("blocking:sleep_long", [], {}, { lane: "main", timeoutMs: 200, stop: { strategy: "flag", deadlineMs: 300 } }),
+    );
     expect(main.stopReport).toMatchObject({ outcome: "blocked" });
     const abandoned = (await worker.health()).abandoned!;
     expect(abandoned).toHaveLength(2); // the task, and the main-lane call (its task id is the agent's own)
@@ -135,7 +137,12 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
     // Aborted once the call is in its loop: a timer could fire while a loaded machine still imports the module, and
     // a stop that lands before the `try` is not swallowed.
     const controller = new AbortController();
-    const call = worker.call("blocking:swallows_once", [], {}, { signal: controller.signal, stop: { strategy: "async-exc", deadlineMs: 10_000 } });
+    const call = worker.call(
+      "blocking:swallows_once",
+      [],
+      {},
+      { signal: controller.signal, stop: { strategy: "async-exc", deadlineMs: 10_000 } },
+    );
     await threadReached(worker, "swallows_once", "call");
     controller.abort();
     const error = await aborted(call);
@@ -205,7 +212,9 @@ describe("calls that really stop: bad input and many stops", () => {
       { stop: "auto" },
     ];
     for (const options of bad) {
-      await expect(worker.call("blocking:count", [], {}, options as never), JSON.stringify(options)).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(worker.call("blocking:count", [], {}, options as never), JSON.stringify(options)).rejects.toBeInstanceOf(
+        InvalidArgumentError,
+      );
     }
     await expect(worker.call("blocking:count", [], {}, { stop: { strategy: "signal" } })).rejects.toThrow(
       'Strategy "signal" does not fit the "thread" lane',
@@ -229,7 +238,9 @@ describe("calls that really stop: bad input and many stops", () => {
     const outcomes = new Map<string, number>();
     for (let batch = 0; batch < 100; batch++) {
       const settled = await Promise.allSettled(
-        Array.from({ length: 10 }, () => worker.call("blocking:busy_loop", [], {}, { timeoutMs: 5, stop: { strategy: "async-exc", deadlineMs: 10_000 } })),
+        Array.from({ length: 10 }, () =>
+          worker.call("blocking:busy_loop", [], {}, { timeoutMs: 5, stop: { strategy: "async-exc", deadlineMs: 10_000 } }),
+        ),
       );
       for (const r of settled) {
         const outcome = r.status === "rejected" && r.reason instanceof AbortError ? (r.reason.stopReport?.outcome ?? "none") : "resolved";

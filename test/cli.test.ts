@@ -70,7 +70,18 @@ describe("the pyleash command", () => {
   });
 
   it("reports a timed-out call on the thread lane blocked in time.sleep with where it sits", async () => {
-    const { status, json } = await pyleash("call", "pyleash.demo:sleep", "--args", "[100]", "--timeout", "100", "--strategy", "async-exc", "--deadline", "400");
+    const { status, json } = await pyleash(
+      "call",
+      "pyleash.demo:sleep",
+      "--args",
+      "[100]",
+      "--timeout",
+      "100",
+      "--strategy",
+      "async-exc",
+      "--deadline",
+      "400",
+    );
     expect(status).toBe(1);
     expect(json.error.stop).toMatchObject({ outcome: "blocked", strategy: "async-exc", blockedIn: { function: "sleep" } });
   });
@@ -90,25 +101,38 @@ describe("the pyleash command", () => {
   it("lists interpreters with doctor --json", async () => {
     const { status, json } = await pyleash("doctor");
     expect(status).toBe(0);
-    expect(json.pythons[0]).toMatchObject({ path: expect.any(String), version: expect.any(String), freeThreaded: expect.any(Boolean), pyzmq: expect.any(Boolean) });
+    expect(json.pythons[0]).toMatchObject({
+      path: expect.any(String),
+      version: expect.any(String),
+      freeThreaded: expect.any(Boolean),
+      pyzmq: expect.any(Boolean),
+    });
     expect(json.pythons[0].ray === null || typeof json.pythons[0].ray === "string").toBe(true);
   });
 
-  it.skipIf(!process.env.PYLEASH_TEST_RAY)("says which Ray an interpreter imports with doctor --python <the Ray venv>", async () => {
-    const { status, json } = await pyleash("doctor", "--python", process.env.PYLEASH_TEST_RAY!);
-    expect(status).toBe(0);
-    expect(json.pythons[0].ray).toMatch(/^\d+\.\d+/);
-  }, 120_000);
+  it.skipIf(!process.env.PYLEASH_TEST_RAY)(
+    "says which Ray an interpreter imports with doctor --python <the Ray venv>",
+    async () => {
+      const { status, json } = await pyleash("doctor", "--python", process.env.PYLEASH_TEST_RAY!);
+      expect(status).toBe(0);
+      expect(json.pythons[0].ray).toMatch(/^\d+\.\d+/);
+    },
+    120_000,
+  );
 
   it("stops the task with the ladder on Ctrl-C of run --json, prints the report and exits 130", async () => {
-    const child = spawn(process.execPath, [CLI, "run", "calls:announce_and_spin", "--pythonpath", FIXTURES, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "run", "calls:announce_and_spin", "--pythonpath", FIXTURES, "--json"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    const spinning = new Promise<void>((resolve) => child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes("SPINNING")) resolve();
-    }));
+    const spinning = new Promise<void>((resolve) =>
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes("SPINNING")) resolve();
+      }),
+    );
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
     try {
@@ -149,7 +173,21 @@ describe("the pyleash command line", () => {
     const { status, stdout } = await raw("run", "--help");
     expect(status).toBe(0);
     expect(stdout).toMatch(/^Usage: pyleash run \[options\] <module:function>/);
-    for (const flag of ["--args", "--kwargs", "--kind", "--stop-after", "--strategy", "--grace", "--deadline", "--restart-worker-if-blocked", "--trace", "--python", "--pythonpath", "--transport", "--json"]) {
+    for (const flag of [
+      "--args",
+      "--kwargs",
+      "--kind",
+      "--stop-after",
+      "--strategy",
+      "--grace",
+      "--deadline",
+      "--restart-worker-if-blocked",
+      "--trace",
+      "--python",
+      "--pythonpath",
+      "--transport",
+      "--json",
+    ]) {
       expect(stdout).toMatch(new RegExp(`^  ${flag}\\b.*\\S+ \\S+`, "m"));
     }
     expect(stdout).toContain("Examples:\n  $ pyleash run pyleash.demo:spin --stop-after 500");
@@ -187,7 +225,10 @@ describe("the pyleash command line", () => {
   it("keeps stdout to exactly one JSON object for a usage error under --json, and exits 2", async () => {
     const missing = await pyleash("call");
     expect(missing.status).toBe(2);
-    expect(missing.json).toMatchObject({ ok: false, error: { type: "UsageError", code: "USAGE_ERROR", reason: "commander.missingArgument" } });
+    expect(missing.json).toMatchObject({
+      ok: false,
+      error: { type: "UsageError", code: "USAGE_ERROR", reason: "commander.missingArgument" },
+    });
     const unknown = await raw("call", "math:floor", "--jsno", "--json");
     expect(unknown.status).toBe(2);
     expect(JSON.parse(unknown.stdout)).toMatchObject({ error: { message: expect.stringContaining("Did you mean --json?") } });

@@ -58,14 +58,17 @@ describe("the contract both sides load", () => {
     for (const group of [CONTRACT.requests, CONTRACT.events] as Record<string, { fields: Record<string, unknown> }>[]) {
       for (const [type, spec] of Object.entries(group)) {
         expect(doc, `docs/protocol.md names "${type}"`).toContain(`\`${type}\``);
-        for (const field of Object.keys(spec.fields)) expect(doc, `docs/protocol.md names ${type}.${field}`).toMatch(new RegExp(`\\b${field}\\b`));
+        for (const field of Object.keys(spec.fields))
+          expect(doc, `docs/protocol.md names ${type}.${field}`).toMatch(new RegExp(`\\b${field}\\b`));
       }
     }
   });
 
   it("gives every error kind of the agent its own error class in the controller", async () => {
     const { errorFromPayload, PythonError } = await import("../ts/errors.js");
-    const classes = Object.keys(CONTRACT.errorKinds).map((kind) => errorFromPayload({ kind: kind as ErrorKind, type: "X", message: "m" }).constructor);
+    const classes = Object.keys(CONTRACT.errorKinds).map(
+      (kind) => errorFromPayload({ kind: kind as ErrorKind, type: "X", message: "m" }).constructor,
+    );
     expect(new Set(classes).size).toBe(classes.length);
     expect(errorFromPayload({ kind: "exception", type: "X", message: "m" })).toBeInstanceOf(PythonError);
   });
@@ -85,7 +88,11 @@ describe("the faulthandler dump parsers of both sides", () => {
   const names = readdirSync(dumps).filter((n) => n.endsWith(".txt"));
 
   it("have an expectation for every sample dump", () => {
-    expect(Object.keys(expectedDumps).filter((k) => !k.startsWith("$")).sort()).toEqual(names.sort());
+    expect(
+      Object.keys(expectedDumps)
+        .filter((k) => !k.startsWith("$"))
+        .sort(),
+    ).toEqual(names.sort());
   });
 
   it.each(names)("the controller reads %s as expected", (name) => {

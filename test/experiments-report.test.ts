@@ -32,8 +32,17 @@ describe("pyleash experiments --json --out DIR", () => {
     expect(printed.pythons[0]).toMatchObject({ path: expect.any(String), version: expect.stringMatching(/^3\.\d+\.\d+$/) });
     expect(printed.experiments.map((e: { id: string }) => e.id)).toEqual(ONLY.split(","));
     for (const e of printed.experiments) {
-      expect(e).toMatchObject({ id: expect.any(String), article: expect.any(String), claim: expect.any(String), method: expect.any(String) });
-      expect(e.results[0]).toMatchObject({ python: printed.pythons[0].version, verdict: expect.stringMatching(/^(holds|fails|n\/a)$/), evidence: expect.any(String) });
+      expect(e).toMatchObject({
+        id: expect.any(String),
+        article: expect.any(String),
+        claim: expect.any(String),
+        method: expect.any(String),
+      });
+      expect(e.results[0]).toMatchObject({
+        python: printed.pythons[0].version,
+        verdict: expect.stringMatching(/^(holds|fails|n\/a)$/),
+        evidence: expect.any(String),
+      });
       expect(typeof e.results[0].figures).toBe("object");
     }
   });
@@ -64,9 +73,18 @@ describe("pyleash experiments --json --out DIR", () => {
     await run(
       CHROMIUM,
       [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", `--user-data-dir=${profile}`, `--screenshot=${png}`,
-        "--window-size=1200,2400", `file://${join(dir, "index.html")}`,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        `--user-data-dir=${profile}`,
+        `--screenshot=${png}`,
+        "--window-size=1200,2400",
+        `file://${join(dir, "index.html")}`,
       ],
       { timeout: 80_000 },
     );

@@ -46,8 +46,12 @@ describe("verdicts computed from figures", () => {
 
   it("says a killed thread keeps its lock only when the bare-acquire lock stayed held", () => {
     const withLock = { killed: true, setAsyncExcResult: 1, lockFreeAfterKill: true };
-    expect(lockNotReleased.judge({ bareAcquire: { killed: true, setAsyncExcResult: 1, lockFreeAfterKill: false }, withLock }).verdict).toBe("holds");
-    expect(lockNotReleased.judge({ bareAcquire: { killed: true, setAsyncExcResult: 1, lockFreeAfterKill: true }, withLock }).verdict).toBe("fails");
+    expect(lockNotReleased.judge({ bareAcquire: { killed: true, setAsyncExcResult: 1, lockFreeAfterKill: false }, withLock }).verdict).toBe(
+      "holds",
+    );
+    expect(lockNotReleased.judge({ bareAcquire: { killed: true, setAsyncExcResult: 1, lockFreeAfterKill: true }, withLock }).verdict).toBe(
+      "fails",
+    );
   });
 
   it("says the article's ctypes calls work only when both reach the thread", () => {
@@ -59,15 +63,31 @@ describe("verdicts computed from figures", () => {
   it("says the hidden _stop works only when join returned with the thread dead", () => {
     const base = { stopCalled: true, hung: false, deprecations: [] };
     expect(hiddenStop.judge({ ...base, joinReturned: true, threadAliveAfterJoin: false, exitCode: 0, error: null }).verdict).toBe("holds");
-    const broken = { ...base, joinReturned: false, threadAliveAfterJoin: null, exitCode: 1, error: "TypeError: 'Event' object is not callable" };
+    const broken = {
+      ...base,
+      joinReturned: false,
+      threadAliveAfterJoin: null,
+      exitCode: 1,
+      error: "TypeError: 'Event' object is not callable",
+    };
     expect(hiddenStop.judge(broken).verdict).toBe("fails");
   });
 
   it("says the monitor stop is n/a when the report says unavailable, whatever the version", () => {
-    const stop = { outcome: "unavailable", latencyMs: null, swallowed: 0, steps: ["monitor"], reason: "needs 3.12", rate: null, ratio: null };
+    const stop = {
+      outcome: "unavailable",
+      latencyMs: null,
+      swallowed: 0,
+      steps: ["monitor"],
+      reason: "needs 3.12",
+      rate: null,
+      ratio: null,
+    };
     const trace = { outcome: "stopped", latencyMs: 1, swallowed: 0, steps: ["trace"], rate: 1, ratio: 0.1 };
     expect(monitorKill.judge({ plainRate: 10, monitor: stop, trace }).verdict).toBe("n/a");
-    expect(monitorKill.judge({ plainRate: 10, monitor: { ...stop, outcome: "stopped", latencyMs: 5, ratio: 0.98 }, trace }).verdict).toBe("holds");
+    expect(monitorKill.judge({ plainRate: 10, monitor: { ...stop, outcome: "stopped", latencyMs: 5, ratio: 0.98 }, trace }).verdict).toBe(
+      "holds",
+    );
   });
 
   it("says a smaller switch interval helps only when it measured faster with the most busy threads", () => {
@@ -81,12 +101,23 @@ describe("verdicts computed from figures", () => {
 
   it("says the GIL-bound claims are n/a on a free-threaded build, from what the interpreter is, without running them", async () => {
     // No free-threaded CPython is installed here: a made-up one whose path does not exist shows that nothing ran.
-    const freeThreaded: PythonInfo = { path: "/nonexistent/python3.13t", version: "3.13.0", implementation: "CPython", pyzmq: false, freeThreaded: true };
+    const freeThreaded: PythonInfo = {
+      path: "/nonexistent/python3.13t",
+      version: "3.13.0",
+      implementation: "CPython",
+      pyzmq: false,
+      freeThreaded: true,
+    };
     const report = await runExperiments({ pythons: [freeThreaded], experiments: [define(gilFreeze), define(switchInterval)] });
     expect(report.pythons).toEqual([{ path: freeThreaded.path, version: "3.13.0t", freeThreaded: true }]);
     for (const record of report.experiments) {
       const [result] = record.results;
-      expect(result, record.id).toMatchObject({ python: "3.13.0t", verdict: "n/a", figures: { freeThreaded: true, python: "3.13.0t" }, key: "free-threaded" });
+      expect(result, record.id).toMatchObject({
+        python: "3.13.0t",
+        verdict: "n/a",
+        figures: { freeThreaded: true, python: "3.13.0t" },
+        key: "free-threaded",
+      });
       expect(result!.evidence).toMatch(/free-threaded build/);
     }
     expect(reportMarkdown(report)).toContain("3.13.0t `/nonexistent/python3.13t` (free-threaded: no GIL)");
@@ -95,7 +126,14 @@ describe("verdicts computed from figures", () => {
 
   it("judges the GIL-bound claims from their figures as before on a build with the GIL", () => {
     expect(gilFreeze.judge({ freeThreaded: true, python: "3.13.0t" }).verdict).toBe("n/a");
-    const frozen = { threadsCallTimedOut: true, outcome: "worker-restarted" as const, agentResponsive: false, steps: ["async-exc"], stackFunctions: ["regex_freeze"], restartedWorkerAnswers: true };
+    const frozen = {
+      threadsCallTimedOut: true,
+      outcome: "worker-restarted" as const,
+      agentResponsive: false,
+      steps: ["async-exc"],
+      stackFunctions: ["regex_freeze"],
+      restartedWorkerAnswers: true,
+    };
     expect(gilFreeze.judge(frozen).verdict).toBe("holds");
     expect(gilFreeze.judge({ ...frozen, threadsCallTimedOut: false, agentResponsive: true }).verdict).toBe("fails");
   });

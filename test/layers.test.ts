@@ -17,7 +17,9 @@ function importGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const file of sources(src)) {
     const text = readFileSync(file, "utf8");
-    const deps = [...text.matchAll(/^(?:import|export)\b[^;]*?from\s+"(\.{1,2}\/[^"]+)\.js";/gms)].map((m) => resolve(dirname(file), `${m[1]}.ts`));
+    const deps = [...text.matchAll(/^(?:import|export)\b[^;]*?from\s+"(\.{1,2}\/[^"]+)\.js";/gms)].map((m) =>
+      resolve(dirname(file), `${m[1]}.ts`),
+    );
     graph.set(file, deps);
   }
   return graph;

@@ -96,9 +96,7 @@ describe("calls", () => {
   it("answers an unknown message type with a ProtocolError and keeps serving", async () => {
     const worker = await startWorker();
     await expect(worker.request({ type: "no-such-request" })).rejects.toBeInstanceOf(ProtocolError);
-    await expect(worker.request({ type: "call", target: "calls:add", args: "not a list" })).rejects.toBeInstanceOf(
-      ProtocolError,
-    );
+    await expect(worker.request({ type: "call", target: "calls:add", args: "not a list" })).rejects.toBeInstanceOf(ProtocolError);
     expect(await worker.ping()).toMatchObject({ pid: worker.pid });
   });
 });
@@ -169,11 +167,19 @@ describe("when the controller dies", () => {
 describe("after a controller was SIGKILLed", () => {
   it("the next controller removes the private ipc directory the dead one left behind", async () => {
     const dist = JSON.stringify(new URL("../dist/index.js", import.meta.url).pathname);
-    const first = spawn(process.execPath, ["--input-type=module", "-e", `
+    const first = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `
       import { Worker } from ${dist};
       const w = await Worker.start();
       console.log(JSON.stringify({ pid: w.pid, endpoint: w.endpoint }));
-      setInterval(() => {}, 1000);`], { stdio: ["ignore", "pipe", "inherit"] });
+      setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     const { pid, endpoint } = await new Promise<{ pid: number; endpoint: string }>((resolve, reject) => {
       first.stdout.on("data", (d: Buffer) => resolve(JSON.parse(d.toString())));
       first.once("exit", (code) => reject(new Error(`controller exited early (${code})`)));
@@ -183,10 +189,18 @@ describe("after a controller was SIGKILLed", () => {
     const deadline = Date.now() + 5_000;
     while ((await isAlive(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(dir)).toBe(true); // nobody could clean up: SIGKILL, and the agent died by PR_SET_PDEATHSIG
-    const second = spawn(process.execPath, ["--input-type=module", "-e", `
+    const second = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `
       import { Worker } from ${dist};
       const w = await Worker.start();
-      await w.close();`], { stdio: ["ignore", "inherit", "inherit"] });
+      await w.close();`,
+      ],
+      { stdio: ["ignore", "inherit", "inherit"] },
+    );
     expect(await new Promise((resolve) => second.once("exit", resolve))).toBe(0);
     expect(existsSync(dir)).toBe(false);
   });
@@ -199,8 +213,7 @@ async function oldPython(): Promise<string | undefined> {
       const { locatePython } = await import("../ts/python/discover.js");
       const path = await locatePython(version);
       if (![...supported].some((v) => v.startsWith(version))) return path;
-    } catch {
-    }
+    } catch {}
   }
   return undefined;
 }

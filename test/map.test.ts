@@ -64,7 +64,8 @@ describe.each(pythons)("map on Python $label", ({ python, transport }) => {
     const items = Array.from({ length: 50 }, (_, i) => i + 1);
     const seen: number[] = [];
     const error = await (async () => {
-      for await (const r of worker.map<number>("mapping:fail_on_multiples_of_7", items, { chunkSize: 8, stopOnError: true })) seen.push(r.index);
+      for await (const r of worker.map<number>("mapping:fail_on_multiples_of_7", items, { chunkSize: 8, stopOnError: true }))
+        seen.push(r.index);
     })().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PythonError);
     expect((error as PythonError).message).toBe("ValueError: 7 is a multiple of 7");
@@ -113,7 +114,15 @@ describe.each(pythons)("map on Python $label", ({ python, transport }) => {
       }
       return undefined;
     };
-    for (const options of [{ chunkSize: 0 }, { chunkSize: 1.5 }, { ordered: "yes" }, { stopOnError: 1 }, { timeoutMs: -1 }, { signal: {} }, { chunksize: 10 }]) {
+    for (const options of [
+      { chunkSize: 0 },
+      { chunkSize: 1.5 },
+      { ordered: "yes" },
+      { stopOnError: 1 },
+      { timeoutMs: -1 },
+      { signal: {} },
+      { chunksize: 10 },
+    ]) {
       const error = bad(() => worker.map("mapping:square", [1], options as never));
       expect(error, JSON.stringify(options)).toBeInstanceOf(InvalidArgumentError);
       expect((error as InvalidArgumentError).code).toBe("INVALID_ARGUMENT");
@@ -153,7 +162,11 @@ describe("pool.map", () => {
   it("stops the chunks running on every agent on abort, and the pool still answers", async () => {
     const pool = await startPool(2);
     const controller = new AbortController();
-    const map = pool.map("mapping:slow_item", Array.from({ length: 40 }, (_, i) => i), { chunkSize: 2, signal: controller.signal });
+    const map = pool.map(
+      "mapping:slow_item",
+      Array.from({ length: 40 }, (_, i) => i),
+      { chunkSize: 2, signal: controller.signal },
+    );
     const first = map.next();
     const deadline = Date.now() + 20_000;
     while (pool.workers.some((w) => w.tasks === 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));

@@ -35,9 +35,15 @@ describe("unknown option keys", () => {
 
   it("refuses unknown keys of stream, start, stop, threads and ping options", async () => {
     const worker = await startWorker();
-    expect((await refused(() => worker.stream("calls:add", [], {}, { highWatermark: 4 } as never))).message).toContain('did you mean "highWaterMark"?');
-    expect((await refused(() => worker.start("calls:add", { kwarg: {} } as never))).message).toContain('Unknown start option "kwarg": did you mean "kwargs"?');
-    expect((await refused(() => worker.call("calls:add", [1, 2], {}, { stop: { grace: 5 } } as never))).message).toContain('did you mean "graceMs"?');
+    expect((await refused(() => worker.stream("calls:add", [], {}, { highWatermark: 4 } as never))).message).toContain(
+      'did you mean "highWaterMark"?',
+    );
+    expect((await refused(() => worker.start("calls:add", { kwarg: {} } as never))).message).toContain(
+      'Unknown start option "kwarg": did you mean "kwargs"?',
+    );
+    expect((await refused(() => worker.call("calls:add", [1, 2], {}, { stop: { grace: 5 } } as never))).message).toContain(
+      'did you mean "graceMs"?',
+    );
     expect((await refused(() => worker.ping({ timeout: 5 } as never))).message).toContain('did you mean "timeoutMs"?');
     expect((await refused(() => worker.threads({ sginal: 5 } as never))).message).toContain('did you mean "signal"?');
   });
@@ -52,7 +58,9 @@ describe("unknown option keys", () => {
     expect((await refused(() => Pool.start({ sizes: 1 } as never))).message).toContain('Unknown pool option "sizes": did you mean "size"?');
     expect((await refused(() => Pool.start({ size: 1, pythonpath: [] } as never))).message).toContain('did you mean "pythonPath"?');
     const pool = track(await Pool.start({ size: 1, pythonPath: [new URL("./fixtures", import.meta.url).pathname] }));
-    expect((await refused(() => pool.call("calls:add", [1, 2], {}, { timeout: 1 } as never))).message).toContain('did you mean "timeoutMs"?');
+    expect((await refused(() => pool.call("calls:add", [1, 2], {}, { timeout: 1 } as never))).message).toContain(
+      'did you mean "timeoutMs"?',
+    );
     await expect(pool.call("calls:add", [1, 2])).resolves.toBe(3);
   });
 });
@@ -69,7 +77,8 @@ describe("documented defaults", () => {
   }
   const shown = (value: unknown): string => (typeof value === "string" ? `"${value}"` : String(value));
   const matches = (doc: string | undefined, value: unknown): boolean =>
-    doc !== undefined && (doc === shown(value) || doc.replace(/_/g, "").split(" ")[0] === shown(value) || doc.startsWith(`${shown(value)} `));
+    doc !== undefined &&
+    (doc === shown(value) || doc.replace(/_/g, "").split(" ")[0] === shown(value) || doc.startsWith(`${shown(value)} `));
 
   it("say what the contract and the defaults constants say, for every option that has one", () => {
     const worker = documented("worker/options.ts");
@@ -86,7 +95,9 @@ describe("documented defaults", () => {
         .filter(([, v]) => v !== Infinity)
         .map(([k, v]): [Map<string, string>, string, unknown] => [pool, k, v]),
     ];
-    const wrong = expected.filter(([docs, key, value]) => !matches(docs.get(key), value)).map(([docs, key, value]) => `${key}: @default ${docs.get(key)}, is ${shown(value)}`);
+    const wrong = expected
+      .filter(([docs, key, value]) => !matches(docs.get(key), value))
+      .map(([docs, key, value]) => `${key}: @default ${docs.get(key)}, is ${shown(value)}`);
     expect(wrong).toEqual([]);
   });
 });
@@ -116,7 +127,9 @@ describe("start-up problems named for what they are", () => {
         (e: unknown) => e,
       );
       expect(error).toBeInstanceOf(PythonNotFoundError);
-      expect((error as Error).message).toContain(`${dir} is a directory, not an interpreter; a virtual environment's interpreter is ${join(dir, "bin", "python")}`);
+      expect((error as Error).message).toContain(
+        `${dir} is a directory, not an interpreter; a virtual environment's interpreter is ${join(dir, "bin", "python")}`,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

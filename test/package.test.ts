@@ -31,7 +31,10 @@ export async function load(url, context, next) {
 }
 `,
   );
-  await writeFile(join(dir, "register.mjs"), `import { register } from "node:module";\nregister(${JSON.stringify(new URL("hooks.mjs", `file://${dir}/`).href)});\n`);
+  await writeFile(
+    join(dir, "register.mjs"),
+    `import { register } from "node:module";\nregister(${JSON.stringify(new URL("hooks.mjs", `file://${dir}/`).href)});\n`,
+  );
   const code = `const m = await import(${JSON.stringify(join(dist, "index.js"))}); if (typeof m.Worker !== "function") process.exit(3);`;
   await run(process.execPath, ["--import", join(dir, "register.mjs"), "--input-type=module", "-e", code], { timeout: 30_000 });
   const urls = (await readFile(log, "utf8")).split("\n").filter(Boolean);
@@ -57,7 +60,10 @@ async function importGraph(entry: string): Promise<Set<string>> {
 describe("the library apart from the experiments and the CLI", () => {
   it("builds no experiment module into dist/ (they compile to experiments/dist/)", async () => {
     const { stdout } = await run("find", [dist, "-name", "*.js"]);
-    const built = stdout.split("\n").filter(Boolean).map((f) => f.slice(dist.length + 1));
+    const built = stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((f) => f.slice(dist.length + 1));
     expect(built).toContain("cli/experiments.js");
     expect(built.filter((f) => f.startsWith("experiments/") || /^(a[0-3]|x|runner|registry)\.js$/.test(f.split("/").pop()!))).toEqual([]);
   });
@@ -91,14 +97,19 @@ describe("npm pack", () => {
 
   it("ships no experiment code, TypeScript or Python (the experiments live in experiments/, run from a clone)", () => {
     expect(files).toContain("dist/cli/experiments.js"); // the command's loader, which says where the experiments are
-    const experimentCode = files.filter((f) => /experiment/i.test(f) && !/^docs\/[^/]+\.md$/.test(f) && f !== "dist/cli/experiments.js" && f !== "dist/cli/experiments.js.map");
+    const experimentCode = files.filter(
+      (f) =>
+        /experiment/i.test(f) && !/^docs\/[^/]+\.md$/.test(f) && f !== "dist/cli/experiments.js" && f !== "dist/cli/experiments.js.map",
+    );
     expect(experimentCode).toEqual([]);
   });
 
   it("ships no file holding an experiment's code under any name: no experiment's method text, no experiment module's docstring", async () => {
     const { EXPERIMENTS } = await import("../experiments/dist/registry.js");
     const pyDir = join(root, "experiments", "py", "pyleash_experiments");
-    const docstrings = await Promise.all((await readdir(pyDir)).filter((f) => f.endsWith(".py")).map(async (f) => (await readFile(join(pyDir, f), "utf8")).split("\n")[0]!));
+    const docstrings = await Promise.all(
+      (await readdir(pyDir)).filter((f) => f.endsWith(".py")).map(async (f) => (await readFile(join(pyDir, f), "utf8")).split("\n")[0]!),
+    );
     expect(EXPERIMENTS.length).toBeGreaterThan(10);
     expect(docstrings.length).toBeGreaterThan(3);
     const marks = [...EXPERIMENTS.map((e) => e.method), ...docstrings.filter((d) => d.length > 30)];
@@ -136,7 +147,9 @@ describe("npm pack", () => {
     await run("tar", ["-xzf", tarball, "-C", dir]);
     await symlink(join(root, "node_modules"), join(dir, "package", "node_modules"));
     const cli = join(dir, "package", "dist", "cli", "main.js");
-    const failed = await run(process.execPath, [cli, "experiments", "--quick", "--json", "--out", join(dir, "report")], { timeout: 30_000 }).then(
+    const failed = await run(process.execPath, [cli, "experiments", "--quick", "--json", "--out", join(dir, "report")], {
+      timeout: 30_000,
+    }).then(
       () => null,
       (error: { code: number; stdout: string }) => error,
     );

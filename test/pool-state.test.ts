@@ -41,7 +41,12 @@ describe("state on every agent of a pool", () => {
   });
 
   it("rejects Pool.start with an InitializerError when the initializer raises, and leaves no agent", async () => {
-    const error = await Pool.start({ size: 2, pythonPath: [FIXTURES], output: "ignore", initializer: { target: "calls:failing_init" } }).then(
+    const error = await Pool.start({
+      size: 2,
+      pythonPath: [FIXTURES],
+      output: "ignore",
+      initializer: { target: "calls:failing_init" },
+    }).then(
       (pool) => {
         track(pool);
         return undefined;

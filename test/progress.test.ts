@@ -56,7 +56,8 @@ describe.each(pythons)("progress on Python $label", ({ python, transport }) => {
     expect(taskUpdates.at(-1)).toMatchObject({ done: 50, total: 50 });
     const streamUpdates: Progress[] = [];
     const items: number[] = [];
-    for await (const item of worker.stream<number>("streams:progress_stream", [300], {}, { onProgress: (p) => streamUpdates.push(p) })) items.push(item);
+    for await (const item of worker.stream<number>("streams:progress_stream", [300], {}, { onProgress: (p) => streamUpdates.push(p) }))
+      items.push(item);
     expect(items).toHaveLength(300);
     expect(inOrder(streamUpdates)).toBe(true);
     expect(streamUpdates.at(-1)).toEqual({ done: 300, total: 300 });

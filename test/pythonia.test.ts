@@ -89,7 +89,8 @@ describe("a call waiting for JavaScript", () => {
     let answer!: (value: number) => void;
     const call = hung(work.call_back(() => new Promise<number>((resolve) => (answer = resolve))));
     // pythonia has called the JavaScript function, and Python waits for its answer in Executor.ipc
-    for (let i = 0; i < 500 && !(answer !== undefined && (await l.stack()).frames.some((f) => f.function === "ipc")); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && !(answer !== undefined && (await l.stack()).frames.some((f) => f.function === "ipc")); i++)
+      await new Promise((r) => setTimeout(r, 10));
     const report = await l.stopCurrent({ deadlineMs: 500 });
     expect(report.outcome).toBe("blocked");
     expect(report.reason).toMatch(/waiting for JavaScript/);
@@ -153,7 +154,13 @@ describe("stopCurrent", () => {
       await new Promise((r) => setTimeout(r, Math.random() * 12));
       const report = await l.stopCurrent({ deadlineMs: 2_000 });
       const { error } = await call;
-      const ended = !error ? "returned" : String(error.stack).includes("CallStopped") ? "stopped" : String(error.stack).includes("failed on its own") ? "failed" : String(error.stack);
+      const ended = !error
+        ? "returned"
+        : String(error.stack).includes("CallStopped")
+          ? "stopped"
+          : String(error.stack).includes("failed on its own")
+            ? "failed"
+            : String(error.stack);
       seen.add(`${report.outcome}/${ended}`);
       expect(report.outcome === "stopped").toBe(ended === "stopped"); // a stop is claimed exactly when the call got it
       expect(await math.floor(2.7)).toBe(2);
@@ -165,7 +172,8 @@ describe("stopCurrent", () => {
     const math = await python("math");
     const l = await attach();
     // pythonia answers a call before its dispatch returns: wait until its main thread is back reading
-    for (let i = 0; i < 100 && (await l.stack()).frames.some((f) => f.function === "onMessage"); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && (await l.stack()).frames.some((f) => f.function === "onMessage"); i++)
+      await new Promise((r) => setTimeout(r, 10));
     const report = await l.stopCurrent();
     expect(report.outcome).toBe("finished-first");
     expect(report.reason).toMatch(/not running a call|ended before a stop reached it/); // pythonia's GC batch may run
@@ -254,7 +262,9 @@ describe("attaching", () => {
     const busy = time.sleep(2);
     await expect(leash(python, { startTimeoutMs: 300 })).rejects.toMatchObject({ name: "WorkerStartError" });
     await busy;
-    expect(await builtins.eval("__import__('sys').modules.get('pyleash.attach') is None or not __import__('pyleash.attach').attach.attached()")).toBe(true);
+    expect(
+      await builtins.eval("__import__('sys').modules.get('pyleash.attach') is None or not __import__('pyleash.attach').attach.attached()"),
+    ).toBe(true);
     expect(await (await python("math")).floor(2.7)).toBe(2);
   });
 

@@ -142,8 +142,16 @@ describe.skipIf(!RAY_PYTHON)("a pool on Ray actors (needs the Ray venv)", () => 
     const controller = new AbortController();
     let announce!: () => void;
     const started = new Promise<void>((resolve) => (announce = resolve));
-    const call = pool.call("ray_work:started_then_sleep", [100], {}, { lane: "main", signal: controller.signal, stop: { strategy: "signal" }, onProgress: () => announce() });
-    const settled = call.then(() => "resolved", (error: unknown) => error);
+    const call = pool.call(
+      "ray_work:started_then_sleep",
+      [100],
+      {},
+      { lane: "main", signal: controller.signal, stop: { strategy: "signal" }, onProgress: () => announce() },
+    );
+    const settled = call.then(
+      () => "resolved",
+      (error: unknown) => error,
+    );
     expect(await within(started, 30_000)).not.toBe("timed out");
     controller.abort();
     const error = (await within(settled, 10_000)) as AbortError;

@@ -18,7 +18,11 @@ afterEach(async () => {
   for (const clean of cleanups.splice(0).reverse()) await clean();
 });
 
-function serve(python: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
+function serve(
+  python: string,
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
   const child = spawn(python, ["-m", "pyleash", "serve", ...args], {
     cwd: join(ROOT, "py"),
     env: { ...process.env, PYTHONPATH: join(ROOT, "py"), ...env },
@@ -57,7 +61,13 @@ async function curveRouter(allow: string[]): Promise<{ router: Router; endpoint:
       await zap.send([version!, requestId!, ok ? "200" : "400", ok ? "OK" : "not allowed", z85, ""]);
     }
   })();
-  const router = new Router({ curveServer: true, curveSecretKey: server.secretKey, zapDomain: "pyleash", heartbeatInterval: 200, heartbeatTimeout: 1000 });
+  const router = new Router({
+    curveServer: true,
+    curveSecretKey: server.secretKey,
+    zapDomain: "pyleash",
+    heartbeatInterval: 200,
+    heartbeatTimeout: 1000,
+  });
   await router.bind("tcp://127.0.0.1:0");
   cleanups.push(() => {
     router.close();
@@ -129,7 +139,10 @@ describe("python -m pyleash serve", () => {
       const path = await keyFile(agentKeys.secretKey);
       const agent = serve(VENV_PYTHON, ["--connect", endpoint, "--server-key", publicKey, "--key-file", path, "--no-supervise"]);
       let received = false;
-      void router.receive().then(() => (received = true), () => undefined);
+      void router.receive().then(
+        () => (received = true),
+        () => undefined,
+      );
       expect(await agent.exit).toBe(CONTRACT.exitCodes.cannotConnect);
       expect(zapSeen).toContain(agentKeys.publicKey);
       expect(received).toBe(false);
@@ -150,7 +163,18 @@ describe("python -m pyleash serve", () => {
       const agentKeys = curveKeyPair();
       const { router, endpoint, publicKey } = await curveRouter([agentKeys.publicKey]);
       const path = await keyFile(agentKeys.secretKey);
-      const agent = serve(VENV_PYTHON, ["--connect", endpoint, "--server-key", publicKey, "--key-file", path, "--heartbeat-ms", "200", "--reconnect-for", "3"]);
+      const agent = serve(VENV_PYTHON, [
+        "--connect",
+        endpoint,
+        "--server-key",
+        publicKey,
+        "--key-file",
+        path,
+        "--heartbeat-ms",
+        "200",
+        "--reconnect-for",
+        "3",
+      ]);
       await helloFrom(router);
       router.close();
       const lostAt = Date.now();

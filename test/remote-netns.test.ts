@@ -22,7 +22,8 @@ const ROOT = join(import.meta.dirname, "..");
 const CAPTURE = join(import.meta.dirname, "support", "capture.py");
 const PYZMQ: string[] = JSON.parse(process.env.PYLEASH_TEST_PYZMQ ?? "[]");
 const VENV_PYTHON = PYZMQ.find((p) => p.includes("venv-pyzmq-3.11")) ?? PYZMQ[0] ?? "";
-const SKIP = (await netnsUnsupported()) ?? (VENV_PYTHON !== "" && existsSync(VENV_PYTHON) ? undefined : "no pyzmq venv (PYLEASH_TEST_PYZMQ is empty)");
+const SKIP =
+  (await netnsUnsupported()) ?? (VENV_PYTHON !== "" && existsSync(VENV_PYTHON) ? undefined : "no pyzmq venv (PYLEASH_TEST_PYZMQ is empty)");
 if (SKIP) console.log(`[remote-netns] skipped: ${SKIP}`);
 
 const HEARTBEAT_MS = 200;
@@ -91,7 +92,10 @@ describe.skipIf(SKIP !== undefined)("a remote agent on a second host (a network 
     return nsServe(pool.endpoint!, ["--server-key", serverKey, "--key-file", keyFile, ...extra]);
   }
 
-  async function listen(allow: string[], more: { heartbeatMs?: number; lostAfterMs?: number } = {}): Promise<{ pool: Pool; publicKey: string }> {
+  async function listen(
+    allow: string[],
+    more: { heartbeatMs?: number; lostAfterMs?: number } = {},
+  ): Promise<{ pool: Pool; publicKey: string }> {
     const server = curveKeyPair();
     const pool = await Pool.listen({ bind: `tcp://${host.hostAddr}:0`, curve: server, allow, ...more });
     cleanups.push(() => pool.close());
@@ -221,7 +225,9 @@ describe.skipIf(SKIP !== undefined)("a remote agent on a second host (a network 
       expect(error).toBeInstanceOf(WorkerLostError);
       expect(error.pid).toBe(lostPid);
     }
-    console.log(`[remote-netns] 50 in-flight calls rejected ${detectedMs} ms after the cut (lostAfterMs ${LOST_AFTER_MS}; figures: npm run bench -- --only remoteLink)`);
+    console.log(
+      `[remote-netns] 50 in-flight calls rejected ${detectedMs} ms after the cut (lostAfterMs ${LOST_AFTER_MS}; figures: npm run bench -- --only remoteLink)`,
+    );
     await expect(task.result).rejects.toThrow(WorkerLostError);
     expect(await within(task.stop(), 5_000)).toMatchObject({ outcome: "unreachable", agentResponsive: false });
     // A generous bound only: the detection time itself is a bench figure.

@@ -33,10 +33,14 @@ async function agent(endpoint: string, serverKey: string, secretKey: string, ext
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const keyFile = join(dir, "agent.key");
   await writeFile(keyFile, `${secretKey}\n`, { mode: 0o600 });
-  const child = spawn(VENV_PYTHON, ["-m", "pyleash", "serve", "--connect", endpoint, "--server-key", serverKey, "--key-file", keyFile, ...extra], {
-    env: { ...process.env, PYTHONPATH: [join(ROOT, "py"), FIXTURES].join(":") },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    VENV_PYTHON,
+    ["-m", "pyleash", "serve", "--connect", endpoint, "--server-key", serverKey, "--key-file", keyFile, ...extra],
+    {
+      env: { ...process.env, PYTHONPATH: [join(ROOT, "py"), FIXTURES].join(":") },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let err = "";
   child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
   const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -47,7 +51,10 @@ async function agent(endpoint: string, serverKey: string, secretKey: string, ext
   return { child, exit, stderr: () => err };
 }
 
-async function listen(allow: string[], more: { heartbeatMs?: number; lostAfterMs?: number } = {}): Promise<{ pool: Pool; publicKey: string }> {
+async function listen(
+  allow: string[],
+  more: { heartbeatMs?: number; lostAfterMs?: number } = {},
+): Promise<{ pool: Pool; publicKey: string }> {
   const server = curveKeyPair();
   const pool = await Pool.listen({ bind: "tcp://127.0.0.1:0", curve: server, allow, ...more });
   cleanups.push(() => pool.close());
@@ -62,7 +69,9 @@ describe("Pool.listen options", () => {
   it("refuses a bad bind, key or timeout with an InvalidArgumentError", async () => {
     const curve = curveKeyPair();
     await expect(Pool.listen({ bind: "ipc:///tmp/x", curve })).rejects.toThrow(InvalidArgumentError);
-    await expect(Pool.listen({ bind: "tcp://127.0.0.1:0", curve: { publicKey: "short", secretKey: curve.secretKey } })).rejects.toThrow(/z85/);
+    await expect(Pool.listen({ bind: "tcp://127.0.0.1:0", curve: { publicKey: "short", secretKey: curve.secretKey } })).rejects.toThrow(
+      /z85/,
+    );
     await expect(Pool.listen({ bind: "tcp://127.0.0.1:0", curve, allow: ["nope"] })).rejects.toThrow(/allow/);
     await expect(Pool.listen({ bind: "tcp://127.0.0.1:0", curve, heartbeatMs: 1000, lostAfterMs: 500 })).rejects.toThrow(/lostAfterMs/);
   });

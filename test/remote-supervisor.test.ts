@@ -23,7 +23,14 @@ afterEach(async () => {
 async function setUp(extra: string[] = [], more: { heartbeatMs?: number; lostAfterMs?: number; maxCallsPerWorker?: number } = {}) {
   const server = curveKeyPair();
   const keys = curveKeyPair();
-  const pool = await Pool.listen({ bind: "tcp://127.0.0.1:0", curve: server, allow: [keys.publicKey], heartbeatMs: 300, lostAfterMs: 20_000, ...more });
+  const pool = await Pool.listen({
+    bind: "tcp://127.0.0.1:0",
+    curve: server,
+    allow: [keys.publicKey],
+    heartbeatMs: 300,
+    lostAfterMs: 20_000,
+    ...more,
+  });
   cleanups.push(() => pool.close());
   const joins: PoolWorkerInfo[] = [];
   pool.on("join", (info) => joins.push(info));
@@ -31,10 +38,14 @@ async function setUp(extra: string[] = [], more: { heartbeatMs?: number; lostAft
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const keyFile = join(dir, "agent.key");
   await writeFile(keyFile, `${keys.secretKey}\n`, { mode: 0o600 });
-  const child: ChildProcess = spawn(VENV_PYTHON, ["-m", "pyleash", "serve", "--connect", pool.endpoint!, "--server-key", server.publicKey, "--key-file", keyFile, ...extra], {
-    env: { ...process.env, PYTHONPATH: join(ROOT, "py") },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  const child: ChildProcess = spawn(
+    VENV_PYTHON,
+    ["-m", "pyleash", "serve", "--connect", pool.endpoint!, "--server-key", server.publicKey, "--key-file", keyFile, ...extra],
+    {
+      env: { ...process.env, PYTHONPATH: join(ROOT, "py") },
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
   const exit = new Promise((resolve) => child.once("exit", resolve));
   cleanups.push(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL"); // its agent dies with it (parent-death signal)
@@ -54,7 +65,14 @@ async function nextJoin(joins: PoolWorkerInfo[], pool: Pool): Promise<PoolWorker
 async function busy(pid: number, timeoutMs = 30_000): Promise<void> {
   const running = async (): Promise<boolean> => {
     const threads = await readdir(`/proc/${pid}/task`);
-    const states = await Promise.all(threads.map((t) => readFile(`/proc/${pid}/task/${t}/stat`, "utf8").then((text) => text.split(") ")[1]![0], () => "")));
+    const states = await Promise.all(
+      threads.map((t) =>
+        readFile(`/proc/${pid}/task/${t}/stat`, "utf8").then(
+          (text) => text.split(") ")[1]![0],
+          () => "",
+        ),
+      ),
+    );
     return states.includes("R");
   };
   let seen = 0;
@@ -114,7 +132,10 @@ describe.skipIf(!HAS_PYZMQ)("serve's supervisor (needs the pyzmq venv)", () => {
     const crashed = new Promise<{ pid: number; error: WorkerCrashedError }>((resolve) => pool.once("crash", resolve));
     const call = pool.call("time:sleep", [30]);
     process.kill(old, "SIGKILL");
-    const error = await call.then(() => undefined, (e: unknown) => e);
+    const error = await call.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(WorkerCrashedError);
     expect((error as WorkerCrashedError).signal).toBe("SIGKILL");
     expect((await crashed).pid).toBe(old);

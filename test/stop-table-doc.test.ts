@@ -11,7 +11,11 @@ interface Run {
 // Loaded by path, so the type check does not walk the untyped scripts.
 const tableScript: string = `${ROOT}scripts/stops/table.mjs`;
 const docScript: string = `${ROOT}scripts/stops/doc.mjs`;
-const { BEGIN, END, withTable } = (await import(tableScript)) as { BEGIN: string; END: string; withTable: (doc: string, run: Run) => string };
+const { BEGIN, END, withTable } = (await import(tableScript)) as {
+  BEGIN: string;
+  END: string;
+  withTable: (doc: string, run: Run) => string;
+};
 const { CASES } = (await import(docScript)) as { CASES: { id: string; title: string }[] };
 
 const read = () => ({

@@ -210,7 +210,9 @@ describe.each(pythons)("streams on Python $label", ({ label, python, transport }
     for (const highWaterMark of [0, -1, 1.5, "4", Number.NaN]) {
       expect(() => worker.stream("streams:numbers", [1], {}, { highWaterMark: highWaterMark as number })).toThrow(InvalidArgumentError);
     }
-    expect(() => worker.stream("streams:numbers", [1], {}, { highWaterMark: 0 })).toThrow(/"highWaterMark" to be a positive integer, got 0 \(number\)/);
+    expect(() => worker.stream("streams:numbers", [1], {}, { highWaterMark: 0 })).toThrow(
+      /"highWaterMark" to be a positive integer, got 0 \(number\)/,
+    );
     expect(() => worker.stream("streams:numbers", [1], {}, { timeoutMs: -5 })).toThrow(/"timeoutMs".*-5/);
     expect(() => worker.stream("streams:numbers", [1], {}, { stop: { strategy: "terminate" } })).toThrow(InvalidArgumentError);
     expect(() => worker.stream("not a target")).toThrow(InvalidArgumentError);

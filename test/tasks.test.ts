@@ -279,7 +279,10 @@ describe("tasks and the worker", () => {
     for (const { label, python } of pythons) {
       const worker = await startWorker({ python, pythonPath: [FIXTURES, EXPERIMENTS_PY] });
       // On 3.10 the loop never gives the GIL up: the start's reply or its started event may never come.
-      const task = await Promise.race([worker.start("pyleash_experiments.x:swallow_calls_nothing"), new Promise<null>((r) => setTimeout(r, 3_000, null))]);
+      const task = await Promise.race([
+        worker.start("pyleash_experiments.x:swallow_calls_nothing"),
+        new Promise<null>((r) => setTimeout(r, 3_000, null)),
+      ]);
       if (task === null) {
         expect(label).toMatch(/^3\.10\./);
         continue;

@@ -20,11 +20,15 @@ let out: string;
 
 beforeAll(async () => {
   out = await mkdtemp(join(tmpdir(), "pyleash-torture-test-"));
-  const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, "scripts", "torture.mjs"), "--quick", "--json", "--seed", SEED, "--out", out], {
-    cwd: ROOT,
-    timeout: 240_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [join(ROOT, "scripts", "torture.mjs"), "--quick", "--json", "--seed", SEED, "--out", out],
+    {
+      cwd: ROOT,
+      timeout: 240_000,
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   report = JSON.parse(stdout);
 }, 250_000);
 
@@ -57,7 +61,8 @@ describe("faults", () => {
     const stop = report.faults.SIGSTOP;
     for (const key of Object.keys(stop.health)) expect(key).toMatch(/^alive=true /);
     // The kernel may resume the agent by itself (see the finding); then "responsive" is the truth.
-    if (Object.keys(stop.stateDuringHealth).every((s) => s === "T")) expect(Object.keys(stop.health)).toEqual(["alive=true responsive=false"]);
+    if (Object.keys(stop.stateDuringHealth).every((s) => s === "T"))
+      expect(Object.keys(stop.health)).toEqual(["alive=true responsive=false"]);
     expect(stop.afterSigcont).toEqual({ "next call ok": 1 });
   });
 
@@ -74,13 +79,23 @@ describe("faults", () => {
 });
 
 describe("probes of the known deafening inputs", () => {
-  const passing = ["call without id", "id NaN", "stack whose task is a list", "stop whose task is an object", "NaN in args (result not JSON)", "NaN and Infinity in args (result not JSON)", "worker.call with an array nested 1,000 deep"];
+  const passing = [
+    "call without id",
+    "id NaN",
+    "stack whose task is a list",
+    "stop whose task is an object",
+    "NaN in args (result not JSON)",
+    "NaN and Infinity in args (result not JSON)",
+    "worker.call with an array nested 1,000 deep",
+  ];
   for (const name of passing) {
     it(`keeps the agent answering after: ${name}`, () => expect(report.probes[name]).toMatchObject({ ok: true, after: "answers" }));
   }
   it("keeps the agent answering after: top-level nesting 10,000", () => expect(report.probes["top-level nesting 10,000"].ok).toBe(true));
-  it("keeps the agent answering after: args nested 1,000 deep (raw)", () => expect(report.probes["args nested 1,000 deep (raw)"].ok).toBe(true));
-  it("answers a request whose type is not a string but whose id is usable", () => expect(report.probes["type that is not a string, with an integer id"].ok).toBe(true));
+  it("keeps the agent answering after: args nested 1,000 deep (raw)", () =>
+    expect(report.probes["args nested 1,000 deep (raw)"].ok).toBe(true));
+  it("answers a request whose type is not a string but whose id is usable", () =>
+    expect(report.probes["type that is not a string, with an integer id"].ok).toBe(true));
   it("answers a request carrying a 5,000-digit integer", () => expect(report.probes["5,000-digit integer"].ok).toBe(true));
 });
 
@@ -138,7 +153,11 @@ describe("pool", () => {
     expect(Object.keys(p.others).filter((k) => k !== "WorkerCrashedError")).toEqual([]);
     expect(p.correct + (p.others.WorkerCrashedError ?? 0)).toBe(p.n);
     expect(p.crashEvents).toBe(p.kills);
-    expect({ replacedAll: p.replacedAll, nextCall: p.nextCall, leftover: p.leftover }).toEqual({ replacedAll: true, nextCall: "ok", leftover: 0 });
+    expect({ replacedAll: p.replacedAll, nextCall: p.nextCall, leftover: p.leftover }).toEqual({
+      replacedAll: true,
+      nextCall: "ok",
+      leftover: 0,
+    });
   });
 });
 

@@ -66,7 +66,9 @@ describe.each(pythons)("values on Python $label", ({ python, transport }) => {
   it("refuses a circular result at once, naming where it loops, and serves the next call", async () => {
     const worker = await startWorker({ python, transport });
     // a = [1, 2, a]: JSON calls it circular; the search for the offender once walked it a million times, ever deeper.
-    const circular = await worker.call("builtins:eval", ["(lambda a: (a.append(a), {'x': [0, {'y': a}]})[1])([1, 2])"]).catch((e: unknown) => e);
+    const circular = await worker
+      .call("builtins:eval", ["(lambda a: (a.append(a), {'x': [0, {'y': a}]})[1])([1, 2])"])
+      .catch((e: unknown) => e);
     expect(circular).toBeInstanceOf(ResultNotSerializableError);
     expect(circular).toMatchObject({ pythonType: "circular reference", path: "result.x[1].y[2]" });
     expect(await worker.call("builtins:len", [[1]])).toBe(1);

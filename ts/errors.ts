@@ -45,8 +45,7 @@ export class PythonNotFoundError extends PyleashError {
   constructor(spec: string, tried: string[], detail?: string) {
     super(
       "PYTHON_NOT_FOUND",
-      `No Python interpreter found for "${spec}" (tried: ${tried.join(", ") || "nothing"})` +
-        (detail ? `: ${detail}` : ""),
+      `No Python interpreter found for "${spec}" (tried: ${tried.join(", ") || "nothing"})` + (detail ? `: ${detail}` : ""),
     );
     this.tried = tried;
   }
@@ -62,7 +61,6 @@ export class PythonVersionError extends PyleashError {
     this.path = path;
   }
 }
-
 
 /** An exception raised by Python code: `type` is its class name, `traceback` the formatted stack. */
 export class PythonError extends PyleashError {
@@ -196,7 +194,9 @@ export class InitializerError extends PyleashError {
   readonly pid: number;
   readonly target: string;
   constructor(target: string, pid: number, cause: unknown) {
-    super("INITIALIZER_FAILED", `The pool's initializer ${target} failed on agent ${pid}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super("INITIALIZER_FAILED", `The pool's initializer ${target} failed on agent ${pid}: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+    });
     this.pid = pid;
     this.target = target;
   }
@@ -230,7 +230,10 @@ export class MessageTooLargeError extends InvalidArgumentError {
   readonly size: number;
   readonly limit: number;
   constructor(size: number, limit: number) {
-    super(`The request encodes to ${size} bytes, over the limit of ${limit} bytes (the maxMessageBytes worker option)`, "MESSAGE_TOO_LARGE");
+    super(
+      `The request encodes to ${size} bytes, over the limit of ${limit} bytes (the maxMessageBytes worker option)`,
+      "MESSAGE_TOO_LARGE",
+    );
     this.size = size;
     this.limit = limit;
   }

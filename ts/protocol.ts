@@ -40,7 +40,9 @@ interface FieldTypes {
 }
 type FieldSpec = { readonly type: keyof FieldTypes; readonly optional?: boolean; readonly nullable?: boolean };
 type ValueOf<S extends FieldSpec> = FieldTypes[S["type"]] | (S extends { nullable: true } ? null : never);
-type Fields<F> = { -readonly [K in keyof F as F[K] extends { optional: true } ? never : K]: F[K] extends FieldSpec ? ValueOf<F[K]> : never } & {
+type Fields<F> = {
+  -readonly [K in keyof F as F[K] extends { optional: true } ? never : K]: F[K] extends FieldSpec ? ValueOf<F[K]> : never;
+} & {
   -readonly [K in keyof F as F[K] extends { optional: true } ? K : never]?: F[K] extends FieldSpec ? ValueOf<F[K]> : never;
 };
 
@@ -78,8 +80,6 @@ export interface PythonErrorPayload {
   path?: string;
 }
 
-export type Reply =
-  | { id: number; status: "ok"; result: unknown }
-  | { id: number | null; status: "error"; error: PythonErrorPayload };
+export type Reply = { id: number; status: "ok"; result: unknown } | { id: number | null; status: "error"; error: PythonErrorPayload };
 
 export type Incoming = Hello | AgentEvent | Reply;

@@ -177,7 +177,9 @@ export const sleepCaveat = define<Caveat, { sleeps: number[]; strategies: Strate
     return { verdict: all ? "holds" : "fails", evidence };
   },
   key(f) {
-    const p = f.points.filter((q) => q.strategy === "async-exc").reduce<CaveatPoint | undefined>((a, b) => (!a || b.sleepS > a.sleepS ? b : a), undefined);
+    const p = f.points
+      .filter((q) => q.strategy === "async-exc")
+      .reduce<CaveatPoint | undefined>((a, b) => (!a || b.sleepS > a.sleepS ? b : a), undefined);
     return p ? `${ms(p.leftMs)} left → ${ms(p.latencyMs)}` : "–";
   },
 });
@@ -241,10 +243,17 @@ export const pthreadKillSigtstp = define<Sigtstp, { wait: number; period: number
     if (!f.processStopped && f.mainLinesWhileStopped > 0 && f.targetLinesWhileStopped === 0) {
       return { verdict: "holds", evidence: `${written} Mended, only the target thread stopped (state ${f.stateAfter}): ${seen}.` };
     }
-    return { verdict: "n/a", evidence: `${written} Mended, neither the whole process nor the thread alone was seen stopped (state ${f.stateAfter}): ${seen}.` };
+    return {
+      verdict: "n/a",
+      evidence: `${written} Mended, neither the whole process nor the thread alone was seen stopped (state ${f.stateAfter}): ${seen}.`,
+    };
   },
   key: (f) =>
-    f.processStopped && f.mainLinesWhileStopped === 0 ? "whole process stopped" : f.targetLinesWhileStopped === 0 ? "thread stopped" : "not stopped",
+    f.processStopped && f.mainLinesWhileStopped === 0
+      ? "whole process stopped"
+      : f.targetLinesWhileStopped === 0
+        ? "thread stopped"
+        : "not stopped",
 });
 
 interface Terminate {
@@ -311,7 +320,9 @@ export const asyncioCancel = define<AsyncioCancel, { block_s: number }>({
     if (!a.cancelled || a.leftMs === null || b.leftMs === null) return { verdict: "n/a", evidence: "The await case was not cancelled." };
     const prompt = !waitedOut(a.latencyMs, a.leftMs);
     const blocked = b.cancelled && waitedOut(b.latencyMs, b.leftMs);
-    const written = f.asWritten.cancelPrinted ? "As printed the snippet cancels its task." : `As printed the snippet fails: ${f.asWritten.error ?? `exit ${f.asWritten.exitCode}`}.`;
+    const written = f.asWritten.cancelPrinted
+      ? "As printed the snippet cancels its task."
+      : `As printed the snippet fails: ${f.asWritten.error ?? `exit ${f.asWritten.exitCode}`}.`;
     const evidence = `At an await, cancel landed in ${ms(a.latencyMs)}; in time.sleep with ${ms(b.leftMs)} left, after ${ms(b.latencyMs)}. ${written}`;
     return { verdict: prompt && blocked ? "holds" : "fails", evidence };
   },
@@ -342,8 +353,7 @@ export const signalsMainThread = define<SignalsMain, { main_sleep: number }>({
   judge(f) {
     if (!f.handlerThreads.length) return { verdict: "n/a", evidence: `No handler ran${f.error ? ` (${f.error})` : ""}.` };
     const allMain = f.handlerThreads.every((t) => t === "MainThread");
-    const evidence =
-      `${f.targets.map((t, i) => `aimed at ${t}: ran on ${f.handlerThreads[i] ?? "–"} after ${ms(f.handlerDelaysMs[i])}`).join("; ")}.`;
+    const evidence = `${f.targets.map((t, i) => `aimed at ${t}: ran on ${f.handlerThreads[i] ?? "–"} after ${ms(f.handlerDelaysMs[i])}`).join("; ")}.`;
     return { verdict: allMain && f.handlerThreads.length === f.targets.length ? "holds" : "fails", evidence };
   },
   key: (f) => f.handlerThreads.join(", ") || "–",

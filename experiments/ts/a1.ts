@@ -29,7 +29,8 @@ export const stoppableThread = define<Stoppable, { intervals: number[] }>({
     const ok = f.points.every((p) => p.sleepLatencyMs !== null && p.sleepLatencyMs <= p.intervalMs + CHECK_SLACK_MS);
     const evidence =
       "stop() → join(): " +
-      f.points.map((p) => `interval ${ms(p.intervalMs)}: ${ms(p.sleepLatencyMs)} (with Event.wait ${ms(p.waitLatencyMs)})`).join("; ") + ".";
+      f.points.map((p) => `interval ${ms(p.intervalMs)}: ${ms(p.sleepLatencyMs)} (with Event.wait ${ms(p.waitLatencyMs)})`).join("; ") +
+      ".";
     return { verdict: ok ? "holds" : "fails", evidence };
   },
   key(f) {
@@ -56,7 +57,8 @@ export const asyncRaiseErrors = define<RaiseErrors, Record<string, never>>({
   id: "a1-async-raise-errors",
   article: "001",
   claim: {
-    quote: 'Python线程可以抛出异常来结束: 传参分别是线程id号和退出标识 … raise TypeError("Only types can be raised (not instances)") … raise ValueError("invalid thread id")',
+    quote:
+      'Python线程可以抛出异常来结束: 传参分别是线程id号和退出标识 … raise TypeError("Only types can be raised (not instances)") … raise ValueError("invalid thread id")',
     gloss: "_async_raise rejects an exception instance with TypeError and an unknown thread id with ValueError.",
   },
   method:
@@ -107,9 +109,13 @@ export const outsideInterpreter = define<Outside, { block_s: number }>({
     if (!f.cCall.threadEnded || !f.pythonLoop.threadEnded) return { verdict: "n/a", evidence: "One of the threads never ended." };
     const waited = waitedOut(f.cCall.latencyMs, f.cCall.leftMs);
     const prompt = !waitedOut(f.pythonLoop.latencyMs, f.pythonLoop.leftMs);
-    const evidence = `In time.sleep with ${ms(f.cCall.leftMs)} left, SystemExit landed after ${ms(f.cCall.latencyMs)}; in a Python loop after ${ms(f.pythonLoop.latencyMs)}.` +
-      (f.cCall.caughtInThread && f.pythonLoop.caughtInThread ? "" : " The thread's own `except SystemExit` did not see it in the " +
-        [f.cCall.caughtInThread ? "" : "C-call", f.pythonLoop.caughtInThread ? "" : "loop"].filter(Boolean).join(" and ") + " case: it ended the thread past its handler.");
+    const evidence =
+      `In time.sleep with ${ms(f.cCall.leftMs)} left, SystemExit landed after ${ms(f.cCall.latencyMs)}; in a Python loop after ${ms(f.pythonLoop.latencyMs)}.` +
+      (f.cCall.caughtInThread && f.pythonLoop.caughtInThread
+        ? ""
+        : " The thread's own `except SystemExit` did not see it in the " +
+          [f.cCall.caughtInThread ? "" : "C-call", f.pythonLoop.caughtInThread ? "" : "loop"].filter(Boolean).join(" and ") +
+          " case: it ended the thread past its handler.");
     return { verdict: waited && prompt ? "holds" : "fails", evidence };
   },
   key: (f) => `C ${ms(f.cCall.latencyMs)} / Py ${ms(f.pythonLoop.latencyMs)}`,

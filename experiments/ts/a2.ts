@@ -47,7 +47,8 @@ export const queueItemLost = define<QueueLost, Record<string, never>>({
     quote: "消费者从任务队列获取任务,但是被干掉后没有把正在做的任务丢回队列中,那么这就造成了数据丢失。",
     gloss: "A consumer killed mid-task loses the item it was working on.",
   },
-  method: "In the agent: a queue.Queue of 3 items; the consumer takes one and is killed (SetAsyncExc) while working on it; then the queue is drained.",
+  method:
+    "In the agent: a queue.Queue of 3 items; the consumer takes one and is killed (SetAsyncExc) while working on it; then the queue is drained.",
   params: { quick: {}, full: {} },
   run: (ctx) => ctx.call(`${MOD}:queue_item_lost`),
   judge(f) {
@@ -80,7 +81,8 @@ export const killThreadId = define<KillTid, Record<string, never>>({
   params: { quick: {}, full: {} },
   run: (ctx) => ctx.call(`${MOD}:kill_thread_id`),
   judge(f) {
-    if (f.noHandler.error || f.noHandler.processDied === undefined) return { verdict: "n/a", evidence: f.noHandler.error ?? "Not measured." };
+    if (f.noHandler.error || f.noHandler.processDied === undefined)
+      return { verdict: "n/a", evidence: f.noHandler.error ?? "Not measured." };
     const evidence =
       `kill of thread ${f.noHandler.targetTid}: the process ${f.noHandler.processDied ? `died (${f.noHandler.signal})` : "survived"}. ` +
       `With a handler: the process ${f.withHandler.processDied ? "died" : "survived"}, handler ran on ${f.withHandler.handledBy ?? "–"}.`;
@@ -112,8 +114,10 @@ export const signalAnyThread = define<{ tids: Record<string, number>; calls: Han
     const [a, b] = handlers as NonNullable<HandlerCall["handler"]>[];
     const allMain = handlers.every((h) => h!.thread === "MainThread");
     const same = a!.signum === b!.signum && a!.frame === b!.frame && a!.thread === b!.thread;
-    const evidence = f.calls.map((c) => `aimed at ${c.target}: ran on ${c.handler!.thread} with (${c.handler!.signum}, frame ${c.handler!.frame})`).join("; ") +
-      `. The two calls are ${same ? "indistinguishable" : "distinguishable"}.`;
+    const evidence =
+      f.calls
+        .map((c) => `aimed at ${c.target}: ran on ${c.handler!.thread} with (${c.handler!.signum}, frame ${c.handler!.frame})`)
+        .join("; ") + `. The two calls are ${same ? "indistinguishable" : "distinguishable"}.`;
     return { verdict: allMain && same ? "holds" : "fails", evidence };
   },
   key: (f) => f.calls.map((c) => `${c.target}→${c.handler?.thread ?? "–"}`).join(", "),
@@ -179,4 +183,3 @@ export const ctypesIdent = define<CtypesIdent, Record<string, never>>({
 });
 
 export const experiments: Experiment[] = [lockNotReleased, queueItemLost, killThreadId, signalAnyThread, isAlive, ctypesIdent];
-

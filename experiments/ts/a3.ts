@@ -116,7 +116,8 @@ export const traceBlocked = define<TraceBlocked, { block_s: number; grace: numbe
   article: "003",
   claim: {
     quote: "每個 trace 都會在檢測到某些刺激或標誌時自行終止，從而立即終止關聯的執行緒。",
-    gloss: "Claimed: the trace kill ends the thread immediately. Tested: it cannot while the thread is in time.sleep — 'holds' means the thread is stuck until the sleep returns.",
+    gloss:
+      "Claimed: the trace kill ends the thread immediately. Tested: it cannot while the thread is in time.sleep — 'holds' means the thread is stuck until the sleep returns.",
   },
   method: "thread_with_trace (mended as in a3-trace-kill) running time.sleep(S), killed 50 ms in; latency from kill() to join() returning.",
   params: { quick: { block_s: 0.5, grace: 2 }, full: { block_s: 5, grace: 5 } },
@@ -184,7 +185,8 @@ export const nonDaemonBlocksExit = define<{ nonDaemon: ExitRun; daemon: ExitRun 
       `daemon: ${f.daemon.exitedByItself ? `exited ${ms(f.daemon.exitAfterSysExitMs)} after sys.exit()` : "kept running"}.`;
     return { verdict: blocked && f.daemon.exitedByItself ? "holds" : "fails", evidence };
   },
-  key: (f) => `${f.nonDaemon.exitedByItself ? "exits" : "blocks"} / daemon ${f.daemon.exitedByItself ? ms(f.daemon.exitAfterSysExitMs) : "blocks"}`,
+  key: (f) =>
+    `${f.nonDaemon.exitedByItself ? "exits" : "blocks"} / daemon ${f.daemon.exitedByItself ? ms(f.daemon.exitAfterSysExitMs) : "blocks"}`,
 });
 
 interface HiddenStop {

@@ -44,9 +44,15 @@ export function caveatSeries(report: ExperimentsReport): Series[] {
 /** Stop latency per strategy per interpreter, each from the experiment that measures it end to end. */
 export function strategyLatencyGroups(report: ExperimentsReport): BarGroup[] {
   return report.pythons.map(({ version }) => {
-    const sw = figures(report, "x-switch-interval", version)?.rows as { switchIntervalMs: number; busy: number; latencyMs: number | null }[] | undefined;
-    const mon = figures(report, "x-monitor-kill", version) as { monitor?: { latencyMs: unknown; outcome: string }; trace?: { latencyMs: unknown; outcome: string } } | undefined;
-    const lane = figures(report, "x-main-lane-signal", version) as { main?: Record<string, { latencyMs: unknown; outcome: string }> } | undefined;
+    const sw = figures(report, "x-switch-interval", version)?.rows as
+      | { switchIntervalMs: number; busy: number; latencyMs: number | null }[]
+      | undefined;
+    const mon = figures(report, "x-monitor-kill", version) as
+      | { monitor?: { latencyMs: unknown; outcome: string }; trace?: { latencyMs: unknown; outcome: string } }
+      | undefined;
+    const lane = figures(report, "x-main-lane-signal", version) as
+      | { main?: Record<string, { latencyMs: unknown; outcome: string }> }
+      | undefined;
     const term = figures(report, "a0-terminate", version);
     const stopped = (s?: { latencyMs: unknown; outcome: string }) => (s && s.outcome === "stopped" ? num(s.latencyMs) : null);
     const values: Record<string, number | null> = {

@@ -2,7 +2,16 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type PythonInfo, resolvePythons } from "../../dist/python/discover.js";
-import { progressPrinter, selectExperiments, reportHtml, reportJson, reportMarkdown, runExperiments, grid, type Experiment } from "./index.js";
+import {
+  progressPrinter,
+  selectExperiments,
+  reportHtml,
+  reportJson,
+  reportMarkdown,
+  runExperiments,
+  grid,
+  type Experiment,
+} from "./index.js";
 import { errorText } from "../../dist/cli/call.js";
 import { errorJson, printJson, table } from "../../dist/cli/output.js";
 
@@ -12,7 +21,12 @@ export async function experiments(options: ExperimentsOptions): Promise<number> 
   let pythons: PythonInfo[];
   let chosen: Experiment[];
   try {
-    chosen = selectExperiments((options.only ?? []).flatMap((o) => o.split(",")).map((s) => s.trim()).filter(Boolean));
+    chosen = selectExperiments(
+      (options.only ?? [])
+        .flatMap((o) => o.split(","))
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
     pythons = await resolvePythons(options.python ?? []);
   } catch (error) {
     if (options.json) printJson({ pythons: [], experiments: [], error: errorJson(error) });
@@ -32,7 +46,9 @@ export async function experiments(options: ExperimentsOptions): Promise<number> 
     const { versions, rows } = grid(report);
     const body = rows.map((r) => [r.id, ...r.cells.map((c) => (c ? `${c.verdict} ${c.key}` : "–"))]);
     process.stdout.write(`${table(["experiment", ...versions], body)}\n`);
-    process.stdout.write(`\n${(report.durationMs / 1000).toFixed(1)} s; wrote ${join(dir, "experiments.json")}, EXPERIMENTS.md, index.html\n`);
+    process.stdout.write(
+      `\n${(report.durationMs / 1000).toFixed(1)} s; wrote ${join(dir, "experiments.json")}, EXPERIMENTS.md, index.html\n`,
+    );
   }
   // Verdicts are findings, not failures: only a run that could not measure anything is an error.
   const measured = report.experiments.some((e) => e.results.some((r) => !("measureError" in r.figures)));

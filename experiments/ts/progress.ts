@@ -7,7 +7,9 @@ export function progressPrinter(stream: NodeJS.WriteStream): (event: ProgressEve
     if (!tty) {
       if (event.result) {
         const r = event.result;
-        stream.write(`[${event.done}/${event.total}] ${event.python} ${event.id}: ${r.verdict} (${r.key}) ${(r.durationMs / 1000).toFixed(1)} s\n`);
+        stream.write(
+          `[${event.done}/${event.total}] ${event.python} ${event.id}: ${r.verdict} (${r.key}) ${(r.durationMs / 1000).toFixed(1)} s\n`,
+        );
       }
       return;
     }

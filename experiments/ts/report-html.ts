@@ -15,7 +15,11 @@ export function reportHtml(report: ExperimentsReport): string {
     ...rows.map(
       (r) =>
         `<tr><td><a href="#${r.id}"><code>${esc(r.id)}</code></a></td>${r.cells
-          .map((c) => (c ? `<td style="background:${COLORS[c.verdict]}" title="${esc(c.evidence)}"><b>${c.verdict}</b><br><small>${esc(c.key)}</small></td>` : "<td>–</td>"))
+          .map((c) =>
+            c
+              ? `<td style="background:${COLORS[c.verdict]}" title="${esc(c.evidence)}"><b>${c.verdict}</b><br><small>${esc(c.key)}</small></td>`
+              : "<td>–</td>",
+          )
           .join("")}</tr>`,
     ),
     `<tr><td><i>holds / fails / n/a</i></td>${versions.map((v) => `<td>${counts[v]!.holds} / ${counts[v]!.fails} / ${counts[v]!["n/a"]}</td>`).join("")}</tr>`,
@@ -26,12 +30,16 @@ export function reportHtml(report: ExperimentsReport): string {
       "The sleep(100) caveat",
       "Stop latency against the time left in time.sleep, per strategy (every interpreter's points; a0-async-exc-sleep-caveat). " +
         "Points on the dashed line waited the sleep out; points near zero cut it short.",
-      lineChart("sleep caveat", caveatSeries(report), { xLabel: "time left in time.sleep (ms)", yLabel: "stop latency (ms)", diagonal: true }),
+      lineChart("sleep caveat", caveatSeries(report), {
+        xLabel: "time left in time.sleep (ms)",
+        yLabel: "stop latency (ms)",
+        diagonal: true,
+      }),
     ),
     chart(
       "Stop latency per strategy and version",
       "A pure-Python loop stopped with async-exc (x-switch-interval, no busy threads), trace and monitor (x-monitor-kill); " +
-        "time.sleep(100) on the main thread stopped by signal (x-main-lane-signal); the article's multiprocessing Process.terminate() (a0-terminate, \"terminate (mp)\"). Log scale.",
+        'time.sleep(100) on the main thread stopped by signal (x-main-lane-signal); the article\'s multiprocessing Process.terminate() (a0-terminate, "terminate (mp)"). Log scale.',
       barChart("stop latency", strategyLatencyGroups(report), { yLabel: "latency (ms, log)", log: true, unit: " ms" }),
     ),
     chart(

@@ -2,7 +2,15 @@
 import { fileURLToPath } from "node:url";
 import type { PythonInfo } from "../../dist/python/discover.js";
 import { Worker } from "../../dist/worker/worker.js";
-import { pythonLabel, type Context, type Experiment, type ExperimentRecord, type ExperimentResult, type ExperimentsReport, type Figures } from "./types.js";
+import {
+  pythonLabel,
+  type Context,
+  type Experiment,
+  type ExperimentRecord,
+  type ExperimentResult,
+  type ExperimentsReport,
+  type Figures,
+} from "./types.js";
 
 export interface RunOptions {
   pythons: PythonInfo[];
@@ -99,7 +107,14 @@ export async function runOne(experiment: Experiment, python: PythonInfo, quick: 
   } catch (error) {
     const message = (error as Error).message?.split("\n")[0] ?? String(error);
     const figures: Figures = { measureError: message };
-    return { python: pythonLabel(python), verdict: "n/a", figures, evidence: `Could not measure: ${message}`, key: "error", durationMs: elapsed(began) };
+    return {
+      python: pythonLabel(python),
+      verdict: "n/a",
+      figures,
+      evidence: `Could not measure: ${message}`,
+      key: "error",
+      durationMs: elapsed(began),
+    };
   } finally {
     clearTimeout(timer);
     finished = true;

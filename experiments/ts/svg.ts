@@ -53,7 +53,11 @@ function legend(items: { name: string; color: string }[], f: Frame): string[] {
 }
 
 function empty(title: string, f: Frame): string {
-  return [...open(title, f), `<text x="${f.width / 2}" y="${f.height / 2}" text-anchor="middle" font-size="14" fill="#6b7280">no data for this chart in this run</text>`, "</svg>"].join("");
+  return [
+    ...open(title, f),
+    `<text x="${f.width / 2}" y="${f.height / 2}" text-anchor="middle" font-size="14" fill="#6b7280">no data for this chart in this run</text>`,
+    "</svg>",
+  ].join("");
 }
 
 /** A scatter/line chart on linear axes, with an optional y = x reference line. */
@@ -77,10 +81,14 @@ export function lineChart(title: string, series: Series[], opts: { xLabel: strin
   for (const s of series) {
     const pts = [...s.points].sort((a, b) => a.x - b.x);
     if (pts.length > 1) {
-      out.push(`<path d="${pts.map((p, i) => `${i ? "L" : "M"}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}" stroke="${s.color}" stroke-width="1.5" stroke-opacity="0.55" fill="none"/>`);
+      out.push(
+        `<path d="${pts.map((p, i) => `${i ? "L" : "M"}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}" stroke="${s.color}" stroke-width="1.5" stroke-opacity="0.55" fill="none"/>`,
+      );
     }
     for (const p of pts) {
-      out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4" fill="${s.color}"><title>${esc(`${s.name}${p.label ? ` ${p.label}` : ""}: ${p.x} → ${p.y}`)}</title></circle>`);
+      out.push(
+        `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4" fill="${s.color}"><title>${esc(`${s.name}${p.label ? ` ${p.label}` : ""}: ${p.x} → ${p.y}`)}</title></circle>`,
+      );
     }
   }
   out.push(...legend(dedupe(series), f), "</svg>");
@@ -119,7 +127,9 @@ function axes(
   }
   out.push(`<path d="M${x0},${f.top} L${x0},${y1} L${x1},${y1}" stroke="#374151" fill="none"/>`);
   out.push(`<text x="${(x0 + x1) / 2}" y="${f.height - 8}" text-anchor="middle" font-size="12">${esc(xLabel)}</text>`);
-  out.push(`<text x="14" y="${(f.top + y1) / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${(f.top + y1) / 2})">${esc(yLabel)}</text>`);
+  out.push(
+    `<text x="14" y="${(f.top + y1) / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${(f.top + y1) / 2})">${esc(yLabel)}</text>`,
+  );
   return out;
 }
 
@@ -140,9 +150,7 @@ export function barChart(title: string, groups: BarGroup[], opts: { yLabel: stri
   const sy = opts.log
     ? (v: number) => f.top + plotH - ((Math.log10(Math.max(v, floor)) - Math.log10(floor)) / (Math.log10(top) - Math.log10(floor))) * plotH
     : (v: number) => f.top + plotH - (v / top) * plotH;
-  const ticks = opts.log
-    ? Array.from({ length: Math.round(Math.log10(top / floor)) + 1 }, (_, i) => floor * 10 ** i)
-    : niceTicks(top);
+  const ticks = opts.log ? Array.from({ length: Math.round(Math.log10(top / floor)) + 1 }, (_, i) => floor * 10 ** i) : niceTicks(top);
   const out = open(title, f);
   out.push(...axes(f, null, ticks, null, sy, "", opts.yLabel));
   const groupW = plotW / groups.length;
@@ -158,7 +166,9 @@ export function barChart(title: string, groups: BarGroup[], opts: { yLabel: stri
           `<title>${esc(`${g.label} ${b.name}: ${b.value}${opts.unit ?? ""}`)}</title></rect>`,
       );
     });
-    out.push(`<text x="${(f.left + gi * groupW + groupW / 2).toFixed(1)}" y="${base + 18}" text-anchor="middle" font-size="12">${esc(g.label)}</text>`);
+    out.push(
+      `<text x="${(f.left + gi * groupW + groupW / 2).toFixed(1)}" y="${base + 18}" text-anchor="middle" font-size="12">${esc(g.label)}</text>`,
+    );
   });
   out.push(...legend(dedupe(groups.flatMap((g) => g.bars)), f), "</svg>");
   return out.join("");

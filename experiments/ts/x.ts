@@ -144,7 +144,8 @@ export const mainLaneSignal = define<MainLane, { thread_deadline_ms: number }>({
   article: "x",
   claim: {
     quote: "（文章未提）信号只在主线程处理——那就把任务放在主线程上。",
-    gloss: "On the main thread, a signal stops time.sleep(100), lock and queue waits and subprocess waits in milliseconds; on a worker thread the same blocks wait it out.",
+    gloss:
+      "On the main thread, a signal stops time.sleep(100), lock and queue waits and subprocess waits in milliseconds; on a worker thread the same blocks wait it out.",
   },
   method:
     "Through the controller: each blocker (sleep_long, lock_wait, queue_wait, subprocess_wait) as a `main` task stopped " +
@@ -173,8 +174,12 @@ export const mainLaneSignal = define<MainLane, { thread_deadline_ms: number }>({
     if (!main.length || !thread.length) return { verdict: "n/a", evidence: "Nothing measured." };
     const ok = main.every((s) => s.outcome === "stopped") && thread.every((s) => s.outcome === "blocked");
     const evidence =
-      `Main thread + signal: ${Object.entries(f.main).map(([k, s]) => `${k} ${s.outcome === "stopped" ? ms(s.latencyMs) : s.outcome}`).join(", ")}. ` +
-      `Worker thread + async-exc: ${Object.entries(f.thread).map(([k, s]) => `${k} ${s.outcome}`).join(", ")}.`;
+      `Main thread + signal: ${Object.entries(f.main)
+        .map(([k, s]) => `${k} ${s.outcome === "stopped" ? ms(s.latencyMs) : s.outcome}`)
+        .join(", ")}. ` +
+      `Worker thread + async-exc: ${Object.entries(f.thread)
+        .map(([k, s]) => `${k} ${s.outcome}`)
+        .join(", ")}.`;
     return { verdict: ok ? "holds" : "fails", evidence };
   },
   key(f) {
@@ -200,7 +205,8 @@ export const switchInterval = needsGil<SwitchInterval, { busy: number[]; reps: n
   article: "x",
   claim: {
     quote: "（文章未提）忙碌的线程会让控制线程等待 GIL。",
-    gloss: "With busy threads competing for the GIL, Python's default 5 ms switch interval slows a stop through the controller; a 0.2 ms interval keeps it short.",
+    gloss:
+      "With busy threads competing for the GIL, Python's default 5 ms switch interval slows a stop through the controller; a 0.2 ms interval keeps it short.",
   },
   method:
     "Through the controller: agents with Python's switch interval (5 ms) and with 0.2 ms (pyleash's default); with 0, 1 and " +
@@ -227,7 +233,12 @@ export const switchInterval = needsGil<SwitchInterval, { busy: number[]; reps: n
         }
         const lat = median(latencies);
         const e2e = median(e2es);
-        rows.push({ switchIntervalMs: interval, busy, latencyMs: lat === null ? null : round(lat), e2eMs: e2e === null ? null : round(e2e) });
+        rows.push({
+          switchIntervalMs: interval,
+          busy,
+          latencyMs: lat === null ? null : round(lat),
+          e2eMs: e2e === null ? null : round(e2e),
+        });
       }
     }
     return { rows };
@@ -236,7 +247,8 @@ export const switchInterval = needsGil<SwitchInterval, { busy: number[]; reps: n
     const most = Math.max(...f.rows.map((r) => r.busy));
     const slow = f.rows.find((r) => r.busy === most && r.switchIntervalMs === 5)?.e2eMs;
     const fast = f.rows.find((r) => r.busy === most && r.switchIntervalMs !== 5)?.e2eMs;
-    if (slow === undefined || fast === undefined || slow === null || fast === null) return { verdict: "n/a", evidence: "A stop did not complete." };
+    if (slow === undefined || fast === undefined || slow === null || fast === null)
+      return { verdict: "n/a", evidence: "A stop did not complete." };
     const evidence =
       f.rows.map((r) => `${r.switchIntervalMs} ms/${r.busy} busy: ${ms(r.e2eMs)}`).join("; ") +
       `. With ${most} busy threads: ${ms(slow)} at 5 ms against ${ms(fast)} at 0.2 ms.`;
@@ -244,7 +256,8 @@ export const switchInterval = needsGil<SwitchInterval, { busy: number[]; reps: n
   },
   key(f) {
     const most = Math.max(...f.rows.map((r) => r.busy));
-    const pick = (i: number) => f.rows.find((r) => r.busy === most && (i === 5 ? r.switchIntervalMs === 5 : r.switchIntervalMs !== 5))?.e2eMs;
+    const pick = (i: number) =>
+      f.rows.find((r) => r.busy === most && (i === 5 ? r.switchIntervalMs === 5 : r.switchIntervalMs !== 5))?.e2eMs;
     return `${most} busy: ${ms(pick(5))} vs ${ms(pick(0))}`;
   },
 });
@@ -263,7 +276,8 @@ export const gilFreeze = needsGil<GilFreeze, { deadline_ms: number }>({
   article: "x",
   claim: {
     quote: "（文章未提）持有 GIL 的 C 代码会冻结进程里的每一个线程。",
-    gloss: "C code that holds the GIL (catastrophic regex backtracking) freezes every thread, so no in-process strategy acts; faulthandler still dumps the stacks, and only a process-level stop ends it.",
+    gloss:
+      "C code that holds the GIL (catastrophic regex backtracking) freezes every thread, so no in-process strategy acts; faulthandler still dumps the stacks, and only a process-level stop ends it.",
   },
   method:
     "Through the controller: x:regex_freeze as a thread task; then w.threads() with a 1 s timeout (the control loop must " +

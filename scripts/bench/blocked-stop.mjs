@@ -60,7 +60,11 @@ export const blockedStop = {
       value[strategy] = g.ms.length ? s.p50 : null;
       detail[strategy] = { ...s, n: g.ms.length, expected: BLOCKED[strategy].expect, outcomes: g.outcomes, steps: g.steps };
     }
-    log(`blockedStop: ${Object.entries(value).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+    log(
+      `blockedStop: ${Object.entries(value)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}`,
+    );
     return {
       value,
       detail,

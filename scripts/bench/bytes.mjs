@@ -91,7 +91,14 @@ export const bytesRoundTrip = {
       const got = await runInChild(
         "bytes.mjs",
         "bytesSamples",
-        { python: c.python, transport, sizeMiB: config.bytesMiB, rounds: config.bytesRounds, base64Rounds: config.bytesBase64Rounds, settleMs: config.settleMs },
+        {
+          python: c.python,
+          transport,
+          sizeMiB: config.bytesMiB,
+          rounds: config.bytesRounds,
+          base64Rounds: config.bytesBase64Rounds,
+          settleMs: config.settleMs,
+        },
         { env, timeoutMs: 600_000 },
       );
       const bytes = config.bytesMiB * MiB;
@@ -104,14 +111,35 @@ export const bytesRoundTrip = {
       detail[c.name] = { frameMs: got.frameMs.map((v) => round(v)), base64Ms: got.base64Ms.map((v) => round(v)) };
       log(`bytesRoundTrip ${c.name}: ${JSON.stringify(value[c.name])}`);
     }
-    const floor = await runInChild("bytes.mjs", "floorSamples", { python: contenders[0].python, sizeMiB: config.bytesMiB, rounds: config.bytesRounds }, { env, timeoutMs: 600_000 });
-    value.floor = { framesMBps: round(mbPerS(config.bytesMiB * MiB, median(floor)), 0), base64MBps: null, rssBeforeMb: null, rssAfterMb: null };
+    const floor = await runInChild(
+      "bytes.mjs",
+      "floorSamples",
+      { python: contenders[0].python, sizeMiB: config.bytesMiB, rounds: config.bytesRounds },
+      { env, timeoutMs: 600_000 },
+    );
+    value.floor = {
+      framesMBps: round(mbPerS(config.bytesMiB * MiB, median(floor)), 0),
+      base64MBps: null,
+      rssBeforeMb: null,
+      rssAfterMb: null,
+    };
     detail.floor = { ms: floor.map((v) => round(v)) };
     log(`bytesRoundTrip floor: ${JSON.stringify(value.floor)}`);
     const pythonia = contenders.find((c) => c.name === "pythonia");
     if (pythonia) {
-      const got = await runInChild("bytes.mjs", "pythoniaBytesSamples", { sizeMiB: config.bytesPythoniaMiB, rounds: config.bytesPythoniaRounds }, { env, timeoutMs: 600_000 });
-      value.pythonia = { framesMBps: null, base64MBps: null, jsonArrayMBps: round(mbPerS(config.bytesPythoniaMiB * MiB, median(got.ms)), 1), rssBeforeMb: null, rssAfterMb: null };
+      const got = await runInChild(
+        "bytes.mjs",
+        "pythoniaBytesSamples",
+        { sizeMiB: config.bytesPythoniaMiB, rounds: config.bytesPythoniaRounds },
+        { env, timeoutMs: 600_000 },
+      );
+      value.pythonia = {
+        framesMBps: null,
+        base64MBps: null,
+        jsonArrayMBps: round(mbPerS(config.bytesPythoniaMiB * MiB, median(got.ms)), 1),
+        rssBeforeMb: null,
+        rssAfterMb: null,
+      };
       detail.pythonia = { ms: got.ms.map((v) => round(v)) };
       log(`bytesRoundTrip pythonia: ${JSON.stringify(value.pythonia)}`);
     }

@@ -55,9 +55,18 @@ export const callTimeoutStop = {
   title: "Stopping an aborted or timed-out call (ms, abort to rejection)",
   async run({ contenders, config, env, log }) {
     const python = contenders.find((c) => c.name === "pyleash-builtin").python;
-    const got = await runInChild("call-timeout.mjs", "callTimeoutSamples", { python, samples: config.callTimeoutSamples }, { env, timeoutMs: 600_000 });
+    const got = await runInChild(
+      "call-timeout.mjs",
+      "callTimeoutSamples",
+      { python, samples: config.callTimeoutSamples },
+      { env, timeoutMs: 600_000 },
+    );
     const { value, detail } = stopFigures(got);
-    log(`callTimeoutStopMs: ${Object.entries(value).map(([k, v]) => `${k} ${v?.p50 ?? "—"}`).join(", ")}`);
+    log(
+      `callTimeoutStopMs: ${Object.entries(value)
+        .map(([k, v]) => `${k} ${v?.p50 ?? "—"}`)
+        .join(", ")}`,
+    );
     return {
       value,
       detail,

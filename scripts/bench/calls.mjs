@@ -75,7 +75,9 @@ export const pipelined = {
         await host.run("rtt", { n: 0, warm: config.rttWarm }); // the same short settle as the serial test
         rates[host.name].push(await host.run("pipelined", { total: config.pipelinedCalls, window: config.window }));
       }
-      log(`pipelinedCallsPerS round ${r + 1}/${config.rounds}: ${bridges.map((h) => `${h.name} ${Math.round(rates[h.name].at(-1))}`).join(", ")}`);
+      log(
+        `pipelinedCallsPerS round ${r + 1}/${config.rounds}: ${bridges.map((h) => `${h.name} ${Math.round(rates[h.name].at(-1))}`).join(", ")}`,
+      );
     }
     const summary = Object.fromEntries(bridges.map((h) => [h.name, overRounds(rates[h.name], 0)]));
     return {

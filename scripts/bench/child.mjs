@@ -13,7 +13,9 @@ const started = performance.now(); // before any of the libraries is loaded: col
 delete process.env.NODE_CHANNEL_FD;
 delete process.env.NODE_CHANNEL_SERIALIZATION_MODE;
 
-const { positionals: [mode, raw] } = parseArgs({ args: process.argv.slice(2), options: {}, allowPositionals: true });
+const {
+  positionals: [mode, raw],
+} = parseArgs({ args: process.argv.slice(2), options: {}, allowPositionals: true });
 const config = JSON.parse(raw ?? "{}");
 const { openContender, rssMb } = await import("./contenders.mjs");
 

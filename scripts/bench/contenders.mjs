@@ -79,8 +79,7 @@ export function childPythons(ppid) {
       const comm = stat.slice(stat.indexOf("(") + 1, close);
       const [state, parent] = stat.slice(close + 2).split(" ");
       if (Number(parent) === ppid && state !== "Z" && comm.startsWith("python")) out.push(Number(entry));
-    } catch {
-    }
+    } catch {}
   }
   return out;
 }

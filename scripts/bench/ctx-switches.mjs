@@ -25,8 +25,7 @@ export function threadSwitches(pid) {
       const name = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? "?";
       const cpuNs = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]); // time on a CPU
       out.set(Number(tid), { name, voluntary: field("voluntary_ctxt_switches"), nonvoluntary: field("nonvoluntary_ctxt_switches"), cpuNs });
-    } catch {
-    }
+    } catch {}
   }
   return out;
 }
@@ -47,7 +46,12 @@ function perCall(pid, before, after, calls, names) {
     const label = `${names?.get(tid) ?? now.name}${tid === pid ? " (main)" : ""} #${tid}`;
     threads[label] = { voluntary: round2(v / calls), nonvoluntary: round2(nv / calls), cpuUs: round2(cpu / calls / 1000) };
   }
-  return { voluntary: round2(total.voluntary / calls), nonvoluntary: round2(total.nonvoluntary / calls), cpuUs: round2(total.cpuNs / calls / 1000), threads };
+  return {
+    voluntary: round2(total.voluntary / calls),
+    nonvoluntary: round2(total.nonvoluntary / calls),
+    cpuUs: round2(total.cpuNs / calls / 1000),
+    threads,
+  };
 }
 
 const round2 = (v) => Math.round(v * 100) / 100;
@@ -88,9 +92,15 @@ export const ctxSwitches = {
         node: { voluntary: mid.node.voluntary, nonvoluntary: mid.node.nonvoluntary, cpuUs: mid.node.cpuUs },
         python: { voluntary: mid.python.voluntary, nonvoluntary: mid.python.nonvoluntary, cpuUs: mid.python.cpuUs },
       };
-      detail[host.name] = { nodeThreads: mid.node.threads, pythonThreads: mid.python.threads, roundTotals: runs[host.name].map((r) => round2(sum(r))) };
+      detail[host.name] = {
+        nodeThreads: mid.node.threads,
+        pythonThreads: mid.python.threads,
+        roundTotals: runs[host.name].map((r) => round2(sum(r))),
+      };
     }
-    log(`callCtxSwitches: ${hosts.map((h) => `${h.name} ${round2(sum({ node: value[h.name].node, python: value[h.name].python }))}`).join(", ")}`);
+    log(
+      `callCtxSwitches: ${hosts.map((h) => `${h.name} ${round2(sum({ node: value[h.name].node, python: value[h.name].python }))}`).join(", ")}`,
+    );
     return {
       value,
       detail,

@@ -70,7 +70,11 @@ export const frozenReport = {
         detail[deadline][what] = { ...s, n: g.ms.length, outcomes: g.outcomes };
       }
     }
-    log(`frozenReport: ${Object.entries(value).map(([d, v]) => `${d} ms: task +${v.task}, call +${v.call}`).join("; ")}`);
+    log(
+      `frozenReport: ${Object.entries(value)
+        .map(([d, v]) => `${d} ms: task +${v.task}, call +${v.call}`)
+        .join("; ")}`,
+    );
     return {
       value,
       detail,

@@ -61,13 +61,22 @@ export const killableOverhead = {
   title: "Killable task overhead (slowdown vs a plain thread task)",
   async run({ contenders, config, env, log }) {
     const python = contenders.find((c) => c.name === "pyleash-builtin").python;
-    const rates = await runInChild("killable-overhead.mjs", "overheadRuns", { python, rounds: config.overheadRounds, seconds: config.overheadSeconds }, { env });
+    const rates = await runInChild(
+      "killable-overhead.mjs",
+      "overheadRuns",
+      { python, rounds: config.overheadRounds, seconds: config.overheadSeconds },
+      { env },
+    );
     const value = {};
     for (const name of Object.keys(PREPARATIONS)) {
       // Per round: the plain thread's rate over this preparation's; the median over rounds.
       value[name] = name === "thread" ? 1 : round(median(rates.thread.map((t, r) => t / rates[name][r])), 3);
     }
-    log(`killableOverhead: ${Object.entries(value).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+    log(
+      `killableOverhead: ${Object.entries(value)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}`,
+    );
     return {
       value,
       detail: { itersPerSMedian: Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, Math.round(median(v))])), rounds: rates },

@@ -46,7 +46,9 @@ export const massStop = {
     const python = contenders.find((c) => c.name === "pyleash-builtin").python;
     const { massStopTasks: n, massStopRounds: rounds } = config;
     const script = new URL("./stop_floor.py", import.meta.url).pathname;
-    const { stdout } = await promisify(execFile)(python, [script, "mass", String(n), String(rounds), String(SWITCH_INTERVAL_MS)], { timeout: 300_000 });
+    const { stdout } = await promisify(execFile)(python, [script, "mass", String(n), String(rounds), String(SWITCH_INTERVAL_MS)], {
+      timeout: 300_000,
+    });
     const floorMs = JSON.parse(stdout);
     const got = await runInChild("mass-stop.mjs", "massSamples", { python, n, rounds }, { env, timeoutMs: 900_000 });
     const pyleash = round(median(got.ms), 1);

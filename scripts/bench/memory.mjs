@@ -18,7 +18,9 @@ export async function rssWithSleepingTasks({ python, n, settleMs }) {
     // In windows of 100: more than 1 000 requests queued at once overflow the controller ROUTER's default
     // send high-water mark (1 000), and the excess is dropped without an error (see docs/performance.md).
     for (let done = 0; done < n; done += 100) {
-      const batch = await Promise.all(Array.from({ length: Math.min(100, n - done) }, () => worker.start("pyleash.demo:sleep", { args: [600] })));
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(100, n - done) }, () => worker.start("pyleash.demo:sleep", { args: [600] })),
+      );
       await Promise.all(batch.map((t) => t.started));
     }
     await sleep(settleMs);
@@ -55,7 +57,12 @@ export const memory = {
       { env, nodeArgs: ["--expose-gc"] },
     );
     log(`memoryMb: agent RSS with ${TASKS} sleeping thread tasks`);
-    const tasks = await runInChild("memory.mjs", "rssWithSleepingTasks", { python: heapWith.python, n: TASKS, settleMs: config.settleMs }, { env });
+    const tasks = await runInChild(
+      "memory.mjs",
+      "rssWithSleepingTasks",
+      { python: heapWith.python, n: TASKS, settleMs: config.settleMs },
+      { env },
+    );
     const idleAgent = Object.fromEntries(names.filter((c) => c.name.startsWith("pyleash-")).map((c) => [c.name, summary[c.name].median]));
     return {
       value: {

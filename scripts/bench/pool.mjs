@@ -92,7 +92,16 @@ export const poolBench = {
   async run({ contenders, env, config, log }) {
     const python = contenders.find((c) => c.name === "pyleash-builtin").python;
     const size = availableParallelism();
-    const args = { python, size, rounds: config.rounds, calls: config.pipelinedCalls, window: config.window, cpuCalls: config.poolCpuCalls, cpuMs: config.poolCpuMs, mapItems: config.mapItems };
+    const args = {
+      python,
+      size,
+      rounds: config.rounds,
+      calls: config.pipelinedCalls,
+      window: config.window,
+      cpuCalls: config.poolCpuCalls,
+      cpuMs: config.poolCpuMs,
+      mapItems: config.mapItems,
+    };
     const { rates, cpu, mapFloor, mapCpu, iterations } = await runInChild("pool.mjs", "measure", args, { env, timeoutMs: 600_000 });
     const pipelined = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, overRounds(v, 0)]));
     const cpuBound = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, overRounds(v, 1)]));
@@ -111,7 +120,9 @@ export const poolBench = {
       mapVsPythonia: ratio(bestMap, pipelined.pythonia.median),
       poolMapVsWorkerMapCpuBound: ratio(mappedCpu.pool.median, mappedCpu.worker.median),
     };
-    log(`pool: pipelined ${JSON.stringify(value.pipelinedCallsPerS)}; cpu-bound ${JSON.stringify(value.cpuBoundCallsPerS)}; map ${JSON.stringify(value.mapItemsPerS)}; cpu-bound map ${JSON.stringify(value.cpuBoundMapItemsPerS)}`);
+    log(
+      `pool: pipelined ${JSON.stringify(value.pipelinedCallsPerS)}; cpu-bound ${JSON.stringify(value.cpuBoundCallsPerS)}; map ${JSON.stringify(value.mapItemsPerS)}; cpu-bound map ${JSON.stringify(value.cpuBoundMapItemsPerS)}`,
+    );
     return {
       value,
       detail: { pipelined, cpuBound, mapped, mappedCpu, iterations },

@@ -199,7 +199,9 @@ function ms(value) {
 function render(f) {
   const lines = [];
   lines.push(`Measured on CPython ${f.python}, ${f.samples} rescues of each hang (p50 / p99 / max):`, "");
-  lines.push("| hang on pythonia's main thread | stop latency (agent) | stopCurrent() to the promise's rejection | next call's round trip |");
+  lines.push(
+    "| hang on pythonia's main thread | stop latency (agent) | stopCurrent() to the promise's rejection | next call's round trip |",
+  );
   lines.push("|---|---|---|---|");
   const cell = (s) => `${s.p50} / ${s.p99} / ${s.max} ms`;
   for (const row of f.rescue) lines.push(`| ${row.blocker} | ${cell(row.latencyMs)} | ${cell(row.rejectedMs)} | ${cell(row.nextCallMs)} |`);

@@ -69,8 +69,16 @@ async function pyleashStop(pool) {
   const controller = new AbortController();
   let started;
   const running = new Promise((r) => (started = r));
-  const call = pool.call("workloads:started_then_sleep", [100], {}, { lane: "main", signal: controller.signal, stop: { strategy: "signal" }, onProgress: () => started() });
-  const settled = call.then(() => ({ ok: true }), (error) => ({ error }));
+  const call = pool.call(
+    "workloads:started_then_sleep",
+    [100],
+    {},
+    { lane: "main", signal: controller.signal, stop: { strategy: "signal" }, onProgress: () => started() },
+  );
+  const settled = call.then(
+    () => ({ ok: true }),
+    (error) => ({ error }),
+  );
   await within(running, 30_000, "the blocked call's start");
   const t0 = performance.now();
   controller.abort();
@@ -92,7 +100,8 @@ export async function measure({ python, rounds, rttCalls, stops, kills, cancelWa
     await serialRtt(local, 200);
     await serialRtt(onRay, 200);
     for (let r = 0; r < rounds; r++) {
-      for (const name of r % 2 ? ["ray", "local"] : ["local", "ray"]) rtt[name].push(...(await serialRtt(name === "ray" ? onRay : local, rttCalls)));
+      for (const name of r % 2 ? ["ray", "local"] : ["local", "ray"])
+        rtt[name].push(...(await serialRtt(name === "ray" ? onRay : local, rttCalls)));
     }
     const stopped = [];
     for (let i = 0; i < stops; i++) stopped.push(await pyleashStop(onRay));
@@ -111,7 +120,12 @@ export async function measure({ python, rounds, rttCalls, stops, kills, cancelWa
         };
         onRay.on("join", onJoin);
       });
-      const calls = Array.from({ length: 5 }, () => onRay.call("time:sleep", [60]).then(() => "resolved", (e) => e));
+      const calls = Array.from({ length: 5 }, () =>
+        onRay.call("time:sleep", [60]).then(
+          () => "resolved",
+          (e) => e,
+        ),
+      );
       await new Promise((r) => setTimeout(r, 200)); // the calls have reached the agent
       const t0 = performance.now();
       const answer = await head.ask({ op: "kill", name: names[0] });
@@ -120,7 +134,12 @@ export async function measure({ python, rounds, rttCalls, stops, kills, cancelWa
       const rejectedMs = performance.now() - t0;
       const rejoinedMs = (await within(joined, 120_000, "the restarted actor's agent")) - t0;
       await onRay.waitForWorkers(1, { timeoutMs: 60_000 });
-      killed.push({ rejectedMs, rejoinedMs, joinedFirst: rejoinedMs < rejectedMs, errors: [...new Set(outcomes.map((e) => e?.code ?? String(e)))] });
+      killed.push({
+        rejectedMs,
+        rejoinedMs,
+        joinedFirst: rejoinedMs < rejectedMs,
+        errors: [...new Set(outcomes.map((e) => e?.code ?? String(e)))],
+      });
     }
     const cancel = await head.ask({ op: "cancel", wait_s: cancelWaitS });
     return { rtt: { local: summarize(rtt.local), ray: summarize(rtt.ray) }, n: rtt.local.length, stopped, killed, cancel };
@@ -144,15 +163,25 @@ export const rayBench = {
     }
     const python = rayPython();
     if (!python) {
-      const why = "skipped: no interpreter with ray (the tests make .cache/venv-ray-<version> where pip can install ray; or set PYLEASH_BENCH_RAY)";
+      const why =
+        "skipped: no interpreter with ray (the tests make .cache/venv-ray-<version> where pip can install ray; or set PYLEASH_BENCH_RAY)";
       log(`ray: ${why}`);
       return { value: null, pending: why };
     }
-    const args = { python, rounds: config.rounds, rttCalls: quick ? 300 : 1000, stops: quick ? 3 : 10, kills: quick ? 2 : 5, cancelWaitS: quick ? 5 : 10 };
+    const args = {
+      python,
+      rounds: config.rounds,
+      rttCalls: quick ? 300 : 1000,
+      stops: quick ? 3 : 10,
+      kills: quick ? 2 : 5,
+      cancelWaitS: quick ? 5 : 10,
+    };
     const m = await runInChild("ray.mjs", "measure", args, { env, timeoutMs: 900_000 });
     const ms = (xs) => summarize(xs, 1);
     const cancelRow =
-      m.cancel.outcome === "not stopped" ? `not stopped after ${round(m.cancel.waitedS, 1)} s` : `${m.cancel.outcome} after ${round(m.cancel.waitedS, 2)} s`;
+      m.cancel.outcome === "not stopped"
+        ? `not stopped after ${round(m.cancel.waitedS, 1)} s`
+        : `${m.cancel.outcome} after ${round(m.cancel.waitedS, 2)} s`;
     const value = {
       rttUs: { local: m.rtt.local, ray: m.rtt.ray },
       killToRejectionMs: ms(m.killed.map((k) => k.rejectedMs)),
@@ -166,7 +195,9 @@ export const rayBench = {
         rayCancel: { result: cancelRow, outcome: m.cancel.outcome, waitedS: m.cancel.waitedS, ray: m.cancel.ray },
       },
     };
-    log(`ray: rtt p50 local ${value.rttUs.local.p50} µs, ray ${value.rttUs.ray.p50} µs; kill→reject p50 ${value.killToRejectionMs.p50} ms, kill→join p50 ${value.killToRejoinMs.p50} ms (joined first ${value.joinedBeforeRejection}/${m.killed.length}); stop p50 ${value.blockedSyncStop.pyleash.p50} ms vs ray.cancel: ${cancelRow}`);
+    log(
+      `ray: rtt p50 local ${value.rttUs.local.p50} µs, ray ${value.rttUs.ray.p50} µs; kill→reject p50 ${value.killToRejectionMs.p50} ms, kill→join p50 ${value.killToRejoinMs.p50} ms (joined first ${value.joinedBeforeRejection}/${m.killed.length}); stop p50 ${value.blockedSyncStop.pyleash.p50} ms vs ray.cancel: ${cancelRow}`,
+    );
     return {
       value,
       detail: m,

@@ -81,7 +81,11 @@ export async function measure({ python, rttCalls, rttWarm, lostSamples }) {
     const server = curveKeyPair();
     const rtt = {};
     // Plain ROUTERs first: once Pool.listen has bound its ZAP handler, libzmq asks it about every CURVE peer.
-    rtt["CURVE, pyzmq agent"] = await routerRtt({ curveServer: true, curveSecretKey: server.secretKey }, ["--transport", "pyzmq", ...curveArgs(server.publicKey)]);
+    rtt["CURVE, pyzmq agent"] = await routerRtt({ curveServer: true, curveSecretKey: server.secretKey }, [
+      "--transport",
+      "pyzmq",
+      ...curveArgs(server.publicKey),
+    ]);
     rtt["NULL, pyzmq agent (--insecure)"] = await routerRtt({}, ["--transport", "pyzmq", "--insecure"]);
     rtt["NULL, built-in agent (--insecure)"] = await routerRtt({}, ["--transport", "builtin", "--insecure"]);
     {
@@ -107,7 +111,13 @@ export async function measure({ python, rttCalls, rttWarm, lostSamples }) {
     const agentExitMs = [];
     const exitCodes = [];
     for (let s = 0; s < lostSamples; s++) {
-      const pool = await Pool.listen({ bind: `tcp://${host.hostAddr}:0`, curve: server, allow: [agentKeys.publicKey], heartbeatMs: LOST.heartbeatMs, lostAfterMs: LOST.lostAfterMs });
+      const pool = await Pool.listen({
+        bind: `tcp://${host.hostAddr}:0`,
+        curve: server,
+        allow: [agentKeys.publicKey],
+        heartbeatMs: LOST.heartbeatMs,
+        lostAfterMs: LOST.lostAfterMs,
+      });
       const agent = serve(["--connect", pool.endpoint, "--heartbeat-ms", String(LOST.agentHeartbeatMs), ...curveArgs(server.publicKey)]);
       try {
         await pool.waitForWorkers(1, { timeoutMs: 30_000 });
@@ -149,7 +159,12 @@ export const remoteLink = {
   async run({ machine, config, env, log }) {
     const why = (await netnsUnsupported()) ?? (machine.pyzmqPython ? undefined : "no pyzmq venv (npm test makes it)");
     if (why) return { value: null, pending: `not measured: ${why}` };
-    const args = { python: machine.pyzmqPython.path, rttCalls: config.remoteRttCalls, rttWarm: config.rttWarm, lostSamples: config.remoteLostSamples };
+    const args = {
+      python: machine.pyzmqPython.path,
+      rttCalls: config.remoteRttCalls,
+      rttWarm: config.rttWarm,
+      lostSamples: config.remoteLostSamples,
+    };
     const out = await runInChild("remote-link.mjs", "measure", args, { env, timeoutMs: 600_000 });
     const rttUs = Object.fromEntries(Object.entries(out.rtt).map(([k, v]) => [k, summarize(v, 1)]));
     const curve = rttUs["CURVE, pyzmq agent"].p50;
@@ -163,10 +178,15 @@ export const remoteLink = {
       agentExitCodes: out.exitCodes,
       ...LOST,
     };
-    log(`remoteLink: rtt p50 ${JSON.stringify(Object.fromEntries(Object.entries(rttUs).map(([k, v]) => [k, v.p50])))} µs; lost after ${value.lostDetectMs.median} ms; agent exit after ${value.agentExitMs.median} ms`);
+    log(
+      `remoteLink: rtt p50 ${JSON.stringify(Object.fromEntries(Object.entries(rttUs).map(([k, v]) => [k, v.p50])))} µs; lost after ${value.lostDetectMs.median} ms; agent exit after ${value.agentExitMs.median} ms`,
+    );
     return {
       value,
-      detail: { samplesMs: { detect: out.detectMs.map((v) => round(v, 0)), agentExit: out.agentExitMs.map((v) => round(v, 0)) }, addresses: out.addresses },
+      detail: {
+        samplesMs: { detect: out.detectMs.map((v) => round(v, 0)), agentExit: out.agentExitMs.map((v) => round(v, 0)) },
+        addresses: out.addresses,
+      },
       method:
         `a network namespace and a veth pair made for the run (${out.addresses.join(" ↔ ")}/30), the agent inside it ` +
         `(python -m pyleash serve, pyzmq venv), the controller outside; RTT: ${config.remoteRttCalls} serial math.floor(7) calls ` +

@@ -21,7 +21,14 @@ function tables(report) {
     out.push({
       title: "callCtxSwitches — per serial round trip: context switches (voluntary / nonvoluntary) and CPU time of each process",
       head: ["contender", "Node process", "Python process", "total", "Node CPU µs", "Python CPU µs"],
-      rows: Object.entries(ctx).map(([k, v]) => [k, both(v.node), both(v.python), fmt(total(v), 2), fmt(v.node.cpuUs), fmt(v.python.cpuUs)]),
+      rows: Object.entries(ctx).map(([k, v]) => [
+        k,
+        both(v.node),
+        both(v.python),
+        fmt(total(v), 2),
+        fmt(v.node.cpuUs),
+        fmt(v.python.cpuUs),
+      ]),
     });
   }
   const rate = report.pipelinedCallsPerS ?? {};
@@ -43,17 +50,43 @@ function tables(report) {
   const pool = report.pool;
   if (pool) {
     const d = report.detail?.pool ?? {};
-    const row = (what, side, figures, spread, digits) => [what, side, figures[side] === undefined ? "—" : digits ? fmt(figures[side], 1) : int(figures[side]), int(spread?.[side]?.min), int(spread?.[side]?.max)];
+    const row = (what, side, figures, spread, digits) => [
+      what,
+      side,
+      figures[side] === undefined ? "—" : digits ? fmt(figures[side], 1) : int(figures[side]),
+      int(spread?.[side]?.min),
+      int(spread?.[side]?.max),
+    ];
     out.push({
       title: `pool — a Pool of ${pool.size} agents beside one agent and pythonia, in one process (pool/pythonia ${fmt(pool.poolVsPythonia, 2)}×; cpu-bound pool/agent ${fmt(pool.poolVsWorkerCpuBound, 2)}×)`,
       head: ["measure", "side", "median", "min", "max"],
       rows: [
-        ...["pool", "worker", "pythonia"].map((k) => row(`pipelined calls/s (windows of ${report.config.window})`, k, pool.pipelinedCallsPerS, d.pipelined, false)),
-        ...["pool", "worker"].map((k) => row(`calls/s of a ${report.config.poolCpuMs} ms pure-Python loop`, k, pool.cpuBoundCallsPerS, d.cpuBound, true)),
+        ...["pool", "worker", "pythonia"].map((k) =>
+          row(`pipelined calls/s (windows of ${report.config.window})`, k, pool.pipelinedCallsPerS, d.pipelined, false),
+        ),
+        ...["pool", "worker"].map((k) =>
+          row(`calls/s of a ${report.config.poolCpuMs} ms pure-Python loop`, k, pool.cpuBoundCallsPerS, d.cpuBound, true),
+        ),
         ...(pool.mapItemsPerS
           ? [
-              ...["pool", "worker"].map((k) => row(`map: math.floor items/s (${report.config.mapItems} items; ${fmt(pool.mapVsPythonia, 1)}× pythonia's pipelined calls/s)`, k, pool.mapItemsPerS, d.mapped, false)),
-              ...["pool", "worker"].map((k) => row(`map: items/s of the ${report.config.poolCpuMs} ms loop (pool.map/worker.map ${fmt(pool.poolMapVsWorkerMapCpuBound, 2)}×)`, k, pool.cpuBoundMapItemsPerS, d.mappedCpu, true)),
+              ...["pool", "worker"].map((k) =>
+                row(
+                  `map: math.floor items/s (${report.config.mapItems} items; ${fmt(pool.mapVsPythonia, 1)}× pythonia's pipelined calls/s)`,
+                  k,
+                  pool.mapItemsPerS,
+                  d.mapped,
+                  false,
+                ),
+              ),
+              ...["pool", "worker"].map((k) =>
+                row(
+                  `map: items/s of the ${report.config.poolCpuMs} ms loop (pool.map/worker.map ${fmt(pool.poolMapVsWorkerMapCpuBound, 2)}×)`,
+                  k,
+                  pool.cpuBoundMapItemsPerS,
+                  d.mappedCpu,
+                  true,
+                ),
+              ),
             ]
           : []),
       ],
@@ -65,7 +98,13 @@ function tables(report) {
   out.push({
     title: "coldStartMs — fresh node process: import + start + first call, ms",
     head: ["contender", "median", "min", "max", "in a warm process (start + call)"],
-    rows: Object.entries(cold).map(([k, v]) => [k, fmt(v), fmt(coldDetail[k]?.min), fmt(coldDetail[k]?.max), warm[k] ? fmt(warm[k].median) : "—"]),
+    rows: Object.entries(cold).map(([k, v]) => [
+      k,
+      fmt(v),
+      fmt(coldDetail[k]?.min),
+      fmt(coldDetail[k]?.max),
+      warm[k] ? fmt(warm[k].median) : "—",
+    ]),
   });
   const mem = report.memoryMb ?? {};
   const rssDetail = report.detail?.memoryMb?.rss ?? {};
@@ -73,7 +112,12 @@ function tables(report) {
     title: "memoryMb — MiB",
     head: ["what", "median", "min", "max"],
     rows: [
-      ...Object.entries(mem.idleAgent ?? {}).map(([k, v]) => [`idle agent RSS, ${k}`, fmt(v), fmt(rssDetail[k]?.min), fmt(rssDetail[k]?.max)]),
+      ...Object.entries(mem.idleAgent ?? {}).map(([k, v]) => [
+        `idle agent RSS, ${k}`,
+        fmt(v),
+        fmt(rssDetail[k]?.min),
+        fmt(rssDetail[k]?.max),
+      ]),
       ["pythonia's Python RSS", fmt(mem.pythonia), fmt(rssDetail.pythonia?.min), fmt(rssDetail.pythonia?.max)],
       ["agent RSS growth with 1 000 sleeping thread tasks", fmt(mem.agentWith1000TasksMb), "", ""],
       ["agent RSS with 1 000 sleeping thread tasks (absolute)", fmt(mem.agentWith1000TasksRssMb), "", ""],
@@ -85,7 +129,9 @@ function tables(report) {
     const d = report.detail?.stopLatencyMs ?? {};
     const cell = (k, b) => {
       const c = d[k]?.[b];
-      const failed = Object.entries(c?.outcomes ?? {}).filter(([o]) => o !== "stopped").map(([o, n]) => `${n} ${o}`);
+      const failed = Object.entries(c?.outcomes ?? {})
+        .filter(([o]) => o !== "stopped")
+        .map(([o, n]) => `${n} ${o}`);
       if (c?.errors) failed.push(`${c.errors} errors`);
       if (c?.notStarted) failed.push(`${c.notStarted} not started`);
       if (c?.startLost) failed.push(`${c.startLost} start unanswered`);
@@ -95,28 +141,56 @@ function tables(report) {
     out.push({
       title: "stopLatencyMs — stop() called → report at the controller, ms (p50 / p99); agent-side latencyMs p50 beside",
       head: ["strategy", "0 busy threads", "agent p50", "8 busy threads", "agent p50"],
-      rows: Object.keys(stop).map((k) => [k, cell(k, "0"), fmt(d[k]?.["0"]?.agentLatencyMsP50, 2), cell(k, "8"), fmt(d[k]?.["8"]?.agentLatencyMsP50, 2)]),
+      rows: Object.keys(stop).map((k) => [
+        k,
+        cell(k, "0"),
+        fmt(d[k]?.["0"]?.agentLatencyMsP50, 2),
+        cell(k, "8"),
+        fmt(d[k]?.["8"]?.agentLatencyMsP50, 2),
+      ]),
     });
   }
   const sws = report.swallowStopMs;
   if (sws) {
     const d = report.detail?.swallowStopMs ?? {};
-    const swallowed = (k) => Object.entries(d[k]?.swallowed ?? {}).map(([n, c]) => `${n}×${c}`).join(" ");
-    const failed = (k) => Object.entries(d[k]?.outcomes ?? {}).filter(([o]) => o !== "stopped").map(([o, n]) => `${n} ${o}`).join(", ");
+    const swallowed = (k) =>
+      Object.entries(d[k]?.swallowed ?? {})
+        .map(([n, c]) => `${n}×${c}`)
+        .join(" ");
+    const failed = (k) =>
+      Object.entries(d[k]?.outcomes ?? {})
+        .filter(([o]) => o !== "stopped")
+        .map(([o, n]) => `${n} ${o}`)
+        .join(", ");
     out.push({
       title: "swallowStopMs — `while True: try: work() except: pass` stopped, ms (p50 / p99)",
       head: ["strategy", "p50 / p99", "agent p50", "swallowed (value×stops)", "not stopped"],
-      rows: Object.keys(sws).map((k) => [k, sws[k] ? `${fmt(sws[k].p50, 2)} / ${fmt(sws[k].p99, 2)}` : "—", fmt(d[k]?.agentLatencyMsP50, 2), swallowed(k), failed(k) || "0"]),
+      rows: Object.keys(sws).map((k) => [
+        k,
+        sws[k] ? `${fmt(sws[k].p50, 2)} / ${fmt(sws[k].p99, 2)}` : "—",
+        fmt(d[k]?.agentLatencyMsP50, 2),
+        swallowed(k),
+        failed(k) || "0",
+      ]),
     });
   }
   const cts = report.callTimeoutStopMs;
   if (cts) {
     const d = report.detail?.callTimeoutStopMs ?? {};
-    const failed = (k) => Object.entries(d[k]?.outcomes ?? {}).filter(([o]) => o !== "stopped").map(([o, n]) => `${n} ${o}`).join(", ");
+    const failed = (k) =>
+      Object.entries(d[k]?.outcomes ?? {})
+        .filter(([o]) => o !== "stopped")
+        .map(([o, n]) => `${n} ${o}`)
+        .join(", ");
     out.push({
       title: "callTimeoutStopMs — an aborted call's Python work stopped: abort → AbortError with the report, ms (p50 / p99)",
       head: ["case", "p50 / p99", "agent p50", "not stopped"],
-      rows: Object.keys(cts).map((k) => [k, cts[k] ? `${fmt(cts[k].p50, 2)} / ${fmt(cts[k].p99, 2)}` : "—", fmt(d[k]?.agentLatencyMsP50, 2), failed(k) || "0"]),
+      rows: Object.keys(cts).map((k) => [
+        k,
+        cts[k] ? `${fmt(cts[k].p50, 2)} / ${fmt(cts[k].p99, 2)}` : "—",
+        fmt(d[k]?.agentLatencyMsP50, 2),
+        failed(k) || "0",
+      ]),
     });
   }
   const toc = report.timedOutCall;
@@ -129,7 +203,9 @@ function tables(report) {
         fmt(v.rejectedMs, 0),
         v.error ?? "—",
         `${v.nextCall} (${fmt(v.nextCallMs, 0)} ms)`,
-        v.pythonRanOn ? `ran on to its end, ${fmt(v.pythonEndedAtMs, 0)} ms after the call` : `stopped${v.outcome ? ` (${v.outcome}, ${fmt(v.stopLatencyMs, 1)} ms)` : ""}, never finished`,
+        v.pythonRanOn
+          ? `ran on to its end, ${fmt(v.pythonEndedAtMs, 0)} ms after the call`
+          : `stopped${v.outcome ? ` (${v.outcome}, ${fmt(v.stopLatencyMs, 1)} ms)` : ""}, never finished`,
       ]),
     });
   }
@@ -138,7 +214,13 @@ function tables(report) {
     out.push({
       title: "switchInterval — 8 busy thread tasks: async-exc stop (ms) vs their summed throughput",
       head: ["switchIntervalMs", "stop p50", "stop p99", "8 threads it/s", "vs 5 ms"],
-      rows: sw.map((r) => [r.switchIntervalMs === null ? "null (Python's 5)" : r.switchIntervalMs === 0.2 ? "0.2 (default)" : String(r.switchIntervalMs), fmt(r.asyncExcStopMs.p50, 2), fmt(r.asyncExcStopMs.p99, 2), int(r.busy8ItersPerS), fmt(r.throughputVsDefault, 3)]),
+      rows: sw.map((r) => [
+        r.switchIntervalMs === null ? "null (Python's 5)" : r.switchIntervalMs === 0.2 ? "0.2 (default)" : String(r.switchIntervalMs),
+        fmt(r.asyncExcStopMs.p50, 2),
+        fmt(r.asyncExcStopMs.p99, 2),
+        int(r.busy8ItersPerS),
+        fmt(r.throughputVsDefault, 3),
+      ]),
     });
   }
   const ko = report.killableOverhead;
@@ -165,7 +247,14 @@ function tables(report) {
     out.push({
       title: "frozenReport — an agent frozen by C code holding the GIL: ms from the stop (a call's timeout) to the report, past deadlineMs",
       head: ["deadlineMs", "task p50", "task max", "call p50", "call max", "n"],
-      rows: Object.entries(fr).map(([k, v]) => [k, fmt(v.task, 1), fmt(d[k]?.task?.max, 1), fmt(v.call, 1), fmt(d[k]?.call?.max, 1), d[k]?.task?.n ?? ""]),
+      rows: Object.entries(fr).map(([k, v]) => [
+        k,
+        fmt(v.task, 1),
+        fmt(d[k]?.task?.max, 1),
+        fmt(v.call, 1),
+        fmt(d[k]?.call?.max, 1),
+        d[k]?.task?.n ?? "",
+      ]),
     });
   }
   const ms = report.massStop;
@@ -174,7 +263,16 @@ function tables(report) {
     out.push({
       title: `massStop — ${ms.n} spinning tasks stopped at once: ms to the last report, vs the in-process floor`,
       head: ["pyleash", "floor", "ratio", "outcomes"],
-      rows: [[fmt(ms.pyleash, 1), fmt(ms.floor, 1), fmt(ms.ratio, 1), Object.entries(d.outcomes ?? {}).map(([k, v]) => `${k} ${v}`).join(", ")]],
+      rows: [
+        [
+          fmt(ms.pyleash, 1),
+          fmt(ms.floor, 1),
+          fmt(ms.ratio, 1),
+          Object.entries(d.outcomes ?? {})
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", "),
+        ],
+      ],
     });
   }
   const bytes = report.bytesRoundTrip;
@@ -183,7 +281,14 @@ function tables(report) {
     out.push({
       title: `bytesRoundTrip — a Buffer through a call that returns it, MB/s (${c.bytesMiB} MiB; pythonia ${c.bytesPythoniaMiB} MiB), and the agent's RSS (MiB)`,
       head: ["contender", "binary frames", "base64 in JSON", "JSON array (pythonia)", "RSS before", "RSS after"],
-      rows: Object.entries(bytes).map(([k, v]) => [k, int(v.framesMBps), int(v.base64MBps), fmt(v.jsonArrayMBps, 2), fmt(v.rssBeforeMb), fmt(v.rssAfterMb)]),
+      rows: Object.entries(bytes).map(([k, v]) => [
+        k,
+        int(v.framesMBps),
+        int(v.base64MBps),
+        fmt(v.jsonArrayMBps, 2),
+        fmt(v.rssBeforeMb),
+        fmt(v.rssAfterMb),
+      ]),
     });
   }
   const rl = report.remoteLink;
@@ -198,7 +303,12 @@ function tables(report) {
       head: ["what", "median", "min", "max"],
       rows: [
         ["the call rejects with WorkerLostError", int(rl.lostDetectMs.median), int(rl.lostDetectMs.min), int(rl.lostDetectMs.max)],
-        [`the agent exits by its own timeout (codes ${rl.agentExitCodes.join(", ")})`, int(rl.agentExitMs.median), int(rl.agentExitMs.min), int(rl.agentExitMs.max)],
+        [
+          `the agent exits by its own timeout (codes ${rl.agentExitCodes.join(", ")})`,
+          int(rl.agentExitMs.median),
+          int(rl.agentExitMs.min),
+          int(rl.agentExitMs.max),
+        ],
       ],
     });
   }
@@ -206,14 +316,55 @@ function tables(report) {
   if (ray) {
     const stop = ray.blockedSyncStop;
     out.push({
-      title: "ray — agents in Ray actors: call round trip (µs), ray.kill to the in-flight calls' rejection (ms), a sync method in time.sleep(100) stopped",
+      title:
+        "ray — agents in Ray actors: call round trip (µs), ray.kill to the in-flight calls' rejection (ms), a sync method in time.sleep(100) stopped",
       head: ["measure", "side", "p50", "p99", "min", "max", "result"],
       rows: [
-        ["serial call RTT, µs", "local agent", fmt(ray.rttUs.local.p50), fmt(ray.rttUs.local.p99), fmt(ray.rttUs.local.min), fmt(ray.rttUs.local.max), ""],
-        ["serial call RTT, µs", "Ray-hosted agent", fmt(ray.rttUs.ray.p50), fmt(ray.rttUs.ray.p99), fmt(ray.rttUs.ray.min), fmt(ray.rttUs.ray.max), ""],
-        ["ray.kill → calls rejected, ms", "pyleash", fmt(ray.killToRejectionMs.p50), fmt(ray.killToRejectionMs.p99), fmt(ray.killToRejectionMs.min), fmt(ray.killToRejectionMs.max), ray.killErrors.join(", ")],
-        ["ray.kill → restarted agent joined, ms", "Ray + pyleash", fmt(ray.killToRejoinMs.p50), fmt(ray.killToRejoinMs.p99), fmt(ray.killToRejoinMs.min), fmt(ray.killToRejoinMs.max), ray.joinedBeforeRejection === undefined ? "" : `joined before the rejections ${ray.joinedBeforeRejection}/${ray.kills}`],
-        ["stop of a sync method in time.sleep(100), ms", "pyleash (main lane, signal)", fmt(stop.pyleash.p50), fmt(stop.pyleash.p99), fmt(stop.pyleash.min), fmt(stop.pyleash.max), stop.pyleash.outcomes.join(", ")],
+        [
+          "serial call RTT, µs",
+          "local agent",
+          fmt(ray.rttUs.local.p50),
+          fmt(ray.rttUs.local.p99),
+          fmt(ray.rttUs.local.min),
+          fmt(ray.rttUs.local.max),
+          "",
+        ],
+        [
+          "serial call RTT, µs",
+          "Ray-hosted agent",
+          fmt(ray.rttUs.ray.p50),
+          fmt(ray.rttUs.ray.p99),
+          fmt(ray.rttUs.ray.min),
+          fmt(ray.rttUs.ray.max),
+          "",
+        ],
+        [
+          "ray.kill → calls rejected, ms",
+          "pyleash",
+          fmt(ray.killToRejectionMs.p50),
+          fmt(ray.killToRejectionMs.p99),
+          fmt(ray.killToRejectionMs.min),
+          fmt(ray.killToRejectionMs.max),
+          ray.killErrors.join(", "),
+        ],
+        [
+          "ray.kill → restarted agent joined, ms",
+          "Ray + pyleash",
+          fmt(ray.killToRejoinMs.p50),
+          fmt(ray.killToRejoinMs.p99),
+          fmt(ray.killToRejoinMs.min),
+          fmt(ray.killToRejoinMs.max),
+          ray.joinedBeforeRejection === undefined ? "" : `joined before the rejections ${ray.joinedBeforeRejection}/${ray.kills}`,
+        ],
+        [
+          "stop of a sync method in time.sleep(100), ms",
+          "pyleash (main lane, signal)",
+          fmt(stop.pyleash.p50),
+          fmt(stop.pyleash.p99),
+          fmt(stop.pyleash.min),
+          fmt(stop.pyleash.max),
+          stop.pyleash.outcomes.join(", "),
+        ],
         ["stop of a sync method in time.sleep(100)", `ray.cancel (Ray ${stop.rayCancel.ray})`, "—", "—", "—", "—", stop.rayCancel.result],
       ],
     });
@@ -229,7 +380,8 @@ function tables(report) {
 function machineLines(m) {
   return [
     `CPU: ${m.cores} cores (${m.cpuModel}), load average ${m.loadavgStart.join(" ")} at start, ${m.loadavgEnd.join(" ")} at end`,
-    `OS: ${m.os}; Node ${m.node}; zeromq.js ${m.zeromq}` + (m.PYTHONDONTWRITEBYTECODE ? `; PYTHONDONTWRITEBYTECODE=${m.PYTHONDONTWRITEBYTECODE} (Python writes no .pyc cache)` : "") +
+    `OS: ${m.os}; Node ${m.node}; zeromq.js ${m.zeromq}` +
+      (m.PYTHONDONTWRITEBYTECODE ? `; PYTHONDONTWRITEBYTECODE=${m.PYTHONDONTWRITEBYTECODE} (Python writes no .pyc cache)` : "") +
       `; the agent's bytecode, compiled as npm install does: ${m.agentBytecode ? "present (pythonia's script compiles at every start)" : "absent (it compiles at every start)"}`,
     `Python ${m.python.version} at ${m.python.path}${m.pyzmqPython ? `; pyzmq ${m.pyzmqPython.pyzmq} (libzmq ${m.pyzmqPython.libzmq}) in ${m.pyzmqPython.path}` : "; no pyzmq venv: pyleash-pyzmq not measured"}`,
     `pythonia ${m.pythonia}`,
@@ -237,7 +389,12 @@ function machineLines(m) {
 }
 
 export function renderMarkdown(report) {
-  const lines = ["# pyleash benchmark", "", `Generated ${report.generatedAt}${report.quick ? " (quick run)" : ""}; ${report.rounds} rounds; ${report.elapsedS} s.`, ""];
+  const lines = [
+    "# pyleash benchmark",
+    "",
+    `Generated ${report.generatedAt}${report.quick ? " (quick run)" : ""}; ${report.rounds} rounds; ${report.elapsedS} s.`,
+    "",
+  ];
   lines.push("## Machine", "", ...machineLines(report.machine).map((l) => `- ${l}`), "");
   for (const t of tables(report)) {
     lines.push(`## ${t.title}`, "", `| ${t.head.join(" | ")} |`, `| ${t.head.map(() => "---").join(" | ")} |`);
@@ -246,7 +403,8 @@ export function renderMarkdown(report) {
   }
   lines.push("## Notes", "");
   for (const [k, note] of Object.entries(report.pending)) lines.push(`- \`${k}\`: ${note}`);
-  for (const [k, n] of Object.entries(report.notes ?? {})) for (const [f, note] of Object.entries(n)) lines.push(`- \`${k}.${f}\`: ${note}`);
+  for (const [k, n] of Object.entries(report.notes ?? {}))
+    for (const [f, note] of Object.entries(n)) lines.push(`- \`${k}.${f}\`: ${note}`);
   lines.push("", "## Method", "");
   for (const [k, m] of Object.entries(report.methods)) lines.push(`- \`${k}\`: ${m}`);
   lines.push("");
@@ -254,7 +412,9 @@ export function renderMarkdown(report) {
 }
 
 export function renderText(report) {
-  const lines = [`pyleash benchmark — ${report.generatedAt}${report.quick ? " (quick)" : ""}, ${report.rounds} rounds, ${report.elapsedS} s`];
+  const lines = [
+    `pyleash benchmark — ${report.generatedAt}${report.quick ? " (quick)" : ""}, ${report.rounds} rounds, ${report.elapsedS} s`,
+  ];
   lines.push(...machineLines(report.machine).map((l) => `  ${l}`), "");
   for (const t of tables(report)) {
     const widths = t.head.map((h, i) => Math.max(h.length, ...t.rows.map((r) => String(r[i] ?? "").length)));
@@ -278,8 +438,15 @@ export function renderDocFigures(report) {
   const lines = ["## Machine of the figures below"];
   for (const line of body) {
     if (line.startsWith("## ") && lines.at(-1) === "" && !lines.includes("## Figures")) {
-      lines.push(`From \`npm run -s bench\` (${kind}): generated ${report.generatedAt}; ${report.rounds} rounds; ${report.elapsedS} s. The machine is`);
-      lines.push("shared: compare rows within one table, which were taken side by side, rather than absolute figures across runs.", "", "## Figures", "");
+      lines.push(
+        `From \`npm run -s bench\` (${kind}): generated ${report.generatedAt}; ${report.rounds} rounds; ${report.elapsedS} s. The machine is`,
+      );
+      lines.push(
+        "shared: compare rows within one table, which were taken side by side, rather than absolute figures across runs.",
+        "",
+        "## Figures",
+        "",
+      );
     }
     lines.push(line.startsWith("## ") ? `#${line}` : line);
   }

@@ -27,7 +27,9 @@ const SWITCH_INTERVAL_MS = 0.2; // the worker's default, which the stops above r
 /** The floor's latencies in ms: the same async-exc stop in one Python process, no pyleash (stop_floor.py). */
 async function floorSamples(python, busy, samples) {
   const script = new URL("./stop_floor.py", import.meta.url).pathname;
-  const { stdout } = await promisify(execFile)(python, [script, String(busy), String(samples), String(SWITCH_INTERVAL_MS)], { timeout: 300_000 });
+  const { stdout } = await promisify(execFile)(python, [script, String(busy), String(samples), String(SWITCH_INTERVAL_MS)], {
+    timeout: 300_000,
+  });
   return JSON.parse(stdout);
 }
 
@@ -41,7 +43,9 @@ export async function stopSamples({ python, busy, samples, switchIntervalMs }) {
   const worker = await openWorker(python, switchIntervalMs === undefined ? {} : { switchIntervalMs });
   samples = { ...samples };
   const strategies = Object.keys(samples);
-  const out = Object.fromEntries(strategies.map((s) => [s, /** @type {Record<string, any>} */ ({ e2eMs: [], agentMs: [], outcomes: {}, steps: {} })]));
+  const out = Object.fromEntries(
+    strategies.map((s) => [s, /** @type {Record<string, any>} */ ({ e2eMs: [], agentMs: [], outcomes: {}, steps: {} })]),
+  );
   try {
     const others = await startBusy(worker, busy);
     const most = Math.max(...Object.values(samples));
@@ -55,7 +59,10 @@ export async function stopSamples({ python, busy, samples, switchIntervalMs }) {
         if (!(await within(starting, 10_000))) {
           // Counted and reported: the start request got no reply (seen rarely with 8 busy threads).
           o.startLost = (o.startLost ?? 0) + 1;
-          o.startLostPing ??= await worker.ping({ timeoutMs: 2_000 }).then((p) => `ping ok, ${p.threads} threads`, (e) => `ping failed: ${e?.message ?? e}`);
+          o.startLostPing ??= await worker.ping({ timeoutMs: 2_000 }).then(
+            (p) => `ping ok, ${p.threads} threads`,
+            (e) => `ping failed: ${e?.message ?? e}`,
+          );
           o.startLostThreads ??= await threadSummary(worker);
           if (process.env.BENCH_DEBUG) process.stderr.write(`[stop-latency]   start lost: ${o.startLostPing}\n`);
           continue;
@@ -121,7 +128,13 @@ async function inFunction(task, fn) {
 async function within(promise, ms) {
   let timer;
   const late = new Promise((resolve) => (timer = setTimeout(resolve, ms, false)));
-  const ok = await Promise.race([promise.then(() => true, () => true), late]);
+  const ok = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    late,
+  ]);
   clearTimeout(timer);
   return ok;
 }
@@ -163,19 +176,29 @@ export const stopLatency = {
         const g = got[strategy];
         if (!g || g.e2eMs.length === 0) {
           value[strategy][busy] = null;
-          detail[strategy][busy] = g ? { outcomes: g.outcomes, reason: g.reason ?? null } : { reason: `needs CPython ≥ 3.12 (this run: ${pythonVersion})` };
+          detail[strategy][busy] = g
+            ? { outcomes: g.outcomes, reason: g.reason ?? null }
+            : { reason: `needs CPython ≥ 3.12 (this run: ${pythonVersion})` };
           continue;
         }
         const s = summarize(g.e2eMs, 2);
         value[strategy][busy] = { p50: s.p50, p99: s.p99 };
         detail[strategy][busy] = {
-          ...s, n: g.e2eMs.length, agentLatencyMsP50: round(median(g.agentMs), 3), outcomes: g.outcomes, steps: g.steps,
+          ...s,
+          n: g.e2eMs.length,
+          agentLatencyMsP50: round(median(g.agentMs), 3),
+          outcomes: g.outcomes,
+          steps: g.steps,
           ...(g.errors ? { errors: g.errors, firstError: g.firstError } : {}),
           ...(g.notStarted ? { notStarted: g.notStarted, notStartedThreads: g.notStartedThreads } : {}),
           ...(g.startLost ? { startLost: g.startLost, startLostPing: g.startLostPing, startLostThreads: g.startLostThreads } : {}),
         };
       }
-      log(`stopLatencyMs busy ${busy}: ${Object.keys(STOP_TARGETS).map((s) => `${s} ${value[s][busy]?.p50 ?? "—"}`).join(", ")}`);
+      log(
+        `stopLatencyMs busy ${busy}: ${Object.keys(STOP_TARGETS)
+          .map((s) => `${s} ${value[s][busy]?.p50 ?? "—"}`)
+          .join(", ")}`,
+      );
     }
     value[FLOOR_ROW] = {};
     detail[FLOOR_ROW] = {};

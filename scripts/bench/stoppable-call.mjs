@@ -51,7 +51,12 @@ export async function stoppableSamples({ python, rounds, calls, warm, baseline }
     }
     const runs = [];
     for (const name of Object.keys(workers)) for (const mode of Object.keys(MODES)) runs.push([name, mode]);
-    const out = Object.fromEntries(Object.keys(workers).map((w) => [w, Object.fromEntries(Object.keys(MODES).map((m) => [m, { samples: [], p50: [], nodeCpuUs: [], agentCpuUs: [] }]))]));
+    const out = Object.fromEntries(
+      Object.keys(workers).map((w) => [
+        w,
+        Object.fromEntries(Object.keys(MODES).map((m) => [m, { samples: [], p50: [], nodeCpuUs: [], agentCpuUs: [] }])),
+      ]),
+    );
     for (const [name, mode] of runs) await serial(workers[name], MODES[mode], warm); // JIT, the agent's caches
     for (let r = 0; r < rounds; r++) {
       for (const [name, mode] of rotation(runs, r)) {
@@ -96,10 +101,23 @@ export const stoppableCall = {
           cpuUs: round(median(cpu), 1),
           ...(mode === "plain" ? {} : { ratio: ratio(o.p50, plain.p50), cpuRatio: ratio(cpu, plainCpu) }),
         };
-        detail[name][mode] = { roundP50: o.p50.map((v) => round(v)), nodeCpuUs: o.nodeCpuUs.map((v) => round(v)), agentCpuUs: o.agentCpuUs.map((v) => round(v)) };
+        detail[name][mode] = {
+          roundP50: o.p50.map((v) => round(v)),
+          nodeCpuUs: o.nodeCpuUs.map((v) => round(v)),
+          agentCpuUs: o.agentCpuUs.map((v) => round(v)),
+        };
       }
     }
-    log(`stoppableCallCost: ${Object.entries(value).map(([n, m]) => `${n} ${Object.entries(m).map(([k, v]) => `${k} ${v.p50}${v.ratio ? ` (${v.ratio}×, cpu ${v.cpuRatio}×)` : ""}`).join(", ")}`).join("; ")}`);
+    log(
+      `stoppableCallCost: ${Object.entries(value)
+        .map(
+          ([n, m]) =>
+            `${n} ${Object.entries(m)
+              .map(([k, v]) => `${k} ${v.p50}${v.ratio ? ` (${v.ratio}×, cpu ${v.cpuRatio}×)` : ""}`)
+              .join(", ")}`,
+        )
+        .join("; ")}`,
+    );
     return {
       value,
       detail,

@@ -50,9 +50,18 @@ export const swallowStop = {
   title: "Stopping a loop that swallows every exception (ms)",
   async run({ contenders, config, env, log }) {
     const python = contenders.find((c) => c.name === "pyleash-builtin").python;
-    const got = await runInChild("swallow-stop.mjs", "swallowSamples", { python, samples: config.swallowSamples }, { env, timeoutMs: 600_000 });
+    const got = await runInChild(
+      "swallow-stop.mjs",
+      "swallowSamples",
+      { python, samples: config.swallowSamples },
+      { env, timeoutMs: 600_000 },
+    );
     const { value, detail } = stopFigures(got);
-    log(`swallowStopMs: ${Object.entries(value).map(([k, v]) => `${k} ${v?.p50 ?? "—"}`).join(", ")}`);
+    log(
+      `swallowStopMs: ${Object.entries(value)
+        .map(([k, v]) => `${k} ${v?.p50 ?? "—"}`)
+        .join(", ")}`,
+    );
     return {
       value,
       detail,

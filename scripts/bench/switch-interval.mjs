@@ -43,20 +43,30 @@ export const switchInterval = {
       const label = interval === null ? "5 (null: Python's own)" : String(interval);
       const rates = [];
       for (let r = 0; r < config.switchRounds; r++) {
-        rates.push(await runInChild("switch-interval.mjs", "busyThroughput", { python, switchIntervalMs: interval, threads: 8, seconds: config.switchSeconds }, { env }));
+        rates.push(
+          await runInChild(
+            "switch-interval.mjs",
+            "busyThroughput",
+            { python, switchIntervalMs: interval, threads: 8, seconds: config.switchSeconds },
+            { env },
+          ),
+        );
       }
       const got = await runInChild(
-        "stop-latency.mjs", "stopSamples",
+        "stop-latency.mjs",
+        "stopSamples",
         { python, busy: 8, samples: { "async-exc": config.switchStops }, switchIntervalMs: interval },
         { env, timeoutMs: 300_000 },
       );
       const s = summarize(got["async-exc"].e2eMs, 2);
       rates.sort((a, b) => a - b);
-      rows.push(/** @type {Record<string, any>} */ ({
-        switchIntervalMs: interval,
-        asyncExcStopMs: { p50: s.p50, p99: s.p99 },
-        busy8ItersPerS: Math.round(rates[Math.floor(rates.length / 2)]),
-      }));
+      rows.push(
+        /** @type {Record<string, any>} */ ({
+          switchIntervalMs: interval,
+          asyncExcStopMs: { p50: s.p50, p99: s.p99 },
+          busy8ItersPerS: Math.round(rates[Math.floor(rates.length / 2)]),
+        }),
+      );
       log(`switchInterval ${label} ms: async-exc p50 ${s.p50} p99 ${s.p99} ms, 8 threads ${rows.at(-1).busy8ItersPerS} it/s`);
     }
     const base = rows.find((r) => r.switchIntervalMs === null).busy8ItersPerS;

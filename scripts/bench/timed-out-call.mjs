@@ -66,7 +66,10 @@ export async function pyleashSide({ python, hang }) {
 async function pythoniaSide(python, hang) {
   const env = { ...process.env, PYTHON_BIN: python, REQ_TIMEOUT: String(TIMEOUT_MS) };
   const script = join(ROOT, "scripts/bench/pythonia-rescue.mjs");
-  const { stdout } = await promisify(execFile)(process.execPath, [script, "--side", "pythonia", hang], { env, timeout: (HANG_S + 30) * 1000 });
+  const { stdout } = await promisify(execFile)(process.execPath, [script, "--side", "pythonia", hang], {
+    env,
+    timeout: (HANG_S + 30) * 1000,
+  });
   return JSON.parse(stdout.trim().split("\n").at(-1));
 }
 
@@ -80,7 +83,11 @@ export const timedOutCall = {
       value[`pyleash-${hang}`] = await runInChild("timed-out-call.mjs", "pyleashSide", { python, hang }, { env, timeoutMs: 60_000 });
       value[`pythonia-${hang}`] = await pythoniaSide(python, hang);
     }
-    log(`timedOutCall: ${Object.entries(value).map(([k, v]) => `${k} ran on=${v.pythonRanOn}`).join(", ")}`);
+    log(
+      `timedOutCall: ${Object.entries(value)
+        .map(([k, v]) => `${k} ran on=${v.pythonRanOn}`)
+        .join(", ")}`,
+    );
     return {
       value,
       method:

@@ -75,7 +75,9 @@ const timeout = (ms) => new Promise((r) => setTimeout(r, ms, null));
 /** Every CPython >= 3.8 that pyenv lists, as [version, path]. */
 function pyenvPythons() {
   const root = execFileSync("pyenv", ["root"], { encoding: "utf8" }).trim();
-  const versions = execFileSync("pyenv", ["versions", "--bare"], { encoding: "utf8" }).split("\n").map((v) => v.trim());
+  const versions = execFileSync("pyenv", ["versions", "--bare"], { encoding: "utf8" })
+    .split("\n")
+    .map((v) => v.trim());
   return versions
     .filter((v) => /^3\.(\d+)\.\d+$/.test(v) && Number(v.split(".")[1]) >= 8)
     .map((v) => join(root, "versions", v, "bin", "python"))

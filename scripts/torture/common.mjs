@@ -79,7 +79,8 @@ export function track(promise) {
   return t;
 }
 
-export const errorClass = (error) => (error && typeof error === "object" ? error.name ?? error.constructor?.name ?? "Error" : typeof error);
+export const errorClass = (error) =>
+  error && typeof error === "object" ? (error.name ?? error.constructor?.name ?? "Error") : typeof error;
 
 /** True while a process exists (zombies count as gone). */
 export function isAlive(pid) {
@@ -113,8 +114,7 @@ export function taggedPythons() {
       if (/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"))) continue;
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
       if (cmdline.includes("python") || cmdline.includes("pyleash")) out.push({ pid, cmdline });
-    } catch {
-    }
+    } catch {}
   }
   return out;
 }
@@ -152,7 +152,9 @@ export function spawnAgent(python, { endpoint, transport = "builtin", token = ra
   child.stderr.on("data", (d) => (stderr = (stderr + d.toString()).slice(-4096)));
   for (const fd of [3, 4]) child.stdio[fd]?.on("error", () => {});
   /** @type {import("node:stream").Readable} */ (child.stdio[4]).resume();
-  /** @type {import("node:stream").Writable} */ (child.stdio[3]).write(`${JSON.stringify({ endpoint, token, transport, parentPid: process.pid, switchIntervalMs: null })}\n`);
+  /** @type {import("node:stream").Writable} */ (child.stdio[3]).write(
+    `${JSON.stringify({ endpoint, token, transport, parentPid: process.pid, switchIntervalMs: null })}\n`,
+  );
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const kill = async () => {
     try {

@@ -4,9 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import {
-  DIST, FIXTURES, TAG_ENV, bump, dirGone, errorClass, ipcDir, isAlive, settleWithin, survivors, track,
-} from "./common.mjs";
+import { DIST, FIXTURES, TAG_ENV, bump, dirGone, errorClass, ipcDir, isAlive, settleWithin, survivors, track } from "./common.mjs";
 
 const HANG_MS = 10_000; // a call not settled this long after the fault counts as hung
 
@@ -83,7 +81,11 @@ async function stopRound(ctx, sum, round) {
   // a member such as a process task's child exits) gets SIGHUP and SIGCONT (POSIX job control).
   if (state === "T" && health.responsive) sum.healthWrong = (sum.healthWrong ?? 0) + 1;
   if (state !== "T") {
-    ctx.finding("faults", `a SIGSTOPped agent was running again (state ${state}) within a second; nothing in pyleash sends SIGCONT, but the kernel does when a stopped, orphaned process group loses a member; health() then rightly says responsive`, { seed: ctx.seed, round });
+    ctx.finding(
+      "faults",
+      `a SIGSTOPped agent was running again (state ${state}) within a second; nothing in pyleash sends SIGCONT, but the kernel does when a stopped, orphaned process group loses a member; health() then rightly says responsive`,
+      { seed: ctx.seed, round },
+    );
   }
   await settleWithin(Promise.all(calls.map((t) => t.done)), HANG_MS);
   const waitingWhileStopped = untimed.filter((t) => !t.settled).length;
@@ -93,7 +95,12 @@ async function stopRound(ctx, sum, round) {
     process.kill(worker.pid, "SIGCONT");
     const next = await settleWithin(worker.call("math:floor", [2.7], {}, { timeoutMs: 5_000 }), HANG_MS);
     const how = next.error?.signal ?? next.error?.exitCode; // a crash: by which signal, or with which status
-    sum.afterSigcont = bump(sum.afterSigcont ?? {}, next.ok && next.value === 2 ? "next call ok" : `next call ${next.hung ? "hung" : errorClass(next.error)}${how == null ? "" : ` (${how})`}`);
+    sum.afterSigcont = bump(
+      sum.afterSigcont ?? {},
+      next.ok && next.value === 2
+        ? "next call ok"
+        : `next call ${next.hung ? "hung" : errorClass(next.error)}${how == null ? "" : ` (${how})`}`,
+    );
     await settleWithin(Promise.all(untimed.map((t) => t.done)), HANG_MS);
   }
   await settleWithin(worker.close(), HANG_MS);
@@ -141,7 +148,8 @@ async function controllerRound(ctx, ctl) {
     console.log(JSON.stringify({ pid: w.pid, child: child.pid, endpoint: w.endpoint }));
     setInterval(() => {}, 1000);`;
   const controller = spawn(process.execPath, ["--input-type=module", "-e", script], {
-    stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...TAG_ENV },
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...TAG_ENV },
   });
   let stderr = "";
   controller.stderr.on("data", (d) => (stderr += d));
@@ -171,10 +179,18 @@ async function controllerRound(ctx, ctl) {
   }
   if (existsSync(dir)) ctl.dirLeftBySigkill++;
   // The next controller (a fresh process: the sweep runs once per process) must remove the dead one's directory.
-  const next = spawn(process.execPath, ["--input-type=module", "-e", `
+  const next = spawn(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `
     import { Worker } from ${JSON.stringify(new URL(DIST).pathname)};
     const w = await Worker.start({ transport: ${JSON.stringify(ctx.transport)} });
-    await w.close();`], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...TAG_ENV } });
+    await w.close();`,
+    ],
+    { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...TAG_ENV } },
+  );
   const exit = await settleWithin(new Promise((r) => next.once("exit", r)), 30_000);
   if (exit.hung) next.kill("SIGKILL");
   if (existsSync(dir)) ctl.leftoverFiles++;

@@ -35,14 +35,40 @@ export const nest = (depth, leaf = 1) => {
   return v;
 };
 
-const SAFE_TARGETS = ["math:floor", "builtins:len", "calls:echo", "nonexistent_mod_zz:f", "math:", ":floor", "math:floor.x.y",
-  "../x:y", "math:__class__", "", "os", "a:b:c", "\u0000:\u0000", "x".repeat(10_000), "calls:", "calls:echo.__globals__"];
+const SAFE_TARGETS = [
+  "math:floor",
+  "builtins:len",
+  "calls:echo",
+  "nonexistent_mod_zz:f",
+  "math:",
+  ":floor",
+  "math:floor.x.y",
+  "../x:y",
+  "math:__class__",
+  "",
+  "os",
+  "a:b:c",
+  "\u0000:\u0000",
+  "x".repeat(10_000),
+  "calls:",
+  "calls:echo.__globals__",
+];
 
 /** A malformed request body for `worker.request` (the connection adds a good id) and its class. */
 function workerBody(rng, retired, index) {
   const weights = {
-    unknownType: 2, missingField: 3, wrongType: 6, badTarget: 3, badEnum: 2, badNumbers: 3, strangeStrings: 2,
-    extraFields: 1, deepArgs: 1, taskObject: 1, deepTop: 0.3, bigString: 0.3,
+    unknownType: 2,
+    missingField: 3,
+    wrongType: 6,
+    badTarget: 3,
+    badEnum: 2,
+    badNumbers: 3,
+    strangeStrings: 2,
+    extraFields: 1,
+    deepArgs: 1,
+    taskObject: 1,
+    deepTop: 0.3,
+    bigString: 0.3,
   };
   for (const k of retired) weights[k] = 0;
   const kind = coverFirst(rng, weights, index);
@@ -52,8 +78,15 @@ function workerBody(rng, retired, index) {
     case "unknownType":
       return [kind, { type: rng.pick([rng.string(8), "", "CALL", "hello", "task-ended", "__proto__", "constructor"]) }];
     case "missingField": {
-      const body = rng.pick([{ type: "call" }, { type: "call", args: [1] }, { type: "start" }, { type: "start", target: "blocking:returns_soon" },
-        { type: "stop" }, { type: "stack" }, { type: "start", task: `m${rng.int(1e9)}` }]);
+      const body = rng.pick([
+        { type: "call" },
+        { type: "call", args: [1] },
+        { type: "start" },
+        { type: "start", target: "blocking:returns_soon" },
+        { type: "stop" },
+        { type: "stack" },
+        { type: "start", task: `m${rng.int(1e9)}` },
+      ]);
       return [kind, body];
     }
     case "wrongType": {
@@ -66,19 +99,38 @@ function workerBody(rng, retired, index) {
     case "badTarget":
       return [kind, { type: "call", target: rng.pick(SAFE_TARGETS), args: rng.pick([[], [2.5], [1, 2, 3]]) }];
     case "badEnum":
-      return [kind, rng.pick([
-        { type: "start", task: `e${rng.int(1e9)}`, target: "blocking:returns_soon", args: [1], kind: rng.pick(["fiber", "", "THREAD", "process "]) },
-        { type: "stop", task: `e${rng.int(1e9)}`, strategy: rng.pick(["nuke", "", "AUTO", "signal\u0000"]) },
-      ])];
+      return [
+        kind,
+        rng.pick([
+          {
+            type: "start",
+            task: `e${rng.int(1e9)}`,
+            target: "blocking:returns_soon",
+            args: [1],
+            kind: rng.pick(["fiber", "", "THREAD", "process "]),
+          },
+          { type: "stop", task: `e${rng.int(1e9)}`, strategy: rng.pick(["nuke", "", "AUTO", "signal\u0000"]) },
+        ]),
+      ];
     case "badNumbers":
-      return [kind, rng.pick([
-        { type: "stop", task: `n${rng.int(1e9)}`, graceMs: rng.pick([-1, -1e308, 1e308, 0.5, Number.MAX_SAFE_INTEGER]) },
-        { type: "stop", task: `n${rng.int(1e9)}`, deadlineMs: rng.pick([-5, 1e308, Number.MIN_VALUE]) },
-        { type: "call", target: "math:floor", args: [rng.pick([1e308, -1e308, 2 ** 53 + 1, Number.MIN_VALUE, -0])] },
-      ])];
+      return [
+        kind,
+        rng.pick([
+          { type: "stop", task: `n${rng.int(1e9)}`, graceMs: rng.pick([-1, -1e308, 1e308, 0.5, Number.MAX_SAFE_INTEGER]) },
+          { type: "stop", task: `n${rng.int(1e9)}`, deadlineMs: rng.pick([-5, 1e308, Number.MIN_VALUE]) },
+          { type: "call", target: "math:floor", args: [rng.pick([1e308, -1e308, 2 ** 53 + 1, Number.MIN_VALUE, -0])] },
+        ]),
+      ];
     case "strangeStrings": {
-      const s = rng.pick(["\ud800", "\udfff", "a\u0000b", "\uffff", "😀".repeat(100), "\u202e", "\\", "\"}"]);
-      return [kind, rng.pick([{ type: "call", target: "calls:echo", args: [s] }, { type: "stack", task: s }, { type: "call", target: s }])];
+      const s = rng.pick(["\ud800", "\udfff", "a\u0000b", "\uffff", "😀".repeat(100), "\u202e", "\\", '"}']);
+      return [
+        kind,
+        rng.pick([
+          { type: "call", target: "calls:echo", args: [s] },
+          { type: "stack", task: s },
+          { type: "call", target: s },
+        ]),
+      ];
     }
     case "extraFields":
       return [kind, { type: "ping", [rng.string(6)]: anyValue(), __proto__x: 1, constructor: "x", "\u0000": 1 }];
@@ -97,7 +149,18 @@ function workerBody(rng, retired, index) {
 async function workerLane(ctx) {
   const { protocolRequests: total, batch } = ctx.config;
   const rng = ctx.rng("protocol-worker");
-  const out = { tried: 0, answered: {}, unanswered: 0, batches: 0, goodCallAfterBatch: 0, unansweredBatches: 0, deafBatches: 0, culprits: {}, rssKb: {}, retired: [] };
+  const out = {
+    tried: 0,
+    answered: {},
+    unanswered: 0,
+    batches: 0,
+    goodCallAfterBatch: 0,
+    unansweredBatches: 0,
+    deafBatches: 0,
+    culprits: {},
+    rssKb: {},
+    retired: [],
+  };
   const deaths = {};
   let worker = await ctx.Worker.start({ pythonPath: [FIXTURES], env: TAG_ENV, transport: ctx.transport, output: "ignore" });
   const rss = [statusKb(worker.pid)];
@@ -106,7 +169,9 @@ async function workerLane(ctx) {
       const n = Math.min(batch, total - start);
       const inputs = [];
       for (let i = 0; i < n; i++) inputs.push(workerBody(rng, out.retired, start + i));
-      const results = await Promise.all(inputs.map(([, body]) => settleWithin(worker.request(body, { timeoutMs: REQUEST_TIMEOUT_MS }), REQUEST_TIMEOUT_MS * 3)));
+      const results = await Promise.all(
+        inputs.map(([, body]) => settleWithin(worker.request(body, { timeoutMs: REQUEST_TIMEOUT_MS }), REQUEST_TIMEOUT_MS * 3)),
+      );
       out.tried += n;
       out.batches++;
       let culprit;
@@ -130,8 +195,12 @@ async function workerLane(ctx) {
         out.unansweredBatches++;
         for (const kind of Object.keys(silent)) {
           const i = results.findIndex((r, k) => inputs[k][0] === kind && unanswered(r));
-          ctx.finding("fuzz-protocol", `"${kind}" requests left without a reply (the agent kept answering others)`,
-            { seed: ctx.seed, lane: "worker", index: start + i, input: JSON.stringify(inputs[i][1]).slice(0, 200) });
+          ctx.finding("fuzz-protocol", `"${kind}" requests left without a reply (the agent kept answering others)`, {
+            seed: ctx.seed,
+            lane: "worker",
+            index: start + i,
+            input: JSON.stringify(inputs[i][1]).slice(0, 200),
+          });
         }
         continue;
       }
@@ -143,8 +212,17 @@ async function workerLane(ctx) {
       bump(out.culprits, found.index === undefined ? `${kind} (not reproduced alone)` : kind);
       deaths[kind] = (deaths[kind] ?? 0) + 1;
       if (deaths[kind] >= ctx.config.deathsPerClass && !out.retired.includes(kind)) out.retired.push(kind);
-      ctx.finding("fuzz-protocol", `agent deaf after a "${kind}" request${found.index === undefined ? " (batch only; not reproduced alone)" : ""}`,
-        { seed: ctx.seed, lane: "worker", index: start + (found.index ?? culprit ?? 0), input: JSON.stringify(body).slice(0, 200), unansweredInBatch: silent });
+      ctx.finding(
+        "fuzz-protocol",
+        `agent deaf after a "${kind}" request${found.index === undefined ? " (batch only; not reproduced alone)" : ""}`,
+        {
+          seed: ctx.seed,
+          lane: "worker",
+          index: start + (found.index ?? culprit ?? 0),
+          input: JSON.stringify(body).slice(0, 200),
+          unansweredInBatch: silent,
+        },
+      );
       const restarted = await settleWithin(worker.restart("torture: deaf agent"), 15_000);
       if (!restarted.ok) {
         await settleWithin(worker.close(), 10_000);
@@ -182,15 +260,24 @@ function rawFrame(rng, retired, id, index) {
   const text = (s) => [kind, Buffer.from(s)];
   switch (kind) {
     case "notJson":
-      return text(rng.pick(["", "{", "}", "{\"type\":", "nul", "{'type': 'ping'}", rng.string(50, "{}[]\":,0123456789abc")]));
+      return text(rng.pick(["", "{", "}", '{"type":', "nul", "{'type': 'ping'}", rng.string(50, '{}[]":,0123456789abc')]));
     case "notUtf8":
-      return [kind, Buffer.concat([Buffer.from(`{"type":"call","id":${id},"target":"calls:echo","args":["`), rng.bytes(1 + rng.int(20)).map((b) => b | 0x80), Buffer.from("\"]}")])];
+      return [
+        kind,
+        Buffer.concat([
+          Buffer.from(`{"type":"call","id":${id},"target":"calls:echo","args":["`),
+          rng.bytes(1 + rng.int(20)).map((b) => b | 0x80),
+          Buffer.from('"]}'),
+        ]),
+      ];
     case "notObject":
-      return text(rng.pick(["null", "[]", "123", "\"ping\"", "true", `[{"type":"ping","id":${id}}]`]));
+      return text(rng.pick(["null", "[]", "123", '"ping"', "true", `[{"type":"ping","id":${id}}]`]));
     case "noId":
       return text(rng.pick(['{"type":"ping"}', '{"type":"call","target":"math:floor","args":[1.5]}', '{"type":"nosuch"}']));
     case "badId":
-      return text(`{"type":"ping","id":${rng.pick(["NaN", "Infinity", "-Infinity", "1.5", "\"7\"", "null", "18446744073709551616", "-1", "true", "[1]", "{}"])}}`);
+      return text(
+        `{"type":"ping","id":${rng.pick(["NaN", "Infinity", "-Infinity", "1.5", '"7"', "null", "18446744073709551616", "-1", "true", "[1]", "{}"])}}`,
+      );
     case "hugeInt":
       return text(`{"type":"call","id":${id},"target":"builtins:len","args":[${"9".repeat(rng.pick([4000, 4300, 4301, 5000]))}]}`);
     case "deepTop":
@@ -240,7 +327,9 @@ export async function rawAgent(ctx, dir) {
     throw new Error(`raw agent sent no hello: ${agent.stderr()}`);
   }
   return {
-    agent, replies, pid: agent.child.pid,
+    agent,
+    replies,
+    pid: agent.child.pid,
     send: (frame) => router.send([peer, frame]),
     async close() {
       await agent.kill();
@@ -272,7 +361,8 @@ async function rawLane(ctx) {
       // A call's reply comes from the pool and may trail the ping's, which the control thread answers itself.
       const waitFor = USABLE_ID.has(kind) ? [sentinel, expect] : [sentinel];
       const deadline = Date.now() + REQUEST_TIMEOUT_MS;
-      while (!waitFor.every((k) => raw.replies.has(k)) && Date.now() < deadline && raw.agent.child.exitCode === null) await new Promise((r) => setTimeout(r, 1));
+      while (!waitFor.every((k) => raw.replies.has(k)) && Date.now() < deadline && raw.agent.child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 1));
       const answered = raw.replies.get(expect) ?? raw.replies.get(null);
       bump(out.replies, answered ? `${kind}: ${answered.status}` : `${kind}: no reply`);
       const alive = raw.replies.has(sentinel);
@@ -281,7 +371,11 @@ async function rawLane(ctx) {
         out.usableIdUnanswered++;
         strikes[kind] = (strikes[kind] ?? 0) + 1; // each costs a hang detector: retire the class after a few
         if (strikes[kind] >= ctx.config.deathsPerClass && !out.retired.includes(kind)) out.retired.push(kind);
-        ctx.finding("fuzz-protocol", `no reply within ${REQUEST_TIMEOUT_MS / 1000} s to a raw "${kind}" request, though it carries a usable id`, { seed: ctx.seed, lane: "raw", index: i, input: frame.subarray(0, 120).toString() });
+        ctx.finding(
+          "fuzz-protocol",
+          `no reply within ${REQUEST_TIMEOUT_MS / 1000} s to a raw "${kind}" request, though it carries a usable id`,
+          { seed: ctx.seed, lane: "raw", index: i, input: frame.subarray(0, 120).toString() },
+        );
       }
       if (i % 500 === 0) {
         const r = statusKb(raw.pid);
@@ -293,8 +387,12 @@ async function rawLane(ctx) {
       deaths[kind] = (deaths[kind] ?? 0) + 1;
       if (deaths[kind] >= ctx.config.deathsPerClass && !out.retired.includes(kind)) out.retired.push(kind);
       const exit = raw.agent.child.exitCode;
-      ctx.finding("fuzz-protocol", `agent ${exit === null ? "deaf" : `exited ${exit}`} after a raw "${kind}" frame`,
-        { seed: ctx.seed, lane: "raw", index: i, input: frame.subarray(0, 120).toString() });
+      ctx.finding("fuzz-protocol", `agent ${exit === null ? "deaf" : `exited ${exit}`} after a raw "${kind}" frame`, {
+        seed: ctx.seed,
+        lane: "raw",
+        index: i,
+        input: frame.subarray(0, 120).toString(),
+      });
       await raw.close();
       raw = await rawAgent(ctx, dir);
     }

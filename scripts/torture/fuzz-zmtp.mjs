@@ -57,9 +57,18 @@ async function driver(ctx) {
   const exit = await exited;
   if (!final) return { tried: 0, hung: stalled ? 1 : 0, error: `driver exited ${exit.code ?? exit.signal}: ${stderr}` };
   if (final.maxRssKb - final.startRssKb > 64 * 1024) {
-    ctx.finding("fuzz-zmtp", `the fuzz driver's RSS rose by ${Math.round((final.maxRssKb - final.startRssKb) / 1024)} MiB: a 9-byte LONG frame header announcing up to the 256 MiB limit makes the Decoder allocate (and fill) the whole frame before any of it arrives, so one peer can cost the agent 256 MiB per connection`, { seed: ctx.seed, input: "greeting + READY + 02 0000000010000000 + a few bytes" });
+    ctx.finding(
+      "fuzz-zmtp",
+      `the fuzz driver's RSS rose by ${Math.round((final.maxRssKb - final.startRssKb) / 1024)} MiB: a 9-byte LONG frame header announcing up to the 256 MiB limit makes the Decoder allocate (and fill) the whole frame before any of it arrives, so one peer can cost the agent 256 MiB per connection`,
+      { seed: ctx.seed, input: "greeting + READY + 02 0000000010000000 + a few bytes" },
+    );
   }
-  for (const u of final.unexpected ?? []) ctx.finding("fuzz-zmtp", `ZmtpTransport raised ${u.error.split(":")[0]} (not TransportError) on a "${u.kind}" stream`, { seed: ctx.seed, index: u.index, input: u.input });
+  for (const u of final.unexpected ?? [])
+    ctx.finding("fuzz-zmtp", `ZmtpTransport raised ${u.error.split(":")[0]} (not TransportError) on a "${u.kind}" stream`, {
+      seed: ctx.seed,
+      index: u.index,
+      input: u.input,
+    });
   return { ...final, hung: stalled ? 1 : 0 };
 }
 
@@ -67,9 +76,14 @@ async function driver(ctx) {
 async function liveAgents(ctx) {
   const n = ctx.config.zmtpLiveAgents;
   const { stdout } = await promisify(execFile)(ctx.python, [DRIVER, "emit", String(ctx.seed + 1), String(n)], {
-    env: { ...process.env, PYTHONPATH: AGENT_PY }, maxBuffer: 1 << 24,
+    env: { ...process.env, PYTHONPATH: AGENT_PY },
+    maxBuffer: 1 << 24,
   });
-  const inputs = stdout.trim().split("\n").map((l) => l.split(" ")).map(([kind, hex]) => ({ kind, data: Buffer.from(hex ?? "", "hex") }));
+  const inputs = stdout
+    .trim()
+    .split("\n")
+    .map((l) => l.split(" "))
+    .map(([kind, hex]) => ({ kind, data: Buffer.from(hex ?? "", "hex") }));
   const dir = mkdtempSync(join(tmpdir(), "pyleash-torture-live-"));
   const out = { agents: 0, exits: {}, hung: 0, maxExitMs: 0, maxRssKb: 0 };
   try {
@@ -93,7 +107,11 @@ async function liveAgents(ctx) {
       if (exit.hung) {
         out.hung++;
         bump(out.exits, "alive after 10 s");
-        ctx.finding("fuzz-zmtp", `agent alive 10 s after a malformed stream (${input.kind})`, { seed: ctx.seed + 1, index: i, input: input.data.subarray(0, 80).toString("hex") });
+        ctx.finding("fuzz-zmtp", `agent alive 10 s after a malformed stream (${input.kind})`, {
+          seed: ctx.seed + 1,
+          index: i,
+          input: input.data.subarray(0, 80).toString("hex"),
+        });
       } else {
         out.maxExitMs = Math.max(out.maxExitMs, Math.round(performance.now() - t0));
         bump(out.exits, exit.value.signal ? `signal ${exit.value.signal}` : `exit ${exit.value.code}`);

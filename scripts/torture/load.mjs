@@ -26,10 +26,21 @@ export const load = {
 /** Mass stops of CPU-bound tasks (each one a thread spinning in pure Python, so they starve one another). */
 export const stops = massStops("stops", "spinning tasks stopped at once", "pyleash.demo:spin", "spinningAtOnce");
 /** Mass stops of cooperative tasks (each waits on its stop_event), as issue 9 first saw 403 of 500 reported blocked. */
-export const cooperativeStops = massStops("cooperativeStops", "cooperative tasks stopped at once", "pyleash.demo:cooperative", "cooperativeAtOnce");
+export const cooperativeStops = massStops(
+  "cooperativeStops",
+  "cooperative tasks stopped at once",
+  "pyleash.demo:cooperative",
+  "cooperativeAtOnce",
+);
 
 /** Mass stops of spinning tasks while CPU hogs (processes spinning outside the agent) take the cores from it. */
-export const stopsUnderLoad = massStops("stopsUnderLoad", "spinning tasks stopped at once under load", "pyleash.demo:spin", "spinningUnderLoad", true);
+export const stopsUnderLoad = massStops(
+  "stopsUnderLoad",
+  "spinning tasks stopped at once under load",
+  "pyleash.demo:spin",
+  "spinningUnderLoad",
+  true,
+);
 
 function massStops(key, title, target, countKey, underLoad = false) {
   return {
@@ -61,26 +72,59 @@ async function calls(ctx, worker) {
   ctx.log(`load: ${n} pipelined calls`);
   const t0 = performance.now();
   const pending = [];
-  for (let i = 0; i < n; i++) pending.push(worker.call("calls:add", [i, 1]).then((v) => v === i + 1, () => false));
+  for (let i = 0; i < n; i++)
+    pending.push(
+      worker.call("calls:add", [i, 1]).then(
+        (v) => v === i + 1,
+        () => false,
+      ),
+    );
   const r = await settleWithin(Promise.all(pending), 300_000);
   const correct = r.ok ? r.value.filter(Boolean).length : 0;
-  return { n, correct, wrongOrFailed: r.ok ? n - correct : undefined, hung: r.hung ? n : 0, seconds: +((performance.now() - t0) / 1000).toFixed(1) };
+  return {
+    n,
+    correct,
+    wrongOrFailed: r.ok ? n - correct : undefined,
+    hung: r.hung ? n : 0,
+    seconds: +((performance.now() - t0) / 1000).toFixed(1),
+  };
 }
 
 async function starts(ctx, worker) {
   const n = ctx.config.tasksAtOnce;
   ctx.log(`load: ${n} tasks started at once`);
   const t0 = performance.now();
-  const tasks = await Promise.all(Array.from({ length: n }, (_, i) => worker.start("blocking:returns_soon", { args: [i] }).catch((e) => e)));
+  const tasks = await Promise.all(
+    Array.from({ length: n }, (_, i) => worker.start("blocking:returns_soon", { args: [i] }).catch((e) => e)),
+  );
   const startErrors = {};
   const running = tasks.filter((t) => {
     if (t instanceof Error) bump(startErrors, errorClass(t));
     return !(t instanceof Error);
   });
   const started = await settleWithin(Promise.all(running.map((t) => t.started)), 120_000);
-  const results = await settleWithin(Promise.all(tasks.map((t, i) => (t instanceof Error ? false : t.result.then((v) => v === i, () => false)))), 120_000);
+  const results = await settleWithin(
+    Promise.all(
+      tasks.map((t, i) =>
+        t instanceof Error
+          ? false
+          : t.result.then(
+              (v) => v === i,
+              () => false,
+            ),
+      ),
+    ),
+    120_000,
+  );
   const finished = results.ok ? results.value.filter(Boolean).length : 0;
-  return { n, started: started.ok ? running.length : 0, finished, startErrors, hung: results.hung ? n : 0, seconds: +((performance.now() - t0) / 1000).toFixed(1) };
+  return {
+    n,
+    started: started.ok ? running.length : 0,
+    finished,
+    startErrors,
+    hung: results.hung ? n : 0,
+    seconds: +((performance.now() - t0) / 1000).toFixed(1),
+  };
 }
 
 /**
@@ -117,8 +161,28 @@ async function stopMany(ctx, worker, target, n) {
   await settleWithin(Promise.all(ends.map((e) => e.done)), 15_000);
   pinging = false;
   await pinger;
-  if (tasks.length < n) ctx.finding("load", `only ${tasks.length} of ${n} ${target} tasks were started within the start phase's ${ctx.config.stopsStartS} s cap (all started after ${startSeconds} s): each start waits on the GIL the running ones hold`, { seed: ctx.seed });
-  const out = { requested: n, n: tasks.length, allStarted: started.ok, startSeconds, stopSeconds, outcomes: {}, reasons: {}, agentUnresponsive: 0, dishonestReports: 0, dishonest: {}, blockedThenStopped: 0, unsettledAfter15s: 0, pings, pingsLate };
+  if (tasks.length < n)
+    ctx.finding(
+      "load",
+      `only ${tasks.length} of ${n} ${target} tasks were started within the start phase's ${ctx.config.stopsStartS} s cap (all started after ${startSeconds} s): each start waits on the GIL the running ones hold`,
+      { seed: ctx.seed },
+    );
+  const out = {
+    requested: n,
+    n: tasks.length,
+    allStarted: started.ok,
+    startSeconds,
+    stopSeconds,
+    outcomes: {},
+    reasons: {},
+    agentUnresponsive: 0,
+    dishonestReports: 0,
+    dishonest: {},
+    blockedThenStopped: 0,
+    unsettledAfter15s: 0,
+    pings,
+    pingsLate,
+  };
   for (const [i, r] of reports.entries()) {
     const end = ends[i];
     if (!end.settled) out.unsettledAfter15s++;
@@ -131,13 +195,15 @@ async function stopMany(ctx, worker, target, n) {
     bump(out.outcomes, report.outcome);
     if (report.reason) bump(out.reasons, report.reason.replace(/\d+/g, "N"));
     // pyleash.demo:spin is pure Python: no C call holds the GIL, so a report blaming one is wrong.
-    if (/C code holding the GIL has frozen/i.test(report.reason ?? "")) bump(out.dishonest, "asserts C code holding the GIL froze the agent, though every task is pure Python");
+    if (/C code holding the GIL has frozen/i.test(report.reason ?? ""))
+      bump(out.dishonest, "asserts C code holding the GIL froze the agent, though every task is pure Python");
     if (report.agentResponsive === false) {
       out.agentUnresponsive++;
       if (pingsLate === 0) bump(out.dishonest, "agentResponsive false, yet the agent answered every ping");
     }
     const stoppedError = end.settled && !end.ok && errorClass(end.error) === "TaskStoppedError";
-    if (report.outcome === "stopped" && !stoppedError) bump(out.dishonest, `stopped, but the task ${end.settled ? (end.ok ? "resolved" : errorClass(end.error)) : "did not end"}`);
+    if (report.outcome === "stopped" && !stoppedError)
+      bump(out.dishonest, `stopped, but the task ${end.settled ? (end.ok ? "resolved" : errorClass(end.error)) : "did not end"}`);
     if (report.outcome === "blocked" && stoppedError) {
       if (end.at <= r.at) bump(out.dishonest, "blocked, though the task had already ended");
       else out.blockedThenStopped++;
@@ -145,7 +211,10 @@ async function stopMany(ctx, worker, target, n) {
     if (sum(out.dishonest) > before) out.dishonestReports++;
   }
   const lies = out.dishonestReports;
-  if (lies) ctx.finding("load", `${lies} of ${tasks.length} stop reports disagree with how the task ended (${JSON.stringify(out.dishonest)})`, { seed: ctx.seed });
+  if (lies)
+    ctx.finding("load", `${lies} of ${tasks.length} stop reports disagree with how the task ended (${JSON.stringify(out.dishonest)})`, {
+      seed: ctx.seed,
+    });
   return out;
 }
 
@@ -159,13 +228,22 @@ async function oversize(ctx, worker) {
   const next = await settleWithin(worker.call("math:floor", [2.7], {}, { timeoutMs: 10_000 }), 20_000);
   const out = {
     mb,
-    outcome: r.ok ? "answered" : r.hung ? "hung" : `${errorClass(r.error)}${r.error?.exitCode !== undefined ? ` (exit ${r.error.exitCode})` : ""}`,
+    outcome: r.ok
+      ? "answered"
+      : r.hung
+        ? "hung"
+        : `${errorClass(r.error)}${r.error?.exitCode !== undefined ? ` (exit ${r.error.exitCode})` : ""}`,
     bystander: b.ok ? "ok" : b.hung ? "hung" : errorClass(b.error),
     nextCall: next.ok ? "ok" : next.hung ? "hung" : errorClass(next.error),
   };
   if (!["InvalidArgument", "UnsupportedValue", "MessageTooLarge"].some((typed) => out.outcome.startsWith(typed))) {
-    ctx.finding("load", `a ${mb} MB argument: ${out.outcome} instead of a typed refusal; the next call: ${out.nextCall}`, { seed: ctx.seed });
+    ctx.finding("load", `a ${mb} MB argument: ${out.outcome} instead of a typed refusal; the next call: ${out.nextCall}`, {
+      seed: ctx.seed,
+    });
   }
-  if (out.bystander !== "ok") ctx.finding("load", `a ${mb} MB argument lost an unrelated in-flight call (${out.outcome}; bystander ${out.bystander})`, { seed: ctx.seed });
+  if (out.bystander !== "ok")
+    ctx.finding("load", `a ${mb} MB argument lost an unrelated in-flight call (${out.outcome}; bystander ${out.bystander})`, {
+      seed: ctx.seed,
+    });
   return out;
 }

@@ -26,7 +26,12 @@ export const pool = {
       for (let done = 0; done < n; done += window) {
         const batch = [];
         for (let i = done; i < Math.min(n, done + window); i++) {
-          batch.push(p.call("calls:add", [i, 1]).then((v) => (v === i + 1 ? "correct" : "wrong"), (e) => errorClass(e)));
+          batch.push(
+            p.call("calls:add", [i, 1]).then(
+              (v) => (v === i + 1 ? "correct" : "wrong"),
+              (e) => errorClass(e),
+            ),
+          );
           if (killAt.has(i)) {
             const ready = p.workers.filter((w) => w.state === "ready" && w.pid !== null && !killed.includes(w.pid));
             const victim = rng.pick(ready);

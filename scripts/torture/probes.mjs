@@ -58,7 +58,11 @@ async function rawProbe(ctx, dir, probe) {
     const deadline = Date.now() + ANSWER_MS;
     while (probe.id !== undefined && !raw.replies.has(probe.id) && Date.now() < deadline) await sleep(5);
     const reply = probe.id === undefined ? raw.replies.get(null) : raw.replies.get(probe.id);
-    const answer = reply ? `${reply.status}${reply.error ? ` (${reply.error.kind})` : ""}` : probe.id === undefined ? "no id to answer" : "no reply";
+    const answer = reply
+      ? `${reply.status}${reply.error ? ` (${reply.error.kind})` : ""}`
+      : probe.id === undefined
+        ? "no id to answer"
+        : "no reply";
     await raw.send(Buffer.from(JSON.stringify({ type: "ping", id: 2 })));
     const until = Date.now() + ANSWER_MS;
     while (!raw.replies.has(2) && Date.now() < until && raw.agent.child.exitCode === null) await sleep(5);

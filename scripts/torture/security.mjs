@@ -9,7 +9,16 @@ export const security = {
   key: "security",
   title: "rogue peers on the tcp endpoint",
   async run(ctx) {
-    const out = { rounds: 0, rogueFrames: 0, forgedAccepted: 0, rogueReceived: 0, realCallsCorrect: 0, realCalls: 0, tasksCorrect: 0, tasks: 0 };
+    const out = {
+      rounds: 0,
+      rogueFrames: 0,
+      forgedAccepted: 0,
+      rogueReceived: 0,
+      realCallsCorrect: 0,
+      realCalls: 0,
+      tasksCorrect: 0,
+      tasks: 0,
+    };
     for (let round = 0; round < ctx.config.securityRounds && (round === 0 || ctx.inTime()); round++) {
       ctx.log(`security: round ${round + 1}/${ctx.config.securityRounds}`);
       const worker = await ctx.Worker.start({ pythonPath: [FIXTURES], env: TAG_ENV, transport: ctx.transport, endpoint: "tcp" });
@@ -33,8 +42,15 @@ export const security = {
           { type: "hello", protocol: 2, pid: 1 },
           { type: "hello", protocol: 2, token: null, pid: 1 },
         ];
-        for (let id = 0; id <= 200; id++) forged.push({ id, status: "ok", result: "forged" }, { id, status: "error", error: { kind: "exception", type: "Forged", message: "forged" } });
-        forged.push({ type: "task-ended", task: task.id, status: "finished", result: "forged" }, { type: "task-started", task: task.id, ident: 1 });
+        for (let id = 0; id <= 200; id++)
+          forged.push(
+            { id, status: "ok", result: "forged" },
+            { id, status: "error", error: { kind: "exception", type: "Forged", message: "forged" } },
+          );
+        forged.push(
+          { type: "task-ended", task: task.id, status: "finished", result: "forged" },
+          { type: "task-started", task: task.id, ident: 1 },
+        );
         for (const r of rogues) {
           for (const m of forged) {
             await r.send(JSON.stringify(m));
@@ -51,7 +67,8 @@ export const security = {
         out.tasks++;
         if (values.ok) out.realCallsCorrect += values.value.filter((v, i) => v === 0.2 + i / 100).length;
         if (result.ok && result.value === "real") out.tasksCorrect++;
-        const forgedSeen = (values.ok ? values.value.filter((v) => v === "forged").length : 0) + (result.ok && result.value === "forged" ? 1 : 0);
+        const forgedSeen =
+          (values.ok ? values.value.filter((v) => v === "forged").length : 0) + (result.ok && result.value === "forged" ? 1 : 0);
         out.forgedAccepted += forgedSeen;
         const after = await settleWithin(worker.call("math:floor", [2.7]), 10_000);
         if (!(after.ok && after.value === 2)) out.forgedAccepted++;

@@ -29,8 +29,7 @@ async function tagged(tag: string): Promise<Leftover[]> {
       const stat = await readFile(`/proc/${pid}/stat`, "utf8");
       if (/\) Z /.test(stat)) continue; // a zombie is already dead; its parent reaps it
       if (cmdline.includes("python") || cmdline.includes("pyleash")) out.push({ pid, cmdline });
-    } catch {
-    }
+    } catch {}
   }
   return out;
 }

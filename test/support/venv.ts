@@ -25,7 +25,9 @@ export async function pyzmqVenvs(): Promise<Venv[] & { notes: string[] }> {
       if (await importsZmq(python)) return { base: info.path, python };
       const failed = await recentFailure(`${dir}.unavailable`);
       if (failed !== undefined) {
-        notes.push(`no pyzmq venv for Python ${info.version}: ${failed} (remembered; delete ${dir}.unavailable to try again); its pyzmq tests are skipped`);
+        notes.push(
+          `no pyzmq venv for Python ${info.version}: ${failed} (remembered; delete ${dir}.unavailable to try again); its pyzmq tests are skipped`,
+        );
         return undefined;
       }
       // Built aside and renamed into place, so two test runs sharing .cache never see a half-made venv.
@@ -37,7 +39,10 @@ export async function pyzmqVenvs(): Promise<Venv[] & { notes: string[] }> {
         await rename(scratch, dir); // bin/python finds its site-packages through pyvenv.cfg beside it, wherever it is
       } catch (error) {
         await rm(scratch, { recursive: true, force: true });
-        const why = String((error as { stderr?: string }).stderr ?? error).trim().split("\n").pop();
+        const why = String((error as { stderr?: string }).stderr ?? error)
+          .trim()
+          .split("\n")
+          .pop();
         await writeFile(`${dir}.unavailable`, `pip could not install pyzmq (${why})`);
         notes.push(`no pyzmq venv for Python ${info.version}: pip could not install pyzmq (${why}); its pyzmq tests are skipped`);
         return undefined;
@@ -80,12 +85,19 @@ export async function rayVenv(): Promise<{ python: string | undefined; note: str
     try {
       await run(info.path, ["-m", "venv", "--clear", scratch], { timeout: 120_000 });
       // --retries 0: an index that cannot be reached (offline) fails at once instead of backing off per package.
-      await run(join(scratch, "bin", "python"), ["-m", "pip", "install", "--quiet", "--retries", "0", "ray", "pyzmq"], { timeout: 900_000 });
+      await run(join(scratch, "bin", "python"), ["-m", "pip", "install", "--quiet", "--retries", "0", "ray", "pyzmq"], {
+        timeout: 900_000,
+      });
       await rm(dir, { recursive: true, force: true });
       await rename(scratch, dir);
     } catch (error) {
       await rm(scratch, { recursive: true, force: true });
-      why.push(`${info.version}: ${String((error as { stderr?: string }).stderr ?? error).trim().split("\n").pop()}`);
+      why.push(
+        `${info.version}: ${String((error as { stderr?: string }).stderr ?? error)
+          .trim()
+          .split("\n")
+          .pop()}`,
+      );
       continue;
     }
     if (await imports(python, "ray, zmq")) return { python, note: `Ray tests use ${python}` };

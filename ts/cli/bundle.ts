@@ -23,7 +23,11 @@ export async function bundle(options: BundleOptions): Promise<number> {
     return 1;
   }
   const inherited = process.env.PYTHONPATH;
-  const env = { ...process.env, PYTHONPATH: [AGENT_PYTHONPATH, ...(inherited ? [inherited] : [])].join(delimiter), PYTHONDONTWRITEBYTECODE: "1" };
+  const env = {
+    ...process.env,
+    PYTHONPATH: [AGENT_PYTHONPATH, ...(inherited ? [inherited] : [])].join(delimiter),
+    PYTHONDONTWRITEBYTECODE: "1",
+  };
   const argv = ["-m", "pyleash.bundle", "--out", options.out, ...(options.json ? ["--json"] : [])];
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(python, argv, { env, timeout: 60_000 }, (error, stdout, stderr) => {
@@ -32,7 +36,8 @@ export async function bundle(options: BundleOptions): Promise<number> {
   });
   if (code !== 0) {
     const message = stderr.trim() || `${python} -m pyleash.bundle exited with ${code}`;
-    if (options.json) printJson({ ok: false, error: { type: "BundleError", code: "BUNDLE_FAILED", message: message.replace(/^pyleash bundle: /, "") } });
+    if (options.json)
+      printJson({ ok: false, error: { type: "BundleError", code: "BUNDLE_FAILED", message: message.replace(/^pyleash bundle: /, "") } });
     else process.stderr.write(`${message}\n`);
     return 1;
   }

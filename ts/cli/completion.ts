@@ -10,7 +10,8 @@ export function bashCompletion(program: Command): string {
     const flags = [...command.options.map((o) => o.long).filter((f): f is string => Boolean(f)), "--help"];
     optionCases.push(`    ${command.name()}) words="${flags.join(" ")}" ;;`);
     for (const option of command.options) {
-      if (option.long && option.argChoices) valueCases.push(`    "${command.name()} ${option.long}") words="${option.argChoices.join(" ")}" ;;`);
+      if (option.long && option.argChoices)
+        valueCases.push(`    "${command.name()} ${option.long}") words="${option.argChoices.join(" ")}" ;;`);
     }
     const argument = command.registeredArguments[0];
     if (argument?.argChoices) valueCases.push(`    "${command.name()} ${command.name()}") words="${argument.argChoices.join(" ")}" ;;`);

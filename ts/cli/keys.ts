@@ -22,7 +22,8 @@ export async function keys(options: KeysOptions): Promise<number> {
     process.stderr.write(`pyleash keys: ${(error as Error).message} (refusing to overwrite a key)\n`);
     return 1;
   }
-  if (options.json) process.stdout.write(`${JSON.stringify({ publicKey: pair.publicKey, secretKeyFile: secretPath, publicKeyFile: publicPath })}\n`);
+  if (options.json)
+    process.stdout.write(`${JSON.stringify({ publicKey: pair.publicKey, secretKeyFile: secretPath, publicKeyFile: publicPath })}\n`);
   else process.stdout.write(`wrote ${secretPath} (secret, mode 0600) and ${publicPath}\npublic key: ${pair.publicKey}\n`);
   return 0;
 }

@@ -18,7 +18,11 @@ async function main(argv: string[]): Promise<number> {
       if (error.exitCode === 0) return 0;
       // Commander has already written the message (and its "Did you mean ...?") to stderr; with --json,
       // stdout still carries exactly one JSON object.
-      if (json) printJson({ ok: false, error: { type: "UsageError", code: "USAGE_ERROR", reason: error.code, message: error.message.replace(/^error: /, "") } });
+      if (json)
+        printJson({
+          ok: false,
+          error: { type: "UsageError", code: "USAGE_ERROR", reason: error.code, message: error.message.replace(/^error: /, "") },
+        });
       return EXIT_USAGE;
     }
     // A failure no command turned into its own output (say, the report directory cannot be written).

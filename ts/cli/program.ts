@@ -19,7 +19,8 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
-const PYTHONS_HELP = "interpreter: a path, a version such as 3.12, a command name, or all (repeatable; default: $PYLEASH_PYTHON, else python3)";
+const PYTHONS_HELP =
+  "interpreter: a path, a version such as 3.12, a command name, or all (repeatable; default: $PYLEASH_PYTHON, else python3)";
 
 /** Build the program; each action sets `process.exitCode` (0 success, 1 failure; commander's usage errors are mapped to 2 by main). */
 export function createProgram(): Command {
@@ -47,11 +48,34 @@ Examples:
       "the function to call, e.g. math:floor or mypkg.mod:func",
     ),
   )
-    .option("--timeout <ms>", "stop the call's Python work if it still runs after this many ms, and fail (exit status 1)", milliseconds("--timeout"))
-    .addOption(new Option("--lane <lane>", "where the call runs: a thread of the agent's call pool, or its main thread (where a stop's signal interrupts blocking waits)").choices(LANES).default("thread"))
-    .addOption(new Option("--strategy <strategy>", "how a timed-out call is stopped; auto escalates from the gentlest step to the most forceful").choices(STRATEGIES).default(STOP_DEFAULTS.strategy))
-    .option("--grace <ms>", `how long each step of auto waits before the next one (default: ${STOP_DEFAULTS.graceMs})`, milliseconds("--grace"))
-    .option("--deadline <ms>", `when a call that still runs is reported blocked (default: ${STOP_DEFAULTS.deadlineMs})`, milliseconds("--deadline"))
+    .option(
+      "--timeout <ms>",
+      "stop the call's Python work if it still runs after this many ms, and fail (exit status 1)",
+      milliseconds("--timeout"),
+    )
+    .addOption(
+      new Option(
+        "--lane <lane>",
+        "where the call runs: a thread of the agent's call pool, or its main thread (where a stop's signal interrupts blocking waits)",
+      )
+        .choices(LANES)
+        .default("thread"),
+    )
+    .addOption(
+      new Option("--strategy <strategy>", "how a timed-out call is stopped; auto escalates from the gentlest step to the most forceful")
+        .choices(STRATEGIES)
+        .default(STOP_DEFAULTS.strategy),
+    )
+    .option(
+      "--grace <ms>",
+      `how long each step of auto waits before the next one (default: ${STOP_DEFAULTS.graceMs})`,
+      milliseconds("--grace"),
+    )
+    .option(
+      "--deadline <ms>",
+      `when a call that still runs is reported blocked (default: ${STOP_DEFAULTS.deadlineMs})`,
+      milliseconds("--deadline"),
+    )
     .option("--json", JSON_HELP)
     .addHelpText(
       "after",
@@ -69,19 +93,40 @@ Examples:
     });
 
   addTargetOptions(
-    subcommand(program, "run", "Start a Python function as a task, stop it after --stop-after ms if it still runs, and print how it ended.").argument(
-      "<module:function>",
-      "the function to run, e.g. pyleash.demo:spin",
-    ),
+    subcommand(
+      program,
+      "run",
+      "Start a Python function as a task, stop it after --stop-after ms if it still runs, and print how it ended.",
+    ).argument("<module:function>", "the function to run, e.g. pyleash.demo:spin"),
   )
-    .addOption(new Option("--kind <kind>", "where the task runs: a new thread, the agent's main thread, a child process or an asyncio task").choices(KINDS).default("thread"))
-    .option("--stop-after <ms>", "stop the task if it still runs this many ms after it started (default: let it finish)", milliseconds("--stop-after"))
-    .addOption(new Option("--strategy <strategy>", "how to stop it; auto escalates from the gentlest step to the most forceful").choices(STRATEGIES).default(STOP_DEFAULTS.strategy))
-    .option("--grace <ms>", `how long each step of auto waits before the next one (default: ${STOP_DEFAULTS.graceMs})`, milliseconds("--grace"))
-    .option("--deadline <ms>", `when a task that still runs is reported blocked (default: ${STOP_DEFAULTS.deadlineMs})`, milliseconds("--deadline"))
+    .addOption(
+      new Option("--kind <kind>", "where the task runs: a new thread, the agent's main thread, a child process or an asyncio task")
+        .choices(KINDS)
+        .default("thread"),
+    )
+    .option(
+      "--stop-after <ms>",
+      "stop the task if it still runs this many ms after it started (default: let it finish)",
+      milliseconds("--stop-after"),
+    )
+    .addOption(
+      new Option("--strategy <strategy>", "how to stop it; auto escalates from the gentlest step to the most forceful")
+        .choices(STRATEGIES)
+        .default(STOP_DEFAULTS.strategy),
+    )
+    .option(
+      "--grace <ms>",
+      `how long each step of auto waits before the next one (default: ${STOP_DEFAULTS.graceMs})`,
+      milliseconds("--grace"),
+    )
+    .option(
+      "--deadline <ms>",
+      `when a task that still runs is reported blocked (default: ${STOP_DEFAULTS.deadlineMs})`,
+      milliseconds("--deadline"),
+    )
     .option("--restart-worker-if-blocked", "recycle the agent when the task is blocked")
     .option("--trace", "install the sys.settrace kill when the task starts (needed by --strategy trace; slows the task)")
-    .option("--json", "print the outcome as one JSON object on stdout, after one JSON line per progress update ({\"type\": \"progress\", ...})")
+    .option("--json", 'print the outcome as one JSON object on stdout, after one JSON line per progress update ({"type": "progress", ...})')
     .addHelpText(
       "after",
       `
@@ -97,7 +142,11 @@ Examples:
       process.exitCode = await run(target, options);
     });
 
-  subcommand(program, "doctor", "List the interpreters found, whether each is free-threaded and has pyzmq, and time calls through a real agent on each.")
+  subcommand(
+    program,
+    "doctor",
+    "List the interpreters found, whether each is free-threaded and has pyzmq, and time calls through a real agent on each.",
+  )
     .option("--python <python>", PYTHONS_HELP, collect)
     .option("--json", JSON_HELP)
     .addHelpText(
@@ -148,9 +197,16 @@ Examples:
       process.exitCode = await keys(options);
     });
 
-  subcommand(program, "bundle", "Write the Python agent as one zipapp (stdlib only) to copy to a remote host and run as `python agent.pyz serve`.")
+  subcommand(
+    program,
+    "bundle",
+    "Write the Python agent as one zipapp (stdlib only) to copy to a remote host and run as `python agent.pyz serve`.",
+  )
     .requiredOption("--out <file>", "the archive to write, e.g. agent.pyz (replaced if it exists)")
-    .option("--python <python>", "the interpreter whose zipapp module makes it (default: $PYLEASH_PYTHON, else python3); any CPython >= 3.8 runs it")
+    .option(
+      "--python <python>",
+      "the interpreter whose zipapp module makes it (default: $PYLEASH_PYTHON, else python3); any CPython >= 3.8 runs it",
+    )
     .option("--json", JSON_HELP)
     .addHelpText(
       "after",
@@ -184,8 +240,5 @@ Examples:
 
 /** A subcommand whose usage errors end with a pointer to its own --help. */
 function subcommand(program: Command, name: string, description: string): Command {
-  return program
-    .command(name)
-    .description(description)
-    .showHelpAfterError(`(run 'pyleash ${name} --help' for usage)`);
+  return program.command(name).description(description).showHelpAfterError(`(run 'pyleash ${name} --help' for usage)`);
 }

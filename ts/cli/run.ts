@@ -43,12 +43,17 @@ export async function run(target: string, options: RunOptions): Promise<number> 
     {
       let timer: NodeJS.Timeout | undefined;
       const ended = await Promise.race([
-        task.result.then(() => true, () => true),
+        task.result.then(
+          () => true,
+          () => true,
+        ),
         interrupted.then(() => {
           out.interrupted = true;
           return false;
         }),
-        ...(stopAfter === undefined ? [] : [task.started.then(() => new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), stopAfter))))]),
+        ...(stopAfter === undefined
+          ? []
+          : [task.started.then(() => new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), stopAfter))))]),
       ]);
       clearTimeout(timer); // a task that ended first must not keep the process alive until --stop-after
       if (!ended) {
@@ -89,7 +94,6 @@ function describeRun(out: { status?: string; result?: unknown; error?: Record<st
   if (out.error && out.status !== "stopped") lines.push(`error: ${String(out.error.message)}`);
   return lines.join("\n");
 }
-
 
 /** A stop report as lines of text, for `run` and `call`. */
 export function describeStop(s: StopReport): string[] {

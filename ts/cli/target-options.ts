@@ -21,7 +21,14 @@ export function addTargetOptions(command: Command): Command {
     .option("--kwargs <json>", "keyword arguments for the function, as a JSON object", jsonObject("--kwargs"), {})
     .option("--python <python>", "interpreter: a path, a version such as 3.12, or a command name (default: $PYLEASH_PYTHON, else python3)")
     .option("--pythonpath <dir>", "put a directory on the agent's PYTHONPATH so your modules import (repeatable)", collect)
-    .addOption(new Option("--transport <transport>", "the agent's ZeroMQ client; auto is the built-in one (faster and smaller than pyzmq for a local agent)").choices(TRANSPORTS).default("auto"));
+    .addOption(
+      new Option(
+        "--transport <transport>",
+        "the agent's ZeroMQ client; auto is the built-in one (faster and smaller than pyzmq for a local agent)",
+      )
+        .choices(TRANSPORTS)
+        .default("auto"),
+    );
 }
 
 export const JSON_HELP = "print exactly one JSON object on stdout (and nothing else)";
@@ -45,7 +52,8 @@ export function jsonObject(flag: string): (text: string) => Record<string, unkno
 export function milliseconds(flag: string): (text: string) => number {
   return (text) => {
     const value = Number(text);
-    if (text.trim() === "" || !Number.isInteger(value) || value < 0) throw new BadOptionValue(`${flag} must be a non-negative integer of ms, got ${text}`);
+    if (text.trim() === "" || !Number.isInteger(value) || value < 0)
+      throw new BadOptionValue(`${flag} must be a non-negative integer of ms, got ${text}`);
     return value;
   };
 }

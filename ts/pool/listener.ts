@@ -47,19 +47,28 @@ const Z85 = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
 /** @internal */
 export function resolveListen(options: ListenOptions): ResolvedListen {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected listen options to be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError(`Expected listen options to be an object, got ${describe(options)}`);
   const { bind, curve, allow, heartbeatMs = 1_000, lostAfterMs = 5_000 } = options;
-  if (typeof bind !== "string" || !bind.startsWith("tcp://")) throw new InvalidArgumentError(`Expected "bind" to be a tcp://HOST:PORT endpoint, got ${describe(bind)}`);
+  if (typeof bind !== "string" || !bind.startsWith("tcp://"))
+    throw new InvalidArgumentError(`Expected "bind" to be a tcp://HOST:PORT endpoint, got ${describe(bind)}`);
   if (!curve || !Z85.test(curve.publicKey) || !Z85.test(curve.secretKey)) {
-    throw new InvalidArgumentError('Expected "curve" to be { publicKey, secretKey }, each a 40-character z85 CURVE key (pyleash keys makes a pair)');
+    throw new InvalidArgumentError(
+      'Expected "curve" to be { publicKey, secretKey }, each a 40-character z85 CURVE key (pyleash keys makes a pair)',
+    );
   }
   if (allow !== undefined && (!Array.isArray(allow) || !allow.every((key) => typeof key === "string" && Z85.test(key)))) {
     throw new InvalidArgumentError(`Expected "allow" to be an array of 40-character z85 public keys, got ${describe(allow)}`);
   }
-  for (const [name, value] of [["heartbeatMs", heartbeatMs], ["lostAfterMs", lostAfterMs]] as const) {
-    if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`Expected "${name}" to be a positive integer, got ${describe(value)}`);
+  for (const [name, value] of [
+    ["heartbeatMs", heartbeatMs],
+    ["lostAfterMs", lostAfterMs],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1)
+      throw new InvalidArgumentError(`Expected "${name}" to be a positive integer, got ${describe(value)}`);
   }
-  if (lostAfterMs <= heartbeatMs) throw new InvalidArgumentError(`Expected "lostAfterMs" (${lostAfterMs}) to exceed "heartbeatMs" (${heartbeatMs})`);
+  if (lostAfterMs <= heartbeatMs)
+    throw new InvalidArgumentError(`Expected "lostAfterMs" (${lostAfterMs}) to exceed "heartbeatMs" (${heartbeatMs})`);
   return { bind, curve, allow: allow && new Set(allow), heartbeatMs, lostAfterMs };
 }
 
@@ -230,7 +239,13 @@ export class Listener {
   readonly #timer: NodeJS.Timeout;
   #closed = false;
 
-  private constructor(channel: Channel, options: ResolvedListen, worker: ResolvedWorkerOptions, domain: string, join: (worker: Worker) => void) {
+  private constructor(
+    channel: Channel,
+    options: ResolvedListen,
+    worker: ResolvedWorkerOptions,
+    domain: string,
+    join: (worker: Worker) => void,
+  ) {
     this.#channel = channel;
     this.#options = options;
     this.#worker = worker;
@@ -353,7 +368,9 @@ export class Listener {
         const code = typeof message.code === "number" ? message.code : null;
         const signal = typeof message.signal === "string" ? (message.signal as NodeJS.Signals) : null;
         const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-        peer.die(new WorkerCrashedError(code, signal, "", `${connection.pid} on ${connection.host} ${how} (its supervisor starts a new one)`));
+        peer.die(
+          new WorkerCrashedError(code, signal, "", `${connection.pid} on ${connection.host} ${how} (its supervisor starts a new one)`),
+        );
       }
     }
   }

@@ -71,16 +71,35 @@ export interface ResolvedPoolOptions {
 const POOL_KEYS = new Set([
   ...WORKER_KEYS,
   ...optionKeys<Omit<PoolOptions, keyof WorkerOptions>>({
-    size: true, concurrentCallsPerWorker: true, maxCallsPerWorker: true, recycleBlocked: true, maxQueue: true, maxCrashes: true, crashWindowMs: true,
-    initializer: true, launcher: true,
+    size: true,
+    concurrentCallsPerWorker: true,
+    maxCallsPerWorker: true,
+    recycleBlocked: true,
+    maxQueue: true,
+    maxCrashes: true,
+    crashWindowMs: true,
+    initializer: true,
+    launcher: true,
   }),
 ]);
 
 /** @internal */
 export function resolvePoolOptions(options: PoolOptions = {}): ResolvedPoolOptions {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected pool options to be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError(`Expected pool options to be an object, got ${describe(options)}`);
   knownKeys("pool option", options, POOL_KEYS);
-  const { size, concurrentCallsPerWorker, maxCallsPerWorker, recycleBlocked, maxQueue, maxCrashes, crashWindowMs, initializer, launcher: _launcher, ...worker } = options;
+  const {
+    size,
+    concurrentCallsPerWorker,
+    maxCallsPerWorker,
+    recycleBlocked,
+    maxQueue,
+    maxCrashes,
+    crashWindowMs,
+    initializer,
+    launcher: _launcher,
+    ...worker
+  } = options;
   const given = stripUndefined({ concurrentCallsPerWorker, maxCallsPerWorker, recycleBlocked, maxQueue, maxCrashes, crashWindowMs });
   const resolved = { ...POOL_DEFAULTS, ...given, size: size ?? availableParallelism() } as Omit<ResolvedPoolOptions, "worker">;
   positiveInteger("size", resolved.size);

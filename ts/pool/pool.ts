@@ -115,7 +115,8 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   static async listen(options: PoolOptions & ListenOptions): Promise<Pool> {
     const { bind, curve, allow, heartbeatMs, lostAfterMs, size = 0, ...rest } = options ?? ({} as PoolOptions & ListenOptions);
     const listen = resolveListen({ bind, curve, allow, heartbeatMs, lostAfterMs });
-    if (!Number.isInteger(size) || size < 0) throw new InvalidArgumentError(`Expected "size" to be a non-negative integer, got ${String(size)}`);
+    if (!Number.isInteger(size) || size < 0)
+      throw new InvalidArgumentError(`Expected "size" to be a non-negative integer, got ${String(size)}`);
     const pool = new Pool({ ...resolvePoolOptions({ ...rest, size: 1 }), size });
     pool.#listener = await Listener.open(listen, pool.#options.worker, (worker) => pool.#join(worker));
     try {
@@ -134,7 +135,8 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   static async #startOnRay(options: PoolOptions): Promise<Pool> {
     const { launcher: given, size, ...rest } = options;
     const launcher = resolveRayLauncher(given);
-    if (size !== undefined) throw new InvalidArgumentError('Expected no "size" with a ray launcher: "launcher.workers" says how many agents');
+    if (size !== undefined)
+      throw new InvalidArgumentError('Expected no "size" with a ray launcher: "launcher.workers" says how many agents');
     const pool = new Pool({ ...resolvePoolOptions({ ...rest, size: 1 }), size: launcher.workers });
     const python = await locatePython(launcher.python ?? pool.#options.worker.python ?? defaultPythonSpec());
     const server = curveKeyPair();
@@ -166,7 +168,8 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
   /** Ray said an actor died: its agent's work rejects now, not after the heartbeat timeout. */
   #onRay(event: DriverEvent): void {
     if (this.#closing) return;
-    const died = (reason: string, restart: string): WorkerCrashedError => new WorkerCrashedError(null, null, "", `was in a Ray actor that died (${reason}); ${restart}`);
+    const died = (reason: string, restart: string): WorkerCrashedError =>
+      new WorkerCrashedError(null, null, "", `was in a Ray actor that died (${reason}); ${restart}`);
     if (event.event === "died") {
       const restart = event.restarting ? "Ray restarts it" : "Ray will not restart it (maxRestarts reached)";
       this.#listener?.drop({ tag: event.tag, host: event.host ?? undefined, pid: event.pid ?? undefined }, died(event.reason, restart));
@@ -227,7 +230,12 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
    * `worker.call` on the least loaded agent, with the same options; a call that waits for an agent counts its
    * wait against `timeoutMs`, and leaves the queue on abort (its AbortError then has no stopReport: nothing ran).
    */
-  call<T = unknown>(target: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: CallOptions = NO_CALL_OPTIONS): Promise<T> {
+  call<T = unknown>(
+    target: string,
+    args: unknown[] = [],
+    kwargs: Record<string, unknown> = {},
+    options: CallOptions = NO_CALL_OPTIONS,
+  ): Promise<T> {
     if (this.#closing) return Promise.reject(new WorkerClosedError());
     const slot = this.#calls.size === 0 ? this.#pick(false) : undefined; // first come, first served
     if (slot) return this.#call<T>(slot, target, args, kwargs, options);
@@ -250,7 +258,12 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
    * settled, to one result per agent, in the order of `pool.workers`. Agents that start later do not get it:
    * use the `initializer` pool option for that.
    */
-  broadcast<T = unknown>(target: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: CallOptions = NO_CALL_OPTIONS): Promise<BroadcastResult<T>[]> {
+  broadcast<T = unknown>(
+    target: string,
+    args: unknown[] = [],
+    kwargs: Record<string, unknown> = {},
+    options: CallOptions = NO_CALL_OPTIONS,
+  ): Promise<BroadcastResult<T>[]> {
     if (this.#closing) return Promise.reject(new WorkerClosedError());
     try {
       checkTarget(target);
@@ -328,7 +341,9 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     const worker = slot?.worker;
     if (!worker) throw new InvalidArgumentError(`Expected "pid" to be the pid of one of the pool's agents, got ${JSON.stringify(pid)}`);
     if (!worker.recyclable) {
-      throw new InvalidArgumentError(`The remote agent ${pid} on ${worker.host} has no live supervisor (serve --no-supervise?): nothing can recycle it from here`);
+      throw new InvalidArgumentError(
+        `The remote agent ${pid} on ${worker.host} has no live supervisor (serve --no-supervise?): nothing can recycle it from here`,
+      );
     }
     await worker.restart(reason);
   }
@@ -387,7 +402,13 @@ export class Pool extends EventEmitter<PoolEvents> implements AsyncDisposable {
     }
   }
 
-  #wait(line: WaitingLine, work: Work, run: Waiting["run"], signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<unknown> {
+  #wait(
+    line: WaitingLine,
+    work: Work,
+    run: Waiting["run"],
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+  ): Promise<unknown> {
     if (signal?.aborted) return Promise.reject(abortedBeforeStart(work, signal));
     if (this.queued >= this.#options.maxQueue) return Promise.reject(new QueueFullError(this.#options.maxQueue));
     if (this.#down && !this.#anyUp()) return Promise.reject(this.#down);

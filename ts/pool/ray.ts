@@ -54,13 +54,31 @@ export type ResolvedRayLauncher = Required<Omit<RayLauncher, "address" | "python
 };
 
 const RAY_KEYS = optionKeys<RayLauncher>({
-  kind: true, workers: true, address: true, numCpus: true, numGpus: true, resources: true, maxRestarts: true, python: true, bind: true,
-  advertise: true, runtimeEnv: true, startTimeoutMs: true, heartbeatMs: true, lostAfterMs: true,
+  kind: true,
+  workers: true,
+  address: true,
+  numCpus: true,
+  numGpus: true,
+  resources: true,
+  maxRestarts: true,
+  python: true,
+  bind: true,
+  advertise: true,
+  runtimeEnv: true,
+  startTimeoutMs: true,
+  heartbeatMs: true,
+  lostAfterMs: true,
 });
 
 /** @internal */
 export const RAY_DEFAULTS = {
-  numCpus: 1, numGpus: 0, maxRestarts: 3, bind: "tcp://127.0.0.1:0", startTimeoutMs: 120_000, heartbeatMs: 1_000, lostAfterMs: 5_000,
+  numCpus: 1,
+  numGpus: 0,
+  maxRestarts: 3,
+  bind: "tcp://127.0.0.1:0",
+  startTimeoutMs: 120_000,
+  heartbeatMs: 1_000,
+  lostAfterMs: 5_000,
 } as const;
 
 /** @internal */
@@ -88,11 +106,15 @@ export function resolveRayLauncher(launcher: unknown): ResolvedRayLauncher {
       throw new InvalidArgumentError(`Expected "launcher.${name}" to be a non-negative number, got ${describe(value)}`);
     }
   }
-  const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
+  const isRecord = (value: unknown): value is Record<string, unknown> =>
+    value !== null && typeof value === "object" && !Array.isArray(value);
   if (!isRecord(out.resources) || !Object.values(out.resources).every((v) => typeof v === "number" && Number.isFinite(v) && v >= 0)) {
-    throw new InvalidArgumentError(`Expected "launcher.resources" to map resource names to non-negative numbers, got ${describe(out.resources)}`);
+    throw new InvalidArgumentError(
+      `Expected "launcher.resources" to map resource names to non-negative numbers, got ${describe(out.resources)}`,
+    );
   }
-  if (!isRecord(out.runtimeEnv)) throw new InvalidArgumentError(`Expected "launcher.runtimeEnv" to be a plain object, got ${describe(out.runtimeEnv)}`);
+  if (!isRecord(out.runtimeEnv))
+    throw new InvalidArgumentError(`Expected "launcher.runtimeEnv" to be a plain object, got ${describe(out.runtimeEnv)}`);
   for (const name of ["address", "python", "advertise"] as const) {
     const value = out[name];
     if (value !== undefined && (typeof value !== "string" || value === "")) {
@@ -103,7 +125,9 @@ export function resolveRayLauncher(launcher: unknown): ResolvedRayLauncher {
     throw new InvalidArgumentError(`Expected "launcher.bind" to be a tcp://HOST:PORT endpoint, got ${describe(out.bind)}`);
   }
   if (out.lostAfterMs <= out.heartbeatMs) {
-    throw new InvalidArgumentError(`Expected "launcher.lostAfterMs" (${out.lostAfterMs}) to exceed "launcher.heartbeatMs" (${out.heartbeatMs})`);
+    throw new InvalidArgumentError(
+      `Expected "launcher.lostAfterMs" (${out.lostAfterMs}) to exceed "launcher.heartbeatMs" (${out.heartbeatMs})`,
+    );
   }
   return out;
 }
@@ -199,12 +223,16 @@ export class RayDriver {
     });
     const spawnError = new Promise<Error>((resolve) => this.#child.once("error", resolve));
     this.failed = Promise.race([
-      spawnError.then((error) => new WorkerStartError(`The Ray driver could not start with ${start.python}: ${error.message}`, { cause: error })),
+      spawnError.then(
+        (error) => new WorkerStartError(`The Ray driver could not start with ${start.python}: ${error.message}`, { cause: error }),
+      ),
       exited(this.#child).then(() => {
         const { exitCode, signalCode } = this.#child;
         const how = failure ?? (signalCode ? `was killed by ${signalCode}` : `exited with status ${exitCode}`);
         const tail = this.#stderr.trim().split("\n").slice(-5).join("\n");
-        return new WorkerStartError(`The Ray driver (${start.python}) ${failure ? "failed: " : ""}${how}${tail && !failure ? `\n${tail}` : ""}`);
+        return new WorkerStartError(
+          `The Ray driver (${start.python}) ${failure ? "failed: " : ""}${how}${tail && !failure ? `\n${tail}` : ""}`,
+        );
       }),
     ]).then((error) => Promise.reject(error));
     this.failed.catch(() => {});
@@ -214,7 +242,9 @@ export class RayDriver {
         parentPid: process.pid,
         name: `pyleash-${randomBytes(4).toString("hex")}`,
         address: launcher.address ?? null,
-        local: local ? { numCpus: Math.max(1, Math.ceil(launcher.workers * launcher.numCpus)), objectStoreBytes: LOCAL_OBJECT_STORE_BYTES } : null,
+        local: local
+          ? { numCpus: Math.max(1, Math.ceil(launcher.workers * launcher.numCpus)), objectStoreBytes: LOCAL_OBJECT_STORE_BYTES }
+          : null,
         workers: launcher.workers,
         numCpus: launcher.numCpus,
         numGpus: launcher.numGpus,

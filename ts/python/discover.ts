@@ -151,7 +151,10 @@ function pyenvInterpreters(): Promise<string[]> {
         run("pyenv", ["versions", "--bare"], { timeout: 10_000 }),
       ]);
       const paths: string[] = [];
-      for (const version of versions.split("\n").map((v) => v.trim()).filter(Boolean)) {
+      for (const version of versions
+        .split("\n")
+        .map((v) => v.trim())
+        .filter(Boolean)) {
         const path = join(root.trim(), "versions", version, "bin", "python");
         if (await isExecutable(path)) paths.push(path);
       }
@@ -178,8 +181,7 @@ async function whichOnPath(name: string, tried: string[]): Promise<string | unde
     try {
       const { stdout } = await run("pyenv", ["which", name], { timeout: 10_000 });
       return stdout.trim();
-    } catch {
-    }
+    } catch {}
   }
   return undefined;
 }

@@ -124,7 +124,8 @@ export class Leash implements AsyncDisposable {
 
   /** Stop another thread of pythonia's Python (one its code started) with an asynchronous exception. */
   stopThread(ident: number, options: LeashStopOptions = {}): Promise<StopReport> {
-    if (!Number.isSafeInteger(ident) || ident <= 0) return Promise.reject(new InvalidArgumentError(`Expected "ident" to be a thread ident, got ${describe(ident)}`));
+    if (!Number.isSafeInteger(ident) || ident <= 0)
+      return Promise.reject(new InvalidArgumentError(`Expected "ident" to be a thread ident, got ${describe(ident)}`));
     return this.#stop(`thread-${ident}`, "thread", `thread ${ident}`, ident, options);
   }
 

@@ -26,7 +26,6 @@ const DUMP_SIGNAL = CONTRACT.signals.threadDump satisfies NodeJS.Signals;
 /** How often the link checks that pythonia's process is still there (it is pythonia's child, not ours). */
 const WATCH_MS = 1_000;
 
-
 export interface AttachOptions {
   /** How long the attach may take: pythonia's round trips, then the agent's hello. */
   startTimeoutMs: number;
@@ -137,7 +136,10 @@ function attachedLife(pid: number, channel: Channel, dir: string, dumpPath: stri
  */
 async function dumpThreads(pid: number, dumpPath: string, timeoutMs: number): Promise<string> {
   if (!isRunning(pid)) return "";
-  const start = await stat(dumpPath).then((s) => s.size, () => 0);
+  const start = await stat(dumpPath).then(
+    (s) => s.size,
+    () => 0,
+  );
   try {
     process.kill(pid, DUMP_SIGNAL);
   } catch {
@@ -148,7 +150,10 @@ async function dumpThreads(pid: number, dumpPath: string, timeoutMs: number): Pr
   let steadySince = performance.now();
   while (performance.now() < until) {
     await delay(10);
-    const now = await stat(dumpPath).then((s) => s.size, () => start);
+    const now = await stat(dumpPath).then(
+      (s) => s.size,
+      () => start,
+    );
     if (now !== size) {
       size = now;
       steadySince = performance.now();

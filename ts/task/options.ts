@@ -41,18 +41,35 @@ export interface StopOptions {
 export const STOP_DEFAULTS = CONTRACT.stopDefaults;
 
 /** @internal */
-export type ResolvedStart = Required<Omit<StartOptions, "signal" | "name" | "onProgress">> & Pick<StartOptions, "signal" | "name" | "onProgress">;
+export type ResolvedStart = Required<Omit<StartOptions, "signal" | "name" | "onProgress">> &
+  Pick<StartOptions, "signal" | "name" | "onProgress">;
 
-const START_KEYS = optionKeys<StartOptions>({ args: true, kwargs: true, kind: true, name: true, signal: true, trace: true, onProgress: true });
+const START_KEYS = optionKeys<StartOptions>({
+  args: true,
+  kwargs: true,
+  kind: true,
+  name: true,
+  signal: true,
+  trace: true,
+  onProgress: true,
+});
 const STOP_KEYS = optionKeys<StopOptions>({ strategy: true, graceMs: true, deadlineMs: true, restartWorkerIfBlocked: true });
 
 /** @internal */
 export function resolveStartOptions(options: StartOptions): ResolvedStart {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected start options to be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError(`Expected start options to be an object, got ${describe(options)}`);
   knownKeys("start option", options, START_KEYS);
-  const resolved = { args: [], kwargs: {}, kind: CONTRACT.requests.start.fields.kind.default as TaskKind, trace: false, ...stripUndefined(options) };
+  const resolved = {
+    args: [],
+    kwargs: {},
+    kind: CONTRACT.requests.start.fields.kind.default as TaskKind,
+    trace: false,
+    ...stripUndefined(options),
+  };
   oneOf("kind", resolved.kind, KINDS);
-  if (typeof resolved.trace !== "boolean") throw new InvalidArgumentError(`Expected "trace" to be a boolean, got ${describe(resolved.trace)}`);
+  if (typeof resolved.trace !== "boolean")
+    throw new InvalidArgumentError(`Expected "trace" to be a boolean, got ${describe(resolved.trace)}`);
   if (resolved.name !== undefined && typeof resolved.name !== "string") {
     throw new InvalidArgumentError(`Expected "name" to be a string, got ${describe(resolved.name)}`);
   }
@@ -73,7 +90,8 @@ export function validateListener(name: string, value: unknown): void {
 /** Checks the options, and that the strategy fits the task's kind (the contract lists each kind's). */
 /** @internal */
 export function resolveStopOptions(options: StopOptions, kind: TaskKind, subject = `a "${kind}" task`): Required<StopOptions> {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected stop options to be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError(`Expected stop options to be an object, got ${describe(options)}`);
   knownKeys("stop option", options, STOP_KEYS);
   const resolved: Required<StopOptions> = { ...STOP_DEFAULTS, ...stripUndefined(options) };
   oneOf("strategy", resolved.strategy, STRATEGIES);

@@ -56,7 +56,9 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
     return localReport(strategy, "unavailable", unsupportedReason(strategy, host.python));
   }
   const asked = performance.now();
-  const answer = host.request({ type: "stop", task: task.id, strategy, graceMs, deadlineMs }) as Promise<Omit<StopReport, "agentResponsive">>;
+  const answer = host.request({ type: "stop", task: task.id, strategy, graceMs, deadlineMs }) as Promise<
+    Omit<StopReport, "agentResponsive">
+  >;
   // The task's end event, should it arrive while the agent's report does not: then the controller knows how it ended.
   let endedAs: "stopped" | "finished-first" | undefined;
   task.result.then(
@@ -73,8 +75,7 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
     const how = endedAs === "stopped" ? "it was stopped" : "it had ended on its own";
     const why = `the agent's report did not come (its control loop could not get the GIL), but the task's end did: ${how}`;
     report = { ...localReport(strategy, endedAs, why), steps: [{ strategy, atMs: 0 }], agentResponsive: false };
-  }
-  else report = frozenAgentReport(task, strategy, performance.now() - asked, dump, answered);
+  } else report = frozenAgentReport(task, strategy, performance.now() - asked, dump, answered);
   if (report.outcome === "blocked") task.markBlocked();
   if (report.outcome === "stopped" || report.outcome === "finished-first") await settlesWithin(task.result, END_EVENT_SLACK_MS);
   if (report.outcome === "blocked" && restartWorkerIfBlocked) {
@@ -101,7 +102,11 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
  * CPU) from a starved one (no pong, threads taking turns) or a slow one (pong: its report is awaited ALIVE_SLACK_MS
  * more). The agent's ladder goes on regardless: a later end still reaches the task (and its health).
  */
-async function answerOrSilence(answer: Promise<Omit<StopReport, "agentResponsive">>, host: TaskHost, dueAt: number): Promise<StopReport | Silence> {
+async function answerOrSilence(
+  answer: Promise<Omit<StopReport, "agentResponsive">>,
+  host: TaskHost,
+  dueAt: number,
+): Promise<StopReport | Silence> {
   const settled = answer.then(
     (reply) => ({ reply }),
     (error: unknown) => ({ error }),
@@ -159,7 +164,11 @@ function delay(ms: number): Promise<undefined> {
 }
 
 /** A report the controller can give without asking the agent. */
-function localReport(strategy: Strategy, outcome: "stopped" | "finished-first" | "unavailable" | "unreachable", reason: string): StopReport {
+function localReport(
+  strategy: Strategy,
+  outcome: "stopped" | "finished-first" | "unavailable" | "unreachable",
+  reason: string,
+): StopReport {
   return { strategy, steps: [], outcome, latencyMs: null, swallowed: 0, finallyRan: null, blockedIn: null, reason, agentResponsive: true };
 }
 
@@ -173,7 +182,10 @@ const WRAPPER = /[\\/]pyleash[\\/]tasks[\\/]task\.py$/;
  * "current" thread of the dump is the one that took the signal (the idle main thread), never the frozen call.
  */
 function callThread(threads: DumpedThread[], target: string): DumpedThread | undefined {
-  const name = target.slice(target.lastIndexOf(":") + 1).split(".").pop();
+  const name = target
+    .slice(target.lastIndexOf(":") + 1)
+    .split(".")
+    .pop();
   for (const thread of threads) {
     const at = thread.frames.findIndex((f, i) => WRAPPER.test(f.file) && thread.frames[i + 1]?.function === name);
     if (at >= 0) return { ...thread, frames: thread.frames.slice(at + 1) };

@@ -66,7 +66,11 @@ export function onCutoff(
 }
 
 /** A promise of the cutoff (it never settles when none comes), and the dispose function of `onCutoff`. */
-export function whenCutOff(signal: AbortSignal | undefined, timeoutMs: number | undefined, work: Work): { fired: Promise<Cutoff>; dispose(): void } {
+export function whenCutOff(
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+  work: Work,
+): { fired: Promise<Cutoff>; dispose(): void } {
   let dispose = NOTHING;
   const fired = new Promise<Cutoff>((resolve) => (dispose = onCutoff(signal, timeoutMs, work, resolve)));
   return { fired, dispose };

@@ -54,7 +54,8 @@ export function nearest(word: string, candidates: readonly string[]): string | u
   let bestDistance = Infinity;
   for (const candidate of candidates) {
     const other = candidate.toLowerCase();
-    const distance = other.startsWith(lower) || lower.startsWith(other) ? Math.abs(other.length - lower.length) * 0.5 : editDistance(lower, other);
+    const distance =
+      other.startsWith(lower) || lower.startsWith(other) ? Math.abs(other.length - lower.length) * 0.5 : editDistance(lower, other);
     if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
   }
   return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;

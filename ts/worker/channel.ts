@@ -129,7 +129,12 @@ export class Channel {
     const message = [peer];
     let n = 0;
     let bytes = 0;
-    while (n < queue.length && message.length <= MAX_FRAMES && queue[n]![0] === peer && (n === 0 || bytes + queue[n]![2] <= this.#maxBytes)) {
+    while (
+      n < queue.length &&
+      message.length <= MAX_FRAMES &&
+      queue[n]![0] === peer &&
+      (n === 0 || bytes + queue[n]![2] <= this.#maxBytes)
+    ) {
       message.push(...queue[n]![1]);
       bytes += queue[n]![2];
       n++;

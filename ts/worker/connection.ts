@@ -68,7 +68,14 @@ export class Connection {
    * An agent whose hello was checked elsewhere: a remote one on a listening pool's channel (the pool demultiplexes
    * `messages`), or one attached inside pythonia's Python.
    */
-  static adopt(life: AgentLife, channel: Channel, peer: Buffer, hello: Hello, messages: AsyncGenerator<Buffer[]>, resolved: LinkOptions): Connection {
+  static adopt(
+    life: AgentLife,
+    channel: Channel,
+    peer: Buffer,
+    hello: Hello,
+    messages: AsyncGenerator<Buffer[]>,
+    resolved: LinkOptions,
+  ): Connection {
     const connection = new Connection(life, channel, peer, hello, resolved);
     connection.#watch(messages);
     return connection;
@@ -231,6 +238,8 @@ export class Connection {
 async function checkCwd(cwd: string): Promise<void> {
   const found = await stat(cwd).catch(() => undefined);
   if (!found?.isDirectory()) {
-    throw new InvalidArgumentError(`Expected "cwd" to be an existing directory, got ${JSON.stringify(cwd)} (${found ? "not a directory" : "it does not exist"})`);
+    throw new InvalidArgumentError(
+      `Expected "cwd" to be an existing directory, got ${JSON.stringify(cwd)} (${found ? "not a directory" : "it does not exist"})`,
+    );
   }
 }

@@ -54,7 +54,8 @@ export function resolveMapOptions(options: MapOptions): ResolvedMap {
     throw new InvalidArgumentError(`Expected "chunkSize" to be a positive integer, got ${describe(chunkSize)}`);
   }
   if (typeof ordered !== "boolean") throw new InvalidArgumentError(`Expected "ordered" to be a boolean, got ${describe(ordered)}`);
-  if (typeof stopOnError !== "boolean") throw new InvalidArgumentError(`Expected "stopOnError" to be a boolean, got ${describe(stopOnError)}`);
+  if (typeof stopOnError !== "boolean")
+    throw new InvalidArgumentError(`Expected "stopOnError" to be a boolean, got ${describe(stopOnError)}`);
   return { chunkSize, ordered, signal: options.signal, timeoutMs: options.timeoutMs, stopOnError, stop };
 }
 
@@ -89,7 +90,11 @@ interface Chunk {
 }
 
 /** The map's results, for `for await`; leaving the loop stops the chunks running. */
-export async function* runMap<T>(runner: ChunkRunner, items: unknown[], options: ResolvedMap): AsyncGenerator<MapResult<T>, void, undefined> {
+export async function* runMap<T>(
+  runner: ChunkRunner,
+  items: unknown[],
+  options: ResolvedMap,
+): AsyncGenerator<MapResult<T>, void, undefined> {
   const lanes = runner.lanes;
   const chunkSize = options.chunkSize ?? Math.max(1, Math.min(DEFAULT_CHUNK_MAX, Math.ceil(items.length / (4 * lanes))));
   /** The chunks not yet consumed, in the order of their items: running, or done with results still to yield. */
@@ -146,7 +151,16 @@ export async function* runMap<T>(runner: ChunkRunner, items: unknown[], options:
   /** Start chunks while fewer than `lanes` run, and at most 2 × lanes wait to be consumed (what bounds the memory). */
   const fill = (): void => {
     while (!closing && running < lanes && active.length < 2 * lanes && next < items.length) {
-      const chunk: Chunk = { start: next, items: items.slice(next, next + chunkSize), results: [], head: 0, done: false, error: undefined, stream: undefined, pump: Promise.resolve() };
+      const chunk: Chunk = {
+        start: next,
+        items: items.slice(next, next + chunkSize),
+        results: [],
+        head: 0,
+        done: false,
+        error: undefined,
+        stream: undefined,
+        pump: Promise.resolve(),
+      };
       next += chunk.items.length;
       active.push(chunk);
       running++;

@@ -115,16 +115,30 @@ export type ResolvedWorkerOptions = WorkerOptions &
 
 /** @internal */
 export const WORKER_KEYS = optionKeys<WorkerOptions>({
-  python: true, cwd: true, env: true, pythonPath: true, transport: true, endpoint: true, startTimeoutMs: true,
-  closeGraceMs: true, output: true, switchIntervalMs: true, maxMessageBytes: true, allowedModules: true,
+  python: true,
+  cwd: true,
+  env: true,
+  pythonPath: true,
+  transport: true,
+  endpoint: true,
+  startTimeoutMs: true,
+  closeGraceMs: true,
+  output: true,
+  switchIntervalMs: true,
+  maxMessageBytes: true,
+  allowedModules: true,
 });
 const WAIT_KEYS = optionKeys<WaitOptions>({ signal: true, timeoutMs: true });
 const CALL_KEYS = optionKeys<CallOptions>({ signal: true, timeoutMs: true, stop: true, lane: true, onProgress: true });
 const STREAM_KEYS = optionKeys<StreamOptions>({ signal: true, timeoutMs: true, stop: true, highWaterMark: true, onProgress: true });
 
 /** @internal */
-export function resolveWorkerOptions(options: WorkerOptions = {}, keys: ReadonlySet<string> | undefined = WORKER_KEYS): ResolvedWorkerOptions {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected worker options to be an object, got ${describe(options)}`);
+export function resolveWorkerOptions(
+  options: WorkerOptions = {},
+  keys: ReadonlySet<string> | undefined = WORKER_KEYS,
+): ResolvedWorkerOptions {
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError(`Expected worker options to be an object, got ${describe(options)}`);
   if (keys) knownKeys("worker option", options, keys);
   const resolved = { ...WORKER_DEFAULTS, ...stripUndefined(options) };
   oneOf("transport", resolved.transport, ["auto", "pyzmq", "builtin"]);
@@ -133,7 +147,9 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, keys: Readonly
   nonNegativeInteger("startTimeoutMs", resolved.startTimeoutMs);
   nonNegativeInteger("closeGraceMs", resolved.closeGraceMs);
   if (!Number.isSafeInteger(resolved.maxMessageBytes) || resolved.maxMessageBytes < 1024) {
-    throw new InvalidArgumentError(`Expected "maxMessageBytes" to be an integer of at least 1024, got ${describe(resolved.maxMessageBytes)}`);
+    throw new InvalidArgumentError(
+      `Expected "maxMessageBytes" to be an integer of at least 1024, got ${describe(resolved.maxMessageBytes)}`,
+    );
   }
   const interval = resolved.switchIntervalMs;
   if (interval !== null && (typeof interval !== "number" || !(interval > 0) || interval > 1000)) {
@@ -142,8 +158,13 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, keys: Readonly
   if (resolved.python !== undefined && (typeof resolved.python !== "string" || !resolved.python)) {
     throw new InvalidArgumentError(`Expected "python" to be a non-empty string, got ${describe(resolved.python)}`);
   }
-  if (resolved.allowedModules !== undefined && !(isStringArray(resolved.allowedModules) && resolved.allowedModules.every((m) => MODULE.test(m)))) {
-    throw new InvalidArgumentError(`Expected "allowedModules" to be an array of module names like "pkg.mod", got ${describe(resolved.allowedModules)}`);
+  if (
+    resolved.allowedModules !== undefined &&
+    !(isStringArray(resolved.allowedModules) && resolved.allowedModules.every((m) => MODULE.test(m)))
+  ) {
+    throw new InvalidArgumentError(
+      `Expected "allowedModules" to be an array of module names like "pkg.mod", got ${describe(resolved.allowedModules)}`,
+    );
   }
   if (resolved.pythonPath !== undefined && !isStringArray(resolved.pythonPath)) {
     throw new InvalidArgumentError(`Expected "pythonPath" to be an array of strings, got ${describe(resolved.pythonPath)}`);
@@ -153,7 +174,8 @@ export function resolveWorkerOptions(options: WorkerOptions = {}, keys: Readonly
 
 /** @internal */
 export function validateWaitOptions(options: WaitOptions, keys = WAIT_KEYS, what = "option"): void {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`Expected options to be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError(`Expected options to be an object, got ${describe(options)}`);
   knownKeys(what, options, keys);
   if (options.timeoutMs !== undefined) nonNegativeInteger("timeoutMs", options.timeoutMs);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {

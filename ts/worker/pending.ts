@@ -55,7 +55,8 @@ export class PendingRequests {
   wait(id: number, { signal, timeoutMs, forget }: RequestOptions): Promise<unknown> {
     if (forget !== undefined && signal === undefined && timeoutMs === undefined) {
       return new Promise((resolve, reject) => {
-        const settle = (error: Error | undefined, value?: unknown): void => (this.#entries.delete(id) ? (error ? reject(error) : resolve(value)) : undefined);
+        const settle = (error: Error | undefined, value?: unknown): void =>
+          this.#entries.delete(id) ? (error ? reject(error) : resolve(value)) : undefined;
         this.#entries.set(id, { settle });
         forget.drop = () => settle(cutoffError({ message: "The call was aborted", cause: undefined }));
       });
@@ -63,7 +64,9 @@ export class PendingRequests {
     if (signal === undefined && timeoutMs === undefined) {
       // The usual call: nothing to remove when it settles, so no closures beyond the promise's own.
       return new Promise((resolve, reject) => {
-        this.#entries.set(id, { settle: (error, value) => (this.#entries.delete(id) ? (error ? reject(error) : resolve(value)) : undefined) });
+        this.#entries.set(id, {
+          settle: (error, value) => (this.#entries.delete(id) ? (error ? reject(error) : resolve(value)) : undefined),
+        });
       });
     }
     return new Promise((resolve, reject) => {

@@ -79,10 +79,12 @@ export class Stream<T = unknown> implements AsyncIterableIterator<T>, AsyncDispo
       // The abort ends the consumer's side now; the stop's report arrives with the error.
       const stopping = this.#stopPython();
       this.#end = { error: cutoffError(cutoff) };
-      void stopping.then(
-        (report) => (this.#end = { error: cutoffError(cutoff, { report }) }),
-        (error: Error) => (this.#end = { error: cutoffError(cutoff, { error }) }),
-      ).then(() => this.#nudge());
+      void stopping
+        .then(
+          (report) => (this.#end = { error: cutoffError(cutoff, { report }) }),
+          (error: Error) => (this.#end = { error: cutoffError(cutoff, { error }) }),
+        )
+        .then(() => this.#nudge());
     });
   }
 

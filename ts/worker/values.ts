@@ -72,7 +72,11 @@ function convert(value: unknown, path: string, depth: number, open: Set<object>)
     case "bigint": {
       const digits = value.toString();
       if (digits.length - (value < 0n ? 1 : 0) > MAX_INT_DIGITS) {
-        throw new UnsupportedValueError(path, `a bigint of ${digits.length} digits`, `has more than CPython's ${MAX_INT_DIGITS}-digit int/str conversion limit (sys.set_int_max_str_digits), which the agent's JSON decoder applies`);
+        throw new UnsupportedValueError(
+          path,
+          `a bigint of ${digits.length} digits`,
+          `has more than CPython's ${MAX_INT_DIGITS}-digit int/str conversion limit (sys.set_int_max_str_digits), which the agent's JSON decoder applies`,
+        );
       }
       return tagged("int", digits);
     }

@@ -11,7 +11,16 @@ import { busiestThreadShare, suspended } from "./thread-cpu.js";
 import { toWire } from "./values.js";
 import { stoppableCall } from "./call.js";
 import { Stream } from "./stream.js";
-import { type ChunkRunner, MAP_HIGH_WATER_MARK, MAP_TARGET, type MapOptions, type MapResult, mapItems, resolveMapOptions, runMap } from "./map.js";
+import {
+  type ChunkRunner,
+  MAP_HIGH_WATER_MARK,
+  MAP_TARGET,
+  type MapOptions,
+  type MapResult,
+  mapItems,
+  resolveMapOptions,
+  runMap,
+} from "./map.js";
 import {
   type CallOptions,
   type ResolvedCall,
@@ -125,7 +134,8 @@ export class Worker implements AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (resolved === undefined) return this.#connection.request({ type: "call", target, args: wire.args, kwargs: wire.kwargs }) as Promise<T>; // the common call
+    if (resolved === undefined)
+      return this.#connection.request({ type: "call", target, args: wire.args, kwargs: wire.kwargs }) as Promise<T>; // the common call
     const { signal, timeoutMs, lane, onProgress } = resolved;
     if (signal?.aborted) return Promise.reject(abortedBeforeStart("call", signal));
     if (signal === undefined && timeoutMs === undefined && onProgress === undefined) {
