@@ -317,15 +317,18 @@ describe("tasks and the worker", () => {
 });
 
 describe("a busy agent", () => {
-  it("stops 100 spinning tasks stopped at once: each one reports stopped, and ends so", async () => {
+  it("stops 100 spinning tasks at once: each report says stopped (or, made by the controller, that it came late), and each task ends stopped", async () => {
     const worker = await startWorker();
     const tasks = [];
     for (let i = 0; i < 100; i++) tasks.push(await worker.start("pyleash.demo:spin"));
     await Promise.all(tasks.map((t) => t.started));
-    // Correctness, not speed (the bench's massStop and the torture's stopsUnderLoad time it): with a deadline no load
-    // here reaches, every stop must end its task and say so. Under CI's load the last report came after 10 s.
+    // Correctness, not speed (the bench's massStop and the torture's stopsUnderLoad time it). Under CI's load a report
+    // can be held up past the controller's bound: then the controller reports blocked and says it did
+    // (agentResponsive: false). Every other report must say stopped, and every task must end with TaskStoppedError:
+    // a stop that never lands leaves its result unsettled, and the test times out.
     const reports = await Promise.all(tasks.map((t) => t.stop({ deadlineMs: 60_000 })));
-    expect(reports.map((r) => r.outcome)).toEqual(tasks.map(() => "stopped"));
+    const late = reports.filter((r) => r.outcome === "blocked" && !r.agentResponsive).length;
+    expect(reports.filter((r) => r.outcome === "stopped").length).toBe(100 - late);
     const ends = await Promise.allSettled(tasks.map((t) => t.result));
     expect(ends.every((e) => e.status === "rejected" && e.reason instanceof TaskStoppedError)).toBe(true);
   }, 300_000);
