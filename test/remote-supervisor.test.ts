@@ -149,12 +149,13 @@ describe.skipIf(!HAS_PYZMQ)("serve's supervisor (needs the pyzmq venv)", () => {
     const old = pool.workers[0]!.pid!;
     const frozen = pool.call("pyleash.demo:freeze_gil");
     await expect(frozen).rejects.toBeInstanceOf(WorkerLostError);
-    // The supervisor's own heartbeat check ends the frozen agent; beside CI's other test files it took over 10 s.
-    expect(await gone(old, 30_000)).toBe(true);
+    // The frozen agent is ended by its own loss detection and its supervisor; beside CI's other test files that took
+    // over 30 s (it passes in a few seconds alone). The bound is a hang guard, not a timing check.
+    expect(await gone(old, 120_000)).toBe(true);
     const fresh = await nextJoin(joins, pool);
     expect(fresh.pid).not.toBe(old);
     expect(await pool.call("math:factorial", [3])).toBe(6);
-  });
+  }, 180_000);
 
   it("retires a supervised remote agent after maxCallsPerWorker by recycling it: its replacement joins", async () => {
     const { pool, joins } = await setUp([], { maxCallsPerWorker: 2 });
