@@ -11,7 +11,9 @@ Threads and what they own:
 - pyleash-control: the transport's receive side and the requests; on the controller's loss it detaches.
 - pyleash-stop-<id>: one per stop, as in the agent.
 It never exits the process: the process is the host's. detach() (or losing the controller) ends the threads and
-gives back the signal handlers, faulthandler's signal and threading.excepthook; the modules stay imported.
+gives back the signal handlers, faulthandler's signal and threading.excepthook; the modules stay imported. The
+shutdown reply leaves from pyleash-control itself, before that thread can end: the controller's detach() call on
+the main thread is what returns once the threads are gone (it joins them).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import sys
 import threading
 import time
 from types import FrameType
-from typing import Any, Dict, List, Optional, cast
+from typing import Any, Callable, Dict, List, Optional, cast
 
 from pyleash import contract, deliveries, protocol
 from pyleash.agent import _hello
@@ -43,6 +45,7 @@ from pyleash.transport import TransportError, open_transport
 MAIN_TASK = "main"  # the stop and stack requests' name for the call the host's main thread runs now
 THREAD_PREFIX = "thread-"  # "thread-<ident>": any other thread of the host
 CONNECT_TIMEOUT_S = 2.0  # the controller has bound its socket before asking: a longer wait would hold the host's main thread
+JOIN_TIMEOUT_S = 2.0  # detach() on another thread waits this long for pyleash's threads to end (the leash's closeGraceMs)
 
 
 class CallStopped(TaskStopped, Exception):
@@ -230,6 +233,7 @@ class Attachment:
         self._excepthook = threading.excepthook
         self._config = config
         self.agent: Optional[AttachedAgent] = None
+        self._threads: List[threading.Thread] = []  # pyleash's threads of this attach: detach() joins them
 
     def start(self) -> None:
         """On the main thread."""
@@ -249,7 +253,22 @@ class Attachment:
         except BaseException:
             self.detach()
             raise
-        threading.Thread(target=self.agent.serve, name="pyleash-control", daemon=True).start()
+        self.start_thread(threading.Thread(target=self.agent.serve, name="pyleash-control", daemon=True), None)
+
+    def start_thread(self, thread: threading.Thread, on_error: Optional[Callable[[BaseException], None]]) -> None:
+        """Start one of pyleash's threads (at once, or soon: pyleash.threads) and remember it for detach()."""
+        with self._lock:
+            self._threads.append(thread)
+        if on_error is None:
+            thread.start()
+            return
+
+        def failed(exc: BaseException) -> None:
+            with self._lock:
+                self._threads.remove(thread)
+            on_error(exc)
+
+        start_soon(thread, failed)
 
     def _register_dump(self, path: Optional[str]) -> None:
         if not path or stacks.DUMP_SIGNAL is None:
@@ -264,9 +283,11 @@ class Attachment:
             return
         self._excepthook(args)
 
-    def detach(self) -> None:
+    def detach(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
         """From any thread, once: end the control loop and give back what attach took. The signal handler can be
-        given back only on the main thread; elsewhere it stays installed, inert, until detach() runs there."""
+        given back only on the main thread; elsewhere it stays installed, inert, until detach() runs there.
+        From a thread not pyleash's own it then waits (at most `timeout` s) for pyleash's threads to end: True once
+        they are gone, False if one outlived the wait (a stop still running to its deadline)."""
         with self._lock:
             first = not self.detached.is_set()
             self.detached.set()
@@ -283,6 +304,26 @@ class Attachment:
                 threading.excepthook = self._excepthook
         if self.signal is not None and threading.current_thread() is threading.main_thread():
             self.signal.uninstall()
+        return self._join(timeout)
+
+    def _join(self, timeout: float) -> bool:
+        with self._lock:
+            if threading.current_thread() in self._threads:
+                return False  # pyleash-control or a stop thread cannot wait for itself: the host's detach() call does
+        until = time.monotonic() + timeout
+        while True:
+            with self._lock:  # a thread not started yet (ident None) is waited for; one that could not start is gone
+                self._threads = [t for t in self._threads if t.ident is None or t.is_alive()]
+                waiting = self._threads[0] if self._threads else None
+            if waiting is None:
+                return True
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return False
+            if waiting.ident is None:
+                time.sleep(min(remaining, 0.005))  # start_soon has not started it yet
+            else:
+                waiting.join(remaining)
 
 
 class AttachedAgent(Agent):
@@ -363,7 +404,8 @@ class AttachedAgent(Agent):
         if run.begin():
             if task.id == MAIN_TASK and run.plan[0] == "signal" and self.attachment.signal is not None:
                 task.state.primed = self.attachment.signal.request_stop(task.target)  # at once: no thread start first
-            start_soon(threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True), run.fail)
+            self.attachment.start_thread(
+                threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True), run.fail)
         else:
             task.target = None
 
@@ -423,14 +465,15 @@ def attach(config_json: str) -> str:
     return json.dumps({"pid": os.getpid(), "mainIdent": threading.main_thread().ident})
 
 
-def detach() -> bool:
+def detach(timeout: float = JOIN_TIMEOUT_S) -> bool:
     """Undo attach() (again after a detach that ran on pyleash-control, to give back the signal handler, which only
-    the main thread can do). False if nothing was attached."""
+    the main thread can do), and return once pyleash's threads have ended (at most `timeout` s). False if nothing
+    was attached."""
     global _current
     attachment, _current = _current, None
     if attachment is None:
         return False
-    attachment.detach()
+    attachment.detach(timeout)
     return True
 
 

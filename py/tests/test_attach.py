@@ -101,7 +101,53 @@ class FakeLoop:
         return None
 
 
+class SlowToCloseTransport(LostTransport):
+    """Delivers one shutdown request; closing then takes a while, as a control thread waiting for the GIL would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replied = threading.Event()
+        self._requests = [[b'{"type": "shutdown", "id": 1}']]
+
+    def send(self, frames: Any) -> None:
+        self.replied.set()
+
+    def recv(self, timeout: Any) -> Any:
+        if self._requests:
+            return self._requests.pop()
+        raise TransportError("transport is closed")
+
+    def close(self) -> None:
+        time.sleep(0.3)
+        super().close()
+
+
 class DetachTest(unittest.TestCase):
+    def test_the_hosts_detach_returns_once_pyleash_control_has_ended(self) -> None:
+        # The shutdown reply leaves before pyleash-control can end: the controller's next step, detach() on the
+        # host's main thread, is what must wait for it.
+        attachment = attach.Attachment({}, loop=FakeLoop())
+        transport = SlowToCloseTransport()
+        attachment.agent = attach.AttachedAgent(transport, 1 << 20, attachment)
+        attachment.start_thread(threading.Thread(target=attachment.agent.serve, name="pyleash-control"), None)
+        self.assertTrue(transport.replied.wait(10))
+        self.assertTrue(attachment.detach(10))
+        self.assertEqual([t.name for t in threading.enumerate() if t.name == "pyleash-control"], [])
+        self.assertTrue(transport.closed)
+
+    def test_a_thread_that_could_not_start_is_not_waited_for(self) -> None:
+        attachment = attach.Attachment({}, loop=FakeLoop())
+        failures: List[BaseException] = []
+        never = threading.Thread(target=lambda: None)
+        never.start = lambda: (_ for _ in ()).throw(RuntimeError("can't start new thread"))  # type: ignore[method-assign]
+        attachment.start_thread(never, failures.append)
+        for _ in range(1000):
+            if failures:
+                break
+            time.sleep(0.005)
+        self.assertEqual(len(failures), 1)
+        self.assertTrue(attachment.detach(10))
+
     def test_losing_the_controller_detaches_and_returns_instead_of_exiting(self) -> None:
         attachment = attach.Attachment({}, loop=FakeLoop())
         transport = LostTransport()

@@ -188,8 +188,9 @@ export class Leash implements AsyncDisposable {
 
   /**
    * Detach: the agent's threads end, and pythonia's main thread gets its SIGUSR2 and SIGUSR1 handlers and
-   * threading.excepthook back (the signal handler waits for that thread to be free, at most `closeGraceMs`;
-   * until then it stays installed but does nothing). pyleash's modules stay imported in pythonia's Python.
+   * threading.excepthook back. Resolves once pyleash's threads are gone (the detach call on pythonia's main thread
+   * joins them), or after `closeGraceMs` if that thread is stuck (the signal handler then stays installed but does
+   * nothing until it is free) or a stop still runs. pyleash's modules stay imported in pythonia's Python.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -198,7 +199,7 @@ export class Leash implements AsyncDisposable {
       if (!this.#link.alive) return;
       const restored = (async () => {
         const attach = await this.#python("pyleash.attach");
-        await attach.detach();
+        await attach.detach(this.#closeGraceMs / 1000); // returns once pyleash's threads have ended
       })();
       restored.catch(() => {}); // pythonia gone, or still stuck: the inert handler stays until it is free
       await settlesWithin(restored, this.#closeGraceMs);
