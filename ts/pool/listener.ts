@@ -236,6 +236,11 @@ export class Listener {
   /** Serve supervisors by id, and their ids by routing id. */
   readonly #supervisors = new Map<string, Supervisor>();
   readonly #supervisorIds = new Map<string, string>();
+  /**
+   * Lost agents whose supervisor had not spoken since they fell silent, by supervisor id: the recycle order goes when
+   * it next does (frozen, not cut off), or is dropped once the supervisor is forgotten.
+   */
+  readonly #toRecycle = new Map<string, Peer[]>();
   readonly #timer: NodeJS.Timeout;
   #closed = false;
 
@@ -316,6 +321,7 @@ export class Listener {
       if (hello?.type === SUPERVISOR.hello && hello.protocol === PROTOCOL_VERSION && typeof hello.id === "string") {
         this.#supervisorIds.set(key, hello.id);
         this.#supervisors.set(hello.id, { routing: id, lastSeen: Date.now() });
+        this.#recycleWaiting(hello.id); // its link came back: a child lost meanwhile is still to be replaced
         continue;
       }
       if (hello?.type !== "hello" || hello.protocol !== PROTOCOL_VERSION || typeof hello.pid !== "number") continue;
@@ -352,10 +358,30 @@ export class Listener {
     return true;
   }
 
+  /**
+   * A peer just declared lost: have its supervisor replace it if the supervisor has spoken since the peer fell silent
+   * (frozen, not cut off); if it has not yet (it speaks once a heartbeat, on its own clock), when it next does.
+   */
+  #recycleLost(peer: Peer): void {
+    const supervisor = peer.supervisor === undefined ? undefined : this.#supervisors.get(peer.supervisor);
+    if (!supervisor || peer.supervisor === undefined) return;
+    if (supervisor.lastSeen >= peer.lastSeen) this.#recycle(peer, Number.POSITIVE_INFINITY);
+    else this.#toRecycle.set(peer.supervisor, [...(this.#toRecycle.get(peer.supervisor) ?? []), peer]);
+  }
+
+  /** The supervisor `id` just spoke: the recycle orders waiting for it go. */
+  #recycleWaiting(id: string): void {
+    const waiting = this.#toRecycle.get(id);
+    if (!waiting) return;
+    this.#toRecycle.delete(id);
+    for (const peer of waiting) this.#recycle(peer);
+  }
+
   /** A supervisor's keepalive, or the end of its child: a crash fails the child's work with WorkerCrashedError. */
   #fromSupervisor(id: string, frame: Buffer): void {
     const supervisor = this.#supervisors.get(id);
     if (supervisor) supervisor.lastSeen = Date.now();
+    this.#recycleWaiting(id);
     const message = tryDecode(frame) as { type?: unknown; pid?: unknown; code?: unknown; signal?: unknown } | undefined;
     if (message?.type !== SUPERVISOR.exited) return;
     for (const [key, peer] of this.#peers) {
@@ -413,6 +439,7 @@ export class Listener {
       if (now - supervisor.lastSeen > 2 * this.#options.lostAfterMs) {
         this.#supervisors.delete(id);
         this.#supervisorIds.delete(supervisor.routing.toString("hex"));
+        this.#toRecycle.delete(id);
       }
     }
     for (const [key, peer] of this.#peers) {
@@ -423,8 +450,7 @@ export class Listener {
         this.#peers.delete(key);
         this.#gone.add(key);
         peer.die(new WorkerLostError(connection.host, connection.pid, peer.lastSeen, silent));
-        // Silent while its supervisor spoke (within half the time): frozen, not cut off; a fresh agent joins.
-        this.#recycle(peer, this.#options.lostAfterMs / 2);
+        this.#recycleLost(peer); // frozen, not cut off: its supervisor kills it and a fresh agent joins
       } else if (silent >= this.#options.heartbeatMs) {
         void connection.responsive(this.#options.lostAfterMs);
       }
