@@ -340,6 +340,36 @@ class TransportTest(unittest.TestCase):
         c.send_many([[b"a"], [b"b", b"c"]])
         self.assertEqual(conn.recv(64), b"\x00\x01a\x01\x01b\x00\x01c")  # both, in order
 
+    def test_a_writer_stopped_as_its_write_returns_leaves_no_message_of_others_stuck(self) -> None:
+        # A task's thread writes for others (progress()); a stop's exception lands as its write returns (CPython
+        # raises an asynchronous exception when the call returns), while another thread's message waits in the queue.
+        c, conn = self.pair()
+        real = c._sock
+
+        class StoppedHere(BaseException):
+            pass
+
+        class StopsOnce:
+            def sendall(self, data: bytes) -> None:
+                real.sendall(data)
+                c._sock = real
+                c._outgoing.append((zmtp.encode_message([b"theirs"]),))  # queued meanwhile: its sender returned
+                raise StoppedHere()
+
+        c._sock = StopsOnce()  # type: ignore[assignment]
+        with self.assertRaises(StoppedHere):
+            c.send([b"mine"])
+        self.assertEqual([read_message(conn) for _ in range(2)], [[b"mine"], [b"theirs"]])  # a helper wrote it
+        c.send([b"after"])
+        self.assertEqual(read_message(conn), [b"after"])
+
+    def test_flush_writes_what_queued_while_it_held_the_lock(self) -> None:
+        c, conn = self.pair()
+        c._outgoing.append((zmtp.encode_message([b"queued"]),))
+        c.flush()
+        self.assertEqual(read_message(conn), [b"queued"])
+        self.assertEqual(len(c._outgoing), 0)
+
     def test_recv_short_long_multipart_batched_and_split(self) -> None:
         c, conn = self.pair()
         msgs = [[b"one"], [b"a" * 300, b"b"], [b"", b"c" * 70000, b"d" * 255], [b"e" * 256]]

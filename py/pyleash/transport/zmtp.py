@@ -1,6 +1,7 @@
 """Built-in ZMTP 3.1 DEALER client (NULL mechanism) over a plain stdlib socket."""
 from __future__ import annotations
 
+import _thread
 import math
 import select
 import socket
@@ -415,6 +416,9 @@ class ZmtpTransport:
         sender wait its own turn on the GIL too (100 stop reports: one at a time, seconds). So a sender queues its
         message and writes only if no one else is writing; the writer drains the queue, what was queued meanwhile
         in one write. Large messages (BIG_FRAME) wait for their own write: back-pressure on bulk data.
+
+        The writer may be a task's thread (progress(), a stream's items), where a stop's exception can land: what
+        it took from the queue for others and had not written goes back, and a helper thread writes the queue.
         """
         if self._error is not None or self._closed:
             raise TransportError(self._error or "transport is closed")
@@ -424,35 +428,62 @@ class ZmtpTransport:
         while queue:
             if not self._send_lock.acquire(wait):
                 return  # the writer sends ours: it drains the queue, and looks again after letting go
+            interrupted = True
             try:
                 self._write_queued()
+                interrupted = False
             finally:
                 self._send_lock.release()
+                if interrupted and queue and self._error is None:
+                    _thread.start_new_thread(self._write_for_others, ())
             wait = False
 
+    def _write_for_others(self) -> None:
+        """On a helper thread: write what a writer interrupted by an exception left queued."""
+        try:
+            self.flush()
+        except TransportError:
+            pass  # the connection broke: recv() reports it
+
     def _write_queued(self) -> None:
-        """Under the send lock: write everything queued, small pieces joined into one write."""
+        """Under the send lock: write everything queued, small pieces joined into one write. An exception other than
+        a socket error (a stop landing in this thread) puts back the messages taken and not yet written."""
         queue, sock = self._outgoing, self._sock
+        taken: List[Tuple[Union[bytes, bytearray], ...]] = []  # off the queue, not one byte of them written yet
+        partial = False  # a message is written in part (a large frame's pieces go in several writes)
         try:
             while queue:
                 small: List[Union[bytes, bytearray]] = []
                 while queue and len(small) < MAX_JOINED:
-                    for piece in queue.popleft():
+                    message = queue.popleft()
+                    taken.append(message)
+                    for i, piece in enumerate(message):
                         if len(piece) < BIG_FRAME:
                             small.append(piece)
                             continue
-                        if small:
-                            sock.sendall(b"".join(small))
-                            small = []
+                        data, small = b"".join(small), []
+                        taken, partial = [], True  # from here it cannot go back without desynchronising the stream
+                        if data:
+                            sock.sendall(data)
                         sock.sendall(piece)
+                        partial = i < len(message) - 1
                 if small:
-                    sock.sendall(b"".join(small) if len(small) > 1 else small[0])
+                    data = b"".join(small) if len(small) > 1 else small[0]
+                    taken = []
+                    sock.sendall(data)
+                    partial = False
         except OSError as exc:
             # A partial write has desynchronised the stream: nothing more may be sent.
             queue.clear()
             self._fail("send failed: %s" % exc)
             raise TransportError(self._error) from None
-
+        except BaseException:
+            if partial:  # the peer would read the next message as the rest of this one
+                queue.clear()
+                self._fail("send interrupted inside a message")
+            else:
+                queue.extendleft(reversed(taken))  # in their order, ahead of what queued since
+            raise
     def _receive(self, deadline: Optional[float]) -> bool:
         """Read once from the socket into the decoder; False when the deadline passes first."""
         if deadline is not None and not self._wait(deadline - time.monotonic()):
@@ -534,8 +565,9 @@ class ZmtpTransport:
 
     def flush(self) -> None:
         """Return once every message queued so far is written (before the agent exits)."""
-        with self._send_lock:
-            self._write_queued()
+        while self._outgoing:
+            with self._send_lock:  # a sender that queued while we held it returned: look again after letting go
+                self._write_queued()
 
     def recv(self, timeout: Optional[float] = None) -> Optional[List[bytes]]:
         """Next whole message, or None after timeout seconds; one receiving thread only."""
