@@ -27,6 +27,20 @@ describe.each(pythons)("stopping tasks on Python $label", ({ label, python }) =>
     expect(task.status).toBe("stopped");
   });
 
+  it("says finallyRan: true only when the finally ran: null where the stop left the try without it", async () => {
+    const worker = await startWorker({ python });
+    for (let i = 0; i < 3; i++) {
+      const task = await worker.start("blocking:cond_loop_in_try");
+      await reached(task, "cond_loop_in_try");
+      const before = (await worker.call("blocking:finally_runs")) as number;
+      const report = await task.stop({ strategy: "async-exc" });
+      await expect(task.result).rejects.toBeInstanceOf(TaskStoppedError);
+      const ran = ((await worker.call("blocking:finally_runs")) as number) > before;
+      expect(report.outcome).toBe("stopped");
+      expect(report.finallyRan).toBe(ran ? true : null);
+    }
+  });
+
   it("reports time.sleep(100) as blocked at the deadline under async-exc, naming where it sits", async () => {
     const worker = await startWorker({ python });
     const task = await worker.start("blocking:sleep_long");

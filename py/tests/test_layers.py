@@ -114,8 +114,9 @@ class LayersTest(unittest.TestCase):
         # tasks -> stop is the one direction between them: the ladder (StopRun) and its Protocols, the steps a
         # kind brings (steps.KindStep), the primitives a kind holds (trace, signal_main), the stack readers,
         # async_exc.revoke, with which a task's
-        # thread withdraws an exception still pending when its work ends, and rearm (the task wrapper removes a
-        # stop's line hook in its own thread, where only it can). A new edge is a decision.
+        # thread withdraws an exception still pending when its work ends, rearm (the task wrapper removes a
+        # stop's line hook in its own thread, where only it can), and finally_known (a stopped task's end says
+        # whether its finally blocks are known to have run). A new edge is a decision.
         used = {
             target
             for module, targets in self.graph.items()
@@ -124,7 +125,8 @@ class LayersTest(unittest.TestCase):
             if _within(target, "pyleash.stop") and target in self.graph
         }
         allowed = {"pyleash.stop.ladder", "pyleash.stop.stoppable", "pyleash.stop.steps", "pyleash.stop.stacks", "pyleash.stop.signal_main",
-                   "pyleash.stop.trace", "pyleash.stop.async_exc", "pyleash.stop.rearm", "pyleash.stop.batch"}
+                   "pyleash.stop.trace", "pyleash.stop.async_exc", "pyleash.stop.rearm", "pyleash.stop.batch",
+                   "pyleash.stop.finally_known"}
         self.assertLessEqual(used, allowed)
 
     def test_no_module_imports_itself_through_others_type_level_imports_included(self) -> None:

@@ -16,8 +16,14 @@ export function renderCell(result) {
     const ran = result.runs.filter((r) => r.finallyRan).length;
     const stopped = result.runs.filter((r) => r.outcome === "stopped").length;
     const claimed = result.runs.filter((r) => r.reportFinallyRan === true).length;
+    const unknown = result.runs.filter((r) => r.reportFinallyRan === null).length;
     const n = result.runs.length;
-    const said = claimed === ran ? "" : `; the report said \`finallyRan: true\` ${claimed}/${n}`;
+    const sayings = [
+      claimed > 0 && (claimed !== ran || unknown > 0) ? `\`finallyRan: true\` ${claimed}/${n}` : "",
+      claimed !== ran && claimed === 0 && unknown === 0 ? `\`finallyRan: true\` 0/${n}` : "",
+      unknown > 0 ? `\`finallyRan: null\` (unknown) ${unknown}/${n}` : "",
+    ].filter(Boolean);
+    const said = sayings.length > 0 ? `; the report said ${sayings.join(", ")}` : "";
     return `stopped ${stopped}/${n}; the \`finally\` ran ${ran === n ? `${ran}/${n}` : `**${ran}/${n}**`}${said}`;
   }
   const steps = result.steps.length > 1 ? ` (${result.steps.join(" → ")})` : "";

@@ -30,7 +30,12 @@ export interface StopReport {
   latencyMs: number | null;
   /** How many TaskStopped deliveries the task caught and carried on after (bare `except:`). */
   swallowed: number;
-  /** Whether the task's stack unwound (its `finally` blocks ran); null when it did not end. */
+  /**
+   * Whether the task's stack unwound (its `finally` blocks ran): `true` once the stop's exception propagated out of
+   * the task's function; `false` when it was killed (a process task's SIGKILL); `null` when it did not end, or when
+   * it is not known: the exception left a `try` where this interpreter can skip the `finally` (CPython 3.13.0, a
+   * `while <condition>:` that opens the `try`; docs/stop-strategies.md).
+   */
   finallyRan: boolean | null;
   /** Where the task sits when it could not be stopped (innermost frame); null otherwise. */
   blockedIn: Frame | null;

@@ -326,7 +326,7 @@ def finish(
     result: Any = None,
     error: Optional[BaseException] = None,
     how: Optional[str] = None,
-    unwound: bool = True,
+    unwound: Optional[bool] = True,
 ) -> None:
     """Record the outcome (finished | failed | stopped), set `ended`, then tell the controller: a task-ended event,
     or for a call its reply.
@@ -336,6 +336,10 @@ def finish(
     if outcome == "stopped" or (task.stop_asked and outcome == "finished"):
         task.status = "stopped"
         task.how = how or ("returned" if outcome == "finished" else type(error).__name__ if error else "stopped")
+        if unwound and error is not None and error.__traceback__ is not None:
+            from pyleash.stop.finally_known import finally_ran  # only after a stop's exception
+
+            unwound = finally_ran(error)  # None where CPython may have left a `try` without its `finally`
         task.unwound = unwound
     else:
         task.status = outcome
