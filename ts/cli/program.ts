@@ -42,7 +42,7 @@ Examples:
   );
   program.helpCommand("help [command]", "show help for a command");
 
-  addTargetOptions(
+  const callCommand = addTargetOptions(
     subcommand(program, "call", "Call a Python function once in a fresh agent and print its JSON result.").argument(
       "<module:function>",
       "the function to call, e.g. math:floor or mypkg.mod:func",
@@ -60,22 +60,8 @@ Examples:
       )
         .choices(LANES)
         .default("thread"),
-    )
-    .addOption(
-      new Option("--strategy <strategy>", "how a timed-out call is stopped; auto escalates from the gentlest step to the most forceful")
-        .choices(STRATEGIES)
-        .default(STOP_DEFAULTS.strategy),
-    )
-    .option(
-      "--grace <ms>",
-      `how long each step of auto waits before the next one (default: ${STOP_DEFAULTS.graceMs})`,
-      milliseconds("--grace"),
-    )
-    .option(
-      "--deadline <ms>",
-      `when a call that still runs is reported blocked (default: ${STOP_DEFAULTS.deadlineMs})`,
-      milliseconds("--deadline"),
-    )
+    );
+  stopOptions(callCommand, "call")
     .option("--json", JSON_HELP)
     .addHelpText(
       "after",
@@ -92,7 +78,7 @@ Examples:
       process.exitCode = await call(target, options);
     });
 
-  addTargetOptions(
+  const runCommand = addTargetOptions(
     subcommand(
       program,
       "run",
@@ -108,22 +94,8 @@ Examples:
       "--stop-after <ms>",
       "stop the task if it still runs this many ms after it started (default: let it finish)",
       milliseconds("--stop-after"),
-    )
-    .addOption(
-      new Option("--strategy <strategy>", "how to stop it; auto escalates from the gentlest step to the most forceful")
-        .choices(STRATEGIES)
-        .default(STOP_DEFAULTS.strategy),
-    )
-    .option(
-      "--grace <ms>",
-      `how long each step of auto waits before the next one (default: ${STOP_DEFAULTS.graceMs})`,
-      milliseconds("--grace"),
-    )
-    .option(
-      "--deadline <ms>",
-      `when a task that still runs is reported blocked (default: ${STOP_DEFAULTS.deadlineMs})`,
-      milliseconds("--deadline"),
-    )
+    );
+  stopOptions(runCommand, "task")
     .option("--restart-worker-if-blocked", "recycle the agent when the task is blocked")
     .option("--trace", "install the sys.settrace kill when the task starts (needed by --strategy trace; slows the task)")
     .option("--json", 'print the outcome as one JSON object on stdout, after one JSON line per progress update ({"type": "progress", ...})')
@@ -241,4 +213,25 @@ Examples:
 /** A subcommand whose usage errors end with a pointer to its own --help. */
 function subcommand(program: Command, name: string, description: string): Command {
   return program.command(name).description(description).showHelpAfterError(`(run 'pyleash ${name} --help' for usage)`);
+}
+
+/** The stop options `call` and `run` share: `--strategy`, `--grace`, `--deadline`, worded for the `noun` they stop. */
+function stopOptions(command: Command, noun: "call" | "task"): Command {
+  const how = noun === "call" ? "how a timed-out call is stopped" : "how to stop it";
+  return command
+    .addOption(
+      new Option("--strategy <strategy>", `${how}; auto escalates from the gentlest step to the most forceful`)
+        .choices(STRATEGIES)
+        .default(STOP_DEFAULTS.strategy),
+    )
+    .option(
+      "--grace <ms>",
+      `how long each step of auto waits before the next one (default: ${STOP_DEFAULTS.graceMs})`,
+      milliseconds("--grace"),
+    )
+    .option(
+      "--deadline <ms>",
+      `when a ${noun} that still runs is reported blocked (default: ${STOP_DEFAULTS.deadlineMs})`,
+      milliseconds("--deadline"),
+    );
 }
