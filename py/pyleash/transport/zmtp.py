@@ -461,10 +461,10 @@ class ZmtpTransport:
                         if len(piece) < BIG_FRAME:
                             small.append(piece)
                             continue
-                        data, small = b"".join(small), []
+                        head, small = b"".join(small), []
                         taken, partial = [], True  # from here it cannot go back without desynchronising the stream
-                        if data:
-                            sock.sendall(data)
+                        if head:
+                            sock.sendall(head)
                         sock.sendall(piece)
                         partial = i < len(message) - 1
                 if small:
