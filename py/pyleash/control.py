@@ -109,7 +109,9 @@ class Agent:
                                              protocol.salvage_id(frame))
             request = protocol.decode(frame, binary)
             decoded = True
-            request_id = _integer(request.get("id"))
+            request_id = request.get("id")
+            if request_id.__class__ is not int:  # bool is not an id
+                request_id = _integer(request_id)
             handler = self.handlers.get(request["type"])
             if handler is None:
                 raise protocol.ProtocolError("unknown message type %r" % _clip(request["type"]))
@@ -167,10 +169,17 @@ class Agent:
         given inline; on a pool thread: while the pool has calls queued)."""
         try:
             fn = targets.resolve(target)
-            reply = protocol.ok(request_id, settle(fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET))))
+            result = settle(fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET)))
         except BaseException as exc:  # noqa: BLE001 - an import that raised, and everything the call raises, go back
-            reply = failure_reply(request_id, exc)
-        self.outbox.add(self._encode(reply), hold=self.pool.queued() if hold is None else hold)
+            frames = self._encode(failure_reply(request_id, exc))
+        else:
+            frame = protocol.ok_frame(request_id, result)  # the usual reply, without the general encoder's detours
+            if frame is not None and len(frame) <= self.max_message_bytes:
+                frames = [frame]
+            else:
+                frames = self._encode(protocol.ok(request_id, result))
+            result = None
+        self.outbox.add(frames, hold=self.pool.queued() if hold is None else hold)
 
     def _ping(self, request: Dict[str, Any]) -> None:
         self.send(protocol.ok(request["id"], {"pid": os.getpid(), "threads": threading.active_count(),
