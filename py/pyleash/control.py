@@ -126,6 +126,10 @@ class Agent:
     def _encode(self, message: Dict[str, Any]) -> List[Any]:
         """The message's frames (JSON, then binary); one that cannot cross (or is over the size limit, binary
         frames included) becomes a typed error reply."""
+        if message.get("status") == "ok" and len(message) == 3:  # a reply made by protocol.ok: most often one frame
+            frame = protocol.ok_frame(message.get("id"), message.get("result"))
+            if frame is not None and len(frame) <= self.max_message_bytes:
+                return [frame]
         try:
             frames = protocol.encode_frames(message)
         except protocol.NotSerializable as exc:
@@ -169,17 +173,10 @@ class Agent:
         given inline; on a pool thread: while the pool has calls queued)."""
         try:
             fn = targets.resolve(target)
-            result = settle(fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET)))
+            reply = protocol.ok(request_id, settle(fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET))))
         except BaseException as exc:  # noqa: BLE001 - an import that raised, and everything the call raises, go back
-            frames = self._encode(failure_reply(request_id, exc))
-        else:
-            frame = protocol.ok_frame(request_id, result)  # the usual reply, without the general encoder's detours
-            if frame is not None and len(frame) <= self.max_message_bytes:
-                frames = [frame]
-            else:
-                frames = self._encode(protocol.ok(request_id, result))
-            result = None
-        self.outbox.add(frames, hold=self.pool.queued() if hold is None else hold)
+            reply = failure_reply(request_id, exc)
+        self.outbox.add(self._encode(reply), hold=self.pool.queued() if hold is None else hold)
 
     def _ping(self, request: Dict[str, Any]) -> None:
         self.send(protocol.ok(request["id"], {"pid": os.getpid(), "threads": threading.active_count(),

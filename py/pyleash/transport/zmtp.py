@@ -556,6 +556,9 @@ class ZmtpTransport:
     def send_many(self, messages: Sequence[Frames]) -> None:
         """Send several messages, small ones in one write: a thread that must wait for the GIL after
         each write (other threads busy) would otherwise wait once per message."""
+        if len(messages) == 1:  # e.g. a call's reply that its task record sent
+            self.send(messages[0])
+            return
         if sum(len(frame) for frames in messages for frame in frames) >= BIG_FRAME:
             for frames in messages:
                 self.send(frames)
