@@ -166,6 +166,7 @@ const contenders = [
   { name: "pythonia", python: machine.python.path },
   { name: "floor", python: machine.python.path },
   { name: "floor-zeromq", python: machine.python.path },
+  { name: "floor-zeromq-agent", python: machine.python.path },
   // --baseline: another checkout's build (e.g. main's) as contender "baseline", so a change is measured beside it
   ...(baseline ? [{ name: "baseline", python: machine.python.path }] : []),
 ];
