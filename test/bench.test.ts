@@ -55,6 +55,7 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     for (const c of ["loop thread-lane async-exc", "sleep main-lane signal"]) expect(report.callTimeoutStopMs).toHaveProperty([c, "p50"]);
     for (const mode of ["plain", "timeoutMs", "signal"]) expect(report.stoppableCallCost).toHaveProperty(["pyleash-builtin", mode, "p50"]);
     for (const mode of ["timeoutMs", "signal"]) expect(report.stoppableCallCost).toHaveProperty(["pyleash-builtin", mode, "ratio"]);
+    for (const mode of ["plain", "timeoutMs", "signal"]) expect(report.controllerJsUs).toHaveProperty(["pyleash-builtin", mode]);
     // pyleash stops a timed-out call's Python work; pythonia's runs on after the caller gave up.
     for (const hang of ["sleep", "spin"]) {
       expect(report.timedOutCall[`pyleash-${hang}`]).toMatchObject({
