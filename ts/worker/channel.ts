@@ -19,6 +19,8 @@ import type { EndpointKind } from "./options.js";
 const MAX_FRAMES = 256;
 const MAX_BYTES = 1 << 20;
 
+/** The key of {@link Pumpable}'s method. */
+export const PUMP: unique symbol = Symbol("pyleash.pump");
 /**
  * A message source that can hand each message straight to a callback (`[PUMP](each)`), saving the promise hop and
  * the result object per message of a `for await` loop; resolves when the source ends, rejects as the loop would.
@@ -27,7 +29,6 @@ const MAX_BYTES = 1 << 20;
 export interface Pumpable {
   [PUMP](each: (message: Buffer[]) => void): Promise<void>;
 }
-export const PUMP: unique symbol = Symbol("pyleash.pump");
 
 /** ipc directories are named for the controller's pid, so a later controller can tell whose are orphans. */
 const DIR_PREFIX = "pyleash-";
@@ -188,7 +189,10 @@ export class Channel {
           else reject(error);
         };
         const receive = (): void => {
-          if (done || router.closed) return stop();
+          if (done || router.closed) {
+            stop();
+            return;
+          }
           try {
             router.receive().then(deliver, stop);
           } catch (error) {
