@@ -121,6 +121,7 @@ const { probePython } = await import(DIST);
 const { pipelined, callRtt } = await import("./bench/calls.mjs");
 const { ctxSwitches } = await import("./bench/ctx-switches.mjs");
 const { stoppableCall } = await import("./bench/stoppable-call.mjs");
+const { controllerJs } = await import("./bench/controller-js.mjs");
 const { coldStart } = await import("./bench/coldstart.mjs");
 const { evaluateGoals } = await import("./bench/goals.mjs");
 const { memory } = await import("./bench/memory.mjs");
@@ -143,6 +144,7 @@ const SECTIONS = [
   ctxSwitches,
   pipelined,
   stoppableCall,
+  controllerJs,
   poolBench,
   coldStart,
   memory,
@@ -166,6 +168,7 @@ const contenders = [
   { name: "pythonia", python: machine.python.path },
   { name: "floor", python: machine.python.path },
   { name: "floor-zeromq", python: machine.python.path },
+  { name: "floor-zeromq-agent", python: machine.python.path },
   // --baseline: another checkout's build (e.g. main's) as contender "baseline", so a change is measured beside it
   ...(baseline ? [{ name: "baseline", python: machine.python.path }] : []),
 ];

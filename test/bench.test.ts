@@ -42,7 +42,7 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     }
     for (const busy of ["0", "8"])
       for (const stat of ["p50", "p99"]) expect(report.stopLatencyMs).toHaveProperty(["async-exc floor", busy, stat]);
-    for (const name of ["pyleash-builtin", "pythonia", "floor-zeromq"]) {
+    for (const name of ["pyleash-builtin", "pythonia", "floor-zeromq", "floor-zeromq-agent"]) {
       for (const side of ["node", "python"]) {
         for (const key of ["voluntary", "nonvoluntary", "cpuUs"]) expect(report.callCtxSwitches).toHaveProperty([name, side, key]);
       }
@@ -55,6 +55,7 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     for (const c of ["loop thread-lane async-exc", "sleep main-lane signal"]) expect(report.callTimeoutStopMs).toHaveProperty([c, "p50"]);
     for (const mode of ["plain", "timeoutMs", "signal"]) expect(report.stoppableCallCost).toHaveProperty(["pyleash-builtin", mode, "p50"]);
     for (const mode of ["timeoutMs", "signal"]) expect(report.stoppableCallCost).toHaveProperty(["pyleash-builtin", mode, "ratio"]);
+    for (const mode of ["plain", "timeoutMs", "signal"]) expect(report.controllerJsUs).toHaveProperty(["pyleash-builtin", mode]);
     // pyleash stops a timed-out call's Python work; pythonia's runs on after the caller gave up.
     for (const hang of ["sleep", "spin"]) {
       expect(report.timedOutCall[`pyleash-${hang}`]).toMatchObject({
@@ -82,7 +83,7 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
     for (const key of ["cores", "node", "python.version", "python.path"]) expect(report.machine).toHaveProperty(key.split("."));
 
     const bridges = ["pyleash-builtin", ...(report.machine.pyzmqPython ? ["pyleash-pyzmq"] : []), "pythonia"];
-    for (const name of [...bridges, "floor", "floor-zeromq"]) {
+    for (const name of [...bridges, "floor", "floor-zeromq", "floor-zeromq-agent"]) {
       for (const stat of STATS) expect(report.callRttUs).toHaveProperty([name, stat]);
     }
     for (const name of bridges) {
@@ -109,6 +110,12 @@ test("node scripts/bench.mjs --quick --json reports every figure", async () => {
       "rttVsPythonia",
       "rttVsFloor",
       "rttVsFloorZeromq",
+      "rttVsPythoniaP50",
+      "rttFloorVsPythonia",
+      "rttAgentFloorVsPythonia",
+      "nodeCpuVsFloorZeromq",
+      "nodeCpuVsAgentFloor",
+      "agentCpuVsFloorZeromq",
       "pipelinedVsPythonia15",
       "stopVsFloorP50",
       "stopVsFloorP99",

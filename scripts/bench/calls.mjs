@@ -58,7 +58,9 @@ export const callRtt = {
         "interleaved in rotating order; p50/p99/min/max over all samples pooled. floor = raw " +
         "AF_UNIX length-framed echo between Node and the same Python (no JSON, no threads, no ZeroMQ); " +
         "floor-zeromq = the same bytes echoed between a zeromq.js ROUTER and the agent's built-in ZMTP client " +
-        "on one Python thread (pyleash's transports without JSON, pool or request bookkeeping).",
+        "on one Python thread (pyleash's transports without JSON, pool or request bookkeeping); floor-zeromq-agent = " +
+        "that zeromq.js loop with pyleash's real agent (built-in transport) answering one pre-encoded call frame of " +
+        "math:floor(7) (the controller's JavaScript left out: no encode, decode, request table or receive loop).",
     };
   },
 };

@@ -5,7 +5,7 @@
  */
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
-import { openFloor, openZeromqFloor } from "./floor.mjs";
+import { openAgentFloor, openFloor, openZeromqFloor } from "./floor.mjs";
 
 export const DIST = new URL("../../dist/index.js", import.meta.url).href;
 
@@ -40,6 +40,10 @@ export async function openContender(name, python) {
   }
   if (name === "floor-zeromq") {
     const floor = await openZeromqFloor(python);
+    return { agentPid: floor.pid, call: floor.call, close: floor.close };
+  }
+  if (name === "floor-zeromq-agent") {
+    const floor = await openAgentFloor(python, DIST);
     return { agentPid: floor.pid, call: floor.call, close: floor.close };
   }
   throw new Error(`unknown contender ${name}`);

@@ -4,8 +4,12 @@
  * No JSON, no threads, no ZeroMQ: whatever a bridge costs above this is its own.
  * And pyleash's own floor (`floor-zeromq`): the same echo between a zeromq.js ROUTER, as the controller
  * uses, and the agent's built-in ZMTP client on one Python thread; no JSON, no pool, no request bookkeeping.
+ * And `floor-zeromq-agent`: the same zeromq.js loop (none of the controller's JavaScript: a request frame encoded
+ * once, the reply left undecoded) with pyleash's real agent answering it, so the Node process's CPU per call can be
+ * split into what the agent's side makes it pay and what the controller's own code adds.
  */
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
@@ -58,6 +62,70 @@ export async function openZeromqFloor(python) {
       clearTimeout(timer);
       router.close();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * pyleash's agent (built-in transport), spawned and greeted as a Worker does, behind a zeromq.js ROUTER driven as
+ * floor-zeromq drives its echo: `call()` sends one pre-encoded call of math:floor(7), awaits the send, then receives
+ * the reply (not decoded). `dist` is the build whose agent and handshake to use (its dist/index.js URL).
+ */
+export async function openAgentFloor(python, dist) {
+  const internal = (path) => import(new URL(`./worker/${path}`, dist).href);
+  const [{ Channel }, { spawnAgent, killGroup }, { waitForHello }, { resolveWorkerOptions }, { release, track }] = await Promise.all([
+    internal("channel.js"),
+    internal("agent-process.js"),
+    internal("handshake.js"),
+    internal("options.js"),
+    internal("reaper.js"),
+  ]);
+  const resolved = resolveWorkerOptions({ python, transport: "builtin", output: "ignore" });
+  // A Channel bound as a Worker's is, whose ROUTER this loop then drives itself (nothing else reads it after the hello).
+  const dir = mkdtempSync(join(tmpdir(), "pyleash-bench-afloor-"));
+  const endpoint = `ipc://${join(dir, "agent.sock")}`;
+  const router = new Router({ linger: 0, mandatory: false, sendHighWaterMark: 0 });
+  await router.bind(endpoint);
+  const channel = new Channel(router, endpoint, undefined, resolved.maxMessageBytes);
+  const token = randomBytes(24).toString("hex");
+  const agent = spawnAgent(python, resolved, {
+    endpoint,
+    token,
+    transport: "builtin",
+    parentPid: process.pid,
+    switchIntervalMs: resolved.switchIntervalMs,
+    maxMessageBytes: resolved.maxMessageBytes,
+    allowedModules: null,
+  });
+  track(agent.child);
+  const exited = once(agent.child, "exit");
+  const end = async () => {
+    const timer = setTimeout(() => killGroup(agent.child, "SIGKILL"), 2000);
+    if (agent.child.exitCode === null && agent.child.signalCode === null) await exited;
+    clearTimeout(timer);
+    killGroup(agent.child, "SIGKILL"); // whatever the agent left in its group
+    release(agent.child);
+    router.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let peer;
+  try {
+    ({ peer } = await waitForHello(agent, channel.messages(), token, resolved.startTimeoutMs, python, python));
+  } catch (error) {
+    killGroup(agent.child, "SIGKILL");
+    await end();
+    throw error;
+  }
+  const request = Buffer.from(JSON.stringify({ id: 1, type: "call", target: "math:floor", args: [7], kwargs: {} }));
+  return {
+    pid: agent.child.pid,
+    async call() {
+      await router.send([peer, request]);
+      return (await router.receive())[1];
+    },
+    async close() {
+      await router.send([peer, Buffer.from(JSON.stringify({ id: 2, type: "shutdown" }))]).catch(() => {});
+      await end();
     },
   };
 }

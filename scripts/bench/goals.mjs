@@ -15,7 +15,7 @@ function best(object, pick = (v) => v, higher = false) {
 }
 
 function judge(goal, actual, target, holds, contender) {
-  const known = typeof actual === "number" && typeof target === "number";
+  const known = Number.isFinite(actual) && Number.isFinite(target); // a missing figure (undefined + 20 is NaN) judges nothing
   return {
     goal,
     contender: contender ?? null,
@@ -28,6 +28,9 @@ function judge(goal, actual, target, holds, contender) {
 export function evaluateGoals(report) {
   const rtt = report.callRttUs ?? {};
   const rttBest = best(rtt, (s) => s?.p50);
+  const ctx = report.callCtxSwitches ?? {};
+  // The built-in transport: the one `auto` picks for local agents, and the ZMTP client both zeromq floors run.
+  const builtinCpu = ctx["pyleash-builtin"];
   const rate = report.pipelinedCallsPerS ?? {};
   const rateBest = best(rate, (v) => v, true);
   const cold = report.coldStartMs ?? {};
@@ -65,6 +68,48 @@ export function evaluateGoals(report) {
       rtt["floor-zeromq"]?.p50 * 1.2,
       le,
       rttBest?.key,
+    ),
+    rttVsPythoniaP50: judge(
+      "callRttUs p50 of the best pyleash transport ≤ pythonia's p50 (issue 21)",
+      rttBest?.value,
+      rtt.pythonia?.p50,
+      le,
+      rttBest?.key,
+    ),
+    rttFloorVsPythonia: judge(
+      "the floor under that goal: floor-zeromq's callRttUs p50 (zeromq.js and a ZMTP echo, nothing of pyleash) ≤ pythonia's p50",
+      rtt["floor-zeromq"]?.p50,
+      rtt.pythonia?.p50,
+      le,
+      "floor-zeromq",
+    ),
+    rttAgentFloorVsPythonia: judge(
+      "and with pyleash's agent behind that zeromq.js loop (floor-zeromq-agent: no controller code) ≤ pythonia's p50",
+      rtt["floor-zeromq-agent"]?.p50,
+      rtt.pythonia?.p50,
+      le,
+      "floor-zeromq-agent",
+    ),
+    nodeCpuVsFloorZeromq: judge(
+      "callCtxSwitches: Node CPU per serial call ≤ floor-zeromq's + 20 µs (issue 21)",
+      builtinCpu?.node?.cpuUs,
+      ctx["floor-zeromq"]?.node?.cpuUs + 20,
+      le,
+      "pyleash-builtin",
+    ),
+    nodeCpuVsAgentFloor: judge(
+      "callCtxSwitches: the same ≤ floor-zeromq-agent's + 20 µs (the same agent answering a bare zeromq.js loop: what the controller's code adds)",
+      builtinCpu?.node?.cpuUs,
+      ctx["floor-zeromq-agent"]?.node?.cpuUs + 20,
+      le,
+      "pyleash-builtin",
+    ),
+    agentCpuVsFloorZeromq: judge(
+      "callCtxSwitches: agent CPU per serial call ≤ floor-zeromq's echo + 20 µs (issue 21)",
+      builtinCpu?.python?.cpuUs,
+      ctx["floor-zeromq"]?.python?.cpuUs + 20,
+      le,
+      "pyleash-builtin",
     ),
     pipelinedVsPythonia15: judge(
       "pipelinedCallsPerS of the best pyleash transport ≥ 1.5 × pythonia's",

@@ -47,6 +47,15 @@ function tables(report) {
       rows: Object.entries(sc).map(([k, m]) => [k, cell(m.plain), cell(m.timeoutMs), cell(m.signal)]),
     });
   }
+  const js = report.controllerJsUs;
+  if (js) {
+    out.push({
+      title:
+        "controllerJsUs — the controller's own JavaScript per serial call (over an in-process router: no native code, no agent), Node CPU µs",
+      head: ["build", "plain", "timeoutMs", "signal"],
+      rows: Object.entries(js).map(([k, m]) => [k, fmt(m.plain, 2), fmt(m.timeoutMs, 2), fmt(m.signal, 2)]),
+    });
+  }
   const pool = report.pool;
   if (pool) {
     const d = report.detail?.pool ?? {};

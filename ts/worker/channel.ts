@@ -19,6 +19,17 @@ import type { EndpointKind } from "./options.js";
 const MAX_FRAMES = 256;
 const MAX_BYTES = 1 << 20;
 
+/** The key of {@link Pumpable}'s method. */
+export const PUMP: unique symbol = Symbol("pyleash.pump");
+/**
+ * A message source that can hand each message straight to a callback (`[PUMP](each)`), saving the promise hop and
+ * the result object per message of a `for await` loop; resolves when the source ends, rejects as the loop would.
+ * Only the last reader of a source may pump it (it reads until the end).
+ */
+export interface Pumpable {
+  [PUMP](each: (message: Buffer[]) => void): Promise<void>;
+}
+
 /** ipc directories are named for the controller's pid, so a later controller can tell whose are orphans. */
 const DIR_PREFIX = "pyleash-";
 let sweeping: Promise<void> | undefined;
@@ -152,9 +163,10 @@ export class Channel {
   /**
    * `[peer, ...frames]` for each incoming message; ends when the channel closes. Written by hand over
    * `router.receive()`: an async generator over the router's own async iterator costs two more promise hops per
-   * message than this one `.then`.
+   * message than this one `.then`. The iterator also has `[PUMP]`, which its last reader may call instead of
+   * iterating: see {@link Pumpable}.
    */
-  messages(): AsyncGenerator<Buffer[]> {
+  messages(): AsyncGenerator<Buffer[]> & Pumpable {
     const router = this.#router;
     let done = false;
     const end = (): IteratorResult<Buffer[]> => {
@@ -162,13 +174,44 @@ export class Channel {
       return { value: undefined, done: true };
     };
     const got = (value: Buffer[]): IteratorResult<Buffer[]> => ({ value, done: false });
+    // As the router's iterator does: a receive cut short by the close ends the iteration; anything else is an error.
+    const cutShort = (): boolean => this.#closed || router.closed;
     const failed = (error: unknown): IteratorResult<Buffer[]> => {
-      // As the router's iterator does: a receive cut short by the close ends the iteration; else it throws.
-      if (this.#closed || router.closed) return end();
+      if (cutShort()) return end();
       done = true;
       throw error;
     };
-    const iterator: AsyncGenerator<Buffer[]> = {
+    const pump = (each: (message: Buffer[]) => void): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        const stop = (error?: unknown): void => {
+          done = true;
+          if (error === undefined || cutShort()) resolve();
+          else reject(error);
+        };
+        const receive = (): void => {
+          if (done || router.closed) {
+            stop();
+            return;
+          }
+          try {
+            router.receive().then(deliver, stop);
+          } catch (error) {
+            stop(error);
+          }
+        };
+        const deliver = (message: Buffer[]): void => {
+          try {
+            each(message);
+          } catch (error) {
+            done = true;
+            reject(error); // as a for-await loop whose body throws: the loop ends with the error
+            return;
+          }
+          receive();
+        };
+        receive();
+      });
+    const iterator: AsyncGenerator<Buffer[]> & Pumpable = {
       next: () => (done || router.closed ? Promise.resolve(end()) : router.receive().then(got, failed)),
       return: () => Promise.resolve(end()),
       throw: (error: unknown) => {
@@ -179,6 +222,7 @@ export class Channel {
       [Symbol.asyncDispose]: async () => {
         done = true;
       },
+      [PUMP]: pump,
     };
     return iterator;
   }

@@ -8,7 +8,7 @@ import { encode, forEachMessage, isReply } from "./framing.js";
 import { defaultPythonSpec, locatePython } from "../python/discover.js";
 import { settlesWithin } from "../util/time.js";
 import { killGroup, spawnAgent } from "./agent-process.js";
-import { Channel } from "./channel.js";
+import { Channel, PUMP, type Pumpable } from "./channel.js";
 import { tryDecode, waitForHello } from "./handshake.js";
 import { type AgentLife, spawnedLife } from "./life.js";
 import type { ResolvedWorkerOptions } from "./options.js";
@@ -204,14 +204,19 @@ export class Connection {
     await life.release();
   }
 
-  #watch(messages: AsyncGenerator<Buffer[]>): void {
+  #watch(messages: AsyncGenerator<Buffer[]> & Partial<Pumpable>): void {
     this.#life.onDeath((error) => this.#fail(error));
-    void (async () => {
-      for await (const message of messages) {
-        if (!message[0]?.equals(this.#peer)) continue;
-        forEachMessage(message, 1, this.#receive); // queued replies leave together
-      }
-    })();
+    const peer = this.#peer;
+    const each = (message: Buffer[]): void => {
+      if (samePeer(message[0], peer)) forEachMessage(message, 1, this.#receive); // queued replies leave together
+    };
+    // The channel's own messages are pumped (one promise per message); a pool's demultiplexed ones are iterated.
+    const pump = messages[PUMP];
+    void (pump
+      ? pump(each)
+      : (async () => {
+          for await (const message of messages) each(message);
+        })());
   }
 
   readonly #receive = (frame: Buffer, binary: Buffer[]): void => {
@@ -232,6 +237,13 @@ export class Connection {
     for (const listener of this.#exitListeners) listener(error);
     this.#exitListeners.clear();
   }
+}
+
+/** Whether a message's routing id is the agent's: ZeroMQ's are 5 bytes, where a loop beats Buffer.equals' native call. */
+function samePeer(id: Buffer | undefined, peer: Buffer): boolean {
+  if (id === undefined || id.length !== peer.length) return false;
+  for (let i = 0; i < id.length; i++) if (id[i] !== peer[i]) return false;
+  return true;
 }
 
 /** A missing working directory would fail the spawn with ENOENT, which reads as a missing interpreter. */

@@ -14,7 +14,7 @@ export function encode(message: Request | Record<string, unknown>): Buffer[] {
 /** Decode a JSON frame, reviving its tags; `bytes` tags become the `binary` frames they name. */
 export function decode(frame: Buffer, binary: readonly Buffer[] = []): Incoming {
   const text = frame.toString("utf8");
-  const message: unknown = hasTags(frame) ? JSON.parse(text, reviveTags(binary)) : JSON.parse(text);
+  const message: unknown = hasTags(text) ? JSON.parse(text, reviveTags(binary)) : JSON.parse(text);
   if (message === null || typeof message !== "object" || Array.isArray(message)) {
     throw new TypeError(`expected a JSON object, got ${JSON.stringify(message)?.slice(0, 80)}`);
   }
