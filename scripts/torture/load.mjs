@@ -2,9 +2,9 @@
  * load: many pipelined calls, many tasks started at once, many spinning tasks stopped at once — nothing lost,
  * and every StopReport checked against how its task really ended.
  */
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { cpus } from "node:os";
-import { FIXTURES, TAG_ENV, bump, errorClass, settleWithin, sleep, track } from "./common.mjs";
+import { ROOT, FIXTURES, TAG_ENV, bump, errorClass, settleWithin, sleep, track } from "./common.mjs";
 
 const sum = (o) => Object.values(o).reduce((s, v) => s + v, 0);
 
@@ -52,13 +52,43 @@ function massStops(key, title, target, countKey, underLoad = false) {
       const hogs = underLoad ? ctx.config.underLoadHogs || cpus().length + 1 : 0;
       const hogging = startHogs(hogs);
       try {
-        return { value: { ...(await stopMany(ctx, worker, target, ctx.config[countKey])), hogs } };
+        const value = await stopMany(ctx, worker, target, ctx.config[countKey]);
+        await settleWithin(worker.close(), 20_000); // the floor runs alone beside the same hogs
+        if (target === "pyleash.demo:spin") value.floor = await floor(ctx, value);
+        return { value: { ...value, hogs } };
       } finally {
         for (const hog of hogging) hog.kill("SIGKILL");
         await settleWithin(worker.close(), 20_000);
       }
     },
   };
+}
+
+/** A mass stop's floor takes this long at most (under heavy load starting its threads takes minutes). */
+const FLOOR_TIMEOUT_MS = 300_000;
+/** The agent's default switch interval (ms), which pyleash's stops run at. */
+const SWITCH_INTERVAL_MS = 0.2;
+
+/**
+ * The in-process floor under the mass stop just made, under the same load: scripts/bench/stop_floor.py mass (as
+ * many threads spinning pyleash.demo:spin's loop, an asynchronous exception set in each from one thread, all
+ * joined; no ladder, so no 250 ms flag step). Milliseconds from the first raise to the last join, and pyleash's
+ * time (stopSeconds) over it.
+ */
+async function floor(ctx, got) {
+  ctx.log(`load: the in-process floor: ${got.n} spinning threads stopped from one thread`);
+  const script = `${ROOT}scripts/bench/stop_floor.py`;
+  const args = [script, "mass", String(got.n), "1", String(SWITCH_INTERVAL_MS)];
+  const out = await new Promise((resolve) =>
+    execFile(ctx.python, args, { timeout: FLOOR_TIMEOUT_MS, env: { ...process.env, ...TAG_ENV } }, (error, stdout) =>
+      resolve(
+        error ? { error: error.killed ? `timed out after ${FLOOR_TIMEOUT_MS / 1000} s` : String(error.message).slice(0, 200) } : { stdout },
+      ),
+    ),
+  );
+  if (out.error) return { ms: null, ratio: null, error: out.error };
+  const ms = +JSON.parse(out.stdout)[0].toFixed(1);
+  return { ms, ratio: ms > 0 ? +((got.stopSeconds * 1000) / ms).toFixed(1) : null };
 }
 
 /** `n` processes that spin until killed (bounded anyway: each exits after 10 minutes). */

@@ -252,6 +252,15 @@ export function rows(r) {
         row("load", what, `${kind} tasks started within the budget`, `${S.n} of ${S.requested}`, String(S.requested), S.n === S.requested),
       );
     out.push(row("load", what, "started in / stopped in", `${S.startSeconds} s / ${S.stopSeconds} s`));
+    if (S.floor)
+      out.push(
+        row(
+          "load",
+          what,
+          "in-process floor under the same load (stop_floor.py mass) / pyleash over it",
+          S.floor.ms === null ? `none: ${S.floor.error}` : `${S.floor.ms} ms / ×${S.floor.ratio}`,
+        ),
+      );
     out.push(row("load", what, "outcomes", counts(S.outcomes)));
     if (S.reasons) {
       const merged = {};
