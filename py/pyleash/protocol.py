@@ -111,7 +111,7 @@ def encode_frames(message: Dict[str, Any]) -> List[Any]:
     sent as they are (no copy), each referenced from the JSON by a `bytes` tag; ints beyond 2^53 are tagged.
     Raises NotSerializable naming the offender."""
     binary: List[Any] = []
-    dumps = _dumps  # the C encoder: the usual reply carries no bytes and needs no hook
+    dumps: Callable[[Any], str] = _dumps  # the C encoder: the usual reply carries no bytes and needs no hook
     try:
         try:
             text = _dumps(message)
