@@ -37,7 +37,6 @@ class Agent:
         self.pool = CallPool(on_drain=self.outbox.flush)
         self.inline = InlineCalls(self._serve_as, self.pool, self.outbox.flush)
         self._calls: List[Any] = []  # plain calls of the message being dispatched (control thread only)
-        self._stops: List[Dict[str, Any]] = []  # its stop requests, begun together once it is read (control thread only)
         self.tasks = TaskService(self.send, self.send_many)
         self._call_kinds: Dict[str, Kind] = {  # by lane; stoppable calls on the thread lane run where plain calls run
             "thread": InlineCallKind(self.pool, self._queue_call, self.outbox.flush), "main": KINDS["main"]}
@@ -49,7 +48,7 @@ class Agent:
             "ping": self._ping,
             "shutdown": self._shutdown,
             "start": self.tasks.start,
-            "stop": self._queue_stop,
+            "stop": self.tasks.stop,
             "stack": self.tasks.stack,
             "threads": self.tasks.threads,
             "stream": self.streams.stream,
@@ -86,16 +85,13 @@ class Agent:
 
     def _dispatch(self, frames: Any, reader: Optional[object] = None) -> bool:
         """Each JSON frame is one request, followed by the binary frames it carries (the controller sends several
-        requests per message when they queue up); its stops then begin together, as one batch, and the plain calls
-        among them run here, one after another. False when the reading passed to another thread."""
+        requests per message when they queue up); the plain calls among them then run here, one after another.
+        False when the reading passed to another thread."""
         i, n = 0, len(frames)
         while i < n:
             count = protocol.binary_count(frames[i])
             self._handle(frames[i], frames[i + 1:i + 1 + count])
             i += 1 + count
-        if self._stops:
-            stops, self._stops = self._stops, []
-            self.tasks.stop_many(stops, self._refuse_stop)
         if not self._calls:
             return True
         calls, self._calls = self._calls, []
@@ -161,14 +157,6 @@ class Agent:
             self.send(protocol.error(request_id, protocol.PROTOCOL, exc, with_traceback=False))
         except Exception as failure:  # noqa: BLE001 - e.g. the transport is closing; the loop goes on
             _log("could not answer request %s: %s" % (request_id, failure))
-
-    def _queue_stop(self, request: Dict[str, Any]) -> None:
-        """A stop, begun with the other stops of its message once the message is read (TaskService.stop_many)."""
-        self._stops.append(request)
-
-    def _refuse_stop(self, request_id: Any, exc: Exception) -> None:
-        what = "malformed request" if isinstance(exc, protocol.ProtocolError) else "request failed in the agent"
-        self._refuse(_integer(request_id), True, exc, what)
 
     def _call(self, request: Dict[str, Any]) -> None:
         if request["lane"] != "thread" or "task" in request:  # stoppable, or on the main lane: recorded as a task

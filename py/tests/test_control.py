@@ -262,27 +262,6 @@ class StopAnswerTest(unittest.TestCase):
         self.wait_for(lambda m: m.get("id") == 2)
         self.assertEqual(self.transport.sent[-1]["result"]["outcome"], "finished-first")
 
-    def test_the_stops_of_one_message_get_one_answer_each_and_an_unknown_id_loses_none(self):
-        spinning = ["s%d" % i for i in range(5)]
-        self.agent._dispatch([b'{"type": "start", "id": 1, "task": "done", "target": "math:floor", "args": [1.5]}'])
-        self.agent._dispatch([('{"type": "start", "id": %d, "task": "%s", "target": "pyleash.demo:spin"}' % (10 + i, t))
-                              .encode() for i, t in enumerate(spinning)])
-        self.wait_for(lambda m: m.get("type") == "task-ended" and m.get("task") == "done")
-        for task in spinning:
-            self.wait_for(lambda m, task=task: m.get("type") == "task-started" and m.get("task") == task)
-        stops = [("s0", 20), ("nobody", 21), ("s1", 22), ("done", 23), ("s2", 24), ("s3", 25), ("s4", 26)]
-        self.agent._dispatch([('{"type": "stop", "id": %d, "task": "%s"}' % (i, t)).encode() for t, i in stops])
-        for _, request_id in stops:
-            self.wait_for(lambda m, request_id=request_id: m.get("id") == request_id)
-        answers = {m["id"]: m for m in self.transport.sent if m.get("id") in dict((i, t) for t, i in stops)}
-        self.assertEqual(len([m for m in self.transport.sent if m.get("id") in answers]), len(stops))  # one each
-        self.assertEqual(answers[21]["error"]["kind"], "protocol")
-        self.assertIn("nobody", answers[21]["error"]["message"])
-        self.assertEqual(answers[23]["result"]["outcome"], "finished-first")
-        for request_id in (20, 22, 24, 25, 26):
-            report = answers[request_id]["result"]
-            self.assertEqual((report["outcome"], [s["strategy"] for s in report["steps"]]), ("stopped", ["flag", "async-exc"]))
-
 
 if __name__ == "__main__":
     unittest.main()

@@ -13,9 +13,7 @@ on which interpreters).
 from __future__ import annotations
 
 import ctypes
-import itertools
 import threading
-from typing import List
 
 # Private prototypes: setting argtypes on ctypes.pythonapi's shared attribute would change it for
 # everyone. The id is unsigned long since 3.7. Undo needs a real NULL, which py_object cannot pass
@@ -44,16 +42,6 @@ def async_raise(ident: int, exc_type: type) -> None:
     if res > 1:
         _clear_async_exc(ident, None)
         raise SystemError("PyThreadState_SetAsyncExc matched %d thread states" % res)
-
-
-def async_raise_many(idents: List[int], exc_type: type) -> List[int]:
-    """Arm `exc_type` in every thread of `idents` in one pass of C code: map() calls the C function for each with no
-    bytecode run in between, so this thread keeps the GIL from the first to the last (a Python loop would give it up
-    at its switch interval, and behind 100 busy threads each hand-back costs a turn of all of them). Returns, per
-    ident, how many thread states matched: 1 armed, 0 none had that id (the caller undoes any above 1)."""
-    if not isinstance(exc_type, type) or not issubclass(exc_type, BaseException):
-        raise TypeError("only exception classes can be raised asynchronously, not %r" % (exc_type,))
-    return list(map(_set_async_exc, idents, itertools.repeat(exc_type, len(idents))))
 
 
 def revoke(ident: int) -> bool:

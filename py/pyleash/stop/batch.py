@@ -16,7 +16,6 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, List
 
 from pyleash.stop.redeliver import fast_switching
-from pyleash.stop.steps import inject_async_many
 from pyleash.threads import start_soon
 
 if TYPE_CHECKING:
@@ -43,15 +42,15 @@ def batchable(run: "StopRun") -> bool:
     return fits
 
 
-def hand_over(runs: List["StopRun"]) -> None:
-    """From the control thread, after each run.begin(): the walker carries the stops on (started if idle), all of
-    one message handed over at once. It is woken only when one of them needs it before its next pass, once per
-    message if at all (a thread that wakes competes for the GIL with every busy one)."""
+def hand_over(run: "StopRun") -> None:
+    """From the control thread, after run.begin(): the walker carries the stop on (started if idle). The walker is
+    woken only when the stop needs it before its next pass: 100 stops in one message wake it once, if at all (a
+    thread that wakes competes for the GIL with the control thread, which has 99 more stops to begin)."""
     global _walking
     with _lock:
-        _pending.extend(runs)
+        _pending.append(run)
         start = not _walking
-        wake = not start and min(run.first_tick() for run in runs) < _next_pass
+        wake = not start and run.first_tick() < _next_pass
         _walking = True
     if wake:
         _wake.set()
@@ -88,20 +87,12 @@ def _walk_on() -> None:
                 return
         now = time.perf_counter()
         kept: List["StopRun"] = []
-        due: List["StopRun"] = []
         next_pass = math.inf
         for run in runs:
-            at = run.tick(now, due)
+            at = run.tick(now)
             if at is not None:
                 kept.append(run)
                 next_pass = min(next_pass, at)
-        if due:  # every TaskStopped of this pass armed together, the GIL kept from the first to the last
-            try:
-                made_all: List[Any] = inject_async_many([run.task for run in due])
-            except Exception as exc:  # noqa: BLE001 - each of these stops is answered with it; the walker goes on
-                made_all = [exc] * len(due)
-            for run, made in zip(due, made_all):
-                run.armed(made)
         runs = kept
         with _lock:
             if _pending or not runs:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional
 
 from pyleash import contract, deliveries, protocol
 from pyleash.stop.redeliver import GRACE_S, run_stop
 from pyleash.stop.report import StopReport
-from pyleash.stop.steps import IN_THREAD_STEPS, guarded
+from pyleash.stop.steps import IN_THREAD_STEPS, guarded, inject_async
 from pyleash.stop.stoppable import StopStep, Stoppable
 
 _PLAN_STEPS: Dict[Any, List[StopStep]] = {}  # (kind, plan) -> its steps: a kind's steps never change
@@ -31,14 +31,13 @@ class StopRun:
     """
 
     def __init__(self, task: Stoppable, strategy: str, grace_s: float, deadline_s: float, request_id: Any,
-                 send: Callable[[Dict[str, Any]], None], asked: Optional[float] = None) -> None:
-        """`send` takes the answer to request `request_id`: the report, or the error that prevented it. `asked`
-        (time.perf_counter()) is when the stop was asked, the stops of one message together; default now."""
+                 send: Callable[[Dict[str, Any]], None]) -> None:
+        """`send` takes the answer to request `request_id`: the report, or the error that prevented it."""
         self.task = task
         self.kind = task.kind
         self.strategy = strategy
         self.grace_s = grace_s
-        self.t0 = time.perf_counter() if asked is None else asked
+        self.t0 = time.perf_counter()
         self.end = self.t0 + deadline_s
         self.deadline_s = deadline_s
         self.report = StopReport(strategy, self.t0)
@@ -54,7 +53,6 @@ class StopRun:
         self._at = 0
         self._step_end = self.end if len(self.plan) == 1 else min(self.end, self.t0 + grace_s)
         self._armed: Optional[int] = None
-        self._base = 0  # the delivery count as the walker's pass arms the next one
 
     @property
     def steps(self) -> List[StopStep]:
@@ -124,10 +122,9 @@ class StopRun:
         except BaseException as exc:  # noqa: BLE001 - the controller must get an answer
             self._conclude_with(exc)
 
-    def tick(self, now: float, due: List["StopRun"]) -> Optional[float]:
+    def tick(self, now: float) -> Optional[float]:
         """One step of the ladder for the batch walker (pyleash.stop.batch), without waiting: None once concluded,
-        else when it next needs a tick (its step's end, or soon while an exception is armed). A run that needs
-        TaskStopped armed joins `due`: the walker arms them all in one pass, then calls armed()."""
+        else when it next needs a tick (its step's end, or soon while an exception is armed)."""
         task, kind = self.task, self.kind
         try:
             if kind.gone(task):
@@ -147,8 +144,7 @@ class StopRun:
                 self.report.step(self.plan[self._at], now)
                 self._step_end = self.end if self._at == len(self.plan) - 1 else min(self.end, now + self.grace_s)
             if self.plan[self._at] == "async-exc":
-                if self._tick_async(now):
-                    due.append(self)
+                self._tick_async(now)
                 return min(self.end, now + WATCH_S)
             return self._step_end  # the flag: nothing to do before its step ends
         except BaseException as exc:  # noqa: BLE001 - the controller must get an answer
@@ -159,28 +155,20 @@ class StopRun:
         """When the walker first needs to tick this run, begun just now."""
         return self.t0 + WATCH_S if self.plan[0] == "async-exc" else self._step_end
 
-    def _tick_async(self, now: float) -> bool:
-        """Whether TaskStopped is to be armed: none waits, or a delivery was swallowed (alive GRACE_S after it)."""
+    def _tick_async(self, now: float) -> None:
+        """Arm TaskStopped when none waits; again once a delivery was swallowed (alive GRACE_S after it)."""
         task = self.task
         ident: int = task.ident  # type: ignore[assignment]  # batchable: the task has a thread
         if self.primed is not None:
             self._armed, self.primed = self.primed, None
         if self._armed is not None:
             if deliveries.deliveries(ident) == self._armed:
-                return False  # not delivered yet: the thread has not had its turn on the GIL, or sits in a C call
+                return  # not delivered yet: the thread has not had its turn on the GIL, or sits in a C call
             if now - (deliveries.last_delivery(ident) or now) < GRACE_S:
-                return False  # delivered: let it unwind
+                return  # delivered: let it unwind
             self.report.swallowed += 1
-            self._armed = None
-        self._base = deliveries.deliveries(ident)
-        return True
-
-    def armed(self, made: Union[bool, BaseException]) -> None:
-        """The walker's pass armed TaskStopped (True), found nothing to arm into (False), or failed."""
-        if isinstance(made, BaseException):
-            self._conclude_with(made)
-        else:
-            self._armed = self._base if made else None
+        base = deliveries.deliveries(ident)
+        self._armed = base if guarded(task, lambda: inject_async(task)) else None
 
     def deliver(self, until: float, inject: Callable[[], bool]) -> None:
         """Deliver TaskStopped by `inject`, again after each one swallowed, until the task is gone or `until`."""

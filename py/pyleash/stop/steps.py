@@ -7,10 +7,10 @@ others (signal, terminate, cancel) as KindStep.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, Optional
 
 from pyleash.stop import rearm
-from pyleash.stop.async_exc import async_raise, async_raise_many, revoke
+from pyleash.stop.async_exc import async_raise
 from pyleash.stop.redeliver import prime
 from pyleash.deliveries import TaskStopped
 from pyleash.stop.stoppable import Run, Stoppable
@@ -131,41 +131,6 @@ def inject_async(task: Stoppable) -> bool:
     except ValueError:  # the thread state is gone: the task is leaving
         return False
     return True
-
-
-def inject_async_many(tasks: List[Stoppable]) -> List[Union[bool, BaseException]]:
-    """inject_async() into each task, guarded, with every TaskStopped armed in one pass that keeps the GIL
-    (async_raise_many): the targets are checked and their hooks registered first, under their inject locks, which
-    are held across the pass so none of them closes injections meanwhile. Per task: True armed (or held while it
-    imports), False nothing to arm into (it is leaving), or the error that prevented it."""
-    locks = [task.inject_lock for task in tasks]
-    out: List[Union[bool, BaseException]] = [False] * len(tasks)
-    taken = 0
-    try:
-        for lock in locks:
-            lock.acquire()
-            taken += 1
-        at: List[int] = []
-        idents: List[int] = []
-        for i, task in enumerate(tasks):
-            if task.unwinding:
-                continue
-            if task.shielded:
-                task.held = out[i] = True
-                continue
-            rearm.arm(task.ident)  # type: ignore[arg-type]  # costs the thread nothing until the exception is made there
-            at.append(i)
-            idents.append(task.ident)  # type: ignore[arg-type]  # the walker carries only tasks with a thread
-        for i, ident, matched in zip(at, idents, async_raise_many(idents, TaskStopped)):
-            if matched > 1:
-                revoke(ident)
-                out[i] = SystemError("PyThreadState_SetAsyncExc matched %d thread states" % matched)
-            else:
-                out[i] = matched == 1
-    finally:
-        for lock in locks[:taken]:
-            lock.release()
-    return out
 
 
 def _done(act: Callable[[], None]) -> bool:

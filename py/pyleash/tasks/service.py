@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib
 import threading
-import time
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional
 
@@ -93,36 +92,23 @@ class TaskService:
             self.tasks.pop(self._ended.popleft(), None)
         self.tasks[task.id] = task
 
-    def stop_many(self, requests: List[Dict[str, Any]], refuse: Callable[[Any, Exception], None]) -> None:
-        """The stop requests of one message, as one batch (a single stop is the batch of one): asked at the same
-        moment, each begun (its first delivery made) in one pass, then the walker's ones handed over together, so
-        their escalations fall due together too. Each request still gets its own answer: `refuse(id, exc)` for
-        one that names no task here, without losing the others."""
+    def stop(self, request: Dict[str, Any]) -> None:
+        task = self._task(request)
         from pyleash.stop.batch import batchable, hand_over  # loaded with the first task (_add)
         from pyleash.stop.ladder import StopRun
 
-        asked = time.perf_counter()
-        walked: List[StopRun] = []
-        for request in requests:
-            try:
-                task = self._task(request)
-                run = StopRun(task, request["strategy"], request["graceMs"] / 1000.0, request["deadlineMs"] / 1000.0,
-                              request["id"], self._send, asked)
-                if task.kind.withholds and task.emit is not None and withhold(task):  # queued: it now never begins
-                    run.withheld()
-                    finish(task, task.emit, "stopped", how="before-start")
-                    continue
-                if not run.begin():  # the first delivery is made here
-                    continue
-                if batchable(run):  # the rest: stops that arrive together go on in one walker's passes
-                    walked.append(run)
-                else:  # or on a thread of its own
-                    start_soon(threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True),
-                               run.fail)
-            except Exception as exc:  # noqa: BLE001 - this request is answered; the others go on
-                refuse(request.get("id"), exc)
-        if walked:
-            hand_over(walked)
+        run = StopRun(task, request["strategy"], request["graceMs"] / 1000.0, request["deadlineMs"] / 1000.0,
+                      request["id"], self._send)
+        if task.kind.withholds and task.emit is not None and withhold(task):  # queued: it now never begins
+            run.withheld()
+            finish(task, task.emit, "stopped", how="before-start")
+            return
+        if not run.begin():  # the first delivery is made here
+            return
+        if batchable(run):  # the rest: stops that arrive together go on in one walker's passes
+            hand_over(run)
+        else:  # or on a thread of its own
+            start_soon(threading.Thread(target=run.carry_on, name="pyleash-stop-%s" % task.id, daemon=True), run.fail)
 
     def stack(self, request: Dict[str, Any]) -> None:
         task = self._task(request)
