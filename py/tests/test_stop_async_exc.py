@@ -10,7 +10,8 @@ from pyleash import deliveries
 from pyleash.deliveries import TaskStopped
 from pyleash.stop.async_exc import async_raise, revoke
 from pyleash.stop.redeliver import fast_switching
-from tests.stop_helpers import JOIN_S, TaskWorker, Worker, retry_three_times, spin
+from pyleash.stop.ladder import StopRun
+from tests.stop_helpers import GRACE_S, JOIN_S, TaskWorker, Worker, retry_three_times, spin
 
 
 class TaskStoppedTest(unittest.TestCase):
@@ -90,6 +91,23 @@ class AsyncExcStepTest(unittest.TestCase):
         self.assertEqual(report["steps"], [{"strategy": "async-exc", "atMs": 0.0}])
         self.assertGreater(report["latencyMs"], 0)
         self.assertIs(report["finallyRan"], True)
+        self.assertEqual(worker.outcome, "stopped")
+
+    def test_a_walker_first_ticking_past_the_deadline_still_sends_the_exception(self) -> None:
+        # The pyleash-stops walker, starved of the GIL by the task's own threads, may tick a run only after its
+        # deadline: the report says blocked at it, and the exception goes all the same, so the task ends.
+        worker = TaskWorker(spin).start()
+        try:
+            run = StopRun(worker.task, "auto", GRACE_S, 0.001, "late", worker.inbox)  # the flag first, then async-exc
+            self.assertTrue(run.begin())
+            self.assertIsNone(run.tick(run.end + 0.01))
+            worker.thread.join(JOIN_S)
+            ended = not worker.thread.is_alive()
+        finally:
+            worker.finish()
+        # blocked at the deadline, or stopped when the exception landed before that report could leave
+        self.assertIn(worker.inbox.wait_for(lambda m: m.get("id") == "late")["result"]["outcome"], ("blocked", "stopped"))
+        self.assertTrue(ended, "the task spun on after its stop was reported blocked")
         self.assertEqual(worker.outcome, "stopped")
 
     def test_a_swallowed_delivery_is_re_raised_inside_the_handler(self) -> None:

@@ -134,6 +134,10 @@ class StopRun:
             if self._sent:  # answered as the task ended (answer_on_end), or failed: watched until gone, or given up
                 return None if now >= self.end else min(self.end, now + WATCH_S)
             if now >= self.end:
+                if self._armed is None and self.primed is None and "async-exc" in self.plan:
+                    # The walker, starved of the GIL by the task's own threads, first ticks past the deadline: the
+                    # report says blocked at it, and the exception still goes, so the task ends at its next turn.
+                    self._tick_async(now)
                 self.report.blocked([] if kind.stack_waits else kind.stack(task))
                 task.abandoned = True  # listed by ping (health().abandoned) while it runs on, whatever its kind
                 kind.gave_up(task)
