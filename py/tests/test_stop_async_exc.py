@@ -1,6 +1,7 @@
 """async_raise and the ladder's `async-exc` step on a real thread task, and the TaskStopped delivery registry."""
 from __future__ import annotations
 
+import _thread
 import sys
 import threading
 import time
@@ -12,6 +13,10 @@ from pyleash.stop.async_exc import async_raise, revoke
 from pyleash.stop.redeliver import fast_switching
 from pyleash.stop.ladder import StopRun
 from tests.stop_helpers import GRACE_S, JOIN_S, TaskWorker, Worker, retry_three_times, spin
+
+
+class _Mine(Exception):
+    """Raised only by these tests."""
 
 
 class TaskStoppedTest(unittest.TestCase):
@@ -57,6 +62,36 @@ class AsyncRaiseTest(unittest.TestCase):
         for bad in (1, 0, -5):  # 1 is no pthread_t; 0 and negatives never reach C
             with self.assertRaises(ValueError):
                 async_raise(bad, TaskStopped)
+
+    def test_never_lands_in_a_thread_the_target_has_just_started(self) -> None:
+        # CPython 3.8-3.11 give a new thread's state its creator's id until it runs: armed then, the exception
+        # would land in the child's first line (seen in 50 of 50 tries before async_raise looked for that).
+        lost: list = []
+        landed = {"target": 0, "child": 0}
+
+        def child() -> None:
+            try:
+                time.sleep(0.01)
+            except _Mine:
+                landed["child"] += 1
+
+        hook, sys.unraisablehook = sys.unraisablehook, lambda u: lost.append(u.exc_type)
+        try:
+            for _ in range(20):
+                me = threading.get_ident()
+                try:
+                    _thread.start_new_thread(child, ())
+                    give_up = time.monotonic() + JOIN_S
+                    while not async_raise(me, _Mine) and time.monotonic() < give_up:
+                        time.sleep(0.0005)  # its child is not running yet: ask again
+                    while time.monotonic() < give_up + JOIN_S:
+                        pass  # where it lands
+                except _Mine:
+                    landed["target"] += 1
+            time.sleep(0.05)  # the last children end
+        finally:
+            sys.unraisablehook = hook
+        self.assertEqual((landed, lost), ({"target": 20, "child": 0}, []))
 
     def test_raw_async_raise_of_any_class(self) -> None:
         got = []

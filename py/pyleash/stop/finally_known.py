@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Any, List, Optional, Tuple
 
 PROBE_TIMEOUT_S = 2.0  # the probe's thread must start, spin and take the exception; unknown past this
@@ -71,7 +72,10 @@ def _probe() -> Optional[bool]:
     thread = threading.Thread(target=runner, name="pyleash-finally-probe", daemon=True)
     thread.start()
     spinning.wait(PROBE_TIMEOUT_S)
-    async_raise(thread.ident, _Probe)  # type: ignore[arg-type]  # lands wherever it is, ends it either way
+    give_up = time.monotonic() + PROBE_TIMEOUT_S
+    # It lands wherever the thread is, and ends it either way; False only while a thread it started does not run.
+    while not async_raise(thread.ident, _Probe) and time.monotonic() < give_up:  # type: ignore[arg-type]
+        time.sleep(0.001)
     thread.join(PROBE_TIMEOUT_S)
     if thread.is_alive() or not spinning.is_set():
         return None

@@ -64,7 +64,8 @@ def run_stop(
 ) -> Dict[str, Any]:
     """Deliver TaskStopped to thread `ident` via `inject` until `alive()` is False or the deadline passes.
 
-    inject() arms one TaskStopped (False: nothing to arm into, the target is leaving); a delivery is seen
+    inject() arms one TaskStopped (False: nothing armed, the target is leaving or cannot take one yet: tried
+    again after a nap); a delivery is seen
     through pyleash.deliveries; wait_dead(timeout) blocks until the target ends or the timeout. A target
     still alive `grace_s` after a delivery swallowed it and gets another one.
 
@@ -89,9 +90,10 @@ def run_stop(
             if base is None:
                 event.clear()
                 base = deliveries.deliveries(ident)
-                if not inject():
+                if not inject():  # nothing armed: its thread is leaving, or has a new thread not yet running
                     base = None
-                    wait_dead(end - now)  # its thread state is gone or going: only its end is left to see
+                    wait_dead(min(nap, end - now))
+                    nap = min(nap * 2, 0.05)
                     continue
                 injections += 1
                 nap = 0.001

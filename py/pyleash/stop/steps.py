@@ -127,10 +127,9 @@ def inject_async(task: Stoppable) -> bool:
     so a thread that has closed injections is never armed again."""
     rearm.arm(task.ident)  # type: ignore[arg-type]  # costs the thread nothing until the exception is made there
     try:
-        async_raise(task.ident, TaskStopped)  # type: ignore[arg-type]
+        return async_raise(task.ident, TaskStopped)  # type: ignore[arg-type]  # False: not now, its new thread is not running yet
     except ValueError:  # the thread state is gone: the task is leaving
         return False
-    return True
 
 
 def _done(act: Callable[[], None]) -> bool:
