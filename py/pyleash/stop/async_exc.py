@@ -13,16 +13,18 @@ on which interpreters).
 CPython 3.8-3.11 give a thread state the id of the thread that creates it until the new thread begins to run
 (3.12 gives none), and PyThreadState_SetAsyncExc arms the newest state with a matching id. So for a moment after
 a thread starts another, an exception meant for it would land in its child, at the child's first line, and the
-stop would be lost. async_raise() therefore arms nothing while the target has such a child: it returns False,
-and the stopper tries again a moment later (the child needs only the OS to run it, not the GIL).
+stop would be lost. async_raise() therefore arms nothing while the target has a thread started by
+pyleash.threads.start_thread that does not run yet: it returns False, and the stopper tries again a moment later
+(the child needs only the OS to run it, not the GIL). A thread started otherwise (threading.Thread.start() in the
+task's own code) is not seen: a stop that lands in its child is reported blocked at its deadline.
 """
 from __future__ import annotations
 
 import ctypes
-import sys
 import threading
 import time
-from typing import Callable, Optional
+
+from pyleash.threads import starting
 
 # Private prototypes: setting argtypes on ctypes.pythonapi's shared attribute would change it for
 # everyone. The id is unsigned long since 3.7. Undo needs a real NULL, which py_object cannot pass
@@ -46,7 +48,7 @@ def async_raise(ident: int, exc_type: type) -> bool:
         raise TypeError("only exception classes can be raised asynchronously, not %r" % (exc_type,))
     if not isinstance(ident, int) or ident <= 0:
         raise ValueError("invalid thread id")
-    if _states_with_id(ident) > 1:
+    if starting(ident):
         return False
     res = _set_async_exc(ident, exc_type)
     if res == 0:
@@ -54,7 +56,7 @@ def async_raise(ident: int, exc_type: type) -> bool:
     if res > 1:
         _clear_async_exc(ident, None)
         raise SystemError("PyThreadState_SetAsyncExc matched %d thread states" % res)
-    if _states_with_id(ident) > 1:  # it started one between the look and the arming: the child may hold it
+    if starting(ident):  # it started one between the look and the arming: the child may hold it
         _clear_async_exc(ident, None)  # the newest state with the id, the one just armed
         return False
     return True
@@ -97,61 +99,14 @@ def _clear_signal() -> None:
     _clear_async_exc(threading.get_ident(), None)  # not taken in 1 000 calls: withdraw it rather than leave it armed
 
 
-# Thread states by id (3.8-3.11 only, see the module docstring), read with the GIL held (PYFUNCTYPE keeps it).
+
 _CHILDREN_WAIT_S = 2.0  # a child the OS has not run in this long: withdraw anyway
-_thread_head = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(("PyInterpreterState_ThreadHead", ctypes.pythonapi))
-_next_state = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(("PyThreadState_Next", ctypes.pythonapi))
-_main_interpreter = ctypes.PYFUNCTYPE(ctypes.c_void_p)(("PyInterpreterState_Head", ctypes.pythonapi))
-
-
-def _id_reader() -> Optional[Callable[[int], int]]:
-    """How to read a thread state's thread id, which no API of 3.8-3.11 returns (PyThreadState_GetID is another
-    number): the word of the current state that holds the current ident, found once and trusted only if exactly
-    one word matches and the states' words there hold the ident of every thread alive; None: cannot tell."""
-    if sys.version_info >= (3, 12):
-        return None  # a new thread's state has no id until it runs: nothing to guard against
-    current = ctypes.PYFUNCTYPE(ctypes.c_void_p)(("PyThreadState_Get", ctypes.pythonapi))()
-    words = (ctypes.c_ulong * 32).from_address(current)
-    at = [i for i, word in enumerate(words) if word == threading.get_ident()]
-    if len(at) != 1:
-        return None
-    offset = at[0] * ctypes.sizeof(ctypes.c_ulong)
-
-    def state_id(state: int) -> int:
-        return ctypes.c_ulong.from_address(state + offset).value
-
-    idents = set()
-    state = _thread_head(_main_interpreter())
-    while state:
-        idents.add(state_id(state))
-        state = _next_state(state)
-    return state_id if {thread.ident for thread in threading.enumerate()} <= idents else None
-
-
-_state_id = _id_reader()
-
-
-def _states_with_id(ident: int) -> int:
-    """How many thread states carry `ident`: more than one while a thread it started has not run yet."""
-    if _state_id is None:
-        return 1
-    count = 0
-    state = _thread_head(_main_interpreter())
-    while state:
-        if _state_id(state) == ident:
-            count += 1
-        state = _next_state(state)
-    return count
 
 
 def _wait_for_children() -> None:
     """In a thread about to withdraw its own exception: until the threads it started run (else it would withdraw
     one of theirs), the GIL let go meanwhile."""
     me = threading.get_ident()
-    give_up = None
-    while _states_with_id(me) > 1:
-        now = time.monotonic()
-        give_up = give_up or now + _CHILDREN_WAIT_S
-        if now >= give_up:
-            return
+    give_up = time.monotonic() + _CHILDREN_WAIT_S
+    while starting(me) and time.monotonic() < give_up:
         time.sleep(0.0001)

@@ -1,7 +1,6 @@
 """Built-in ZMTP 3.1 DEALER client (NULL mechanism) over a plain stdlib socket."""
 from __future__ import annotations
 
-import _thread
 import math
 import select
 import socket
@@ -11,6 +10,8 @@ import threading
 import time
 from collections import deque
 from typing import Callable, Deque, Dict, List, NoReturn, Optional, Sequence, Tuple, Union
+
+from pyleash.threads import start_thread
 
 from .errors import TransportError
 from .fresh_bytes import FreshBytes
@@ -435,7 +436,7 @@ class ZmtpTransport:
             finally:
                 self._send_lock.release()
                 if interrupted and queue and self._error is None:
-                    _thread.start_new_thread(self._write_for_others, ())
+                    start_thread(self._write_for_others)
             wait = False
 
     def _write_for_others(self) -> None:
