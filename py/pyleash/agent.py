@@ -21,6 +21,7 @@ from pyleash import contract, lifeline, targets
 from pyleash.control import Agent
 from pyleash.stop import monitor, signal_main, stacks
 from pyleash.tasks.registry import MAIN
+from pyleash.threads import track_threading
 from pyleash.transport import TransportError, open_transport
 
 CONFIG_FD = contract.FDS["config"]  # the controller's pipe: one JSON line of config, then held open as the lifeline
@@ -61,6 +62,7 @@ def serve_on(transport: Any, token: str, hello_extra: Dict[str, Any], lost_exit:
 
 
 def _serve(agent: Agent, hello: Dict[str, Any]) -> None:
+    track_threading()  # a stop never lands in a thread its task has just started (pyleash.threads)
     agent.send(hello)
     control = threading.Thread(target=agent.serve, name="pyleash-control", daemon=True)
     control.start()

@@ -8,7 +8,8 @@ leaves that wait to a helper thread of its own, started with start_thread(), whi
 start_thread() is _thread.start_new_thread that remembers, until the new thread runs its first line, that its
 creator has a thread not running yet: CPython 3.8-3.11 give the new thread's state the creator's id until then,
 so an asynchronous exception meant for the creator would land in the child (pyleash.stop.async_exc asks
-starting() first). Every thread pyleash starts without waiting for it goes through here.
+starting() first). Every thread pyleash starts without waiting for it goes through here, and in the agent's
+own process threading's too (track_threading).
 """
 from __future__ import annotations
 
@@ -23,24 +24,31 @@ _SHARED_IDS = sys.version_info < (3, 12)  # a new thread's state carries its cre
 _unborn: Dict[int, List[object]] = {}  # creator's ident -> a token per thread it started that has not run yet
 
 
-def start_thread(fn: Callable[..., Any], args: Tuple[Any, ...] = ()) -> None:
-    """_thread.start_new_thread(fn, args), tracked for starting(); raises RuntimeError when no thread can start."""
+def start_thread(fn: Callable[..., Any], args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None) -> int:
+    """_thread.start_new_thread(fn, args, kwargs), tracked for starting(); RuntimeError when no thread can start."""
     if not _SHARED_IDS:
-        _thread.start_new_thread(fn, args)
-        return
+        return _thread.start_new_thread(fn, args, kwargs or {})
     children = _unborn.setdefault(_thread.get_ident(), [])
     token = object()
     children.append(token)  # list.append and .remove are atomic under the GIL: no lock a stop could leave held
     try:
-        _thread.start_new_thread(_first_line, (children, token, fn, args))
+        return _thread.start_new_thread(_first_line, (children, token, fn, args, kwargs or {}))
     except BaseException:
         children.remove(token)
         raise
 
 
-def _first_line(children: List[object], token: object, fn: Callable[..., Any], args: Tuple[Any, ...]) -> None:
+def _first_line(children: List[object], token: object, fn: Callable[..., Any], args: Tuple[Any, ...],
+                kwargs: Dict[str, Any]) -> None:
     children.remove(token)  # running Python: this thread's state has its own id now
-    fn(*args)
+    fn(*args, **kwargs)
+
+
+def track_threading() -> None:
+    """In the agent's own process: threading.Thread.start() goes through start_thread too, so that a stop meant
+    for a task that starts threads (a ThreadPoolExecutor's, say) never lands in one of them."""
+    if _SHARED_IDS and getattr(threading, "_start_new_thread", None) is _thread.start_new_thread:
+        threading._start_new_thread = start_thread  # type: ignore[attr-defined]
 
 
 def starting(ident: int) -> bool:

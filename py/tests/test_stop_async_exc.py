@@ -11,7 +11,7 @@ from pyleash.deliveries import TaskStopped
 from pyleash.stop.async_exc import async_raise, revoke
 from pyleash.stop.redeliver import fast_switching
 from pyleash.stop.ladder import StopRun
-from pyleash.threads import start_thread
+from pyleash.threads import start_thread, track_threading
 from tests.stop_helpers import GRACE_S, JOIN_S, TaskWorker, Worker, retry_three_times, spin
 
 
@@ -92,6 +92,42 @@ class AsyncRaiseTest(unittest.TestCase):
         finally:
             sys.unraisablehook = hook
         self.assertEqual((landed, lost), ({"target": 20, "child": 0}, []))
+
+    def test_never_lands_in_a_thread_its_target_starts_with_threading_in_an_agent(self) -> None:
+        # The agent's process routes threading.Thread.start() through start_thread (track_threading): before, an
+        # exception armed while the child had not run yet ended the child at its first line, and start() waited
+        # for it for good.
+        saved = getattr(threading, "_start_new_thread", None)
+        lost: list = []
+        landed = {"target": 0}
+        quit_ = threading.Event()
+
+        def starts_threads() -> None:
+            while not quit_.is_set():
+                try:
+                    while not quit_.is_set():
+                        threading.Thread(target=lambda: None, daemon=True).start()
+                except _Mine:
+                    landed["target"] += 1
+
+        hook, sys.unraisablehook = sys.unraisablehook, lambda u: lost.append(u.exc_type)
+        track_threading()
+        try:
+            target = threading.Thread(target=starts_threads, daemon=True)
+            target.start()
+            give_up = time.monotonic() + 10 * JOIN_S
+            for n in range(1, 31):
+                while not async_raise(target.ident, _Mine) and time.monotonic() < give_up:  # type: ignore[arg-type]
+                    time.sleep(0.0005)
+                while landed["target"] < n and not lost and time.monotonic() < give_up:
+                    time.sleep(0.001)
+            quit_.set()
+            target.join(JOIN_S)
+            self.assertEqual((landed, lost, target.is_alive()), ({"target": 30}, [], False))
+        finally:
+            quit_.set()
+            threading._start_new_thread = saved  # type: ignore[attr-defined]
+            sys.unraisablehook = hook
 
     def test_raw_async_raise_of_any_class(self) -> None:
         got = []

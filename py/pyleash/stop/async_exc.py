@@ -15,8 +15,8 @@ CPython 3.8-3.11 give a thread state the id of the thread that creates it until 
 a thread starts another, an exception meant for it would land in its child, at the child's first line, and the
 stop would be lost. async_raise() therefore arms nothing while the target has a thread started by
 pyleash.threads.start_thread that does not run yet: it returns False, and the stopper tries again a moment later
-(the child needs only the OS to run it, not the GIL). A thread started otherwise (threading.Thread.start() in the
-task's own code) is not seen: a stop that lands in its child is reported blocked at its deadline.
+(the child needs only the OS to run it, not the GIL). In the agent's process threading.Thread.start() goes through
+it too; a thread started with _thread directly, or by C code, is not seen (pythonia's process is not changed so).
 """
 from __future__ import annotations
 
