@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, Dict, Optional
 
 from pyleash import current
+from pyleash.held_stops import HoldStops
 
 INTERVAL_S = 0.05  # 20 updates a second per task: a smooth bar, and no flood of tiny messages
 
@@ -77,7 +78,8 @@ def progress(done: float, total: Optional[float] = None, message: Optional[str] 
         limiter = task.progress = Limiter()  # a race here loses at most one held update
     out = limiter.offer(event, total is not None and done >= total, time.monotonic())
     if out is not None:
-        send(out)
+        with HoldStops():  # a stop landing in the write would lose the event
+            send(out)
 
 
 def take_held(task: Any) -> Optional[Dict[str, Any]]:

@@ -1,5 +1,6 @@
 """pyleash.progress(): the rate limit (one update per INTERVAL_S per task, the final one always, the held one at
 the end), and a no-op outside a task."""
+import threading
 import unittest
 
 from pyleash import current, progress_events
@@ -81,3 +82,34 @@ class ProgressTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HeldStopTest(unittest.TestCase):
+    """A stop asked while a task's thread writes its progress event is held, and raised once the event is out."""
+
+    def test_a_stop_during_the_send_waits_for_its_end(self):
+        from pyleash.deliveries import TaskStopped
+        from pyleash.stop.steps import guarded
+        from pyleash.tasks.thread_kind import ThreadKind
+        from tests.stop_helpers import new_task
+
+        task = new_task(ThreadKind(), "x:y")
+        task.ident = threading.get_ident()
+        seen = []
+
+        def send(event):
+            injected = []
+            seen.append(guarded(task, lambda: injected.append(1) or True))  # a stop, in the middle of the write
+            seen.append(injected)
+            seen.append(event["done"])
+
+        progress_events.install(send)
+        self.addCleanup(progress_events.install, None)
+        token = current.bind(task)
+        try:
+            with self.assertRaises(TaskStopped):
+                progress(1, 2)
+        finally:
+            current.unbind(token)
+        self.assertEqual(seen, [True, [], 1])  # held (not injected), and the event went out whole
+        self.assertFalse(task.shielded or task.held)

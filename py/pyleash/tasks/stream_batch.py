@@ -13,6 +13,7 @@ import time
 from typing import Any, Callable, List, Optional
 
 from pyleash import protocol
+from pyleash.held_stops import HoldStops
 from pyleash.tasks.task import CallState
 
 FLUSH_AFTER_S = 0.001  # the longest an item waits for others to share its message
@@ -68,7 +69,8 @@ class StreamState(CallState):
                 if self.credit > 0:
                     self.credit -= 1
                     return True
-                self._flush_locked()  # the controller grants credit for the items it has seen
+                with HoldStops():  # a stop landing in the write would lose the batch
+                    self._flush_locked()  # the controller grants credit for the items it has seen
             self.wake.acquire(timeout=WAIT_SLICE_S)  # a plain lock: an asynchronous stop lands right after it
 
     def add(self, item: Any) -> None:
@@ -80,7 +82,7 @@ class StreamState(CallState):
             frames = self._with_binary(item)
             if frames is None:
                 raise protocol.NotSerializable(exc.python_type, str(exc), "stream[%d]%s" % (self.count, _suffix(exc.path))) from None
-            with self.lock:
+            with HoldStops(), self.lock:
                 self._flush_locked()
                 self.count += 1
                 self._send_frames(frames)
@@ -90,7 +92,8 @@ class StreamState(CallState):
                                            "(maxMessageBytes)" % (len(frame), self._max_bytes), "stream[%d]" % self.count)
         with self.lock:
             if self.batch and self.batch_bytes + len(frame) > min(BATCH_BYTES, self._max_bytes):
-                self._flush_locked()
+                with HoldStops():
+                    self._flush_locked()
             first = not self.batch
             self.batch.append(frame)
             self.batch_bytes += len(frame) + 1

@@ -67,6 +67,8 @@ class Task(Generic[S]):
     It is what pyleash.stop.stoppable.Stoppable describes to the stop engine.
     """
 
+    holds_stops = True  # its thread holds a stop back while it sends a message (pyleash.held_stops)
+
     def __init__(self, task_id: str, kind: TaskKind, target: str, args: list, kwargs: dict, name: str, trace: bool,
                  state: Optional[S] = None) -> None:
         self.id = task_id
