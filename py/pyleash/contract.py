@@ -47,27 +47,33 @@ def check_request(message: Dict[str, Any]) -> Dict[str, Any]:
     Raises ContractError naming the first bad field. The type must be known (look it up in REQUESTS first).
     """
     kind = message["type"]
-    request_id = message.get("id")
-    if not _is_integer(request_id):
+    get = message.get
+    request_id = get("id")
+    if request_id.__class__ is not int and not _is_integer(request_id):
         raise ContractError("%r request needs an integer 'id', got %s" % (kind, _show(request_id)))
-    for name, optional, default, nullable, expected, exact in _CHECKS[kind]:
-        value = message.get(name, _ABSENT)
-        if value.__class__ in exact:  # what JSON decodes is of these exact types: the usual field, checked at once
-            continue
-        if value is _ABSENT:
-            if not optional:
-                raise ContractError("%r request needs field %r" % (kind, name))
-            if isinstance(default, (list, dict)):
-                message[name] = json.loads(json.dumps(default))  # a fresh copy: callers may mutate it
-            elif default is not None:
-                message[name] = default
-            continue
-        if value is None and nullable:
-            continue
-        problem = _type_problem(expected, value, name)
-        if problem:
-            raise ContractError("%r request field %r %s, got %s" % (kind, name, problem, _show(value)))
+    for name, exact, check in _FAST[kind]:
+        if get(name, _ABSENT).__class__ not in exact:  # what JSON decodes is of these exact types: the usual field
+            _check_field(message, kind, check)
     return message
+
+
+def _check_field(message: Dict[str, Any], kind: str, check: Tuple[str, bool, Any, bool, Any, Tuple[type, ...]]) -> None:
+    """The field `check` names, when it is absent or not of its exact type: its default, or a ContractError."""
+    name, optional, default, nullable, expected, _exact = check
+    value = message.get(name, _ABSENT)
+    if value is _ABSENT:
+        if not optional:
+            raise ContractError("%r request needs field %r" % (kind, name))
+        if isinstance(default, (list, dict)):
+            message[name] = json.loads(json.dumps(default))  # a fresh copy: callers may mutate it
+        elif default is not None:
+            message[name] = default
+        return
+    if value is None and nullable:
+        return
+    problem = _type_problem(expected, value, name)
+    if problem:
+        raise ContractError("%r request field %r %s, got %s" % (kind, name, problem, _show(value)))
 
 
 def _type_problem(expected: str, value: Any, name: str) -> str:
@@ -122,3 +128,8 @@ _CHECKS: Dict[str, Tuple[Tuple[str, bool, Any, bool, Any, Tuple[type, ...]], ...
         for name, spec in request["fields"].items())
     for kind, request in REQUESTS.items()
 }
+# The loop's view of _CHECKS: (name, the classes that pass at once, the whole check for _check_field). An optional
+# field with no default may also be absent: _ABSENT's class, object, is never what JSON decodes.
+_FAST: Dict[str, Tuple[Tuple[str, Tuple[type, ...], Tuple[str, bool, Any, bool, Any, Tuple[type, ...]]], ...]] = {
+    kind: tuple((check[0], check[5] + ((object,) if check[1] and check[2] is None else ()), check) for check in checks)
+    for kind, checks in _CHECKS.items()}

@@ -109,7 +109,9 @@ class Agent:
                                              protocol.salvage_id(frame))
             request = protocol.decode(frame, binary)
             decoded = True
-            request_id = _integer(request.get("id"))
+            request_id = request.get("id")
+            if request_id.__class__ is not int:  # bool is not an id
+                request_id = _integer(request_id)
             handler = self.handlers.get(request["type"])
             if handler is None:
                 raise protocol.ProtocolError("unknown message type %r" % _clip(request["type"]))
@@ -124,6 +126,10 @@ class Agent:
     def _encode(self, message: Dict[str, Any]) -> List[Any]:
         """The message's frames (JSON, then binary); one that cannot cross (or is over the size limit, binary
         frames included) becomes a typed error reply."""
+        if message.get("status") == "ok" and len(message) == 3:  # a reply made by protocol.ok: most often one frame
+            frame = protocol.ok_frame(message.get("id"), message.get("result"))
+            if frame is not None and len(frame) <= self.max_message_bytes:
+                return [frame]
         try:
             frames = protocol.encode_frames(message)
         except protocol.NotSerializable as exc:

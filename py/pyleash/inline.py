@@ -54,23 +54,28 @@ class InlineCalls:
         """Run each job, fn(*args, hold), on this thread in order (`hold`: more of them wait, so its reply may wait
         for theirs). False when the reading passed to another thread meanwhile: the caller must leave the loop."""
         pending = self._pending
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # held except while a job runs: one acquisition per job
+        try:
             pending.extend(jobs)
             if not self._watching:
                 self._wake_watcher_locked()
-        while True:
-            with self._lock:
-                if self.reader is not reader:
-                    break
+            while self.reader is reader:
                 if not pending:
                     self._running = False
                     return True
                 fn, args = pending.popleft()
                 self._begun += 1
                 self._running = True
-                hold = bool(pending)
-            fn(*args, hold)  # jobs report their own errors
-            fn = args = None  # type: ignore[assignment]  # drop references before the next
+                hold = bool(pending)  # more of them wait: its reply may wait for theirs
+                lock.release()
+                try:
+                    fn(*args, hold)  # jobs report their own errors
+                finally:
+                    fn = args = None  # type: ignore[assignment]  # drop references before the next
+                    lock.acquire()
+        finally:
+            lock.release()
         self._flush()  # our reply may have been held for calls that have gone to the pool since
         return False
 

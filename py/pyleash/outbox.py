@@ -24,6 +24,9 @@ class Outbox:
 
     def add(self, frames: List[bytes], hold: bool) -> None:
         """One reply's frames (its JSON frame, then any binary frames it carries)."""
+        if not hold and not self._frames:  # nothing held (a lone call): no lock, it leaves at once
+            self._transport.send(frames)
+            return
         with self._lock:
             self._frames += frames
             if hold and len(frames) == 1 and len(self._frames) < self._max:  # binary data never waits

@@ -88,16 +88,35 @@ def encode(message: Dict[str, Any]) -> bytes:
     return frames[0]
 
 
+def ok_frame(request_id: Any, result: Any) -> Optional[bytes]:
+    """The one frame encode_frames(ok(request_id, result)) makes, in the usual case (an id and a result JSON carries
+    as they are: no bytes, tag, big integer or lone surrogate), built without the reply dict or its encoding; None
+    in every other case, which encode_frames handles (and explains when it fails)."""
+    if request_id.__class__ is not int or not -MAX_SAFE_INTEGER <= request_id <= MAX_SAFE_INTEGER:
+        return None
+    try:
+        text = _dumps(result)
+    except Exception:  # noqa: BLE001 - bytes, NaN, a cycle, ...: encode_frames says what
+        return None
+    if _TAG_TEXT in text or _LONG_DIGITS.search(text) is not None:
+        return None
+    try:
+        return ('{"id":%d,"status":"ok","result":%s}' % (request_id, text)).encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
 def encode_frames(message: Dict[str, Any]) -> List[Any]:
     """One message as its frames: the JSON frame, then one frame per bytes, bytearray or memoryview inside it,
     sent as they are (no copy), each referenced from the JSON by a `bytes` tag; ints beyond 2^53 are tagged.
     Raises NotSerializable naming the offender."""
     binary: List[Any] = []
-    dumps = _binary_dumps(binary)
+    dumps: Callable[[Any], str] = _dumps  # the C encoder: the usual reply carries no bytes and needs no hook
     try:
         try:
-            text = _dumps(message)  # the C encoder: the usual reply carries no bytes and needs no hook
+            text = _dumps(message)
         except TypeError:
+            dumps = _binary_dumps(binary)
             text = dumps(message)
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         python_type, path = _offender(message, exc)

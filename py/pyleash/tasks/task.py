@@ -68,6 +68,26 @@ class Task(Generic[S]):
     """
 
     holds_stops = True  # its thread holds a stop back while it sends a message (pyleash.held_stops)
+    # Fields that begin as None, False or 0 start here, on the class, and are written on the record only when they
+    # change: a stoppable call makes one record per call, and its 30-odd stores were a good part of that cost.
+    _stop_event: Optional[Flag] = None  # made on first use (see stop_event)
+    thread: Optional[threading.Thread] = None  # the thread that runs the function (loop thread for asyncio)
+    ident: Optional[int] = None
+    stop_asked_at: Optional[float] = None  # time.perf_counter() of the first stop request
+    unwinding = False  # the wrapper has caught the outcome: stoppers must not inject any more
+    shielded = False  # importing its target: an exception landing in importlib's locks would wedge imports
+    held = False  # a stop asked to inject while shielded: the task raises TaskStopped itself after the import
+    withheld = False  # a stop came before it began (queued on the main lane or the call pool): it never runs
+    emit: Optional[Emit] = None  # how its end is told, for a stop that ends it before it began
+    abandoned = False  # a stop gave up on it (blocked): its call thread no longer counts in the pool
+    on_pool = False  # a call: it runs on a pool thread (not inline on the control thread)
+    status: Optional[str] = None  # finished | failed | stopped
+    how: Optional[str] = None  # what ended a stopped task: "TaskStopped", "returned", "cancelled", ...
+    unwound: Optional[bool] = None  # its stack unwound normally (finally blocks ran)
+    tracer: Optional[TraceKill] = None  # started with trace: the `trace` strategy's kill
+    ended_at: Optional[float] = None
+    delivered = 0  # TaskStopped instances its thread had made when it ended (see pyleash.deliveries)
+    progress: Optional[Limiter] = None  # pyleash.progress's rate limit, made at the first update
 
     def __init__(self, task_id: str, kind: TaskKind, target: str, args: list, kwargs: dict, name: str, trace: bool,
                  state: Optional[S] = None) -> None:
@@ -78,33 +98,15 @@ class Task(Generic[S]):
         self.args = args
         self.kwargs = kwargs
         self.name = name
-        self._stop_event: Optional[Flag] = None  # made on first use (see stop_event)
         self.started = Latch()
         self.ended = Latch()
         self.reported = Latch()  # set once the end event has been handed to the transport
-        self.thread: Optional[threading.Thread] = None  # the thread that runs the function (loop thread for asyncio)
-        self.ident: Optional[int] = None
-        self.stop_asked_at: Optional[float] = None  # time.perf_counter() of the first stop request
-        self.unwinding = False  # the wrapper has caught the outcome: stoppers must not inject any more
         self.inject_lock = threading.Lock()  # held by a stopper to inject, and by close_injections() to end that
-        self.shielded = False  # importing its target: an exception landing in importlib's locks would wedge imports
-        self.held = False  # a stop asked to inject while shielded: the task raises TaskStopped itself after the import
-        self.withheld = False  # a stop came before it began (queued on the main lane or the call pool): it never runs
-        self.emit: Optional[Emit] = None  # how its end is told, for a stop that ends it before it began
-        self.abandoned = False  # a stop gave up on it (blocked): its call thread no longer counts in the pool
-        self.on_pool = False  # a call: it runs on a pool thread (not inline on the control thread)
-        self.status: Optional[str] = None  # finished | failed | stopped
-        self.how: Optional[str] = None  # what ended a stopped task: "TaskStopped", "returned", "cancelled", ...
-        self.unwound: Optional[bool] = None  # its stack unwound normally (finally blocks ran)
-        self.tracer: Optional[TraceKill] = None  # started with trace: the `trace` strategy's kill
         if trace:  # made now, so a stop that follows the started event finds it; installed in the task's thread
             from pyleash.stop.trace import TraceKill
 
             self.tracer = TraceKill()
-        self.ended_at: Optional[float] = None
-        self.delivered = 0  # TaskStopped instances its thread had made when it ended (see pyleash.deliveries)
         self.stop_runs: List[Run] = []  # stops under way; asked for answers when it ends
-        self.progress: Optional[Limiter] = None  # pyleash.progress's rate limit, made at the first update
 
     @property
     def stop_event(self) -> Flag:

@@ -9,7 +9,7 @@ import struct
 import threading
 import time
 from collections import deque
-from typing import Callable, Deque, Dict, List, NoReturn, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, NoReturn, Optional, Sequence, Tuple, Union
 
 from pyleash.threads import start_thread
 
@@ -424,20 +424,30 @@ class ZmtpTransport:
         if self._error is not None or self._closed:
             raise TransportError(self._error or "transport is closed")
         queue = self._outgoing
-        queue.append(pieces)  # first queue, then try the lock: a writer that lets go after our failed try sees it
-        wait = sum(map(len, pieces)) >= BIG_FRAME
+        if not queue and len(pieces) == 1 and len(pieces[0]) < BIG_FRAME and self._send_lock.acquire(False):
+            # The usual case, no one else writing: straight out, no queue; what others queued meanwhile follows it.
+            self._holding_lock(self._write, pieces[0])
+            wait = False
+        else:
+            queue.append(pieces)  # first queue, then try the lock: a writer that lets go after our failed try sees it
+            wait = sum(map(len, pieces)) >= BIG_FRAME
         while queue:
             if not self._send_lock.acquire(wait):
                 return  # the writer sends ours: it drains the queue, and looks again after letting go
-            interrupted = True
-            try:
-                self._write_queued()
-                interrupted = False
-            finally:
-                self._send_lock.release()
-                if interrupted and queue and self._error is None:
-                    start_thread(self._write_for_others)
+            self._holding_lock(self._write_queued)
             wait = False
+
+    def _holding_lock(self, write: Callable[..., None], *args: Any) -> None:
+        """write(*args), then let go of the send lock this thread holds. An exception (a stop landing in this thread)
+        may leave others' messages queued behind it, their senders gone: a helper thread writes them."""
+        try:
+            write(*args)
+        except BaseException:
+            self._send_lock.release()
+            if self._outgoing and self._error is None:
+                start_thread(self._write_for_others)
+            raise
+        self._send_lock.release()
 
     def _write_for_others(self) -> None:
         """On a helper thread: write what a writer interrupted by an exception left queued."""
@@ -474,10 +484,7 @@ class ZmtpTransport:
                     sock.sendall(data)
                     partial = False
         except OSError as exc:
-            # A partial write has desynchronised the stream: nothing more may be sent.
-            queue.clear()
-            self._fail("send failed: %s" % exc)
-            raise TransportError(self._error) from None
+            self._write_failed(exc)
         except BaseException:
             if partial:  # the peer would read the next message as the rest of this one
                 queue.clear()
@@ -485,9 +492,28 @@ class ZmtpTransport:
             else:
                 queue.extendleft(reversed(taken))  # in their order, ahead of what queued since
             raise
+
+    def _write(self, data: Union[bytes, bytearray]) -> None:
+        """Under the send lock: write one message's bytes."""
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            self._write_failed(exc)
+
+    def _write_failed(self, exc: OSError) -> NoReturn:
+        # A partial write has desynchronised the stream: nothing more may be sent.
+        self._outgoing.clear()
+        self._fail("send failed: %s" % exc)
+        raise TransportError(self._error) from None
+
     def _receive(self, deadline: Optional[float]) -> bool:
-        """Read once from the socket into the decoder; False when the deadline passes first."""
-        if deadline is not None and not self._wait(deadline - time.monotonic()):
+        """Read once from the socket into the decoder; False when the deadline passes first.
+
+        It waits in poll() even with no deadline, never in a blocking recv(): a thread asleep in recv() on a Unix
+        socket is also woken each time the peer reads what we sent (the kernel's write-space wake-up reaches
+        readers too), so every call's reply cost a second wake-up and context switch. poll() waits for input only.
+        """
+        if not self._wait(None if deadline is None else deadline - time.monotonic()):
             return False
         dec = self._decoder
         if dec.big is None:
@@ -530,13 +556,14 @@ class ZmtpTransport:
             raise TransportError("peer closed the connection")
         raise TransportError("connection error: %s" % exc) from None
 
-    def _wait(self, remaining: float) -> bool:
+    def _wait(self, remaining: Optional[float]) -> bool:
+        """Until the socket is readable (or broken), at most `remaining` seconds (None: no limit)."""
         # poll/select instead of socket timeouts: a timeout would make sendall() in other threads non-blocking.
         if self._closed:
             raise TransportError("transport is closed")
         if self._poll is not None:
-            return bool(self._poll.poll(max(0, math.ceil(remaining * 1000))))
-        return bool(select.select([self._fd], [], [], max(0.0, remaining))[0])
+            return bool(self._poll.poll(None if remaining is None else max(0, math.ceil(remaining * 1000))))
+        return bool(select.select([self._fd], [], [], None if remaining is None else max(0.0, remaining))[0])
 
     def _fail(self, reason: str) -> None:
         if self._error is None:
@@ -550,6 +577,12 @@ class ZmtpTransport:
 
     def send(self, frames: Frames) -> None:
         """Send one multipart message; safe to call from any number of threads at once."""
+        if len(frames) == 1:  # most replies: one short JSON frame
+            frame = frames[0]
+            n = len(frame)
+            if n < 256:
+                self._sendall(_SHORT_LAST[n] + frame)
+                return
         if sum(map(len, frames)) < BIG_FRAME:
             self._sendall(encode_message(frames))
         else:
@@ -558,6 +591,9 @@ class ZmtpTransport:
     def send_many(self, messages: Sequence[Frames]) -> None:
         """Send several messages, small ones in one write: a thread that must wait for the GIL after
         each write (other threads busy) would otherwise wait once per message."""
+        if len(messages) == 1:  # e.g. a call's reply that its task record sent
+            self.send(messages[0])
+            return
         if sum(len(frame) for frames in messages for frame in frames) >= BIG_FRAME:
             for frames in messages:
                 self.send(frames)
