@@ -128,7 +128,8 @@ describe.each(pythons)("calls that really stop, on Python $label", ({ label, pyt
 
   it("lets a call ask pyleash.should_stop(), and discards its late answer", async () => {
     const worker = await startWorker({ python });
-    const error = await aborted(worker.call("blocking:asks_should_stop", [], {}, { timeoutMs: 200 }));
+    // A long grace: under load the call's next look at the flag may come late, and the ladder must not move on.
+    const error = await aborted(worker.call("blocking:asks_should_stop", [], {}, { timeoutMs: 200, stop: { graceMs: 5_000 } }));
     expect(error.stopReport).toMatchObject({ outcome: "stopped", steps: [{ strategy: "flag" }] });
   });
 

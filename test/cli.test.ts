@@ -76,7 +76,7 @@ describe("the pyleash command", () => {
       "--args",
       "[100]",
       "--timeout",
-      "100",
+      "1000", // begun by then even under load: a call stopped before it begins is reported stopped, not blocked
       "--strategy",
       "async-exc",
       "--deadline",

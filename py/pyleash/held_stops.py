@@ -35,13 +35,12 @@ class HoldStops:
             task.shielded = True
         self._task = task
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         task = self._task
         if task is None or self._outer:
-            return False
+            return
         with task.inject_lock:
             task.shielded = False
             held, task.held = task.held, False
         if held and not (isinstance(exc_type, type) and issubclass(exc_type, TaskStopped)):
             raise TaskStopped()
-        return False
