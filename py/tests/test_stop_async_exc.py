@@ -5,12 +5,14 @@ import sys
 import threading
 import time
 import unittest
+from typing import Any, Dict
 
 from pyleash import deliveries
 from pyleash.deliveries import TaskStopped
 from pyleash.stop.async_exc import async_raise, revoke
 from pyleash.stop.redeliver import fast_switching
 from pyleash.stop.ladder import StopRun
+from pyleash.tasks.registry import KINDS
 from pyleash.threads import start_thread, track_threading
 from tests.stop_helpers import GRACE_S, JOIN_S, TaskWorker, Worker, retry_three_times, spin
 
@@ -171,7 +173,13 @@ class AsyncExcStepTest(unittest.TestCase):
         try:
             run = StopRun(worker.task, "auto", GRACE_S, 0.001, "late", worker.inbox)  # the flag first, then async-exc
             self.assertTrue(run.begin())
-            self.assertIsNone(run.tick(run.end + 0.01))
+            at = run.tick(run.end + 0.01)
+            for _ in range(500):  # ticked on, as the walker does, while the task ends (then its end answers)
+                if at is None:
+                    break
+                time.sleep(0.01)
+                at = run.tick(time.perf_counter())
+            self.assertIsNone(at)
             worker.thread.join(JOIN_S)
             ended = not worker.thread.is_alive()
         finally:
@@ -180,6 +188,34 @@ class AsyncExcStepTest(unittest.TestCase):
         self.assertIn(worker.inbox.wait_for(lambda m: m.get("id") == "late")["result"]["outcome"], ("blocked", "stopped"))
         self.assertTrue(ended, "the task spun on after its stop was reported blocked")
         self.assertEqual(worker.outcome, "stopped")
+
+    def test_a_task_ending_as_the_deadline_passes_is_never_reported_blocked_before_its_end(self) -> None:
+        # The task's thread has set `ended` and is sending its end when the walker ticks past the deadline: a
+        # blocked report then would reach the controller after the end it contradicts (seen in the torture run).
+        worker = TaskWorker(spin)
+        gate = threading.Event()
+        inbox = worker.inbox
+
+        def gated(*messages: Dict[str, Any]) -> None:
+            if any(m.get("type") == "task-ended" for m in messages):
+                gate.wait(JOIN_S)  # the end is on its way out, not yet reported
+            inbox(*messages)
+
+        KINDS["thread"].start(worker.task, gated)
+        worker.thread = worker.task.thread  # type: ignore[assignment]
+        worker._wait_started()
+        run = StopRun(worker.task, "async-exc", GRACE_S, 0.001, "late", inbox)
+        worker.quit = True
+        self.assertTrue(worker.task.ended.wait(JOIN_S))
+        try:
+            self.assertIsNotNone(run.tick(run.end + 0.01))  # ended, not yet reported: no answer from the walker
+            self.assertEqual([m for m in inbox.messages if m.get("id") == "late"], [])
+        finally:
+            gate.set()
+        worker.thread.join(JOIN_S)
+        self.assertTrue(worker.task.reported.wait(JOIN_S))
+        self.assertIsNone(run.tick(run.end + 0.02))
+        self.assertEqual(inbox.wait_for(lambda m: m.get("id") == "late")["result"]["outcome"], "stopped")
 
     def test_a_swallowed_delivery_is_re_raised_inside_the_handler(self) -> None:
         worker = TaskWorker(retry_three_times).start()

@@ -13,6 +13,7 @@ from pyleash.stop.stoppable import StopStep, Stoppable
 
 _PLAN_STEPS: Dict[Any, List[StopStep]] = {}  # (kind, plan) -> its steps: a kind's steps never change
 WATCH_S = 0.02  # how often the batch walker looks at an armed delivery (taken? swallowed, GRACE_S after?)
+ENDING_S = 5.0  # a stop thread that found the task ended at its deadline waits this long more for it to be gone
 
 
 class StopRun:
@@ -116,9 +117,9 @@ class StopRun:
                 self._conclude("stopped", time.perf_counter() - self.t0, task.unwound)
                 return
             self.report.blocked([] if kind.stack_waits or task.ident is None else kind.stack(task))
-            task.abandoned = True  # listed by ping (health().abandoned) while it runs on, whatever its kind
-            kind.gave_up(task)
-            self._conclude("blocked", None, None, "still running %d ms after the stop was asked" % (self.deadline_s * 1000))
+            if not self._give_up():  # it has ended meanwhile: stopped, unless its end answered already
+                kind.wait_gone(task, time.perf_counter() + ENDING_S)
+                self._conclude("stopped", (task.ended_at or time.perf_counter()) - self.t0, task.unwound)
         except BaseException as exc:  # noqa: BLE001 - the controller must get an answer
             self._conclude_with(exc)
 
@@ -133,16 +134,19 @@ class StopRun:
                 return None
             if self._sent:  # answered as the task ended (answer_on_end), or failed: watched until gone, or given up
                 return None if now >= self.end else min(self.end, now + WATCH_S)
+            if now >= self.end and task.ended.is_set():  # ending as the deadline passed: its end answers
+                if now < self.end + ENDING_S:
+                    return now + WATCH_S
+                self._conclude("stopped", (task.ended_at or now) - self.t0, task.unwound)
+                return None
             if now >= self.end:
                 if self._armed is None and self.primed is None and "async-exc" in self.plan:
                     # The walker, starved of the GIL by the task's own threads, first ticks past the deadline: the
                     # report says blocked at it, and the exception still goes, so the task ends at its next turn.
                     self._tick_async(now)
                 self.report.blocked([] if kind.stack_waits else kind.stack(task))
-                task.abandoned = True  # listed by ping (health().abandoned) while it runs on, whatever its kind
-                kind.gave_up(task)
-                self._conclude("blocked", None, None, "still running %d ms after the stop was asked" % (self.deadline_s * 1000))
-                return None
+                # Ended meanwhile: its end answers (answer_on_end), or the next tick, once it is gone.
+                return None if self._give_up() else now + WATCH_S
             if self._at + 1 < len(self.plan) and now >= self._step_end:
                 self._at += 1
                 self.report.step(self.plan[self._at], now)
@@ -193,6 +197,22 @@ class StopRun:
             return None
         self.report.swallowed = max(0, task.delivered - self.first_delivery - 1)
         return self._answer("stopped", (task.ended_at or time.perf_counter()) - self.t0, task.unwound)
+
+    def _give_up(self) -> bool:
+        """Answer blocked, the deadline passed; False (nothing sent) if the task has ended or the answer is sent.
+
+        Decided and sent under the lock that answer_on_end claims under, after the task's thread has set `ended`:
+        so a task ending just now either answers itself, or its end event follows this report ("blocked at the
+        deadline, stopped later"), never precedes it."""
+        task = self.task
+        with self._lock:
+            if self._sent or task.ended.is_set():
+                return False
+            self._sent = True
+            task.abandoned = True  # listed by ping (health().abandoned) while it runs on, whatever its kind
+            self._send(self._answer("blocked", None, None, "still running %d ms after the stop was asked" % (self.deadline_s * 1000)))
+        self.kind.gave_up(task)
+        return True
 
     def _conclude(self, outcome: str, latency: Optional[float], finally_ran: Optional[bool], reason: Optional[str] = None) -> None:
         if self._claim():
