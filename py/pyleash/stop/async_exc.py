@@ -99,7 +99,6 @@ def _clear_signal() -> None:
     _clear_async_exc(threading.get_ident(), None)  # not taken in 1 000 calls: withdraw it rather than leave it armed
 
 
-
 _CHILDREN_WAIT_S = 2.0  # a child the OS has not run in this long: withdraw anyway
 
 
