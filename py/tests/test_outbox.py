@@ -28,6 +28,11 @@ class _Recorder:
         for frames in messages:
             self.send(frames)
 
+    def recv(self, timeout):
+        """Nothing more arrives: the thread that takes over the reading from a call past its budget idles here."""
+        time.sleep(0.05)
+        return None
+
     def replies(self):
         with self.lock:
             return [m for w in self.writes for m in w if "id" in m]

@@ -147,7 +147,12 @@ class SwallowingLoopTest(unittest.TestCase):
         self._stop(swallow_bare)
 
     def test_stops_a_loop_that_catches_base_exception(self) -> None:
-        self._stop(swallow_base_exception)
+        # A delivery lands on the loop's own back-edge, outside the `try`, about once in a few thousand: then nothing
+        # was swallowed and the run says nothing about the handler. Bounded retries make that vanishingly rare.
+        for _ in range(5):
+            self._stop(swallow_base_exception)
+            if self.worker.swallowed:
+                break
         self.assertGreaterEqual(len(self.worker.swallowed), 1)
         self.assertTrue(all(isinstance(e, TaskStopped) for e in self.worker.swallowed))
 
