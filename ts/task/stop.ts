@@ -23,6 +23,8 @@ const ALIVE_SLACK_MS = 1_000;
  * stopped at once: the last report ~7 s after the stops on a quiet machine). Only a frozen agent is reported at once.
  */
 const STARVED_SLACK_MS = 10_000;
+/** Dumps taken at most for a report: one more when the first lacks the task's thread. */
+const DUMP_TRIES = 2;
 /** How often a suspended process is checked for while the report is awaited. */
 const SUSPEND_CHECK_MS = 1_000;
 /** One thread took this share of the agent's CPU time over the probe window, while the control loop could not answer: frozen. */
@@ -69,7 +71,7 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
   let report: StopReport;
   // The end may arrive meanwhile. A stopped process cannot write a dump: the signal would only wait, and fire at a
   // random moment after SIGCONT, with faulthandler walking the stacks of threads that are busy freeing them.
-  const dump = typeof answered === "string" && answered !== "suspended" ? await host.dumpThreads() : "";
+  const dump = typeof answered === "string" && answered !== "suspended" ? await taskDump(task, host) : "";
   if (typeof answered !== "string") report = answered;
   else if (endedAs) {
     const how = endedAs === "stopped" ? "it was stopped" : "it had ended on its own";
@@ -193,6 +195,24 @@ function callThread(threads: DumpedThread[], target: string): DumpedThread | und
   return undefined;
 }
 
+/** The task's thread in a dump: its own ident, or for a call (no ident known) the thread running its target. */
+function taskThread(threads: DumpedThread[], task: StopSubject): DumpedThread | undefined {
+  return task.ident === null ? callThread(threads, task.target) : threads.find((t) => t.ident === BigInt(task.ident!));
+}
+
+/**
+ * faulthandler's dump, taken again once if it lacks the task's thread: an agent starved of the CPU in the middle
+ * of writing it can pause long enough for the read to end early (seen under CI load: an empty stack).
+ */
+async function taskDump(task: StopSubject, host: TaskHost): Promise<string> {
+  let dump = "";
+  for (let i = 0; i < DUMP_TRIES; i++) {
+    dump = await host.dumpThreads();
+    if (!dump || taskThread(parseDump(dump), task)) break;
+  }
+  return dump;
+}
+
 function unsupportedReason(strategy: Strategy, python: string): string {
   const spec = CONTRACT.strategies[strategy] as { minPython?: readonly number[]; posixOnly?: boolean };
   if (spec.minPython) return `strategy "${strategy}" needs CPython >= ${spec.minPython.join(".")}; this agent runs ${python}`;
@@ -206,8 +226,16 @@ function unsupportedReason(strategy: Strategy, python: string): string {
  */
 function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: number, dump: string, silence: Silence): StopReport {
   const threads = parseDump(dump);
-  const mine = task.ident === null ? callThread(threads, task.target) : threads.find((t) => t.ident === BigInt(task.ident!));
-  const stack = (mine ?? threads.find((t) => t.current))?.frames ?? [];
+  const mine = taskThread(threads, task);
+  const current = mine ? undefined : threads.find((t) => t.current);
+  const stack = (mine ?? current)?.frames ?? [];
+  const missing = !dump
+    ? " (which wrote nothing)"
+    : mine
+      ? ""
+      : current
+        ? ", which lacks the task's thread: the stack is the signalled thread's"
+        : ", which lacks the task's thread";
   return {
     strategy,
     steps: [{ strategy, atMs: 0 }],
@@ -221,7 +249,7 @@ function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: num
       `the agent did not answer the stop within ${Math.round(elapsedMs)} ms ${SILENCE[silence]}; ` +
       (silence === "suspended"
         ? "the controller made this report without stacks (a stopped process cannot dump them)"
-        : `the controller made this report from faulthandler's dump${dump ? "" : " (which wrote nothing)"}`),
+        : `the controller made this report from faulthandler's dump${missing}`),
     agentResponsive: false,
   };
 }

@@ -14,6 +14,12 @@ const STDERR_TAIL_BYTES = 8192;
 /** The agent registers faulthandler on this signal. */
 const DUMP_SIGNAL = CONTRACT.signals.threadDump satisfies NodeJS.Signals;
 const { config: CONFIG_FD, threadDump: DUMP_FD } = CONTRACT.fds;
+/**
+ * A pause this long after a whole line ends a dump. faulthandler writes it in one go, but piece by piece (a
+ * write per name and number), and an agent starved of the CPU can pause between pieces: at 30 ms, a dump under
+ * load once ended before the frozen call's thread came.
+ */
+const DUMP_QUIET_MS = 100;
 
 export interface AgentProcess {
   child: ChildProcess;
@@ -57,7 +63,7 @@ export function spawnAgent(python: string, options: ResolvedWorkerOptions, confi
 }
 
 /** Thread dumps arrive on fd 4 from faulthandler's C handler, which works even while C code holds the GIL. */
-function dumper(child: ChildProcess): (timeoutMs: number) => Promise<string> {
+export function dumper(child: ChildProcess): (timeoutMs: number) => Promise<string> {
   const stream = child.stdio[DUMP_FD] as Readable | null;
   let text = "";
   let onData: (() => void) | undefined;
@@ -84,7 +90,7 @@ function dumper(child: ChildProcess): (timeoutMs: number) => Promise<string> {
       const limit = setTimeout(done, timeoutMs);
       onData = () => {
         clearTimeout(quiet);
-        quiet = setTimeout(done, 30); // faulthandler writes the whole dump at once; a pause ends it
+        if (text.endsWith("\n")) quiet = setTimeout(done, DUMP_QUIET_MS);
       };
       if (!stream || !signalProcess(child, DUMP_SIGNAL)) done();
     });
