@@ -32,7 +32,8 @@ from pyleash.control import Agent
 from pyleash.deliveries import TaskStopped
 from pyleash.stop import stacks
 from pyleash.stop.ladder import StopRun, unavailable
-from pyleash.stop.redeliver import GRACE_S, fast_switching
+from pyleash.stop.redeliver import GRACE_S
+from pyleash.switching import fast_switching
 from pyleash.stop.report import StopReport
 from pyleash.stop.signal_current import CurrentWorkSignalStop
 from pyleash.stop.signal_main import available as signal_available

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from pyleash import contract, progress_events, protocol, targets
+from pyleash import contract, progress_events, protocol, switching, targets
 from pyleash.inline import InlineCalls
 from pyleash.outbox import Outbox
 from pyleash.pool import CallPool
@@ -18,6 +18,7 @@ from pyleash.tasks.registry import KINDS
 from pyleash.tasks.service import TaskService
 from pyleash.tasks.awaiting import settle
 from pyleash.tasks.task import failure_reply, with_stop_event
+from pyleash.switching import LONG_TURN_MIN
 from pyleash.transport import Transport, TransportError
 
 Handler = Callable[[Dict[str, Any]], None]
@@ -56,11 +57,16 @@ class Agent:
         }
 
     def send(self, message: Dict[str, Any]) -> None:
-        """Encode and send; a reply JSON cannot carry becomes a typed error naming the Python type."""
+        """Encode and send; a reply JSON cannot carry becomes a typed error naming the Python type. In a long turn
+        on the GIL (pyleash.switching) it leaves at the turn's end."""
+        if switching.kept(self.send_many, [message]):
+            return
         self.transport.send(self._encode(message))
 
     def send_many(self, messages: List[Dict[str, Any]]) -> None:
         """send() each, in order, in as few writes as the transport allows."""
+        if switching.kept(self.send_many, messages):
+            return
         self.transport.send_many([self._encode(message) for message in messages])
 
     def serve(self) -> None:
@@ -90,12 +96,27 @@ class Agent:
         i, n = 0, len(frames)
         while i < n:
             count = protocol.binary_count(frames[i])
+            if not count and n - i >= LONG_TURN_MIN and _is_stop(frames[i]):
+                i = self._handle_stops(frames, i)
+                continue
             self._handle(frames[i], frames[i + 1:i + 1 + count])
             i += 1 + count
         if not self._calls:
             return True
         calls, self._calls = self._calls, []
         return self.inline.run(calls, self.inline.reader if reader is None else reader)
+
+    def _handle_stops(self, frames: Any, i: int) -> int:
+        """The stop requests from frames[i] on, in one long turn on the GIL when there are LONG_TURN_MIN or more
+        (pyleash.switching: beside N busy threads, each loss of the GIL while beginning them costs a round of N
+        turns); the index of the first frame after them."""
+        j, n = i, len(frames)
+        while j < n and _is_stop(frames[j]) and not protocol.binary_count(frames[j]):
+            j += 1
+        with switching.long_turn(j - i >= LONG_TURN_MIN):
+            for k in range(i, j):
+                self._handle(frames[k], [])
+        return j
 
     def _handle(self, frame: bytes, binary: List[bytes]) -> None:
         """One request, under a catch-all: no input may stop the control loop. A request that cannot be served is
@@ -189,6 +210,11 @@ class Agent:
         except TransportError:
             pass
         _flush_and_exit(0)
+
+
+def _is_stop(frame: Any) -> bool:
+    """A stop request, by its first bytes (the controller writes the id, then the type): no decoding."""
+    return frame.find(b'"type":"stop"', 0, 40) >= 0
 
 
 _NEVER_SET = threading.Event()  # the stop_event of a call no stop can reach

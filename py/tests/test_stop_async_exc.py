@@ -10,7 +10,7 @@ from typing import Any, Dict
 from pyleash import deliveries
 from pyleash.deliveries import TaskStopped
 from pyleash.stop.async_exc import async_raise, revoke
-from pyleash.stop.redeliver import fast_switching
+from pyleash.switching import fast_switching
 from pyleash.stop.ladder import StopRun
 from pyleash.tasks.registry import KINDS
 from pyleash.threads import start_thread, track_threading

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, List
 
-from pyleash.stop.redeliver import fast_switching
+from pyleash.switching import fast_switching, long_turn, LONG_TURN_MIN
 from pyleash.threads import start_soon
 
 if TYPE_CHECKING:
@@ -88,11 +88,12 @@ def _walk_on() -> None:
         now = time.perf_counter()
         kept: List["StopRun"] = []
         next_pass = math.inf
-        for run in runs:
-            at = run.tick(now)
-            if at is not None:
-                kept.append(run)
-                next_pass = min(next_pass, at)
+        with long_turn(len(runs) >= LONG_TURN_MIN):  # the pass in one turn on the GIL (pyleash.switching)
+            for run in runs:
+                at = run.tick(now)
+                if at is not None:
+                    kept.append(run)
+                    next_pass = min(next_pass, at)
         runs = kept
         with _lock:
             if _pending or not runs:

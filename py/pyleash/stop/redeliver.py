@@ -1,47 +1,13 @@
 """Re-delivery: run_stop delivers TaskStopped by a strategy's inject() again after each swallowed one, until the end."""
 from __future__ import annotations
 
-import contextlib
-import sys
-import threading
 import time
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Optional
 
 from pyleash import deliveries
+from pyleash.switching import FAST_SWITCH_S, fast_switching
 
 GRACE_S = 0.1  # after a delivery the target may unwind this long before it counts as having swallowed it
-FAST_SWITCH_S = 0.0002  # switch interval while a stop is under way (default 0.005): see fast_switching
-
-_switch_lock = threading.Lock()
-_switch_users = 0
-_switch_saved = 0.0
-
-
-@contextlib.contextmanager
-def fast_switching(interval: Optional[float] = FAST_SWITCH_S) -> Iterator[None]:
-    """Lower sys.setswitchinterval for the duration, then restore it (nesting- and thread-safe).
-
-    With CPU-bound threads running, both the target (to take the pending exception) and the stopper
-    (to see the death) wait for the GIL; the holder only drops it after a full switch interval.
-    None leaves the interval alone.
-    """
-    global _switch_users, _switch_saved
-    if interval is None:
-        yield
-        return
-    with _switch_lock:
-        if _switch_users == 0:
-            _switch_saved = sys.getswitchinterval()
-        _switch_users += 1
-        if interval < sys.getswitchinterval():
-            sys.setswitchinterval(interval)
-    try:
-        yield
-    finally:
-        with _switch_lock:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_switch_saved)
 
 
 def prime(ident: int, inject: Callable[[], bool]) -> Optional[int]:

@@ -14,6 +14,7 @@ from pyleash.stop.async_exc import async_raise
 from pyleash.stop.redeliver import prime
 from pyleash.deliveries import TaskStopped
 from pyleash.stop.stoppable import Run, Stoppable
+from pyleash.switching import in_long_turn
 
 
 class Step:
@@ -111,14 +112,20 @@ class MonitorStep(Step):
 def guarded(task: Stoppable, inject: Callable[[], bool]) -> bool:
     """inject(), unless the task's thread has closed injections (pyleash.tasks.task.close_injections: after that
     its thread may be running other work, which a late exception would hit); while the task imports its target
-    (shielded), the injection is held, and the task raises TaskStopped itself once the import is done."""
-    with task.inject_lock:
+    (shielded), the injection is held, and the task raises TaskStopped itself once the import is done. In a long
+    turn on the GIL (pyleash.switching) a lock the task's thread holds is not waited for: False, tried again later."""
+    lock = task.inject_lock
+    if not lock.acquire(not in_long_turn()):  # its thread holds it (ending, or importing): not now, a tick retries
+        return False
+    try:
         if task.unwinding:
             return False
         if task.shielded:
             task.held = True
             return True
         return inject()
+    finally:
+        lock.release()
 
 
 def inject_async(task: Stoppable) -> bool:
