@@ -14,6 +14,25 @@ import time
 ETH_P_ALL = 0x0003
 
 
+def write(f, frame: bytes) -> None:
+    f.write(struct.pack(">I", len(frame)) + frame)
+    f.flush()
+
+
+def drain(sock: socket.socket, f, limit: int = 100000) -> int:
+    """Every frame already queued on the socket (at most `limit`), without waiting for more."""
+    sock.setblocking(False)
+    n = 0
+    while n < limit:
+        try:
+            frame = sock.recv(65536)
+        except BlockingIOError:
+            break
+        write(f, frame)
+        n += 1
+    return n
+
+
 def main() -> int:
     iface, out, max_seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
@@ -31,11 +50,10 @@ def main() -> int:
                     break
                 readable, _, _ = select.select([sock, sys.stdin], [], [], min(remaining, 0.5))
                 if sys.stdin in readable and not os.read(sys.stdin.fileno(), 4096):
+                    frames += drain(sock, f)  # what the kernel holds for us yet (a loaded machine lags) still counts
                     break
                 if sock in readable:
-                    frame = sock.recv(65536)
-                    f.write(struct.pack(">I", len(frame)) + frame)
-                    f.flush()
+                    write(f, sock.recv(65536))
                     frames += 1
         finally:
             sys.stderr.write("capture: %d frames\n" % frames)
