@@ -94,11 +94,10 @@ class Agent:
         requests per message when they queue up); the plain calls among them then run here, one after another.
         False when the reading passed to another thread."""
         i, n = 0, len(frames)
+        if n >= LONG_TURN_MIN and _is_stop(frames[0]):  # the controller's stops queued together: one look per message
+            i = self._handle_stops(frames, 0)
         while i < n:
             count = protocol.binary_count(frames[i])
-            if not count and n - i >= LONG_TURN_MIN and _is_stop(frames[i]):
-                i = self._handle_stops(frames, i)
-                continue
             self._handle(frames[i], frames[i + 1:i + 1 + count])
             i += 1 + count
         if not self._calls:
@@ -194,10 +193,16 @@ class Agent:
         given inline; on a pool thread: while the pool has calls queued)."""
         try:
             fn = targets.resolve(target)
-            reply = protocol.ok(request_id, settle(fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET))))
+            result = settle(fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET)))
         except BaseException as exc:  # noqa: BLE001 - an import that raised, and everything the call raises, go back
-            reply = failure_reply(request_id, exc)
-        self.outbox.add(self._encode(reply), hold=self.pool.queued() if hold is None else hold)
+            frames = self._encode(failure_reply(request_id, exc))
+        else:
+            frame = protocol.ok_frame(request_id, result)  # the usual reply, without its dict (else _encode explains)
+            if frame is not None and len(frame) <= self.max_message_bytes:
+                frames = [frame]
+            else:
+                frames = self._encode(protocol.ok(request_id, result))
+        self.outbox.add(frames, hold=self.pool.queued() if hold is None else hold)
 
     def _ping(self, request: Dict[str, Any]) -> None:
         self.send(protocol.ok(request["id"], {"pid": os.getpid(), "threads": threading.active_count(),
