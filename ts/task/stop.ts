@@ -132,8 +132,7 @@ async function answerOrSilence(
   if (outcome === "suspended") return outcome;
   if (outcome) return answered(outcome);
   const window = Math.max(1, Math.round(dueAt - performance.now()));
-  const probe = Promise.all([host.ping(window), host.busiestThreadShare(window)]);
-  probe.catch(() => {});
+  const probe = sharedProbe(host, window);
   outcome = await until(dueAt);
   if (outcome === "suspended") return outcome;
   if (outcome) return answered(outcome);
@@ -148,6 +147,28 @@ async function answerOrSilence(
   outcome = await until(performance.now() + STARVED_SLACK_MS);
   if (outcome === "suspended") return outcome;
   return outcome ? answered(outcome) : "starved";
+}
+
+type Probe = Promise<[pong: boolean, share: number | undefined]>;
+const probes = new WeakMap<TaskHost, Probe>();
+
+/**
+ * The ping and the look at the agent's threads, shared by the stops of one agent whose probes overlap: 100 tasks
+ * stopped at once would otherwise send a starved agent 100 pings to answer, and read every thread's /proc stat
+ * 100 times over, while the machine is short of CPU already.
+ */
+function sharedProbe(host: TaskHost, windowMs: number): Probe {
+  let probe = probes.get(host);
+  if (probe === undefined) {
+    const made: Probe = Promise.all([host.ping(windowMs), host.busiestThreadShare(windowMs)]);
+    const forget = (): void => {
+      if (probes.get(host) === made) probes.delete(host);
+    };
+    made.then(forget, forget);
+    probes.set(host, made);
+    probe = made;
+  }
+  return probe;
 }
 
 /** Why the agent's report did not come: see frozenAgentReport. */
