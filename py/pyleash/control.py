@@ -18,7 +18,6 @@ from pyleash.tasks.registry import KINDS
 from pyleash.tasks.service import TaskService
 from pyleash.tasks.awaiting import settle
 from pyleash.tasks.task import failure_reply, with_stop_event
-from pyleash.switching import LONG_TURN_MIN
 from pyleash.transport import Transport, TransportError
 
 Handler = Callable[[Dict[str, Any]], None]
@@ -94,8 +93,8 @@ class Agent:
         requests per message when they queue up); the plain calls among them then run here, one after another.
         False when the reading passed to another thread."""
         i, n = 0, len(frames)
-        if n >= LONG_TURN_MIN and _is_stop(frames[0]):  # the controller's stops queued together: one look per message
-            i = self._handle_stops(frames, 0)
+        if n >= switching.LONG_TURN_MIN and _is_stop(frames[0]):  # the controller's stops queued together: one look per message
+            i = self._handle_stops(frames)
         while i < n:
             count = protocol.binary_count(frames[i])
             self._handle(frames[i], frames[i + 1:i + 1 + count])
@@ -105,15 +104,15 @@ class Agent:
         calls, self._calls = self._calls, []
         return self.inline.run(calls, self.inline.reader if reader is None else reader)
 
-    def _handle_stops(self, frames: Any, i: int) -> int:
-        """The stop requests from frames[i] on, in one long turn on the GIL when there are LONG_TURN_MIN or more
-        (pyleash.switching: beside N busy threads, each loss of the GIL while beginning them costs a round of N
+    def _handle_stops(self, frames: Any) -> int:
+        """The stop requests the message begins with, in one long turn on the GIL when there are LONG_TURN_MIN or
+        more (pyleash.switching: beside N busy threads, each loss of the GIL while beginning them costs a round of N
         turns); the index of the first frame after them."""
-        j, n = i, len(frames)
+        j, n = 0, len(frames)
         while j < n and _is_stop(frames[j]) and not protocol.binary_count(frames[j]):
             j += 1
-        with switching.long_turn(j - i >= LONG_TURN_MIN):
-            for k in range(i, j):
+        with switching.long_turn(j >= switching.LONG_TURN_MIN):
+            for k in range(j):
                 self._handle(frames[k], [])
         return j
 

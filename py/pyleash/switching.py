@@ -3,7 +3,7 @@
 sys.setswitchinterval is one value for the whole process: how long a busy thread keeps the GIL while another waits.
 Short (the agent's 0.2 ms, fast_switching) bounds how long a stopper waits for the GIL. But a thread with CPU work
 to do then loses the GIL every 0.2 ms, and with N busy threads each loss costs it a round of N turns: beside 100
-spinning tasks, a round took ~90 ms here, and the control loop's 100 stop beginnings (~100 µs of CPU each) took 8 s.
+spinning tasks, a round took ~90 ms here, and the control loop's 100 stop beginnings (~25 µs of CPU each) took 8 s.
 A long turn raises the interval while one thread does such work without blocking (the control loop beginning
 the stops of one message, the stop walker's pass over its stops), so it does it in one turn, and lowers it again
 before the thread blocks: a thread that waits for the GIL under a long interval waits N long turns. Its sends

@@ -71,13 +71,13 @@ export async function stopTask(task: StopSubject, host: TaskHost, options: StopO
   let report: StopReport;
   // The end may arrive meanwhile. A stopped process cannot write a dump: the signal would only wait, and fire at a
   // random moment after SIGCONT, with faulthandler walking the stacks of threads that are busy freeing them.
-  const dump = typeof answered === "string" && answered !== "suspended" ? await taskDump(task, host) : "";
+  const dump = typeof answered === "string" && answered !== "suspended" ? await taskDump(task, host) : NO_DUMP;
   if (typeof answered !== "string") report = answered;
   else if (endedAs) {
     const how = endedAs === "stopped" ? "it was stopped" : "it had ended on its own";
     const why = `the agent's report did not come (its control loop could not get the GIL), but the task's end did: ${how}`;
     report = { ...localReport(strategy, endedAs, why), steps: [{ strategy, atMs: 0 }], agentResponsive: false };
-  } else report = frozenAgentReport(task, strategy, performance.now() - asked, dump, answered);
+  } else report = frozenAgentReport(strategy, performance.now() - asked, dump, answered);
   if (report.outcome === "blocked") task.markBlocked();
   if (report.outcome === "stopped" || report.outcome === "finished-first") await settlesWithin(task.result, END_EVENT_SLACK_MS);
   if (report.outcome === "blocked" && restartWorkerIfBlocked) {
@@ -225,14 +225,24 @@ function taskThread(threads: DumpedThread[], task: StopSubject): DumpedThread | 
  * faulthandler's dump, taken again once if it lacks the task's thread: an agent starved of the CPU in the middle
  * of writing it can pause long enough for the read to end early (seen under CI load: an empty stack).
  */
-async function taskDump(task: StopSubject, host: TaskHost): Promise<string> {
-  let dump = "";
+async function taskDump(task: StopSubject, host: TaskHost): Promise<Dump> {
+  let dump = NO_DUMP;
   for (let i = 0; i < DUMP_TRIES; i++) {
-    dump = await host.dumpThreads();
-    if (!dump || taskThread(parseDump(dump), task)) break;
+    const text = await host.dumpThreads();
+    const threads = parseDump(text);
+    dump = { text, threads, mine: taskThread(threads, task) };
+    if (!text || dump.mine) break;
   }
   return dump;
 }
+
+/** A dump as read for a report: its text, its threads, and the task's among them. */
+interface Dump {
+  text: string;
+  threads: DumpedThread[];
+  mine: DumpedThread | undefined;
+}
+const NO_DUMP: Dump = { text: "", threads: [], mine: undefined };
 
 function unsupportedReason(strategy: Strategy, python: string): string {
   const spec = CONTRACT.strategies[strategy] as { minPython?: readonly number[]; posixOnly?: boolean };
@@ -245,9 +255,7 @@ function unsupportedReason(strategy: Strategy, python: string): string {
  * The agent did not answer in time: its stacks come from faulthandler, which runs without the GIL; the reason
  * says what the controller saw, and claims a freeze only when one thread alone used the CPU.
  */
-function frozenAgentReport(task: StopSubject, strategy: Strategy, elapsedMs: number, dump: string, silence: Silence): StopReport {
-  const threads = parseDump(dump);
-  const mine = taskThread(threads, task);
+function frozenAgentReport(strategy: Strategy, elapsedMs: number, { text: dump, threads, mine }: Dump, silence: Silence): StopReport {
   const current = mine ? undefined : threads.find((t) => t.current);
   const stack = (mine ?? current)?.frames ?? [];
   const missing = !dump
