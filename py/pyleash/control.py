@@ -36,10 +36,10 @@ class Agent:
         self.outbox = Outbox(transport)
         self.pool = CallPool(on_drain=self.outbox.flush)
         self.inline = InlineCalls(self._serve_as, self.pool, self.outbox.flush)
-        self._calls: List[Any] = []  # plain calls of the message being dispatched (control thread only)
+        self._calls: List[Any] = []  # plain calls of the message being dispatched (control thread only; never rebound)
         self.tasks = TaskService(self.send, self.send_many)
         self._call_kinds: Dict[str, Kind] = {  # by lane; stoppable calls on the thread lane run where plain calls run
-            "thread": InlineCallKind(self.pool, self._queue_call, self.outbox.flush), "main": KINDS["main"]}
+            "thread": InlineCallKind(self.pool, self._calls.append, self.outbox.flush), "main": KINDS["main"]}
         self.streams = StreamService(self.tasks, self.pool, self.transport.send, self.send,
                                      max_message_bytes)
         progress_events.install(self.send)
@@ -65,6 +65,9 @@ class Agent:
     def send_many(self, messages: List[Dict[str, Any]]) -> None:
         """send() each, in order, in as few writes as the transport allows."""
         if switching.kept(self.send_many, messages):
+            return
+        if len(messages) == 1:  # most often a call's reply, sent by its task record
+            self.transport.send(self._encode(messages[0]))
             return
         self.transport.send_many([self._encode(message) for message in messages])
 
@@ -101,7 +104,8 @@ class Agent:
             i += 1 + count
         if not self._calls:
             return True
-        calls, self._calls = self._calls, []
+        calls = self._calls[:]
+        del self._calls[:]
         return self.inline.run(calls, self.inline.reader if reader is None else reader)
 
     def _handle_stops(self, frames: Any) -> int:
@@ -182,10 +186,6 @@ class Agent:
             self.tasks.call(request, self._call_kinds[request["lane"]])
             return
         self._calls.append((self._run_call, (request["id"], request["target"], request["args"], request["kwargs"])))
-
-    def _queue_call(self, job: Any) -> None:
-        """A stoppable call's job, run with the plain calls of this message (pyleash.tasks.call_kind.InlineCallKind)."""
-        self._calls.append(job)
 
     def _run_call(self, request_id: int, target: str, args: list, kwargs: dict, hold: Optional[bool] = None) -> None:
         """A call no stop can reach (it named no task id): nothing recorded, its reply may wait for a batch (`hold`,

@@ -19,8 +19,7 @@ def should_stop() -> bool:
     return task is not None and task.stop_event.is_set()
 
 
-def bind(task: Optional[Any]) -> "contextvars.Token[Optional[Any]]":
-    return _task.set(task)
+bind = _task.set  # bind(task) -> the token for unbind(); the ContextVar's own method: a stoppable call makes one per call
 
 
 def unbind(token: "contextvars.Token[Optional[Any]]") -> None:

@@ -35,6 +35,8 @@ class Outbox:
         self._transport.send(frames)
 
     def flush(self) -> None:
+        if not self._frames:  # a lock-free peek: a reply added meanwhile is its adder's to send or hold
+            return
         with self._lock:
             frames, self._frames = self._frames, []
         if frames:

@@ -82,12 +82,6 @@ def progress(done: float, total: Optional[float] = None, message: Optional[str] 
             send(out)
 
 
-def take_held(task: Any) -> Optional[Dict[str, Any]]:
-    """For the task's end: the update held back, to be sent before the end's message."""
-    limiter = getattr(task, "progress", None)
-    return limiter.take_held() if limiter is not None else None
-
-
 def _check_number(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
         raise TypeError("progress(): %s must be a finite int or float, got %r" % (name, value))

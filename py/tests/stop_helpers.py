@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import time
 import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -83,6 +84,16 @@ class Inbox:
 def new_task(kind: Kind, target: str, args: Sequence[Any] = (), trace: bool = False) -> Task:
     task_id = "t%d" % next(_ids)
     return Task(task_id, kind, target, list(args), {}, task_id, trace)
+
+
+def wait_running(task: Task, timeout: float = JOIN_S) -> bool:
+    """Until the task's function is under way on its thread (its record has the thread's ident), bounded."""
+    end = time.monotonic() + timeout
+    while task.ident is None:
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 def stop(task: Task, inbox: Inbox, strategy: str, deadline_s: float, grace_s: float = GRACE_S) -> Dict[str, Any]:

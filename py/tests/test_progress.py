@@ -4,7 +4,7 @@ import threading
 import unittest
 
 from pyleash import current, progress_events
-from pyleash.progress_events import INTERVAL_S, Limiter, progress, take_held
+from pyleash.progress_events import INTERVAL_S, Limiter, progress
 
 
 class _Task:
@@ -72,7 +72,7 @@ class ProgressTest(unittest.TestCase):
         self._in_task(task, work)
         self.assertEqual(self.sent[0], {"type": "progress", "task": "c7", "done": 1, "message": "m"})
         self.assertLess(len(self.sent), 100)
-        self.assertEqual(take_held(task)["done"], 100)
+        self.assertEqual(task.progress.take_held()["done"], 100)
 
     def test_refuses_arguments_that_are_not_numbers_or_text(self):
         for args in (("1",), (True,), (float("nan"),), (1, "2"), (1, None, 3)):

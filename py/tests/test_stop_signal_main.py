@@ -17,7 +17,7 @@ PY_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CASE = r"""
 import json, os, queue, socket, subprocess, sys, threading, time
 from pyleash.tasks.main_kind import MainKind
-from tests.stop_helpers import Inbox, new_task, stop
+from tests.stop_helpers import Inbox, new_task, stop, wait_running
 
 case = sys.argv[1]
 kind = MainKind()
@@ -45,7 +45,7 @@ inbox = Inbox()
 task = new_task(kind, "__main__:block")
 
 def stop_later():
-    task.started.wait(20)
+    wait_running(task, 20)
     time.sleep(0.3)
     result["stop"] = stop(task, inbox, "signal", 20.0)
 

@@ -14,7 +14,7 @@ from pyleash.deliveries import TaskStopped
 from pyleash.stop import rearm
 from pyleash.tasks.kind import Kind
 from pyleash.tasks.task import Emit, Task, body, run
-from tests.stop_helpers import JOIN_S, Inbox, TaskWorker, Worker, new_task, spin, stop
+from tests.stop_helpers import JOIN_S, Inbox, TaskWorker, Worker, new_task, spin, stop, wait_running
 
 
 def _work(n: int = 2000) -> int:
@@ -297,7 +297,7 @@ class _Lane(Kind):
             task = self.jobs.get()
             if task is None:
                 return
-            run(task, self._emit, lambda: body(task))  # noqa: B023 - called at once
+            run(task, self._emit, body)
             mon = getattr(sys, "monitoring", None)
             tools = [t for t in range(6) if mon.get_tool(t) is not None] if mon else []
             self.after.put((sys.gettrace(), tools, sys._getframe().f_trace))
@@ -323,7 +323,7 @@ class LaneComesBackCleanTest(unittest.TestCase):
         try:
             task = new_task(lane, "tests.test_stop_swallow:lane_swallow", [flag])
             lane.start(task, inbox)
-            self.assertTrue(task.started.wait(JOIN_S))
+            self.assertTrue(wait_running(task))
             report = stop(task, inbox, "async-exc", JOIN_S)
             self.assertEqual(report["outcome"], "stopped", report)
             after = new_task(lane, "tests.test_stop_swallow:lane_plain")

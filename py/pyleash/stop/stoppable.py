@@ -81,7 +81,7 @@ class Stoppable(Protocol):
     held: bool  # an injection was held: the task raises TaskStopped itself when the shield drops
     unwound: Optional[bool]
     ended_at: Optional[float]
-    delivered: int  # TaskStopped instances its thread had made when it ended
+    delivered: int  # TaskStopped instances its thread had made when it ended (read only after a stop was asked)
     stop_asked_at: Optional[float]
     stop_runs: List["Run"]
     abandoned: bool  # a stop gave up on it (blocked): health().abandoned lists it while it runs on

@@ -108,7 +108,6 @@ async def _run(task: Task[AsyncioState], emit: Emit) -> None:
         finally:
             current.unbind(token)
         emit(started_event(task))
-        task.started.set()
         result = await future
         outcome = "finished"
     except asyncio.CancelledError:

@@ -38,7 +38,7 @@ class PoolCallKind(ThreadKind):
     def _run(task: Task, emit: Emit, body: Callable[[Task], Any] = call_target) -> None:
         task.thread = threading.current_thread()
         try:
-            run(task, emit, lambda: body(task))
+            run(task, emit, body)
         except TaskStopped as exc:  # landed between run's handlers: the reply must still leave
             rearm.disarm()
             close_injections(task)

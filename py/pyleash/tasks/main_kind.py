@@ -44,11 +44,11 @@ class MainKind(Kind["Task"]):
 
     def _run(self, task: Task, emit: Emit) -> None:
         if self.signal is None:
-            run(task, emit, lambda: body(task))
+            run(task, emit, body)
             return
         # The handler is armed before the started event leaves, so a stop that follows it always lands.
         with self.signal.running():
-            run(task, emit, lambda: body(task))
+            run(task, emit, body)
 
     def _signal(self, stop: Run, until: float) -> None:
         signal = self.signal

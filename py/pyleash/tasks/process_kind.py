@@ -29,6 +29,7 @@ class ProcessState(State):
         self.process: Optional[BaseProcess] = None  # the `terminate` step's handle
         self.flag: Optional[AgentFlag] = None
         self.dumps: Optional[DumpReader] = None
+        self.running = False  # the child said it runs the function (its stack can be asked for)
 
 
 class ProcessKind(Kind["Task[ProcessState]"]):
@@ -72,7 +73,7 @@ class ProcessKind(Kind["Task[ProcessState]"]):
     def stack(self, task: Task[ProcessState]) -> List[Frame]:
         """The child's stack, innermost last; [] before it has started or once it has ended."""
         state = task.state
-        if not task.started.is_set() or task.ended.is_set() or state.dumps is None or state.process is None:
+        if not state.running or task.ended.is_set() or state.dumps is None or state.process is None:
             return []
         pid = state.process.pid
         return state.dumps.stack(pid) if pid is not None else []
@@ -122,7 +123,7 @@ def _watch(task: Task[ProcessState], emit: Emit, process: BaseProcess, receiver:
         frame = receiver.recv_bytes()
         if frame == process_child.RUNNING:
             emit(started_event(task, pid=process.pid))
-            task.started.set()
+            task.state.running = True
             frame = receiver.recv_bytes()
         message = process_child.decode(frame)  # the outcome, which may come first: stopped while announcing
     except (EOFError, OSError, ValueError):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, Tuple, TypeVar, cast
 
-from pyleash import current, deliveries, progress_events, protocol, targets
+from pyleash import current, deliveries, protocol, targets
 from pyleash.deliveries import TaskStopped
 from pyleash.tasks.awaiting import settle
 from pyleash.tasks.latch import Latch
@@ -98,7 +98,6 @@ class Task(Generic[S]):
         self.args = args
         self.kwargs = kwargs
         self.name = name
-        self.started = Latch()
         self.ended = Latch()
         self.reported = Latch()  # set once the end event has been handed to the transport
         self.inject_lock = threading.Lock()  # held by a stopper to inject, and by close_injections() to end that
@@ -141,27 +140,27 @@ _MAKING = threading.Lock()  # guards the first making of a task's stop_event
 
 def call_target(task: Task) -> Any:
     """Call the task's function, handing it the stop Event when it declares a `stop_event` parameter."""
-    fn = resolve_shielded(task)
+    fn, wants = resolve_shielded(task)
     kwargs = task.kwargs
-    if "stop_event" not in kwargs and wants_stop_event(fn):  # its Event is made only for a function that takes it
+    if wants and "stop_event" not in kwargs:  # its Event is made only for a function that takes it
         kwargs = dict(kwargs, stop_event=task.stop_event)
     return settle(fn(*task.args, **kwargs))  # an async def is awaited
 
 
-def resolve_shielded(task: Task) -> Callable[..., Any]:
+def resolve_shielded(task: Task) -> Tuple[Callable[..., Any], bool]:
     """Import and find the task's target with stops held back (run() raised the shield): an exception landing inside
     importlib's module locks leaves the module locked, and every later import of it by any thread waits forever.
-    A stop asked meanwhile lands here, as soon as the import is done."""
+    A stop asked meanwhile lands here, as soon as the import is done. Returns it and whether it takes a stop_event."""
     try:
         fn = targets.resolve(task.target)
-        wants_stop_event(fn)  # may import inspect: shielded too, and kept for call_target
+        wants = wants_stop_event(fn)  # may import inspect: shielded too
     finally:
         with task.inject_lock:
             task.shielded = False
             held, task.held = task.held, False
     if held:
         raise TaskStopped()
-    return fn
+    return fn, wants
 
 
 def with_stop_event(fn: Callable[..., Any], kwargs: dict, event: Any) -> dict:
@@ -212,8 +211,8 @@ def _signature_wants(fn: Callable[..., Any]) -> bool:
         return False
 
 
-def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
-    """Run `body` as the task on the current thread: announce the start (a task, not a call), report the end,
+def run(task: Task, emit: Emit, body: Callable[[Task], Any]) -> None:
+    """Run `body(task)` as the task on the current thread: announce the start (a task, not a call), report the end,
     never raise, and leave the thread with no stop pending (call threads and the main thread run more work)."""
     with task.inject_lock:
         if task.withheld:  # a stop came while it waited for its thread: it never runs
@@ -228,11 +227,11 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
         try:
             if task.state.reply_to is None:
                 emit(started_event(task))
-            task.started.set()
             try:
-                result = body()
+                result = body(task)
             finally:
-                rearm.disarm()  # a stop's line hook ends with the task's function, before any bookkeeping of ours
+                if task.stop_asked_at is not None:  # only its own stop arms this thread, and asks first
+                    rearm.disarm()  # a stop's line hook ends with the task's function, before any bookkeeping of ours
             outcome = "finished"
         except TaskStopped as exc:
             outcome, error = "stopped", exc
@@ -244,7 +243,8 @@ def run(task: Task, emit: Emit, body: Callable[[], Any]) -> None:
         if error is None and outcome != "finished":
             outcome, error = "stopped", exc
     finally:
-        rearm.disarm()  # again: a stop may have armed it between the first disarm and close_injections
+        if task.stop_asked_at is not None:  # set before any arming, which close_injections ended
+            rearm.disarm()  # again: a stop may have armed it between the first disarm and close_injections
         current.unbind(token)
     finish(task, emit, outcome, result, error)
 
@@ -267,7 +267,7 @@ def close_injections(task: Task) -> None:
             with task.inject_lock:
                 task.unwinding = True
                 task.shielded = task.held = False
-                if task.stop_asked and task.ident is not None:
+                if task.stop_asked_at is not None and task.ident is not None:
                     from pyleash.stop.async_exc import revoke  # only after a stop: plain tasks never load ctypes
 
                     revoke(task.ident)
@@ -337,7 +337,8 @@ def finish(
 
     A task that ends after a stop was asked counts as stopped, however it ended, unless it failed.
     """
-    if outcome == "stopped" or (task.stop_asked and outcome == "finished"):
+    stop_asked = task.stop_asked_at is not None
+    if outcome == "stopped" or (stop_asked and outcome == "finished"):
         task.status = "stopped"
         task.how = how or ("returned" if outcome == "finished" else type(error).__name__ if error else "stopped")
         if unwound and error is not None and error.__traceback__ is not None:
@@ -349,14 +350,22 @@ def finish(
         task.status = outcome
     event = _call_reply(task, result, error) if task.state.reply_to is not None else _ended_event(task, outcome, result, error)
     task.args = task.kwargs = None  # type: ignore[assignment]  # the caller's data: not kept past the end
-    task.delivered = deliveries.deliveries(task.ident) if task.ident is not None else 0
+    if task.stop_asked_at is not None and task.ident is not None:  # read by a stop's report only (its swallowed count)
+        task.delivered = deliveries.deliveries(task.ident)
     task.ended_at = time.perf_counter()
     task.ended.set()  # before the news leaves: a stop that follows it must see the task ended
     # A stop under way is answered from here, in the same write: waking its stop thread, or writing
     # twice, would each mean one more wait for the GIL while other threads are busy.
-    answers = [answer for answer in (run.answer_on_end() for run in task.stop_runs) if answer is not None]
-    held = progress_events.take_held(task)  # the last progress update leaves before the end
+    messages = [event]
+    if task.progress is not None:  # the last progress update held back leaves before the end
+        held = task.progress.take_held()
+        if held is not None:
+            messages.insert(0, held)
+    for stop in task.stop_runs:
+        answer = stop.answer_on_end()
+        if answer is not None:
+            messages.append(answer)
     try:
-        emit(*((held, event) if held is not None else (event,)), *answers)
+        emit(*messages)
     finally:
         task.reported.set()  # a stop concludes "stopped" only after this: the controller hears the end first

@@ -14,5 +14,5 @@ class ThreadKind(Kind["Task"]):
 
     def start(self, task: Task, emit: Emit) -> None:
         name = "pyleash-task-%s" % task.id
-        task.thread = threading.Thread(target=run, args=(task, emit, lambda: body(task)), name=name, daemon=True)
+        task.thread = threading.Thread(target=run, args=(task, emit, body), name=name, daemon=True)
         start_soon(task.thread, lambda exc: finish(task, emit, "failed", error=exc))
