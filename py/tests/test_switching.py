@@ -8,7 +8,64 @@ import unittest
 from pyleash import switching
 from pyleash.control import Agent
 from pyleash.stop.steps import guarded
-from pyleash.switching import LONG_TURN_MIN, LONG_TURN_S, fast_switching, in_long_turn, kept, long_turn
+from pyleash.switching import CROWD_MIN, LONG_TURN_MIN, LONG_TURN_S, PER_BUSY_S, crowd, fast_switching, in_long_turn, kept, long_turn
+
+
+class CrowdTest(unittest.TestCase):
+    """Past CROWD_MIN busy threads the interval grows with them (each waiter wakes once per interval)."""
+
+    def setUp(self):
+        self.before = sys.getswitchinterval()
+        sys.setswitchinterval(0.0002)  # the agent's default
+
+    def tearDown(self):
+        self.assertAlmostEqual(sys.getswitchinterval(), 0.0002, delta=0.000002)
+        self.assertEqual(switching.busy(), 0)
+        sys.setswitchinterval(self.before)
+
+    def test_leaves_the_interval_alone_up_to_crowd_min_then_grows_it_per_thread_and_restores_it(self):
+        crowd(CROWD_MIN)
+        try:
+            self.assertAlmostEqual(sys.getswitchinterval(), 0.0002, delta=0.000002)
+            crowd(CROWD_MIN * 4)
+            n = CROWD_MIN * 5
+            self.assertAlmostEqual(sys.getswitchinterval(), n * PER_BUSY_S, delta=0.000002)
+            crowd(-CROWD_MIN * 4)
+            self.assertAlmostEqual(sys.getswitchinterval(), 0.0002, delta=0.000002)
+        finally:
+            crowd(-switching.busy())
+
+    def test_a_crowd_keeps_its_interval_under_a_stops_fast_switching_and_a_long_turn_longer(self):
+        n = 100
+        crowd(n)
+        try:
+            with fast_switching(0.0002):
+                self.assertAlmostEqual(sys.getswitchinterval(), n * PER_BUSY_S, delta=0.000002)
+            self.assertGreater(n * PER_BUSY_S, LONG_TURN_S)
+            with long_turn():
+                self.assertAlmostEqual(sys.getswitchinterval(), n * PER_BUSY_S, delta=0.000002)
+        finally:
+            crowd(-n)
+
+    def test_thread_tasks_count_while_they_run_and_a_task_that_cannot_start_does_not(self):
+        from tests.stop_helpers import Inbox, new_task
+        from pyleash.tasks.registry import KINDS
+
+        gate = threading.Event()
+        inbox = Inbox()
+        tasks = [new_task(KINDS["thread"], "tests.test_switching:wait_for", [gate]) for _ in range(3)]
+        for task in tasks:
+            KINDS["thread"].start(task, inbox)
+        self.assertEqual(switching.busy(), 3)
+        gate.set()
+        for task in tasks:
+            self.assertTrue(task.ended.wait(10))
+            task.thread.join(10)
+        self.assertEqual(switching.busy(), 0)
+
+
+def wait_for(gate):
+    gate.wait(10)
 
 
 class LongTurnTest(unittest.TestCase):
