@@ -15,7 +15,8 @@ for it, so N of them wake N / interval times a second: 100 spinning tasks at 0.2
 and beside 3 CPU hogs on 2 cores a ping then took 3.1 s and 100 serial task starts 82 s; at 2.5 ms, 68 ms and 29 s,
 and the 100 tasks' stops all landed in 2.1 s instead of none within their 3 s deadline. Past CROWD_MIN busy threads
 the interval is at least PER_BUSY_S per busy thread, which keeps the wake-ups near what CROWD_MIN threads make at
-0.2 ms; below, the configured interval is left alone.
+0.2 ms (up to CROWD_MAX_S, Python's own default: many of them may be asleep, not waiting); below, the configured
+interval is left alone.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ LONG_TURN_S = 0.002  # the interval of a long turn: ~80 stop beginnings (~25 µs
 LONG_TURN_MIN = 4  # stops a message (or a walker's pass) needs for a long turn: it costs about one round to begin
 CROWD_MIN = 16  # busy threads (thread tasks running) the configured interval serves as it is
 PER_BUSY_S = 0.000025  # past CROWD_MIN, the interval is at least this per busy thread (100 threads: 2.5 ms)
+CROWD_MAX_S = 0.005  # ... but a crowd raises it no further than Python's own default (200 busy threads and more)
 
 Flush = Callable[[List[Any]], None]
 
@@ -59,7 +61,7 @@ def _apply() -> None:
     else:
         interval = _base
     if crowded:
-        interval = max(interval, _crowd * PER_BUSY_S)
+        interval = max(interval, min(_crowd * PER_BUSY_S, CROWD_MAX_S))
     elif not (_long or _fast):
         _base = None
     if sys.getswitchinterval() != interval:

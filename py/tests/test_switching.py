@@ -8,7 +8,8 @@ import unittest
 from pyleash import switching
 from pyleash.control import Agent
 from pyleash.stop.steps import guarded
-from pyleash.switching import CROWD_MIN, LONG_TURN_MIN, LONG_TURN_S, PER_BUSY_S, crowd, fast_switching, in_long_turn, kept, long_turn
+from pyleash.switching import (CROWD_MAX_S, CROWD_MIN, LONG_TURN_MIN, LONG_TURN_S, PER_BUSY_S, crowd, fast_switching,
+                               in_long_turn, kept, long_turn)
 
 
 class CrowdTest(unittest.TestCase):
@@ -30,7 +31,9 @@ class CrowdTest(unittest.TestCase):
             crowd(CROWD_MIN * 4)
             n = CROWD_MIN * 5
             self.assertAlmostEqual(sys.getswitchinterval(), n * PER_BUSY_S, delta=0.000002)
-            crowd(-CROWD_MIN * 4)
+            crowd(1000)
+            self.assertAlmostEqual(sys.getswitchinterval(), CROWD_MAX_S, delta=0.000002)  # no further than Python's own
+            crowd(-1000 - CROWD_MIN * 4)
             self.assertAlmostEqual(sys.getswitchinterval(), 0.0002, delta=0.000002)
         finally:
             crowd(-switching.busy())
