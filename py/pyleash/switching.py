@@ -53,16 +53,15 @@ def _apply() -> None:
     global _base
     if _base is None:
         _base = sys.getswitchinterval()
-    crowded = _crowd > CROWD_MIN
     if _long:
         interval = max(LONG_TURN_S, _base)
     elif _fast:
         interval = min(min(_fast), _base)
     else:
         interval = _base
-    if crowded:
+    if _crowd > CROWD_MIN:
         interval = max(interval, min(_crowd * PER_BUSY_S, CROWD_MAX_S))
-    elif not (_long or _fast):
+    elif not (_long or _fast):  # no user left: the next one reads the interval afresh
         _base = None
     if sys.getswitchinterval() != interval:
         sys.setswitchinterval(interval)

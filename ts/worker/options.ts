@@ -32,8 +32,8 @@ export interface WorkerOptions {
    * control loop waits for it. Behind 8 CPU-bound threads a stop takes ~60 ms (p50) at Python's own 5 ms and
    * ~5 ms at 0.2 ms, which costs those threads ~8% of their throughput (none with a single busy thread);
    * see docs/performance.md. `null` keeps Python's. With more than 16 thread tasks running the agent raises it
-   * to at least 25 µs per running task (at most 5 ms), so the threads waiting for the GIL do not wake so often that they starve
-   * the machine (docs/stop-strategies.md, "With many busy threads"). @default 0.2
+   * to at least 25 µs per running task (at most 5 ms), so the threads waiting for the GIL do not wake so often
+   * that they starve the machine (docs/stop-strategies.md, "With many busy threads"). @default 0.2
    */
   switchIntervalMs?: number | null;
   /**

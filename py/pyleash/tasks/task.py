@@ -350,7 +350,7 @@ def finish(
         task.status = outcome
     event = _call_reply(task, result, error) if task.state.reply_to is not None else _ended_event(task, outcome, result, error)
     task.args = task.kwargs = None  # type: ignore[assignment]  # the caller's data: not kept past the end
-    if task.stop_asked_at is not None and task.ident is not None:  # read by a stop's report only (its swallowed count)
+    if stop_asked and task.ident is not None:  # read by a stop's report only (its swallowed count)
         task.delivered = deliveries.deliveries(task.ident)
     task.ended_at = time.perf_counter()
     task.ended.set()  # before the news leaves: a stop that follows it must see the task ended
