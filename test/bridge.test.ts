@@ -72,4 +72,21 @@ describe.each(pythons)("the call path on Python $label", ({ python, transport })
     const results = await Promise.all(Array.from({ length: 500 }, (_, i) => worker.call("calls:add", [i, 1])));
     expect(results).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
   });
+
+  it("sends a burst of calls in parts as it is made: the agent runs the first ones before the tick that makes them ends", async () => {
+    const worker = await startWorker({ python, transport });
+    const calls = Array.from({ length: 200 }, () => worker.call("time:time") as Promise<number>);
+    const spinUntil = Date.now() + 1500; // the same tick, busy: nothing queued for its end can leave meanwhile
+    while (Date.now() < spinUntil);
+    const tickEnded = Date.now() / 1000;
+    const ranAt = await Promise.all(calls);
+    expect(ranAt[100]).toBeLessThan(tickEnded); // in the second part, sent at the 129th call
+    expect(ranAt.at(-1)).toBeGreaterThan(tickEnded); // the last part waits for the tick's end
+  });
+
+  it("answers 40,000 calls made in one tick in order, past the sends zeromq.js takes at once (then EBUSY)", async () => {
+    const worker = await startWorker({ python, transport });
+    const results = await Promise.all(Array.from({ length: 40_000 }, (_, i) => worker.call("operator:add", [i, 1])));
+    expect(results).toEqual(Array.from({ length: 40_000 }, (_, i) => i + 1));
+  });
 });

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import pkgutil
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
 
 # Through the package's loader, so that it reads from a zipapp (pyleash.bundle) as well as from a directory.
 _data = pkgutil.get_data("pyleash", "contract.json")
@@ -51,8 +51,9 @@ def check_request(message: Dict[str, Any]) -> Dict[str, Any]:
     request_id = get("id")
     if request_id.__class__ is not int and not _is_integer(request_id):
         raise ContractError("%r request needs an integer 'id', got %s" % (kind, _show(request_id)))
-    for name, exact, check in _FAST[kind]:
-        if get(name, _ABSENT).__class__ not in exact:  # what JSON decodes is of these exact types: the usual field
+    for name, exact, allowed, check in _FAST[kind]:
+        value = get(name, _ABSENT)
+        if value.__class__ not in exact or (allowed is not None and value not in allowed):  # the usual field passes at once
             _check_field(message, kind, check)
     return message
 
@@ -128,8 +129,10 @@ _CHECKS: Dict[str, Tuple[Tuple[str, bool, Any, bool, Any, Tuple[type, ...]], ...
         for name, spec in request["fields"].items())
     for kind, request in REQUESTS.items()
 }
-# The loop's view of _CHECKS: (name, the classes that pass at once, the whole check for _check_field). An optional
-# field with no default may also be absent: _ABSENT's class, object, is never what JSON decodes.
-_FAST: Dict[str, Tuple[Tuple[str, Tuple[type, ...], Tuple[str, bool, Any, bool, Any, Tuple[type, ...]]], ...]] = {
-    kind: tuple((check[0], check[5] + ((object,) if check[1] and check[2] is None else ()), check) for check in checks)
+# The loop's view of _CHECKS: (name, the classes that pass at once, for a field of one of the contract's lists its
+# values (a str passes when it is one), the whole check for _check_field). An optional field with no default may
+# also be absent: _ABSENT's class, object, is never what JSON decodes.
+_FAST: Dict[str, Tuple[Tuple[str, Tuple[type, ...], Optional[FrozenSet[str]], Tuple[str, bool, Any, bool, Any, Tuple[type, ...]]], ...]] = {
+    kind: tuple((check[0], (str,) if check[4] in _LISTS else check[5] + ((object,) if check[1] and check[2] is None else ()),
+                 frozenset(_LISTS[check[4]]) if check[4] in _LISTS else None, check) for check in checks)
     for kind, checks in _CHECKS.items()}

@@ -5,6 +5,7 @@ import os
 import sys
 import threading
 import time
+from types import CoroutineType
 from typing import Any, Callable, Dict, List, Optional
 
 from pyleash import contract, progress_events, protocol, switching, targets
@@ -192,7 +193,9 @@ class Agent:
         given inline; on a pool thread: while the pool has calls queued)."""
         try:
             fn = targets.resolve(target)
-            result = settle(fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET)))
+            result = fn(*args, **with_stop_event(fn, kwargs, _NEVER_SET))
+            if result.__class__ is CoroutineType:  # settle()'s own test, without its call for every other result
+                result = settle(result)
         except BaseException as exc:  # noqa: BLE001 - an import that raised, and everything the call raises, go back
             frames = self._encode(failure_reply(request_id, exc))
         else:

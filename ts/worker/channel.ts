@@ -2,7 +2,8 @@
  * The controller's ROUTER socket: binds privately, queues sends (zeromq.js allows one at a time). Requests that
  * queue up behind a send leave together, as one message of several frames (each request its JSON frame and the
  * binary frames after it): a burst of calls costs a few socket sends instead of one each, while a lone request
- * leaves at once.
+ * leaves at once. A burst leaves in parts of {@link EAGER_REQUESTS} as it is made, so the agent works on its
+ * first calls while the rest are still being encoded.
  */
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,6 +19,12 @@ import type { EndpointKind } from "./options.js";
  */
 const MAX_FRAMES = 256;
 const MAX_BYTES = 1 << 20;
+/**
+ * This many requests queued behind a send leave without waiting for it: a burst made in one tick of the event loop
+ * would otherwise leave only once the tick ends, the agent idle until then. Measured with windows of 256 pipelined
+ * calls: 32 and 64 send ~10% more calls a second than waiting; 16 costs Node more CPU in socket sends than it saves.
+ */
+const EAGER_REQUESTS = 64;
 
 /** The key of {@link Pumpable}'s method. */
 export const PUMP: unique symbol = Symbol("pyleash.pump");
@@ -67,7 +74,8 @@ export class Channel {
   readonly #dir: string | undefined;
   readonly #queue: Array<[peer: Buffer, frames: Buffer[], bytes: number]> = [];
   readonly #maxBytes: number;
-  #busy = false;
+  #inFlight = 0; // sends whose promise has not settled
+  #refused = false; // an eager send was refused (EBUSY) since the last send completed
   #closed = false;
 
   private constructor(router: Router, endpoint: string, dir: string | undefined, maxMessageBytes: number) {
@@ -120,22 +128,34 @@ export class Channel {
   /** Send `[peer, ...frames]` (one request); never throws EBUSY: a send behind another waits its turn. */
   send(peer: Buffer, frames: Buffer[]): void {
     if (this.#closed) return;
-    if (this.#busy) {
-      let bytes = 0;
-      for (const frame of frames) bytes += frame.length;
-      this.#queue.push([peer, frames, bytes]);
+    const queue = this.#queue;
+    if (this.#inFlight === 0 && queue.length === 0) {
+      this.#dispatch([peer, ...frames]);
       return;
     }
-    this.#busy = true;
-    this.#router.send([peer, ...frames]).then(this.#next, this.#failed);
+    let bytes = 0;
+    for (const frame of frames) bytes += frame.length;
+    queue.push([peer, frames, bytes]);
+    if (queue.length >= EAGER_REQUESTS && !this.#refused) this.#sendQueued(true);
   }
 
-  readonly #next = (): void => {
+  #dispatch(message: Buffer[]): void {
+    this.#inFlight++;
+    this.#router.send(message).then(this.#sent, this.#failed);
+  }
+
+  readonly #sent = (): void => {
+    this.#refused = false;
+    if (--this.#inFlight === 0 && this.#queue.length > 0 && !this.#closed) this.#sendQueued(false);
+  };
+
+  /**
+   * Send the queue's first requests (those for one peer, within the bounds) as one message. `eager`: while an
+   * earlier send may still be outstanding. zeromq.js sends at once while the socket takes messages and refuses
+   * (EBUSY) while an earlier send waits; refused, the requests stay queued for that send's completion.
+   */
+  #sendQueued(eager: boolean): void {
     const queue = this.#queue;
-    if (queue.length === 0 || this.#closed) {
-      this.#busy = false;
-      return;
-    }
     const peer = queue[0]![0];
     const message = [peer];
     let n = 0;
@@ -150,14 +170,23 @@ export class Channel {
       bytes += queue[n]![2];
       n++;
     }
+    if (eager) {
+      try {
+        this.#dispatch(message);
+      } catch (error) {
+        this.#inFlight--;
+        if ((error as NodeJS.ErrnoException).code !== "EBUSY") throw error;
+        this.#refused = true; // until that send completes: no use asking again for each request
+        return;
+      }
+    } else this.#dispatch(message);
     queue.splice(0, n);
-    this.#router.send(message).then(this.#next, this.#failed);
-  };
+  }
 
   readonly #failed = (): void => {
     // A send fails only once the socket is closing; what is queued has nowhere to go.
     this.#queue.length = 0;
-    this.#busy = false;
+    this.#inFlight--;
   };
 
   /**

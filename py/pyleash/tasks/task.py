@@ -165,9 +165,13 @@ def resolve_shielded(task: Task) -> Tuple[Callable[..., Any], bool]:
 
 def with_stop_event(fn: Callable[..., Any], kwargs: dict, event: Any) -> dict:
     """`kwargs`, plus stop_event=event when `fn` declares that parameter and the caller did not pass it."""
-    if "stop_event" in kwargs or not wants_stop_event(fn):
+    if "stop_event" in kwargs:
         return kwargs
-    return dict(kwargs, stop_event=event)
+    try:
+        wants = _wants[fn]  # wants_stop_event's own look, without its call: this runs on every plain call
+    except (KeyError, TypeError):
+        wants = wants_stop_event(fn)
+    return dict(kwargs, stop_event=event) if wants else kwargs
 
 
 rearm.add_boundary(call_target)  # a stop's line hook guards what call_target calls, nothing above
