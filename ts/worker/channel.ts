@@ -170,16 +170,15 @@ export class Channel {
       bytes += queue[n]![2];
       n++;
     }
-    if (eager) {
-      try {
-        this.#dispatch(message);
-      } catch (error) {
-        this.#inFlight--;
-        if ((error as NodeJS.ErrnoException).code !== "EBUSY") throw error;
-        this.#refused = true; // until that send completes: no use asking again for each request
-        return;
-      }
-    } else this.#dispatch(message);
+    try {
+      this.#dispatch(message);
+    } catch (error) {
+      this.#inFlight--;
+      // With no send outstanding zeromq.js never refuses: only an eager send may stay queued.
+      if (!eager || (error as NodeJS.ErrnoException).code !== "EBUSY") throw error;
+      this.#refused = true; // until that send completes: no use asking again for each request
+      return;
+    }
     queue.splice(0, n);
   }
 
